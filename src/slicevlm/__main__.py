@@ -1,0 +1,66 @@
+"""Every `slicevlm` command in one place.
+
+`slicevlm COMMAND [ARGS]` (or `python -m slicevlm COMMAND`) dispatches to the function named here.
+Lightning's own subcommands (fit, validate, test, predict) go to the LightningCLI in `slicevlm.cli`;
+every other command is a small `main(argv) -> int` in the module that owns the work, imported only
+when it is called so `slicevlm --help` stays fast.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+LIGHTNING_SUBCOMMANDS = ("fit", "validate", "test", "predict")
+
+#: command -> ("module:function", one-line help)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "synth": ("slicevlm.data.synth:main", "write the synthetic 3D VQA testbed in the M3D layout"),
+    "check-data": ("slicevlm.data.check:main", "check an M3D data root: missing files, bad rows, leakage"),
+    "prepare-m3d": ("slicevlm.data.prepare:main", "raw M3D-Cap slice folders -> model-ready volumes"),
+    "make-tiny-models": ("slicevlm.tiny:main", "write the tiny encoder/LLM/tokenizer used by the demo and CI"),
+    "score": ("slicevlm.metrics.score:main", "score a predictions JSONL under the m3d or coco protocol"),
+    "ask": ("slicevlm.inference.cli:ask_main", "ask a question about one volume"),
+    "report": ("slicevlm.inference.cli:report_main", "write a report for one volume"),
+    "ask-batch": ("slicevlm.inference.cli:batch_main", "answer a CSV of (volume, question) rows, resumable"),
+    "serve": ("slicevlm.inference.serve_entry:main", "start the LitServe API and web page (lightning_app/)"),
+    "reproduce": ("slicevlm.reproduce:main", "evaluate a checkpoint and print paper-vs-ours for a table"),
+    "bench": ("slicevlm.bench.run:main", "speed benchmarks printed as ratios measured side by side"),
+}
+
+
+def _usage() -> str:
+    lines = ["usage: slicevlm COMMAND [ARGS]", "", "training (LightningCLI):"]
+    lines += [f"  {name:<18} see `slicevlm {name} --help`" for name in LIGHTNING_SUBCOMMANDS]
+    lines += ["", "tools:"]
+    lines += [f"  {name:<18} {help_text}" for name, (_, help_text) in COMMANDS.items()]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run one `slicevlm` command and return its exit code."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in ("-h", "--help"):
+        print(_usage())
+        return 0
+    command, rest = argv[0], argv[1:]
+    if command in LIGHTNING_SUBCOMMANDS or command.startswith("-"):
+        from slicevlm.cli import run_lightning_cli
+
+        run_lightning_cli(argv)
+        return 0
+    if command not in COMMANDS:
+        import difflib
+
+        guess = difflib.get_close_matches(command, [*COMMANDS, *LIGHTNING_SUBCOMMANDS], n=1)
+        hint = f" Did you mean `{guess[0]}`?" if guess else ""
+        print(f"slicevlm: unknown command {command!r}.{hint}\n\n{_usage()}", file=sys.stderr)
+        return 2
+    target, _ = COMMANDS[command]
+    module_name, function_name = target.split(":")
+    function = getattr(importlib.import_module(module_name), function_name)
+    return int(function(rest) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,138 @@
+"""The self-describing checkpoint folder, and loading it back without the Trainer.
+
+    checkpoint/
+      model.yaml             how to rebuild the model (class_path / init_args, the LightningCLI form)
+      vision.safetensors     trained modules: fusion.*, injection.*, projector.*
+      adapter/               LoRA in peft's own format (adapter_config.json, adapter_model.safetensors)
+      tokenizer/             tokenizer files, `<image>` included
+      slicevlm.json          format version, stage, input size, visual token count, package version
+      config.yaml            the full resolved training config (when trained through the CLI)
+
+The frozen encoder and LLM base weights are not copied: `model.yaml` names where they come from.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import torch
+import yaml
+
+from slicevlm import __version__
+from slicevlm.config_record import build, describe
+from slicevlm.model import SliceVLM
+
+FORMAT_VERSION = 1
+VISION_WEIGHTS = "vision.safetensors"
+REQUIRED_FILES = ("model.yaml", VISION_WEIGHTS, "slicevlm.json", "tokenizer")
+
+
+def save_checkpoint_folder(
+    model: SliceVLM,
+    folder: str | Path,
+    stage: int,
+    input_size: tuple[int, int, int],
+    training_config: str | Path | None = None,
+) -> Path:
+    """Write `model` as a checkpoint folder (see the module docstring); returns the folder.
+
+    Args:
+        model: the trained model.
+        folder: where to write; created, and files inside replaced.
+        stage: 1 or 2, recorded for the reader.
+        input_size: the (D, H, W) volumes were brought to in training; inference resamples to it.
+        training_config: the resolved training config file to copy beside the weights, if any.
+    """
+    from safetensors.torch import save_file
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    model_config = {"vision": describe(model.vision), "language": describe(model.language)}
+    (folder / "model.yaml").write_text(yaml.safe_dump(model_config, sort_keys=False))
+    weights = {
+        f"{name}.{key}": tensor.detach().to("cpu").contiguous()
+        for name, module in model.trainable_vision_modules().items()
+        for key, tensor in module.state_dict().items()
+    }
+    save_file(weights, str(folder / VISION_WEIGHTS))
+    adapter = folder / "adapter"
+    if adapter.exists():
+        shutil.rmtree(adapter)
+    if model.language.has_lora:
+        model.language.save_lora(str(adapter))
+    model.tokenizer.save_pretrained(str(folder / "tokenizer"))
+    metadata = {
+        "format": FORMAT_VERSION,
+        "slicevlm_version": __version__,
+        "stage": stage,
+        "input_size": list(input_size),
+        "visual_tokens": model.vision.token_count(input_size[0]),
+        "has_adapter": model.language.has_lora,
+    }
+    (folder / "slicevlm.json").write_text(json.dumps(metadata, indent=2))
+    if training_config is not None and Path(training_config).is_file():
+        shutil.copyfile(training_config, folder / "config.yaml")
+    return folder
+
+
+def read_metadata(folder: str | Path) -> dict[str, Any]:
+    """`slicevlm.json` of a checkpoint folder, after checking the folder is complete."""
+    folder = Path(folder)
+    missing = [name for name in REQUIRED_FILES if not (folder / name).exists()]
+    if missing:
+        raise FileNotFoundError(
+            f"{folder} is not a SliceVLM checkpoint folder: missing {missing}. "
+            "Point at the folder a training run wrote (e.g. runs/demo/checkpoint)."
+        )
+    metadata = json.loads((folder / "slicevlm.json").read_text())
+    if metadata.get("format") != FORMAT_VERSION:
+        raise ValueError(f"{folder}/slicevlm.json has format {metadata.get('format')}; this version reads format {FORMAT_VERSION}.")
+    return metadata
+
+
+def load_vision_weights(model: SliceVLM, path: str | Path) -> None:
+    """Load fusion / injection / projector weights from a `vision.safetensors` file."""
+    from safetensors.torch import load_file
+
+    state = load_file(str(path))
+    for name, module in model.trainable_vision_modules().items():
+        part = {k.removeprefix(f"{name}."): v for k, v in state.items() if k.startswith(f"{name}.")}
+        try:
+            module.load_state_dict(part, strict=True)
+        except RuntimeError as error:
+            raise ValueError(f"{path}: the {name} weights do not fit this model's {name} module ({error})") from error
+
+
+def load_checkpoint_folder(
+    folder: str | Path,
+    device: str | torch.device = "cpu",
+    overrides: dict[str, Any] | None = None,
+    merge_adapter: bool = False,
+) -> tuple[SliceVLM, dict[str, Any]]:
+    """Rebuild a trained model from its folder, without Lightning.
+
+    Args:
+        folder: a checkpoint folder.
+        device: where to put the model.
+        overrides: init-arg overrides by component, e.g. {"language": {"dtype": "float32"}}.
+        merge_adapter: fold LoRA into the base weights (faster serving, no peft in the loop).
+
+    Returns:
+        The model in eval mode, and the folder's metadata.
+    """
+    folder = Path(folder)
+    metadata = read_metadata(folder)
+    config = yaml.safe_load((folder / "model.yaml").read_text())
+    config["language"]["init_args"]["tokenizer_name"] = str(folder / "tokenizer")
+    for component, values in (overrides or {}).items():
+        config[component]["init_args"].update(values)
+    model = SliceVLM(build(config["vision"]), build(config["language"]))
+    load_vision_weights(model, folder / VISION_WEIGHTS)
+    if (folder / "adapter").is_dir():
+        model.language.load_lora(str(folder / "adapter"))
+        if merge_adapter:
+            model.language.merge_lora()
+    return model.to(device).eval(), metadata

@@ -1,0 +1,153 @@
+"""Any Hugging Face causal LM as the answer writer (paper: LLaMA-2-7B), with one `<image>` token.
+
+The wrapper loads model and tokenizer from a hub id or a local folder, adds `<image>` to the
+tokenizer (its embedding row is never read: the splice replaces it), and exposes the three things
+the rest of the project needs: embeddings of token ids, a forward pass over spliced embeddings, and
+LoRA. Loading problems become a `ModelNotAvailableError` saying what to fetch.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from slicevlm.config_record import record_init_args
+from slicevlm.hub import ModelNotAvailableError, local_directory, missing_model_message
+from slicevlm.llm.lora import LoraSettings, add_lora, load_lora
+
+IMAGE_TOKEN = "<image>"
+LLAMA2_7B = "meta-llama/Llama-2-7b-hf"
+_ARCHITECTURES = Path(__file__).resolve().parent.parent / "assets" / "llms"
+
+
+def _load_tokenizer(name: str):
+    from transformers import AutoTokenizer
+
+    try:
+        return AutoTokenizer.from_pretrained(name)
+    except (OSError, ValueError) as error:
+        raise ModelNotAvailableError(missing_model_message(name, "tokenizer", "model.language.tokenizer_name", error)) from error
+
+
+def _load_model(name: str, pretrained: bool, dtype: torch.dtype, attn_implementation: str) -> nn.Module:
+    from transformers import AutoConfig, AutoModelForCausalLM
+
+    if pretrained:
+        try:
+            return AutoModelForCausalLM.from_pretrained(name, dtype=dtype, attn_implementation=attn_implementation)
+        except (OSError, ValueError) as error:
+            raise ModelNotAvailableError(missing_model_message(name, "language model", "model.language.model_name", error)) from error
+    known = _ARCHITECTURES / f"{name.replace('/', '--')}.json"
+    if local_directory(name) is None and known.is_file():
+        settings = json.loads(known.read_text())
+        config = AutoConfig.for_model(settings.pop("model_type"), **settings)
+    else:
+        try:
+            config = AutoConfig.from_pretrained(name)
+        except (OSError, ValueError) as error:
+            raise ModelNotAvailableError(missing_model_message(name, "language model config", "model.language.model_name", error)) from error
+    config._attn_implementation = attn_implementation
+    return AutoModelForCausalLM.from_config(config, dtype=dtype)
+
+
+class LanguageModel(nn.Module):
+    """A causal LM plus its tokenizer, ready for visual tokens.
+
+    Args:
+        model_name: hub id (`meta-llama/Llama-2-7b-hf`) or a local folder with `config.json` and weights.
+        pretrained: load the weights. False builds the architecture with random weights (speed and
+            memory runs without the checkpoint; LLaMA-2-7B's config ships with the package).
+        tokenizer_name: where the tokenizer comes from; defaults to `model_name`.
+        dtype: weight dtype, "bfloat16" (GPU) or "float32" (CPU).
+        attn_implementation: "sdpa" (default), "eager" or "flash_attention_2".
+        gradient_checkpointing: recompute block activations in backward to save memory.
+        max_text_tokens: text tokens per row at most (visual tokens come on top); answers are cut.
+    """
+
+    def __init__(
+        self,
+        model_name: str = LLAMA2_7B,
+        pretrained: bool = True,
+        tokenizer_name: str | None = None,
+        dtype: str = "bfloat16",
+        attn_implementation: str = "sdpa",
+        gradient_checkpointing: bool = False,
+        max_text_tokens: int = 512,
+    ) -> None:
+        super().__init__()
+        record_init_args(self, locals())
+        self.model_name = model_name
+        self.max_text_tokens = max_text_tokens
+        self.tokenizer = _load_tokenizer(tokenizer_name or model_name)
+        self.model = _load_model(model_name, pretrained, getattr(torch, dtype), attn_implementation)
+        self._add_image_token()
+        if gradient_checkpointing:
+            self.model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+            self.model.enable_input_require_grads()
+        self.model.requires_grad_(False)
+
+    def _add_image_token(self) -> None:
+        from tokenizers import AddedToken
+
+        tokenizer = self.tokenizer
+        tokenizer.add_tokens([AddedToken(IMAGE_TOKEN, special=True, normalized=False)], special_tokens=True)
+        if tokenizer.pad_token is None:
+            tokenizer.pad_token = tokenizer.unk_token or tokenizer.eos_token
+        old_rows = self.model.get_input_embeddings().weight.shape[0]
+        if len(tokenizer) > old_rows:
+            self.model.resize_token_embeddings(len(tokenizer), mean_resizing=False)
+            # Deterministic new rows (the mean of the old ones), so a reloaded checkpoint gives the same logits.
+            with torch.no_grad():
+                for matrix in (self.model.get_input_embeddings().weight, self.model.get_output_embeddings().weight):
+                    matrix[old_rows:] = matrix[:old_rows].mean(dim=0, keepdim=True)
+        self.image_token_id = tokenizer.convert_tokens_to_ids(IMAGE_TOKEN)
+
+    # -- properties -------------------------------------------------------------------------------
+    @property
+    def hidden_size(self) -> int:
+        """d_llm, the width visual tokens are projected to."""
+        return self.model.get_input_embeddings().weight.shape[1]
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return self.model.get_input_embeddings().weight.dtype
+
+    @property
+    def has_lora(self) -> bool:
+        return hasattr(self.model, "peft_config")
+
+    # -- LoRA -------------------------------------------------------------------------------------
+    def add_lora(self, settings: LoraSettings) -> None:
+        """Stage 2: wrap the model with fresh trainable adapters."""
+        if self.has_lora:
+            raise RuntimeError("LoRA adapters are already attached to this language model.")
+        self.model = add_lora(self.model, settings)
+
+    def load_lora(self, adapter_dir: str, trainable: bool = False) -> None:
+        """Attach adapters saved in peft's format."""
+        self.model = load_lora(self.model, adapter_dir, trainable)
+
+    def save_lora(self, adapter_dir: str) -> None:
+        """Write the adapters in peft's own format (adapter_config.json + adapter_model.safetensors).
+
+        The resized embedding matrices are not saved: the one new row (`<image>`) is rebuilt
+        deterministically on load and never read, and at 7B the matrices would add 1 GB.
+        """
+        self.model.save_pretrained(adapter_dir, save_embedding_layers=False)
+
+    def merge_lora(self) -> None:
+        """Fold the adapters into the base weights for serving (no peft at inference time)."""
+        if self.has_lora:
+            self.model = self.model.merge_and_unload()
+
+    # -- forward ----------------------------------------------------------------------------------
+    def embed(self, input_ids: torch.Tensor) -> torch.Tensor:
+        """(B, L) ids -> (B, L, d) embeddings."""
+        return self.model.get_input_embeddings()(input_ids)
+
+    def forward(self, inputs_embeds: torch.Tensor, attention_mask: torch.Tensor, labels: torch.Tensor | None = None, **kwargs):
+        """Run the causal LM over already spliced embeddings; returns the HF output (loss if labels)."""
+        return self.model(inputs_embeds=inputs_embeds, attention_mask=attention_mask, labels=labels, **kwargs)

@@ -1,0 +1,91 @@
+"""SliceVLM: vision pipeline → projector → language model (paper Fig. 1). Plain PyTorch, no Lightning.
+
+    volume (B, D, H, W) ──VisionPipeline──▶ (B, M', C) ──VisualProjector──▶ (B, M', d)
+    prompt ids with one <image> ──embed──▶ (B, L, d) ──splice──▶ (B, L-1+M', d) ──LLM──▶ text
+
+Training (the Lightning module) and inference (`slicevlm.inference`) both use this class.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+from slicevlm.llm.language_model import LanguageModel
+from slicevlm.llm.prompting import generation_batch, training_batch
+from slicevlm.llm.splice import splice_visual_tokens
+from slicevlm.vision.pipeline import VisionOutput, VisionPipeline
+from slicevlm.vision.projector import VisualProjector
+
+
+class SliceVLM(nn.Module):
+    """The whole model.
+
+    Args:
+        vision: encoder + selection + fusion + injection.
+        language: the causal LM and its tokenizer.
+    """
+
+    def __init__(self, vision: VisionPipeline, language: LanguageModel) -> None:
+        super().__init__()
+        self.vision = vision
+        self.language = language
+        self.projector = VisualProjector(vision.width, language.hidden_size)
+
+    @property
+    def tokenizer(self):
+        return self.language.tokenizer
+
+    def trainable_vision_modules(self) -> dict[str, nn.Module]:
+        """fusion, injection, projector: what both stages train and what a checkpoint stores."""
+        return {**self.vision.trainable_modules(), "projector": self.projector}
+
+    def visual_embeddings(self, volume: torch.Tensor, return_attention: bool = False) -> tuple[torch.Tensor, VisionOutput]:
+        """(B, D, H, W) -> projected visual tokens (B, M', d) in the LLM's dtype, plus the vision output."""
+        output = self.vision(volume, return_attention=return_attention)
+        projected = self.projector(output.tokens.to(self.projector.layers[0].weight.dtype))  # (B, M', d)
+        return projected.to(self.language.dtype), output
+
+    def spliced_inputs(
+        self, volume: torch.Tensor, input_ids: torch.Tensor, attention_mask: torch.Tensor, labels: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """Embeddings with the visual tokens in place of `<image>`: (B, L', d), mask (B, L'), labels (B, L')."""
+        visual, _ = self.visual_embeddings(volume)
+        text = self.language.embed(input_ids)  # (B, L, d)
+        return splice_visual_tokens(text, visual, input_ids, attention_mask, self.language.image_token_id, labels)
+
+    def forward(self, volume: torch.Tensor, input_ids: torch.Tensor, attention_mask: torch.Tensor, labels: torch.Tensor | None = None):
+        """Causal-LM forward over volume + tokens; the HF output carries `.loss` when labels are given."""
+        embeds, mask, spliced_labels = self.spliced_inputs(volume, input_ids, attention_mask, labels)
+        return self.language(embeds, mask, spliced_labels)
+
+    def tokenize_for_training(self, instructions: Sequence[str], answers: Sequence[str]) -> dict[str, torch.Tensor]:
+        """Prompt + answer ids, mask and labels, dynamically padded (see `llm.prompting`)."""
+        return training_batch(self.tokenizer, instructions, answers, self.language.max_text_tokens)
+
+    @torch.no_grad()
+    def generate(self, volume: torch.Tensor, instructions: Sequence[str], max_new_tokens: int = 256) -> list[str]:
+        """Greedy answers, one string per row (Hugging Face `generate`, dynamic cache).
+
+        Args:
+            volume: (B, D, H, W) in [0, 1] on the model's device.
+            instructions: one instruction per row (the image prefix is added here).
+            max_new_tokens: answer length cap (SPEC §4: 256).
+        """
+        tokens = generation_batch(self.tokenizer, instructions)
+        input_ids = tokens["input_ids"].to(volume.device)
+        attention_mask = tokens["attention_mask"].to(volume.device)
+        embeds, mask, _ = self.spliced_inputs(volume, input_ids, attention_mask)
+        tokenizer = self.tokenizer
+        generated = self.language.model.generate(
+            inputs_embeds=embeds,
+            attention_mask=mask,
+            max_new_tokens=max_new_tokens,
+            do_sample=False,
+            num_beams=1,
+            eos_token_id=tokenizer.eos_token_id,
+            pad_token_id=tokenizer.pad_token_id,
+        )
+        return [text.strip() for text in tokenizer.batch_decode(generated, skip_special_tokens=True)]

@@ -1,0 +1,1 @@
+"""Lightning training: the module (stages, optimiser, steps), schedules and parameter accounting."""

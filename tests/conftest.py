@@ -1,0 +1,37 @@
+"""Shared fixtures: tiny models written in the real formats, offline hub."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+# Tests never touch the network: a hub name must fail fast with our message, not hang.
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["TRANSFORMERS_OFFLINE"] = "1"
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+@pytest.fixture(scope="session")
+def tiny_models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Tiny open_clip encoder folder and tiny LLaMA folder (with a tokenizer trained on the fly)."""
+    from slicevlm.tiny import write_tiny_models
+
+    return write_tiny_models(tmp_path_factory.mktemp("tiny"))
+
+
+@pytest.fixture(scope="session")
+def tiny_model_factory(tiny_models):
+    """Build a fresh tiny `SliceVLM` (float32, CPU)."""
+    from slicevlm.llm.language_model import LanguageModel
+    from slicevlm.model import SliceVLM
+    from slicevlm.vision.encoder import SliceEncoder
+    from slicevlm.vision.pipeline import VisionPipeline
+
+    def make(**vision_kwargs) -> SliceVLM:
+        encoder = SliceEncoder(f"local-dir:{tiny_models['encoder']}", dtype="float32")
+        language = LanguageModel(str(tiny_models["llm"]), dtype="float32")
+        return SliceVLM(VisionPipeline(encoder, **vision_kwargs), language)
+
+    return make
