@@ -23,7 +23,6 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "ask": ("slicevlm.inference.cli:ask_main", "ask a question about one volume"),
     "report": ("slicevlm.inference.cli:report_main", "write a report for one volume"),
     "ask-batch": ("slicevlm.inference.cli:batch_main", "answer a CSV of (volume, question) rows, resumable"),
-    "serve": ("slicevlm.inference.serve_entry:main", "start the LitServe API and web page (lightning_app/)"),
     "reproduce": ("slicevlm.reproduce:main", "evaluate a checkpoint and print paper-vs-ours for a table"),
     "bench": ("slicevlm.bench.run:main", "speed benchmarks printed as ratios measured side by side"),
 }

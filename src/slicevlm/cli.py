@@ -21,8 +21,8 @@ class SliceVLMCLI(LightningCLI):
         parser.set_defaults({"trainer.log_every_n_steps": 10})
 
 
-def run_lightning_cli(argv: list[str]) -> SliceVLMCLI:
-    """Run LightningCLI on `argv` (e.g. ["fit", "--config", "configs/demo.yaml"])."""
+def run_lightning_cli(argv: list[str] | None = None) -> SliceVLMCLI:
+    """Run LightningCLI on `argv` (e.g. ["fit", "--config", "configs/demo.yaml"]); None reads sys.argv."""
     from slicevlm.data.datamodule import M3DDataModule
     from slicevlm.training.module import SliceVLMModule
 
@@ -30,7 +30,7 @@ def run_lightning_cli(argv: list[str]) -> SliceVLMCLI:
     return SliceVLMCLI(
         SliceVLMModule,
         M3DDataModule,
-        args=argv,
+        args=None if argv is None or argv == sys.argv[1:] else argv,
         save_config_kwargs={"overwrite": True},
         auto_configure_optimizers=False,
     )
@@ -38,5 +38,5 @@ def run_lightning_cli(argv: list[str]) -> SliceVLMCLI:
 
 def lightning_cli_main() -> int:
     """Console script `lightning-cli`."""
-    run_lightning_cli(sys.argv[1:])
+    run_lightning_cli()
     return 0

@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-TASKS: tuple[str, ...] = ("caption", "vqa_closed", "vqa_open")
+TASKS: tuple[str, ...] = ("caption", "vqa_open", "vqa_closed")
 QUESTION_TYPES: tuple[str, ...] = ("Plane", "Phase", "Organ", "Abnormality", "Location")
 CHOICE_LETTERS: tuple[str, ...] = ("A", "B", "C", "D")
 

@@ -171,7 +171,9 @@ class SliceVLMModule(L.LightningModule):
         if self.hparams.export_dir is None or not self.trainer.is_global_zero:
             return
         datamodule = self.trainer.datamodule
-        input_size = tuple(getattr(datamodule, "volume_size", (50, 224, 224)))
+        if datamodule is None or "volume_size" not in datamodule.hparams:
+            raise RuntimeError("Exporting a checkpoint folder needs the data module's volume_size (the model's input size).")
+        input_size = tuple(datamodule.hparams["volume_size"])
         log_dir = self.trainer.log_dir
         config = Path(log_dir) / "config.yaml" if log_dir else None
         folder = save_checkpoint_folder(self.model, self.hparams.export_dir, self.stage, input_size, config)

@@ -1,0 +1,77 @@
+# SliceVLM — every command a user runs. `make help` lists them.
+# Hyperparameters live in configs/*.yaml and class signatures, never here.
+
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+CLI := $(VENV)/bin/lightning-cli
+STAMP := $(VENV)/.installed
+export NLTK_DATA ?= $(CURDIR)/.cache/nltk_data
+export TOKENIZERS_PARALLELISM ?= false
+
+# Where real runs read M3D from (see data/README.md) and which checkpoint reproduce-* evaluates.
+DATA ?= data/M3D
+CHECKPOINT ?= runs/stage2/checkpoint
+
+.DEFAULT_GOAL := help
+.PHONY: help install resources demo test test-gpu bench bench-cpu serve tensorboard check-data \
+        reproduce-table2 reproduce-table3 reproduce-table4 reproduce-table8 clean
+
+help:  ## list every target
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+$(STAMP): pyproject.toml
+	python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[serve,dev]'
+	touch $(STAMP)
+
+install: $(STAMP) resources  ## create .venv/ and install the package with its extras, WordNet and Java checks
+
+resources:  ## WordNet for METEOR (into $NLTK_DATA) and a Java check for pycocoevalcap
+	@bash scripts/install_wordnet.sh
+	@command -v java >/dev/null || { echo "Java not found: install a JRE (e.g. apt-get install -y default-jre-headless) for pycocoevalcap METEOR/PTB"; exit 1; }
+
+demo: install  ## tiny end-to-end run on CPU: synthetic data, stage 1, stage 2, evaluation (runs/demo/)
+	$(PY) -m slicevlm make-tiny-models runs/tiny
+	$(PY) -m slicevlm synth runs/demo/data --n 160 --seed 0 --shape 32,64,64
+	$(CLI) fit --config configs/demo.yaml
+	$(CLI) fit --config configs/demo.yaml --config configs/demo_stage2.yaml
+	$(CLI) test --config configs/demo.yaml --config configs/demo_test.yaml
+	@cat runs/demo/eval/predictions.summary.md
+
+test: install  ## run the test suite on CPU (what CI runs)
+	$(PY) -m pytest -m "not gpu" -q; status=$$?; if [ $$status -eq 5 ]; then echo "no tests collected"; exit 0; fi; exit $$status
+
+test-gpu: install  ## GPU tests (on a CUDA machine)
+	$(PY) -m pytest -m gpu -q
+
+bench: install  ## speed benchmarks on a CUDA GPU, full-size architectures (writes runs/bench/gpu.json)
+	$(PY) -m slicevlm bench --device cuda --size full --json runs/bench/gpu.json
+
+bench-cpu: install  ## the same benchmarks with tiny models on the CPU (writes runs/bench/cpu.json)
+	$(PY) -m slicevlm bench --device cpu --size tiny --json runs/bench/cpu.json
+
+serve: install  ## LitServe API + web page on 127.0.0.1:8000 for CHECKPOINT (default: the demo's)
+	$(PY) lightning_app/server.py --checkpoint $(if $(filter command line,$(origin CHECKPOINT)),$(CHECKPOINT),runs/demo/checkpoint)
+
+tensorboard: install  ## TensorBoard over runs/
+	$(VENV)/bin/tensorboard --logdir runs --host 127.0.0.1
+
+check-data: install  ## check the M3D data root $(DATA): missing files, bad rows, train/test leakage
+	$(PY) -m slicevlm check-data $(DATA)
+
+reproduce-table2: install  ## M3D-Cap report generation vs the paper's Table 2 (DATA=synthetic for the CPU twin)
+	$(PY) -m slicevlm reproduce table2 --data $(DATA) --checkpoint $(CHECKPOINT)
+
+reproduce-table3: install  ## open-ended M3D-VQA vs Table 3
+	$(PY) -m slicevlm reproduce table3 --data $(DATA) --checkpoint $(CHECKPOINT)
+
+reproduce-table4: install  ## closed-ended M3D-VQA vs Table 4
+	$(PY) -m slicevlm reproduce table4 --data $(DATA) --checkpoint $(CHECKPOINT)
+
+reproduce-table8: install  ## the six Table 8 ablations
+	$(PY) -m slicevlm reproduce table8 --data $(DATA) --checkpoint $(CHECKPOINT)
+
+clean:  ## remove runs/ and caches (keeps .venv)
+	rm -rf runs .pytest_cache

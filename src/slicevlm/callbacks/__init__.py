@@ -1,0 +1,13 @@
+"""Lightning callbacks: generation metrics at validation, resumable prediction files at test/predict.
+
+- :class:`GenerationEvaluator` — greedy generation on a fixed validation subset, m3d (or coco)
+  metrics logged as ``val/bleu``, ``val/rouge``, ``val/meteor``, ``val/closed_acc``, ..., sample
+  texts to TensorBoard.
+- :class:`PredictionWriter` — predictions JSONL written incrementally (flush + fsync per batch),
+  resumable after a crash via ``pl_module.skip_ids``, summary JSON + markdown at the end.
+"""
+
+from slicevlm.callbacks.generation import GenerationEvaluator
+from slicevlm.callbacks.prediction_writer import PredictionWriter
+
+__all__ = ["GenerationEvaluator", "PredictionWriter"]

@@ -1,0 +1,240 @@
+"""``PredictionWriter``: resumable predictions JSONL + summary for ``test`` and ``predict``.
+
+Contract with the LightningModule:
+
+1. At ``on_test_start`` / ``on_predict_start`` the writer reads the ids already in the output
+   file (repairing a crash-truncated last line) and sets ``pl_module.skip_ids: set[str]``.
+2. ``test_step`` / ``predict_step`` generate only for rows whose id is not in ``skip_ids`` and
+   return a list of dicts, at least ``{"id", "prediction"}``; ``task``, ``question_type``,
+   ``question``, ``reference`` and ``answer_choice`` are taken from the dict when present, else
+   from the batch (keys ``task``, ``question_type``, ``instruction``, ``answer``,
+   ``answer_choice``) by id.
+3. The writer appends one row per sample in ``on_*_batch_end`` (flush + fsync per batch), with
+   per-sample m3d scores (BERTScore optional), and never writes an id twice.
+4. At the end it writes ``<stem>.summary.json`` (metrics per protocol, generation settings,
+   counts) and ``<stem>.summary.md`` (tables per question type as paper Tables 3–4) beside the
+   JSONL.
+
+With several processes each rank appends to ``<stem>.rank<R>.jsonl``; rank 0 merges those into
+the main file at the end (resume reads all of them).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import lightning.pytorch as pl
+from lightning.pytorch.callbacks import Callback
+
+from slicevlm.callbacks.jsonl_store import JsonlAppender, read_jsonl, repair_jsonl
+from slicevlm.callbacks.summary import build_summary, summary_markdown
+from slicevlm.metrics.bertscore import BertScoreSpec, load_bertscorer
+from slicevlm.metrics.evaluate import check_protocol
+from slicevlm.metrics.m3d import fill_sample_scores
+from slicevlm.metrics.records import PredictionRecord, RecordError, record_from_dict
+from slicevlm.metrics.resources import ensure_java, ensure_wordnet
+
+#: record field -> batch key it falls back to.
+BATCH_KEYS: dict[str, str] = {
+    "task": "task",
+    "question_type": "question_type",
+    "question": "instruction",
+    "reference": "answer",
+    "answer_choice": "answer_choice",
+}
+
+
+class PredictionWriter(Callback):
+    """Write test/predict generations to a resumable JSONL and summarise them at the end.
+
+    Args:
+        output_path: Predictions JSONL (relative paths are relative to the working directory).
+        protocols: Protocols for the summary, ``"m3d"`` and/or ``"coco"``.
+        bertscore_model: BERTScore model for per-sample scores and the m3d summary (hub name in
+            the local cache or a folder); ``None`` leaves BERTScore out.
+        bertscore_layers: BERTScore layer (``None``: 17 for roberta-large; required for a folder).
+        per_sample_scores: Store per-sample m3d scores in every row.
+        compare_with_paper: Append paper-vs-ours tables (Tables 2–4) to the markdown summary.
+    """
+
+    def __init__(
+        self,
+        output_path: str | Path = "predictions.jsonl",
+        protocols: Sequence[str] = ("m3d",),
+        bertscore_model: str | None = None,
+        bertscore_layers: int | None = None,
+        per_sample_scores: bool = True,
+        compare_with_paper: bool = False,
+    ) -> None:
+        super().__init__()
+        self.output_path = Path(output_path)
+        self.protocols = [check_protocol(p) for p in protocols]
+        self.bertscore = (
+            BertScoreSpec(model=bertscore_model, num_layers=bertscore_layers) if bertscore_model else None
+        )
+        self.per_sample_scores = per_sample_scores
+        self.compare_with_paper = compare_with_paper
+        self.written_ids: set[str] = set()
+        self.resumed_count = 0
+        self.written_this_run = 0
+        self.summary: dict[str, Any] | None = None
+        self._appender: JsonlAppender | None = None
+
+    # ----- paths ---------------------------------------------------------------------------
+    @property
+    def summary_json_path(self) -> Path:
+        """``<stem>.summary.json`` beside the JSONL."""
+        return self.output_path.with_name(f"{self.output_path.stem}.summary.json")
+
+    @property
+    def summary_md_path(self) -> Path:
+        """``<stem>.summary.md`` beside the JSONL."""
+        return self.output_path.with_name(f"{self.output_path.stem}.summary.md")
+
+    def _part_path(self, rank: int) -> Path:
+        return self.output_path.with_name(f"{self.output_path.stem}.rank{rank}{self.output_path.suffix}")
+
+    def _all_paths(self) -> list[Path]:
+        parts = sorted(self.output_path.parent.glob(f"{self.output_path.stem}.rank*{self.output_path.suffix}"))
+        return [self.output_path, *parts]
+
+    # ----- start ---------------------------------------------------------------------------
+    def _check_resources(self) -> None:
+        if self.per_sample_scores or "m3d" in self.protocols:
+            ensure_wordnet()
+        if "coco" in self.protocols:
+            ensure_java()
+        if self.bertscore is not None:
+            load_bertscorer(self.bertscore)
+
+    def _start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self._check_resources()
+        if trainer.is_global_zero:
+            for path in self._all_paths():
+                repair_jsonl(path)
+        trainer.strategy.barrier("prediction_writer_start")
+        existing = [row for path in self._all_paths() for row in read_jsonl(path)]
+        self.written_ids = {str(row["id"]) for row in existing if "id" in row}
+        self.resumed_count = len(self.written_ids)
+        self.written_this_run = 0
+        pl_module.skip_ids = set(self.written_ids)
+        target = self.output_path if trainer.world_size == 1 else self._part_path(trainer.global_rank)
+        self._appender = JsonlAppender(target)
+        self._appender.open()
+
+    def on_test_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        """Read existing rows and set ``pl_module.skip_ids``."""
+        self._start(trainer, pl_module)
+
+    def on_predict_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        """Read existing rows and set ``pl_module.skip_ids``."""
+        self._start(trainer, pl_module)
+
+    # ----- per batch -----------------------------------------------------------------------
+    def records_from_outputs(self, outputs: Any, batch: Mapping[str, Any]) -> list[PredictionRecord]:
+        """Turn a step's outputs (list of dicts with ``id`` and ``prediction``) into records.
+
+        Raises:
+            TypeError: when the outputs are not a list of dicts.
+            RecordError: when a row lacks a field or holds a bad value (names the id).
+        """
+        if outputs is None:
+            return []
+        if not isinstance(outputs, (list, tuple)) or not all(isinstance(o, Mapping) for o in outputs):
+            raise TypeError(
+                "PredictionWriter expects test_step/predict_step to return a list of dicts "
+                f"{{'id', 'prediction', ...}} (one per generated row), got {type(outputs).__name__}"
+            )
+        ids = [str(i) for i in batch.get("id", [])] if isinstance(batch, Mapping) else []
+        position = {sample_id: i for i, sample_id in enumerate(ids)}
+        records = []
+        for output in outputs:
+            if "id" not in output or "prediction" not in output:
+                raise RecordError(f"a step output lacks 'id' or 'prediction': keys {sorted(output)}")
+            row: dict[str, Any] = {"id": str(output["id"]), "prediction": output["prediction"]}
+            index = position.get(row["id"])
+            for field_name, batch_key in BATCH_KEYS.items():
+                if field_name in output:
+                    row[field_name] = output[field_name]
+                elif index is not None and batch_key in batch:
+                    row[field_name] = batch[batch_key][index]
+            try:
+                records.append(record_from_dict(row))
+            except RecordError as e:
+                raise RecordError(f"output for id {row['id']!r}: {e}") from e
+        return records
+
+    def _write(self, outputs: Any, batch: Any) -> None:
+        records = [r for r in self.records_from_outputs(outputs, batch) if r.id not in self.written_ids]
+        unique: dict[str, PredictionRecord] = {r.id: r for r in records}
+        records = list(unique.values())
+        if self.per_sample_scores:
+            fill_sample_scores(records, self.bertscore)
+        assert self._appender is not None, "PredictionWriter._start did not run"
+        self._appender.append([r.to_dict() for r in records])
+        self.written_ids.update(unique)
+        self.written_this_run += len(records)
+
+    def on_test_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any,
+                          batch: Any, batch_idx: int, dataloader_idx: int = 0) -> None:
+        """Append this batch's rows."""
+        self._write(outputs, batch)
+
+    def on_predict_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any,
+                             batch: Any, batch_idx: int, dataloader_idx: int = 0) -> None:
+        """Append this batch's rows."""
+        self._write(outputs, batch)
+
+    # ----- end -----------------------------------------------------------------------------
+    def _close(self) -> None:
+        if self._appender is not None:
+            self._appender.close()
+            self._appender = None
+
+    def _merge_parts(self) -> None:
+        seen = {str(row["id"]) for row in read_jsonl(self.output_path)}
+        merged = JsonlAppender(self.output_path)
+        for part in self._all_paths()[1:]:
+            rows = [row for row in read_jsonl(part) if str(row["id"]) not in seen]
+            seen.update(str(row["id"]) for row in rows)
+            merged.append(rows)
+            part.unlink()
+        merged.close()
+
+    def _finish(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self._close()
+        trainer.strategy.barrier("prediction_writer_end")
+        if not trainer.is_global_zero:
+            return
+        self._merge_parts()
+        records = [record_from_dict(row) for row in read_jsonl(self.output_path)]
+        settings_fn = getattr(pl_module, "generation_settings", None)
+        generation = settings_fn() if callable(settings_fn) else {}
+        self.summary, reports = build_summary(
+            records, self.protocols, self.bertscore, generation,
+            counts={"written_this_run": self.written_this_run, "resumed": self.resumed_count},
+            predictions_path=str(self.output_path),
+        )
+        self.summary_json_path.write_text(json.dumps(self.summary, indent=2) + "\n", encoding="utf-8")
+        self.summary_md_path.write_text(
+            summary_markdown(self.summary, reports, self.compare_with_paper), encoding="utf-8"
+        )
+
+    def on_test_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        """Close the file, merge rank files, write the summaries."""
+        self._finish(trainer, pl_module)
+
+    def on_predict_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        """Close the file, merge rank files, write the summaries."""
+        self._finish(trainer, pl_module)
+
+    def on_exception(self, trainer: pl.Trainer, pl_module: pl.LightningModule, exception: BaseException) -> None:
+        """Close the file; rows written so far stay and the next run resumes after them."""
+        self._close()
+
+    def teardown(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
+        """Close the file if still open."""
+        self._close()

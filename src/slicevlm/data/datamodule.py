@@ -1,0 +1,210 @@
+"""``M3DDataModule``: M3D-Cap and M3D-VQA from one data root to batches (SPEC §2–3).
+
+Training draws from a mixture of tasks (stage 1: captions only; stage 2: captions + closed +
+open VQA) with :class:`~slicevlm.data.samplers.MixtureSampler`, optionally length-bucketed.
+Validation, test and predict iterate their tasks one after the other in file order, in one
+DataLoader; each item says its ``task``. Batches are ``{"volume": (B, D, H, W), <key>: list[str]}``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from lightning import LightningDataModule
+from torch.utils.data import ConcatDataset, DataLoader, Dataset, Subset
+
+from slicevlm.data.datasets import TASKS, CaptionDataset, VolumeLoader, VQADataset, collate_batch, resolve
+from slicevlm.data.errors import DataError, check_choice
+from slicevlm.data.records import VQARecord, caption_records, vqa_records
+from slicevlm.data.samplers import BucketBatchSampler, MixtureSampler
+from slicevlm.data.transforms import AXES
+
+CAPTION_TEST_SPLITS: tuple[str, ...] = ("test", "test100", "test500", "test1k")
+
+
+class M3DDataModule(LightningDataModule):
+    """M3D-Cap + M3D-VQA under one data root (layout in data/README.md).
+
+    Args:
+        data_root: Folder holding the json, the CSVs and ``M3D_Cap_npy/``; all paths inside them are
+            relative to it.
+        cap_json: Caption index, relative to data_root or absolute.
+        vqa_train_csv: VQA training CSV, relative to data_root or absolute.
+        vqa_val_csv: VQA validation CSV.
+        vqa_test_csv: VQA test CSV (``M3D_VQA_test5k.csv`` for the smaller test set).
+        train_tasks: Training mixture: task -> ratio. Stage 1: ``{"caption": 1}``; stage 2:
+            ``{"caption": 1, "vqa_closed": 1, "vqa_open": 1}``. Tasks: caption, vqa_closed, vqa_open.
+        val_tasks: Tasks evaluated during validation (one after the other in one DataLoader).
+        test_tasks: Tasks of the test and predict sets.
+        cap_test_split: Caption test list: test, test100, test500 or test1k.
+        volume_size: Model input (D, H, W): depth resampled linearly, in-plane resized and centre
+            cropped (SPEC §1).
+        slicing_axis: axial, coronal or sagittal.
+        ct_window: Optional (center, width) CT window applied before min-max; only for HU data.
+        batch_size: Training batch size per device.
+        eval_batch_size: Validation/test/predict batch size per device.
+        num_workers: DataLoader worker processes (persistent when > 0).
+        pin_memory: Pin batches in page-locked memory (faster host-to-GPU copies).
+        length_bucketing: Group training samples of similar instruction+answer length per batch.
+        bucket_batches: Batches per length-sorted chunk when length_bucketing is on.
+        train_samples_per_epoch: Samples drawn per training epoch; None: the sum of the task
+            dataset sizes.
+        max_val_samples: Keep at most this many samples per validation task (a seeded subset,
+            in file order); None keeps all.
+        max_test_samples: Same for the test/predict tasks.
+        seed: Seed for the mixture, the bucket order, the subsets and the caption phrasings.
+    """
+
+    def __init__(
+        self,
+        data_root: str,
+        cap_json: str = "M3D_Cap.json",
+        vqa_train_csv: str = "M3D_VQA_train.csv",
+        vqa_val_csv: str = "M3D_VQA_val.csv",
+        vqa_test_csv: str = "M3D_VQA_test.csv",
+        train_tasks: dict[str, float] = {"caption": 1.0},  # noqa: B006 (copied, never mutated)
+        val_tasks: list[str] = ["caption"],  # noqa: B006
+        test_tasks: list[str] = ["caption", "vqa_closed", "vqa_open"],  # noqa: B006
+        cap_test_split: str = "test",
+        volume_size: tuple[int, int, int] = (50, 224, 224),
+        slicing_axis: str = "axial",
+        ct_window: tuple[float, float] | None = None,
+        batch_size: int = 12,
+        eval_batch_size: int = 12,
+        num_workers: int = 4,
+        pin_memory: bool = True,
+        length_bucketing: bool = False,
+        bucket_batches: int = 50,
+        train_samples_per_epoch: int | None = None,
+        max_val_samples: int | None = None,
+        max_test_samples: int | None = None,
+        seed: int = 0,
+    ) -> None:
+        super().__init__()
+        self.save_hyperparameters()
+        self.data_root = data_root
+        self.train_tasks = {task: float(ratio) for task, ratio in dict(train_tasks).items()}
+        self.val_tasks = list(val_tasks)
+        self.test_tasks = list(test_tasks)
+        for task in [*self.train_tasks, *self.val_tasks, *self.test_tasks]:
+            check_choice("task", task, TASKS)
+        if not any(ratio > 0 for ratio in self.train_tasks.values()) or any(r < 0 for r in self.train_tasks.values()):
+            raise ValueError(f"train_tasks needs ratios >= 0 and at least one > 0, got {train_tasks}.")
+        check_choice("cap_test_split", cap_test_split, CAPTION_TEST_SPLITS)
+        check_choice("slicing_axis", slicing_axis, AXES)
+        if len(volume_size) != 3 or min(volume_size) < 1:
+            raise ValueError(f"volume_size must be (D, H, W) of positive ints, got {volume_size}.")
+        self.loader = VolumeLoader(
+            resolve(data_root, ""),
+            tuple(int(s) for s in volume_size),  # type: ignore[arg-type]
+            slicing_axis,
+            None if ct_window is None else (float(ct_window[0]), float(ct_window[1])),
+        )
+        self.cap_json, self.cap_test_split = cap_json, cap_test_split
+        self.vqa_csv = {"train": vqa_train_csv, "val": vqa_val_csv, "test": vqa_test_csv}
+        self.batch_size, self.eval_batch_size = batch_size, eval_batch_size
+        self.num_workers, self.pin_memory = num_workers, pin_memory
+        self.length_bucketing, self.bucket_batches = length_bucketing, bucket_batches
+        self.train_samples_per_epoch = train_samples_per_epoch
+        self.max_val_samples, self.max_test_samples = max_val_samples, max_test_samples
+        self.seed = seed
+        self.train_dataset: ConcatDataset | None = None
+        self.val_dataset: ConcatDataset | None = None
+        self.test_dataset: ConcatDataset | None = None
+        self._vqa_cache: dict[str, list[VQARecord]] = {}
+
+    # ---------------------------------------------------------------- building datasets
+    def task_dataset(self, task: str, stage: str) -> Dataset:
+        """The dataset of one task for ``stage`` (``"train"``, ``"val"`` or ``"test"``).
+
+        Raises:
+            DataError: Missing file, bad entry/row, or an empty split.
+        """
+        if task == "caption":
+            split = {"train": "train", "val": "validation", "test": self.cap_test_split}[stage]
+            path = resolve(self.data_root, self.cap_json)
+            dataset: Dataset = CaptionDataset(caption_records(path, split), self.loader, str(path), self.seed)
+            source = f"{path} split {split!r}"
+        else:
+            path = resolve(self.data_root, self.vqa_csv[stage])
+            if str(path) not in self._vqa_cache:
+                self._vqa_cache[str(path)] = vqa_records(path)
+            dataset = VQADataset(self._vqa_cache[str(path)], self.loader, task, stage, str(path))
+            source = str(path)
+        if len(dataset) == 0:  # type: ignore[arg-type]
+            raise DataError(f"{source}: no samples for task {task!r} ({stage}); expected at least one.")
+        return dataset
+
+    def _eval_dataset(self, tasks: list[str], stage: str, limit: int | None) -> ConcatDataset:
+        parts = []
+        for task in tasks:
+            dataset = self.task_dataset(task, stage)
+            if limit is not None and limit < len(dataset):  # type: ignore[arg-type]
+                rng = np.random.default_rng([self.seed, TASKS.index(task)])
+                keep = np.sort(rng.choice(len(dataset), size=limit, replace=False))  # type: ignore[arg-type]
+                dataset = Subset(dataset, keep.tolist())
+            parts.append(dataset)
+        return ConcatDataset(parts)
+
+    def setup(self, stage: str | None = None) -> None:
+        """Read the index files the stage needs (``fit``, ``validate``, ``test``, ``predict``)."""
+        if stage in (None, "fit") and self.train_dataset is None:
+            tasks = [task for task, ratio in self.train_tasks.items() if ratio > 0]
+            self.train_dataset = ConcatDataset([self.task_dataset(task, "train") for task in tasks])
+        if stage in (None, "fit", "validate") and self.val_dataset is None and self.val_tasks:
+            self.val_dataset = self._eval_dataset(self.val_tasks, "val", self.max_val_samples)
+        if stage in (None, "test", "predict") and self.test_dataset is None:
+            self.test_dataset = self._eval_dataset(self.test_tasks, "test", self.max_test_samples)
+
+    # ---------------------------------------------------------------- loaders
+    def train_sampler(self) -> MixtureSampler:
+        """The mixture sampler over the training tasks (needs ``setup("fit")``)."""
+        assert self.train_dataset is not None, "call setup('fit') first"
+        sizes = [len(d) for d in self.train_dataset.datasets]  # type: ignore[arg-type]
+        ratios = [ratio for ratio in self.train_tasks.values() if ratio > 0]
+        return MixtureSampler(sizes, ratios, self.train_samples_per_epoch, self.seed)
+
+    def train_lengths(self) -> list[int]:
+        """Instruction+answer length of every training index (reads every report once)."""
+        assert self.train_dataset is not None, "call setup('fit') first"
+        return [n for dataset in self.train_dataset.datasets for n in dataset.text_lengths()]  # type: ignore[attr-defined]
+
+    def _loader_kwargs(self) -> dict:
+        return {
+            "num_workers": self.num_workers,
+            "pin_memory": self.pin_memory,
+            "persistent_workers": self.num_workers > 0,
+            "collate_fn": collate_batch,
+        }
+
+    def train_dataloader(self) -> DataLoader:
+        """Mixture of the training tasks, optionally length-bucketed."""
+        if self.train_dataset is None:
+            self.setup("fit")
+        sampler = self.train_sampler()
+        if self.length_bucketing:
+            batch_sampler = BucketBatchSampler(
+                sampler, self.batch_size, False, self.train_lengths(), self.bucket_batches, self.seed
+            )
+            return DataLoader(self.train_dataset, batch_sampler=batch_sampler, **self._loader_kwargs())
+        return DataLoader(self.train_dataset, batch_size=self.batch_size, sampler=sampler, **self._loader_kwargs())
+
+    def _eval_loader(self, dataset: ConcatDataset | None) -> DataLoader:
+        return DataLoader(dataset, batch_size=self.eval_batch_size, shuffle=False, **self._loader_kwargs())
+
+    def val_dataloader(self) -> DataLoader | list:
+        """The validation tasks in one loader (an empty list when ``val_tasks`` is empty)."""
+        if not self.val_tasks:
+            return []
+        if self.val_dataset is None:
+            self.setup("validate")
+        return self._eval_loader(self.val_dataset)
+
+    def test_dataloader(self) -> DataLoader:
+        """The test tasks in one loader, in file order."""
+        if self.test_dataset is None:
+            self.setup("test")
+        return self._eval_loader(self.test_dataset)
+
+    def predict_dataloader(self) -> DataLoader:
+        """Same samples as :meth:`test_dataloader`."""
+        return self.test_dataloader()
