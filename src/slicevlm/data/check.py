@@ -144,7 +144,7 @@ def check_data_root(
     root = Path(data_root)
     scan = _Scan()
     scan.caption(root, cap_json)
-    for split, name in (vqa_files or VQA_FILES).items():
+    for split, name in (VQA_FILES if vqa_files is None else vqa_files).items():
         scan.vqa(root, split, name)
     scan.files(root, deep)
     leakage = {}
@@ -182,7 +182,7 @@ def write_case_disjoint_split(
     """
     root, out = Path(data_root), Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    vqa_files = vqa_files or VQA_FILES
+    vqa_files = VQA_FILES if vqa_files is None else vqa_files
     cap = read_caption_json(root / cap_json)
     vqa = {split: _read_csv(root / name) for split, name in vqa_files.items() if (root / name).exists()}
     image_key = "Image Path"

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 from lightning import LightningDataModule
-from torch.utils.data import ConcatDataset, DataLoader, Dataset, Subset
+from torch.utils.data import ConcatDataset, DataLoader, Dataset, SequentialSampler, Subset
 
 from slicevlm.data.datasets import TASKS, CaptionDataset, VolumeLoader, VQADataset, collate_batch, resolve
 from slicevlm.data.errors import DataError, check_choice
@@ -183,12 +183,19 @@ class M3DDataModule(LightningDataModule):
         sampler = self.train_sampler()
         if self.length_bucketing:
             batch_sampler = BucketBatchSampler(
-                sampler, self.batch_size, False, self.train_lengths(), self.bucket_batches, self.seed
+                SequentialSampler(self.train_dataset),  # Lightning swaps in a DistributedSampler under DDP
+                self.batch_size,
+                False,
+                lengths=self.train_lengths(),
+                bucket_batches=self.bucket_batches,
+                seed=self.seed,
+                mixture=sampler,
             )
             return DataLoader(self.train_dataset, batch_sampler=batch_sampler, **self._loader_kwargs())
         return DataLoader(self.train_dataset, batch_size=self.batch_size, sampler=sampler, **self._loader_kwargs())
 
-    def _eval_loader(self, dataset: ConcatDataset | None) -> DataLoader:
+    def eval_loader(self, dataset: Dataset | None) -> DataLoader:
+        """An in-order loader over ``dataset`` with the evaluation batch size."""
         return DataLoader(dataset, batch_size=self.eval_batch_size, shuffle=False, **self._loader_kwargs())
 
     def val_dataloader(self) -> DataLoader | list:
@@ -197,13 +204,13 @@ class M3DDataModule(LightningDataModule):
             return []
         if self.val_dataset is None:
             self.setup("validate")
-        return self._eval_loader(self.val_dataset)
+        return self.eval_loader(self.val_dataset)
 
     def test_dataloader(self) -> DataLoader:
         """The test tasks in one loader, in file order."""
         if self.test_dataset is None:
             self.setup("test")
-        return self._eval_loader(self.test_dataset)
+        return self.eval_loader(self.test_dataset)
 
     def predict_dataloader(self) -> DataLoader:
         """Same samples as :meth:`test_dataloader`."""

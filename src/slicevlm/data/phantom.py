@@ -46,7 +46,7 @@ AORTA = Blob((0.0, 0.3, 0.08), (INF, 0.06, 0.06))
 IVC = Blob((0.0, 0.22, -0.14), (INF, 0.065, 0.065))
 SPINE = Blob((0.0, 0.6, 0.0), (INF, 0.11, 0.11))
 
-SOFT_TISSUE, LUNG, BONE = 0.3, 0.06, 0.9
+SOFT_TISSUE, LUNG, BONE = 0.3, 0.06, 1.0  # air 0 and bone 1 pin the min-max scaling
 #: phase -> structure -> intensity: arterial lights the aorta and the renal cortex, portal venous
 #: the liver and veins, delayed the bladder (excreted contrast).
 PHASE_INTENSITY: dict[str, dict[str, float]] = {

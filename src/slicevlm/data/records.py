@@ -172,7 +172,7 @@ def parse_vqa_row(raw: dict, path: Path | str, row: int) -> VQARecord:
     """
     where = f"{path}: row {row + 1} (data rows counted from 1 after the header)"
     if None in raw or any(raw.get(column) is None for column in VQA_COLUMNS):
-        count = len([v for k, v in raw.items() if k is not None]) + len(raw.get(None) or [])
+        count = len([v for k, v in raw.items() if k is not None and v is not None]) + len(raw.get(None) or [])
         raise DataError(
             f"{where}: {count} fields; expected {len(VQA_COLUMNS)} ({', '.join(VQA_COLUMNS)}). A field "
             "containing a comma must be quoted."

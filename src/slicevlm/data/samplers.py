@@ -1,8 +1,9 @@
 """Samplers for training: a task mixture (stage 2) and length bucketing.
 
-Both are reproducible from ``(seed, epoch)`` and yield the same sequence on every rank, so
-Lightning's distributed wrapper can split them. Lightning calls ``set_epoch`` on the sampler each
-epoch; without it, every new iteration advances the epoch by one.
+Both are reproducible from ``(seed, epoch)``. Under DDP, Lightning wraps the mixture sampler in
+its ``DistributedSamplerWrapper`` (which splits the mixture's sequence across ranks), and injects a
+``DistributedSampler`` into the bucketing batch sampler, which then shards the mixture itself.
+Lightning calls ``set_epoch`` each epoch; without it, every new iteration advances the epoch.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 
 import numpy as np
-from torch.utils.data import BatchSampler, Sampler
+from torch.utils.data import BatchSampler, DistributedSampler, Sampler
 
 
 def apportion(total: int, ratios: Sequence[float]) -> list[int]:
@@ -85,18 +86,25 @@ class MixtureSampler(Sampler[int]):
 class BucketBatchSampler(BatchSampler):
     """Batches of samples with similar text length, in shuffled order.
 
-    The indices from ``sampler`` are cut into chunks of ``batch_size * bucket_batches``; each
-    chunk is sorted by length and cut into batches; the batches are shuffled. Similar lengths
-    share a batch (less padding) while the epoch stays random. Subclasses ``BatchSampler`` with a
-    ``sampler`` argument so Lightning can inject its distributed sampler.
+    The epoch's indices are cut into chunks of ``batch_size * bucket_batches``; each chunk is
+    sorted by length and cut into batches; the batches are shuffled. Similar lengths share a batch
+    (less padding) while the epoch stays random.
+
+    The indices come from ``mixture`` when given, else from ``sampler``. Lightning replaces
+    ``sampler`` with a ``DistributedSampler`` over the dataset under DDP (this class subclasses
+    ``BatchSampler`` and takes ``sampler`` first so it can); with a ``mixture``, that sampler only
+    contributes the rank, the number of replicas and the epoch, and each rank takes every
+    ``num_replicas``-th index of the mixture (padded by wrapping around), so the task ratios hold
+    on every rank.
 
     Args:
-        sampler: Yields dataset indices (e.g. a :class:`MixtureSampler`).
+        sampler: Yields dataset indices, or (with ``mixture``) any sampler over the dataset.
         batch_size: Samples per batch.
         drop_last: Drop the last incomplete batch.
         lengths: Text length of every dataset index.
         bucket_batches: Batches per sorted chunk.
         seed: Seed for the batch order; the epoch is mixed in.
+        mixture: The task mixture the indices are drawn from.
     """
 
     def __init__(
@@ -107,17 +115,40 @@ class BucketBatchSampler(BatchSampler):
         lengths: Sequence[int] = (),
         bucket_batches: int = 50,
         seed: int = 0,
+        mixture: MixtureSampler | None = None,
     ) -> None:
         super().__init__(sampler, batch_size, drop_last)
         self.lengths = np.asarray(lengths, dtype=np.int64)
         self.bucket_batches = int(bucket_batches)
         self.seed = seed
-        self._iterations = 0
+        self.mixture = mixture
+        self._epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        """Choose the epoch whose batches the next iteration yields."""
+        self._epoch = int(epoch)
+        if self.mixture is not None:
+            self.mixture.set_epoch(epoch)
+
+    def _next_epoch(self) -> int:
+        if isinstance(self.sampler, (DistributedSampler, MixtureSampler)):
+            return int(self.sampler.epoch)  # Lightning calls set_epoch on it
+        self._epoch += 1
+        return self._epoch - 1
+
+    def indices(self, epoch: int) -> np.ndarray:
+        """This rank's indices for ``epoch``, before bucketing."""
+        if self.mixture is None:
+            return np.fromiter(iter(self.sampler), dtype=np.int64)
+        order = self.mixture.indices(epoch)
+        if isinstance(self.sampler, DistributedSampler):
+            replicas, rank = self.sampler.num_replicas, self.sampler.rank
+            order = np.resize(order, -(-len(order) // replicas) * replicas)[rank::replicas]
+        return order
 
     def __iter__(self) -> Iterator[list[int]]:
-        epoch = getattr(self.sampler, "epoch", self._iterations)
-        self._iterations += 1
-        indices = np.fromiter(iter(self.sampler), dtype=np.int64)
+        epoch = self._next_epoch()
+        indices = self.indices(epoch)
         chunk = self.batch_size * self.bucket_batches
         batches: list[list[int]] = []
         for start in range(0, len(indices), chunk):
@@ -126,9 +157,14 @@ class BucketBatchSampler(BatchSampler):
             batches += [block[i : i + self.batch_size].tolist() for i in range(0, len(block), self.batch_size)]
         if self.drop_last and batches and len(batches[-1]) < self.batch_size:
             batches.pop()
-        order = np.random.default_rng([self.seed, int(epoch), 7]).permutation(len(batches))
+        order = np.random.default_rng([self.seed, epoch, 7]).permutation(len(batches))
         return iter([batches[i] for i in order])
 
     def __len__(self) -> int:
-        n = len(self.sampler)  # type: ignore[arg-type]
+        if self.mixture is None:
+            n = len(self.sampler)  # type: ignore[arg-type]
+        elif isinstance(self.sampler, DistributedSampler):
+            n = -(-len(self.mixture) // self.sampler.num_replicas)
+        else:
+            n = len(self.mixture)
         return n // self.batch_size if self.drop_last else -(-n // self.batch_size)

@@ -24,10 +24,15 @@ DEFAULT_BERTSCORE_LAYERS = 17
 NOT_COMPARABLE = "not comparable with roberta-large numbers"
 
 
-def _fetch_hint(model: str) -> str:
-    cache = os.environ.get("HF_HUB_CACHE") or str(
+def hf_cache_dir() -> str:
+    """The HuggingFace hub cache folder, read from the environment at call time."""
+    return os.environ.get("HF_HUB_CACHE") or str(
         Path(os.environ.get("HF_HOME", Path.home() / ".cache" / "huggingface")) / "hub"
     )
+
+
+def _fetch_hint(model: str) -> str:
+    cache = hf_cache_dir()
     return (
         f"Fetch it once where the hub is reachable (`hf download {model}`, or "
         f"`huggingface-cli download {model}`) so it lands in the HuggingFace cache ({cache}), "
@@ -102,7 +107,7 @@ def _check_available(spec: BertScoreSpec) -> None:
                                    + _fetch_hint(DEFAULT_BERTSCORE_MODEL))
     from huggingface_hub import try_to_load_from_cache
 
-    if not isinstance(try_to_load_from_cache(spec.model, "config.json"), str):
+    if not isinstance(try_to_load_from_cache(spec.model, "config.json", cache_dir=hf_cache_dir()), str):
         raise MissingResourceError(
             f"BERTScore model {spec.model!r} is neither a local folder nor in the HuggingFace "
             f"cache, and it is not downloaded implicitly. {_fetch_hint(spec.model)}"

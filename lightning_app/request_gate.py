@@ -1,0 +1,300 @@
+"""The ASGI middleware in front of LitServe: API key, size and format limits, uploads to disk.
+
+Every request passes here first (it is registered through ``LitServer(middlewares=...)``):
+
+- with an API key configured, anything but the page, ``/health`` and ``/info`` needs ``X-API-Key``
+  (401 otherwise);
+- ``POST /predict`` is checked and rewritten before LitServe sees it: a multipart upload is streamed
+  into the private upload folder (413 past ``--max-upload-mb``, 415 for an unknown suffix, 400 for a
+  malformed body), a JSON or form body is parsed, the question and choices are validated (400), a
+  ``path`` must resolve inside ``--data-dir`` (403) and exist (404); LitServe then receives a small
+  JSON request naming the volume on disk, so no upload ever crosses a process queue;
+- the upload (and a zip's unpacked folder) is deleted when the response has been sent, when the
+  request fails, and when the client disconnects mid-upload.
+
+A refused request's body is read and discarded (up to a cap) before the error is sent, so a client
+that writes its whole body before reading gets the status instead of a reset connection.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs
+
+import anyio
+
+from slicevlm.data.errors import did_you_mean
+from slicevlm.inference.errors import InputError
+from slicevlm.inference.instructions import check_choices, is_report_request, parse_choices, question_instruction
+from slicevlm.inference.paths import resolve_under
+from uploads import FORM_FIELDS, MultipartUpload, UploadRejected, extract_zip, remove_upload
+
+log = logging.getLogger(__name__)
+
+Scope = dict[str, Any]
+Message = dict[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+TASKS: tuple[str, ...] = ("ask", "report", "preview")
+#: A refused body is drained up to this many bytes before the error is sent; past it, the
+#: connection is answered and closed.
+DRAIN_LIMIT: int = 16 * 1024 * 1024
+#: JSON and urlencoded bodies may not exceed this many bytes.
+MAX_SMALL_BODY: int = 256 * 1024
+
+
+@dataclass(frozen=True)
+class GateSettings:
+    """What the gate enforces.
+
+    Attributes:
+        upload_dir: private folder uploads are written to (mode 0700, removed at shutdown).
+        upload_token: secret the gate stamps on uploads, so the worker reads only files it wrote.
+        max_bytes: largest accepted request body.
+        data_dir: folder clients may name volumes in (``path``); None refuses paths.
+        api_key: required ``X-API-Key``; None disables the check.
+        api_path: LitServe's prediction route.
+        public_paths: routes reachable without the key (the page, health, info).
+    """
+
+    upload_dir: Path
+    max_bytes: int
+    upload_token: str = field(default_factory=lambda: secrets.token_hex(16))
+    data_dir: Path | None = None
+    api_key: str | None = None
+    api_path: str = "/predict"
+    public_paths: tuple[str, ...] = ("/", "/health", "/info", "/favicon.ico")
+
+
+class ClientGone(Exception):
+    """The client disconnected before its request body was complete."""
+
+
+class _Body:
+    """The request body as it arrives, with a byte limit and a disconnect signal."""
+
+    def __init__(self, receive: Receive, limit: int) -> None:
+        self.receive = receive
+        self.limit = limit
+        self.received = 0
+        self.done = False
+
+    async def chunks(self) -> AsyncIterator[bytes]:
+        while not self.done:
+            message = await self.receive()
+            if message["type"] == "http.disconnect":
+                raise ClientGone()
+            data = message.get("body", b"")
+            self.received += len(data)
+            self.done = not message.get("more_body", False)
+            if self.received > self.limit:
+                raise UploadRejected(413, f"request body exceeds {self.limit:,} bytes; the server accepts at most {self.limit:,} (--max-upload-mb).")
+            yield data
+
+    async def read(self) -> bytes:
+        return b"".join([chunk async for chunk in self.chunks()])
+
+    async def drain(self) -> bool:
+        """Discard the rest of the body (up to DRAIN_LIMIT); True when it was all read."""
+        drained = 0
+        while not self.done and drained < DRAIN_LIMIT:
+            message = await self.receive()
+            if message["type"] == "http.disconnect":
+                raise ClientGone()
+            drained += len(message.get("body", b""))
+            self.done = not message.get("more_body", False)
+        return self.done
+
+
+async def send_json(send: Send, status: int, content: dict[str, Any], close: bool = False) -> None:
+    """Send a complete JSON response."""
+    body = json.dumps(content).encode()
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    if close:
+        headers.append((b"connection", b"close"))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+class RequestGate:
+    """ASGI middleware enforcing :class:`GateSettings` (see the module docstring).
+
+    Args:
+        app: the wrapped ASGI app (LitServe's FastAPI app).
+        settings: the limits.
+    """
+
+    def __init__(self, app: Callable[[Scope, Receive, Send], Awaitable[None]], settings: GateSettings) -> None:
+        self.app = app
+        self.settings = settings
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = {key.lower(): value for key, value in scope.get("headers", [])}
+        body = _Body(receive, self.settings.max_bytes)
+        try:
+            if not self._authorized(scope["path"], headers):
+                raise UploadRejected(401, "missing or wrong API key; send it in the X-API-Key header.")
+            if scope["method"] == "POST" and scope["path"] == self.settings.api_path:
+                await self._predict(scope, headers, body, send)
+            else:
+                await self.app(scope, receive, send)
+        except UploadRejected as rejected:
+            log.info("%s %s refused: %d %s", scope["method"], scope["path"], rejected.status, rejected.detail)
+            try:
+                complete = await body.drain()
+            except ClientGone:
+                return
+            await send_json(send, rejected.status, {"detail": rejected.detail}, close=not complete)
+        except ClientGone:
+            log.info("%s %s: client disconnected before the body was complete", scope["method"], scope["path"])
+
+    def _authorized(self, path: str, headers: dict[bytes, bytes]) -> bool:
+        if not self.settings.api_key or path in self.settings.public_paths:
+            return True
+        given = headers.get(b"x-api-key", b"")
+        return secrets.compare_digest(given, self.settings.api_key.encode())
+
+    async def _predict(self, scope: Scope, headers: dict[bytes, bytes], body: _Body, send: Send) -> None:
+        length = headers.get(b"content-length")
+        if length is not None:
+            if not length.isdigit():
+                raise UploadRejected(400, f"Content-Length {length.decode(errors='replace')!r} is not a number.")
+            if int(length) > self.settings.max_bytes:
+                raise UploadRejected(
+                    413, f"request body of {int(length):,} bytes exceeds the limit of {self.settings.max_bytes:,} bytes (--max-upload-mb)."
+                )
+        content_type = headers.get(b"content-type", b"").decode("latin-1")
+        kind = content_type.split(";")[0].strip().lower()
+        upload: MultipartUpload | None = None
+        cleanup: list[Path] = []
+        try:
+            if kind == "multipart/form-data":
+                upload = MultipartUpload(content_type, self.settings.upload_dir)
+                try:
+                    async for chunk in body.chunks():
+                        upload.write(chunk)
+                    upload.finish()
+                finally:
+                    upload.close()
+                    if upload.path is not None:
+                        cleanup.append(upload.path)
+                fields: dict[str, Any] = dict(upload.fields)
+            elif kind in ("application/json", "application/x-www-form-urlencoded"):
+                body.limit = min(body.limit, MAX_SMALL_BODY)
+                fields = _parse_small_body(kind, await body.read())
+            else:
+                raise UploadRejected(
+                    415,
+                    f"Content-Type {kind or 'missing'!r} is not accepted; send multipart/form-data (a volume file in field "
+                    "'file') or application/json ({\"path\": ..., \"question\": ...}).",
+                )
+            payload = self._payload(fields, upload)
+            if payload["volume"]["kind"] == "upload" and payload["volume"]["path"].endswith(".zip"):
+                archive = Path(payload["volume"]["path"])
+                unpacked = archive.with_suffix(".d")
+                cleanup.append(unpacked)
+                folder = await anyio.to_thread.run_sync(extract_zip, archive, unpacked, 4 * self.settings.max_bytes)
+                payload["volume"]["path"] = str(folder)
+            await self._forward(scope, payload, body, send)
+        finally:
+            for path in cleanup:
+                try:
+                    remove_upload(path)
+                except OSError as error:
+                    log.warning("could not remove upload %s: %s", path, error)
+
+    def _payload(self, fields: dict[str, Any], upload: MultipartUpload | None) -> dict[str, Any]:
+        """Validate the request fields; return the JSON LitServe's worker receives."""
+        unknown = sorted(set(fields) - set(FORM_FIELDS))
+        if unknown:
+            hint = did_you_mean(unknown[0], FORM_FIELDS)
+            raise UploadRejected(400, f"unknown field(s) {unknown}; expected {list(FORM_FIELDS)} (+ a 'file' upload).{hint}")
+        question = _text(fields.get("question"), "question")
+        task = _text(fields.get("task"), "task").strip().lower() or ("report" if is_report_request(question) else "ask")
+        if task not in TASKS:
+            raise UploadRejected(400, f"task {task!r} is not one of {list(TASKS)}.{did_you_mean(task, TASKS)}")
+        raw_choices = fields.get("choices")
+        try:
+            choices = check_choices(raw_choices if isinstance(raw_choices, list) else parse_choices(_text(raw_choices, "choices")))
+            if task == "ask":
+                question_instruction(question, choices)
+            elif task == "report" and choices:
+                raise InputError("a report takes no choices; leave 'choices' empty.")
+        except InputError as error:
+            raise UploadRejected(400, str(error)) from error
+        path = _text(fields.get("path"), "path").strip()
+        has_file = upload is not None and upload.path is not None
+        if has_file and path:
+            raise UploadRejected(400, "both a file and a path were sent; send one volume: a file upload or a path.")
+        if has_file:
+            volume = {"kind": "upload", "path": str(upload.path), "filename": upload.filename, "token": self.settings.upload_token}
+        elif path:
+            volume = {"kind": "path", "path": path, "filename": path}
+            self._check_path(path)
+        else:
+            raise UploadRejected(400, "no volume; upload one in the 'file' field (multipart) or name a 'path' under the server's data folder.")
+        return {"task": task, "question": question.strip(), "choices": choices, "volume": volume}
+
+    def _check_path(self, path: str) -> None:
+        if self.settings.data_dir is None:
+            raise UploadRejected(403, "this server reads no paths (started without --data-dir); upload the volume instead.")
+        try:
+            resolved = resolve_under(self.settings.data_dir, path)
+        except InputError as error:
+            raise UploadRejected(403, str(error)) from error
+        if not resolved.exists():
+            raise UploadRejected(404, f"no volume at {path!r} in the server's data folder; check the path (relative to --data-dir).")
+
+    async def _forward(self, scope: Scope, payload: dict[str, Any], body: _Body, send: Send) -> None:
+        """Hand the rewritten JSON request to LitServe."""
+        data = json.dumps(payload).encode()
+        headers = [(k, v) for k, v in scope.get("headers", []) if k.lower() not in (b"content-type", b"content-length")]
+        headers += [(b"content-type", b"application/json"), (b"content-length", str(len(data)).encode())]
+        sent = False
+
+        async def replay() -> Message:
+            nonlocal sent
+            if not sent:
+                sent = True
+                return {"type": "http.request", "body": data, "more_body": False}
+            return await body.receive()  # after the body: waits for the disconnect, as ASGI servers do
+
+        await self.app({**scope, "headers": headers}, replay, send)
+
+
+def _text(value: Any, name: str) -> str:
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise UploadRejected(400, f"field {name!r} must be a string, got {type(value).__name__}.")
+    return value
+
+
+def _parse_small_body(kind: str, raw: bytes) -> dict[str, Any]:
+    """A JSON object or an urlencoded form → fields."""
+    if kind == "application/json":
+        try:
+            fields = json.loads(raw.decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as error:
+            raise UploadRejected(400, f"the body is not valid JSON ({error}); send an object like {{\"path\": ..., \"question\": ...}}.") from error
+        if not isinstance(fields, dict):
+            raise UploadRejected(400, f"the JSON body is a {type(fields).__name__}; expected an object with 'path' and 'question'.")
+        choices = fields.get("choices")
+        if isinstance(choices, list) and not all(isinstance(c, str) for c in choices):
+            raise UploadRejected(400, "'choices' must be a list of strings or one comma-separated string.")
+        return fields
+    try:
+        parsed = parse_qs(raw.decode("utf-8"), keep_blank_values=True, strict_parsing=False)
+    except (UnicodeDecodeError, ValueError) as error:
+        raise UploadRejected(400, f"the form body cannot be parsed ({error}).") from error
+    return {key: values[-1] for key, values in parsed.items()}

@@ -1,0 +1,141 @@
+"""Serve a SliceVLM checkpoint: LitServe API, web page, upload limits.
+
+    python lightning_app/server.py --checkpoint runs/demo/checkpoint            # http://127.0.0.1:8000
+    python lightning_app/server.py --checkpoint CKPT --data-dir /data/ct --api-key SECRET --port 8080
+
+Routes: ``GET /`` the page, ``GET /health`` (200 once the model is loaded), ``GET /info``,
+``POST /predict``:
+
+    curl -F file=@ct.nii.gz -F "question=Which organ is abnormal?" -F choices=liver,spleen,kidney,lung \\
+         http://127.0.0.1:8000/predict
+    curl -F file=@ct.nii.gz -F task=report http://127.0.0.1:8000/predict
+    curl -H 'Content-Type: application/json' -d '{"path": "case1/ct.nii.gz", "question": "What phase?"}' \\
+         http://127.0.0.1:8000/predict                                           # needs --data-dir
+
+Tasks: ``ask`` (question, optional 2–4 choices), ``report``, ``preview`` (slice PNGs, kept slices,
+attention, for the page's viewer). Concurrent requests are batched (``--max-batch-size``,
+``--batch-timeout``). Errors: 400 bad input or unreadable volume (with the reader's reason), 401
+wrong API key, 403 path outside ``--data-dir``, 404 no such path, 413 too large, 415 unknown format.
+Uploads go to a private temporary folder and are deleted after each request.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import shutil
+import signal
+import sys
+import tempfile
+from pathlib import Path
+from types import FrameType
+
+import litserve as ls
+
+from request_gate import GateSettings, RequestGate
+from uploads import UPLOAD_SUFFIXES
+from volume_api import ServeSettings, VolumeAPI
+from web_page import add_page
+
+log = logging.getLogger("slicevlm.server")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The server's command line."""
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--checkpoint", required=True, type=Path, help="checkpoint folder written by training")
+    parser.add_argument("--host", default="127.0.0.1", choices=("127.0.0.1", "0.0.0.0", "::"), help="interface to listen on")
+    parser.add_argument("--port", type=int, default=8000, help="TCP port (1024-65535)")
+    parser.add_argument("--data-dir", type=Path, default=None, help="folder clients may name volumes in (JSON 'path'); default: uploads only")
+    parser.add_argument("--api-key", default=None, help="require this X-API-Key on every route but the page, /health and /info")
+    parser.add_argument("--max-upload-mb", type=float, default=512, help="largest accepted request body in MiB (413 above)")
+    parser.add_argument("--max-batch-size", type=int, default=8, help="requests answered in one batch")
+    parser.add_argument("--batch-timeout", type=float, default=0.05, help="seconds to wait for a batch to fill")
+    parser.add_argument("--timeout", type=float, default=300, help="seconds a request may wait for the model (504 after)")
+    parser.add_argument("--max-new-tokens", type=int, default=256, help="answer length cap (SPEC §4: 256)")
+    parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"), help="where the model runs")
+    parser.add_argument("--dtype", default="auto", choices=("auto", "float32", "bfloat16", "float16"), help="auto: float32 on CPU, the checkpoint's on GPU")
+    parser.add_argument("--axis", default="axial", choices=("axial", "coronal", "sagittal"), help="slicing axis")
+    parser.add_argument("--log-level", default="info", choices=("debug", "info", "warning", "error"), help="server log level")
+    return parser
+
+
+def check_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Refuse options that cannot work, before any process starts."""
+    if not (args.checkpoint / "slicevlm.json").is_file():
+        parser.error(f"--checkpoint {args.checkpoint} is not a checkpoint folder (no slicevlm.json); pass the folder a training run wrote.")
+    if args.data_dir is not None and not args.data_dir.is_dir():
+        parser.error(f"--data-dir {args.data_dir} is not a folder; pass the folder clients may read volumes from.")
+    if args.max_upload_mb <= 0 or args.max_batch_size < 1 or args.batch_timeout < 0 or args.max_new_tokens < 1:
+        parser.error("--max-upload-mb, --max-batch-size and --max-new-tokens must be positive and --batch-timeout >= 0.")
+    if not 1024 <= args.port <= 65535:
+        parser.error(f"--port {args.port} is outside 1024-65535.")
+
+
+def build_server(args: argparse.Namespace, upload_dir: Path) -> ls.LitServer:
+    """The LitServer with the gate middleware and the page, ready to `run`."""
+    gate = GateSettings(
+        upload_dir=upload_dir,
+        max_bytes=int(args.max_upload_mb * 1024 * 1024),
+        data_dir=args.data_dir.resolve() if args.data_dir else None,
+        api_key=args.api_key or None,
+    )
+    settings = ServeSettings(
+        checkpoint=str(args.checkpoint.resolve()),
+        upload_dir=str(upload_dir),
+        upload_token=gate.upload_token,
+        data_dir=str(gate.data_dir) if gate.data_dir else None,
+        max_new_tokens=args.max_new_tokens,
+        dtype=args.dtype,
+        axis=args.axis,
+    )
+    metadata = json.loads((args.checkpoint / "slicevlm.json").read_text())
+    info = {
+        "model": "SliceVLM",
+        "stage": metadata.get("stage"),
+        "input_size": metadata.get("input_size"),
+        "visual_tokens": metadata.get("visual_tokens"),
+        "tasks": ["ask", "report", "preview"],
+        "formats": list(UPLOAD_SUFFIXES),
+        "max_upload_mb": args.max_upload_mb,
+        "api_key_required": bool(args.api_key),
+        "paths_allowed": args.data_dir is not None,
+        "max_new_tokens": args.max_new_tokens,
+    }
+    api = VolumeAPI(settings, max_batch_size=args.max_batch_size, batch_timeout=args.batch_timeout)
+    server = ls.LitServer(
+        api,
+        accelerator="auto" if args.device == "auto" else args.device,
+        devices=1,
+        timeout=args.timeout,
+        model_metadata=info,
+        middlewares=[(RequestGate, {"settings": gate})],
+    )
+    add_page(server.app)
+    return server
+
+
+def _stop(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt  # LitServe shuts its workers down on KeyboardInterrupt
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse options, start the server, and remove the upload folder when it stops."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    check_args(parser, args)
+    upload_dir = Path(tempfile.mkdtemp(prefix="slicevlm-uploads-"))  # mode 0700: private to this user
+    signal.signal(signal.SIGTERM, _stop)
+    try:
+        server = build_server(args, upload_dir)
+        server.run(
+            host=args.host, port=args.port, num_api_servers=1, log_level=args.log_level, generate_client_file=False
+        )
+    finally:
+        shutil.rmtree(upload_dir, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,238 @@
+"""Uploaded volumes: accepted formats, a streaming multipart reader that writes to disk, safe unzip.
+
+The request process never holds an upload in memory: multipart parts are parsed as they arrive
+(``python_multipart``) and the file part is written straight into the server's private upload folder.
+A ``.zip`` holding a DICOM series or a folder of numbered slices is unpacked next to it (member names
+checked, sizes and counts capped) so the folder readers of :mod:`slicevlm.data.readers` can read it.
+"""
+
+from __future__ import annotations
+
+import shutil
+import uuid
+import zipfile
+from pathlib import Path, PurePosixPath
+
+from python_multipart.exceptions import MultipartParseError
+from python_multipart.multipart import MultipartParser, parse_options_header
+
+#: Suffixes an upload may have: the single-file formats the data readers read (``.nhdr``/``.mhd``
+#: need a second file, so they are not accepted), plus ``.zip`` for DICOM series / slice folders.
+UPLOAD_SUFFIXES: tuple[str, ...] = (".npy", ".nii", ".nii.gz", ".nrrd", ".mha", ".dcm", ".zip")
+#: Form fields a request may carry besides the file.
+FORM_FIELDS: tuple[str, ...] = ("task", "question", "choices", "path")
+#: The form field holding the uploaded volume.
+FILE_FIELD: str = "file"
+#: All text fields together may not exceed this many bytes.
+MAX_FIELD_BYTES: int = 64 * 1024
+#: A zip may hold at most this many members.
+MAX_ZIP_MEMBERS: int = 5000
+
+
+class UploadRejected(Exception):
+    """An upload the gate refuses; carries the HTTP status and the message for the client."""
+
+    def __init__(self, status: int, detail: str) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+
+
+def upload_suffix(filename: str) -> str | None:
+    """The accepted suffix of ``filename`` (``.nii.gz`` counts as one), or None."""
+    name = filename.lower()
+    for suffix in sorted(UPLOAD_SUFFIXES, key=len, reverse=True):
+        if name.endswith(suffix):
+            return suffix
+    return None
+
+
+def unsupported_format(filename: str) -> UploadRejected:
+    """The 415 for a file name with a suffix we cannot read."""
+    return UploadRejected(
+        415,
+        f"file {filename!r} has an unsupported format; expected one of {', '.join(UPLOAD_SUFFIXES)} "
+        "(.zip for a DICOM series or a folder of numbered slice images).",
+    )
+
+
+class MultipartUpload:
+    """Parse a ``multipart/form-data`` body chunk by chunk; the file part goes to ``folder``.
+
+    Args:
+        content_type: the request's Content-Type header (carries the boundary).
+        folder: the private upload folder; the file is written as ``<uuid><suffix>``.
+
+    Attributes:
+        fields: text fields by name.
+        filename: the client's file name (only its suffix is used on disk).
+        path: where the file part was written, or None.
+        size: bytes of file data written.
+    """
+
+    def __init__(self, content_type: str, folder: Path) -> None:
+        _, options = parse_options_header(content_type)
+        boundary = options.get(b"boundary")
+        if not boundary:
+            raise UploadRejected(400, "multipart/form-data body without a boundary in its Content-Type; send a regular form upload.")
+        self.folder = folder
+        self.fields: dict[str, str] = {}
+        self.filename: str | None = None
+        self.path: Path | None = None
+        self.size = 0
+        self._field_bytes = 0
+        self._header_field = b""
+        self._header_value = b""
+        self._headers: dict[bytes, bytes] = {}
+        self._name: str | None = None
+        self._buffer: bytearray | None = None
+        self._handle = None
+        callbacks = {
+            "on_part_begin": self._part_begin,
+            "on_part_data": self._part_data,
+            "on_part_end": self._part_end,
+            "on_header_field": self._header_field_data,
+            "on_header_value": self._header_value_data,
+            "on_header_end": self._header_end,
+            "on_headers_finished": self._headers_finished,
+        }
+        self._parser = MultipartParser(boundary, callbacks)  # type: ignore[arg-type]
+
+    # -- feeding -----------------------------------------------------------------------------------
+    def write(self, chunk: bytes) -> None:
+        """Feed the next body chunk."""
+        try:
+            self._parser.write(chunk)
+        except MultipartParseError as error:
+            raise UploadRejected(400, f"malformed multipart body ({error}); send a regular multipart/form-data upload.") from error
+
+    def finish(self) -> None:
+        """The body has ended: check the multipart stream closed properly."""
+        try:
+            self._parser.finalize()
+        except MultipartParseError as error:
+            raise UploadRejected(400, f"malformed multipart body ({error}).") from error
+        if self._handle is not None or self._name is not None:
+            raise UploadRejected(400, "the multipart body ended inside a part (truncated upload); send the whole file.")
+
+    def close(self) -> None:
+        """Close the file being written, if any (after an error or a disconnect)."""
+        if self._handle is not None:
+            self._handle.close()
+            self._handle = None
+
+    # -- parser callbacks --------------------------------------------------------------------------
+    def _part_begin(self) -> None:
+        self._headers = {}
+        self._name = None
+
+    def _header_field_data(self, data: bytes, start: int, end: int) -> None:
+        self._header_field += data[start:end]
+
+    def _header_value_data(self, data: bytes, start: int, end: int) -> None:
+        self._header_value += data[start:end]
+
+    def _header_end(self) -> None:
+        self._headers[self._header_field.strip().lower()] = self._header_value.strip()
+        self._header_field = self._header_value = b""
+
+    def _headers_finished(self) -> None:
+        _, options = parse_options_header(self._headers.get(b"content-disposition", b""))
+        name = options.get(b"name", b"").decode("utf-8", errors="replace")
+        if not name:
+            raise UploadRejected(400, "a multipart part has no name; every part needs Content-Disposition: form-data; name=...")
+        self._name = name
+        if b"filename" in options or name == FILE_FIELD:
+            self._open_file(name, options.get(b"filename", b"").decode("utf-8", errors="replace"))
+        elif name in FORM_FIELDS:
+            if name in self.fields:
+                raise UploadRejected(400, f"form field {name!r} given twice; send it once.")
+            self._buffer = bytearray()
+        else:
+            raise UploadRejected(400, f"unknown form field {name!r}; expected {FILE_FIELD!r} and {list(FORM_FIELDS)}.")
+
+    def _open_file(self, name: str, filename: str) -> None:
+        if name != FILE_FIELD:
+            raise UploadRejected(400, f"a file was sent in field {name!r}; send the volume in the {FILE_FIELD!r} field.")
+        if self.filename is not None:
+            raise UploadRejected(400, "more than one file uploaded; send one volume per request (a .zip for a DICOM series).")
+        suffix = upload_suffix(filename)
+        if suffix is None:
+            raise unsupported_format(filename)
+        self.filename = filename
+        self.path = self.folder / f"{uuid.uuid4().hex}{suffix}"
+        self._handle = open(self.path, "xb")
+
+    def _part_data(self, data: bytes, start: int, end: int) -> None:
+        if self._handle is not None:
+            self._handle.write(data[start:end])
+            self.size += end - start
+        elif self._buffer is not None:
+            self._field_bytes += end - start
+            if self._field_bytes > MAX_FIELD_BYTES:
+                raise UploadRejected(413, f"form fields exceed {MAX_FIELD_BYTES} bytes; send a shorter question.")
+            self._buffer += data[start:end]
+
+    def _part_end(self) -> None:
+        if self._handle is not None:
+            self.close()
+        elif self._buffer is not None and self._name is not None:
+            self.fields[self._name] = self._buffer.decode("utf-8", errors="replace")
+            self._buffer = None
+        self._name = None
+
+
+def extract_zip(archive: Path, folder: Path, max_bytes: int) -> Path:
+    """Unpack an uploaded zip into ``folder`` and return the folder that holds the slices.
+
+    Members with absolute paths, ``..`` or links are refused; the total unpacked size is capped at
+    ``max_bytes`` (checked from the directory before anything is written, and again while writing).
+    When everything sits in one top-level folder, that folder is returned.
+
+    Raises:
+        UploadRejected: 400 for a corrupt or unsafe archive, 413 when it unpacks too large.
+    """
+    try:
+        with zipfile.ZipFile(archive) as bundle:
+            members = [m for m in bundle.infolist() if not m.is_dir()]
+            if not members:
+                raise UploadRejected(400, "the zip holds no files; expected a DICOM series or numbered slice images.")
+            if len(members) > MAX_ZIP_MEMBERS:
+                raise UploadRejected(400, f"the zip holds {len(members)} files; expected at most {MAX_ZIP_MEMBERS} slices.")
+            total = sum(m.file_size for m in members)
+            if total > max_bytes:
+                raise UploadRejected(413, f"the zip unpacks to {total:,} bytes; the limit is {max_bytes:,}.")
+            folder.mkdir(mode=0o700)
+            written = 0
+            for member in members:
+                target = _member_target(folder, member)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                with bundle.open(member) as source, open(target, "xb") as sink:
+                    while chunk := source.read(1 << 20):
+                        written += len(chunk)
+                        if written > max_bytes:
+                            raise UploadRejected(413, f"the zip unpacks to more than {max_bytes:,} bytes.")
+                        sink.write(chunk)
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, NotImplementedError) as error:
+        raise UploadRejected(400, f"the .zip cannot be read ({error}); re-create it (zip -r series.zip folder/).") from error
+    entries = [p for p in folder.iterdir() if not p.name.startswith((".", "__MACOSX"))]
+    return entries[0] if len(entries) == 1 and entries[0].is_dir() else folder
+
+
+def _member_target(folder: Path, member: zipfile.ZipInfo) -> Path:
+    name = PurePosixPath(member.filename.replace("\\", "/"))
+    if name.is_absolute() or ".." in name.parts or not name.parts:
+        raise UploadRejected(400, f"the zip member {member.filename!r} points outside the archive; re-create the zip.")
+    if (member.external_attr >> 16) & 0o170000 == 0o120000:
+        raise UploadRejected(400, f"the zip member {member.filename!r} is a symbolic link; store the files themselves.")
+    return folder.joinpath(*name.parts)
+
+
+def remove_upload(path: Path | None) -> None:
+    """Delete an upload (a file, or the folder a zip was unpacked into); a missing one is fine."""
+    if path is None:
+        return
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    else:
+        path.unlink(missing_ok=True)

@@ -1,0 +1,224 @@
+"""The LitServe API: requests the gate checked → batched answers from `slicevlm.inference.VolumeQA`.
+
+Runs in LitServe's inference worker (one process per device; spawned, so this module is imported
+there by name). A request is the JSON the gate wrote::
+
+    {"task": "ask" | "report" | "preview", "question": str, "choices": [str],
+     "volume": {"kind": "upload" | "path", "path": str, "filename": str, "token": str}}
+
+``decode_request`` re-checks it (the worker trusts only uploads stamped with the gate's token and
+inside the upload folder, and paths inside the data folder) and reads the volume. A request that
+fails there is carried through the batch as a :class:`Failure` and answered with its own status,
+so one unreadable upload never fails its batch neighbours. ``predict`` answers all ask/report
+requests of a batch in one ``generate`` call; a preview runs the vision side only and returns the
+slices as PNGs with the kept slices and the injection attention.
+
+No ``from __future__ import annotations`` here: LitServe reads the annotations of
+``decode_request`` / ``encode_response`` at runtime to build the FastAPI route.
+"""
+
+import base64
+import hmac
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import litserve as ls
+from fastapi.responses import JSONResponse
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ServeSettings:
+    """How the worker loads the model and what it may read.
+
+    Attributes:
+        checkpoint: the checkpoint folder.
+        upload_dir: the gate's private upload folder.
+        upload_token: the secret the gate stamps on uploads.
+        data_dir: folder ``path`` requests may read from, or None.
+        max_new_tokens: answer length cap.
+        dtype: ``auto`` / ``float32`` / ``bfloat16`` / ``float16`` (see ``VolumeQA.from_checkpoint``).
+        axis: slicing axis for every volume.
+    """
+
+    checkpoint: str
+    upload_dir: str
+    upload_token: str
+    data_dir: str | None = None
+    max_new_tokens: int = 256
+    dtype: str = "auto"
+    axis: str = "axial"
+
+
+@dataclass
+class Job:
+    """A request whose volume is loaded."""
+
+    task: str
+    question: str
+    choices: list[str]
+    instruction: str
+    volume: Any  # slicevlm.inference.volumes.PreparedVolume
+    name: str
+
+
+@dataclass
+class Failure:
+    """A request that cannot be answered; sent back with its own status."""
+
+    status: int
+    detail: str
+
+
+@dataclass
+class Result:
+    """What ``encode_response`` turns into JSON."""
+
+    content: dict[str, Any] = field(default_factory=dict)
+    status: int = 200
+
+
+class VolumeAPI(ls.LitAPI):
+    """Answers questions about volumes with a checkpoint (see the module docstring).
+
+    Args:
+        settings: checkpoint, folders and generation settings.
+        max_batch_size: requests answered together.
+        batch_timeout: seconds to wait for a batch to fill.
+    """
+
+    def __init__(self, settings: ServeSettings, max_batch_size: int = 8, batch_timeout: float = 0.05) -> None:
+        super().__init__(max_batch_size=max_batch_size, batch_timeout=batch_timeout, api_path="/predict")
+        self.settings = settings
+
+    def setup(self, device: str) -> None:
+        """Load the checkpoint on LitServe's device (``cpu`` or ``cuda:N``)."""
+        from slicevlm.inference.predictor import VolumeQA
+
+        s = self.settings
+        self.qa = VolumeQA.from_checkpoint(s.checkpoint, device=device, dtype=s.dtype, max_new_tokens=s.max_new_tokens, axis=s.axis)
+        log.info("loaded %s on %s in %.0f ms", s.checkpoint, device, self.qa.metadata.get("load_ms", 0.0))
+
+    # -- request → job -----------------------------------------------------------------------------
+    def decode_request(self, request: dict) -> Job | Failure:
+        """Check a gate-written request and read its volume; failures become :class:`Failure`."""
+        from slicevlm.data.errors import DataError
+        from slicevlm.inference.errors import InputError
+        from slicevlm.inference.instructions import REPORT_INSTRUCTION, question_instruction
+
+        path: Path | None = None
+        try:
+            task, volume = request["task"], request["volume"]
+            path = self._volume_path(volume)
+            name = str(volume.get("filename") or path.name)
+            if task == "ask":
+                instruction = question_instruction(request["question"], request.get("choices") or [])
+            else:
+                instruction = REPORT_INSTRUCTION if task == "report" else ""
+            prepared = self.qa.load(path)
+        except (KeyError, TypeError) as error:
+            return Failure(400, f"malformed request ({error!r}); send it through the server's /predict route.")
+        except PermissionError as error:
+            return Failure(403, str(error))
+        except (DataError, InputError) as error:
+            return Failure(400, _public_message(str(error), path, request))
+        return Job(task, request.get("question", ""), list(request.get("choices") or []), instruction, prepared, name)
+
+    def _volume_path(self, volume: dict) -> Path:
+        from slicevlm.inference.paths import is_inside, resolve_under
+
+        s = self.settings
+        if volume["kind"] == "upload":
+            token_ok = hmac.compare_digest(str(volume.get("token", "")), s.upload_token)
+            path = Path(volume["path"])
+            if not token_ok or not is_inside(s.upload_dir, path):
+                raise PermissionError("upload reference not issued by this server; upload the file through /predict.")
+            return path
+        if volume["kind"] == "path":
+            if s.data_dir is None:
+                raise PermissionError("this server reads no paths (started without --data-dir); upload the volume instead.")
+            return resolve_under(s.data_dir, volume["path"])
+        raise KeyError(f"volume kind {volume['kind']!r}")
+
+    # -- batch → results ---------------------------------------------------------------------------
+    def predict(self, x: Any) -> Any:
+        """Answer a batch (a list when ``max_batch_size > 1``, else one item); one result per item."""
+        if isinstance(x, list):
+            return self._predict_batch(x)
+        return self._predict_batch([x])[0]
+
+    def _predict_batch(self, items: list) -> list[Result]:
+        results: list[Result | None] = [None] * len(items)
+        questions = [(i, item) for i, item in enumerate(items) if isinstance(item, Job) and item.task != "preview"]
+        if questions:
+            answers = self.qa.generate([job.volume for _, job in questions], [job.instruction for _, job in questions])
+            for (i, job), answer in zip(questions, answers):
+                results[i] = Result(self._answer_content(job, answer))
+        for i, item in enumerate(items):
+            if isinstance(item, Failure):
+                results[i] = Result({"detail": item.detail}, item.status)
+            elif isinstance(item, Job) and item.task == "preview":
+                results[i] = Result(self._preview_content(item))
+        return [r if r is not None else Result({"detail": "internal error: request not answered"}, 500) for r in results]
+
+    def _answer_content(self, job: Job, answer: Any) -> dict[str, Any]:
+        return {
+            "task": job.task,
+            "volume": job.name,
+            "question": job.question if job.task == "ask" else "",
+            "choices": job.choices,
+            "instruction": answer.instruction,
+            "answer": answer.text,
+            "kept_slices": answer.kept_slices,
+            "kept_slices_original": answer.kept_slices_original,
+            "input_size": list(self.qa.input_size),
+            "original_shape": list(job.volume.original_shape),
+            "batch_size": answer.batch_size,
+            "timings_ms": {k: round(v, 1) for k, v in answer.timings_ms.items()},
+        }
+
+    def _preview_content(self, job: Job) -> dict[str, Any]:
+        from slicevlm.inference.rendering import slice_png
+
+        explanation = self.qa.explain(job.volume)
+        start = time.perf_counter()
+        slices = [base64.b64encode(slice_png(image)).decode("ascii") for image in explanation.volume]
+        render_ms = (time.perf_counter() - start) * 1000
+        attention = None
+        if explanation.attention is not None:
+            attention = {"shape": list(explanation.attention.shape), "values": [round(float(v), 3) for v in explanation.attention.ravel()]}
+        load_ms = job.volume.load_ms
+        return {
+            "task": "preview",
+            "volume": job.name,
+            "shape": list(explanation.volume.shape),
+            "original_shape": list(job.volume.original_shape),
+            "slices": slices,
+            "kept_slices": explanation.kept_slices,
+            "kept_slices_original": explanation.kept_slices_original,
+            "similarity": [round(float(v), 4) for v in explanation.similarity],
+            "attention": attention,
+            "timings_ms": {
+                "load": round(load_ms, 1),
+                "vision": round(explanation.vision_ms, 1),
+                "render": round(render_ms, 1),
+                "total": round(load_ms + explanation.vision_ms + render_ms, 1),
+            },
+        }
+
+    def encode_response(self, output: Result) -> JSONResponse:
+        """A JSON response with the result's own status."""
+        return JSONResponse(output.content, status_code=output.status)
+
+
+def _public_message(message: str, path: Path | None, request: dict) -> str:
+    """An error message with server-side paths replaced by the name the client used."""
+    volume = request.get("volume") or {}
+    shown = str(volume.get("filename") or "volume")
+    for hidden in filter(None, [str(path) if path else None, str(volume.get("path", ""))]):
+        message = message.replace(hidden, shown)
+    return message

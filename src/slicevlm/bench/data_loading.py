@@ -1,0 +1,91 @@
+"""Data loading throughput: volumes/s from disk to a batch, per DataLoader worker count.
+
+``python -m slicevlm.bench.data_loading DATA_ROOT --workers 0 2 [--batches 20] [--json OUT]``
+
+Every worker count is measured in the same run, over the same samples (the first volumes of a
+caption split, in file order), so the numbers compare side by side. The first batch (worker start-up, cold caches)
+is timed separately from the steady state.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+
+def measure(
+    data_root: str,
+    workers: int,
+    batches: int = 20,
+    batch_size: int = 12,
+    volume_size: tuple[int, int, int] = (50, 224, 224),
+    stage: str = "train",
+) -> dict[str, float]:
+    """Iterate the test loader and time it.
+
+    Args:
+        data_root: An M3D data root.
+        workers: DataLoader worker processes.
+        batches: Batches timed after the first.
+        batch_size: Volumes per batch.
+        volume_size: Model input size the volumes are resized to.
+        stage: Caption split to read: ``train``, ``val`` or ``test`` (in file order).
+
+    Returns:
+        ``{"workers", "first_batch_s", "volumes", "seconds", "volumes_per_s"}`` (steady state).
+    """
+    from torch.utils.data import Subset
+
+    from slicevlm.data.datamodule import M3DDataModule
+
+    module = M3DDataModule(data_root, volume_size=volume_size, eval_batch_size=batch_size, num_workers=workers, pin_memory=False)
+    dataset = module.task_dataset("caption", stage)
+    dataset = Subset(dataset, range(min(len(dataset), (batches + 1) * batch_size)))  # type: ignore[arg-type]
+    start = time.perf_counter()
+    iterator = iter(module.eval_loader(dataset))
+    next(iterator)
+    first = time.perf_counter() - start
+    volumes, start = 0, time.perf_counter()
+    for _, batch in zip(range(batches), iterator):
+        volumes += batch["volume"].shape[0]
+    seconds = time.perf_counter() - start
+    del iterator
+    return {
+        "workers": workers,
+        "first_batch_s": round(first, 4),
+        "volumes": volumes,
+        "seconds": round(seconds, 4),
+        "volumes_per_s": round(volumes / seconds, 2) if seconds > 0 and volumes else 0.0,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Print volumes/s per worker count; ``--json OUT`` also writes them."""
+    from slicevlm.data.synth import parse_shape
+
+    parser = argparse.ArgumentParser(prog="python -m slicevlm.bench.data_loading", description=__doc__.split("\n")[0])
+    parser.add_argument("data_root", help="an M3D data root (e.g. `slicevlm synth` output)")
+    parser.add_argument("--workers", type=int, nargs="+", default=[0, 2], help="worker counts to compare (default 0 2)")
+    parser.add_argument("--batches", type=int, default=20, help="batches timed per worker count (default 20)")
+    parser.add_argument("--batch-size", type=int, default=12, help="volumes per batch (default 12)")
+    parser.add_argument("--volume-size", type=parse_shape, default=(50, 224, 224), help="D,H,W (default 50,224,224)")
+    parser.add_argument("--split", default="train", choices=("train", "val", "test"), help="caption split read (default train)")
+    parser.add_argument("--json", metavar="OUT", help="write the results to this JSON file")
+    args = parser.parse_args(argv)
+    results = [measure(args.data_root, w, args.batches, args.batch_size, args.volume_size, args.split) for w in args.workers]
+    base = results[0]["volumes_per_s"] or float("nan")
+    if any(r["volumes"] < args.batches * args.batch_size for r in results):
+        print(f"note: the {args.split} split holds fewer than {(args.batches + 1) * args.batch_size} volumes; timed what there is")
+    print(f"data loading, {args.data_root}, volumes -> {tuple(args.volume_size)}, batch {args.batch_size}")
+    print(f"{'workers':>8} {'first batch s':>14} {'volumes':>8} {'volumes/s':>10} {'vs first':>9}")
+    for r in results:
+        print(f"{r['workers']:>8} {r['first_batch_s']:>14.3f} {r['volumes']:>8} {r['volumes_per_s']:>10.1f} {r['volumes_per_s'] / base:>8.2f}x")
+    if args.json:
+        Path(args.json).write_text(json.dumps({"data_root": args.data_root, "results": results}, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,36 @@
+"""Ask a trained checkpoint about a volume: no Trainer, no Lightning (STYLE "the house").
+
+- :mod:`~slicevlm.inference.predictor`: :class:`VolumeQA` (load a checkpoint folder, answer one or
+  many volumes) and its :class:`Answer`
+- :mod:`~slicevlm.inference.volumes`: any readable volume → the checkpoint's input size
+- :mod:`~slicevlm.inference.instructions`: questions, choices and report requests → instructions
+- :mod:`~slicevlm.inference.explain`: kept slices and injection attention as arrays and a PNG
+- :mod:`~slicevlm.inference.batch`: resumable CSV → JSONL answering
+- :mod:`~slicevlm.inference.cli`: ``slicevlm ask | report | ask-batch``
+
+The serving app in ``lightning_app/`` uses this package and nothing below it. Names load on first
+use, so the web server's request process can validate input without importing torch.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+#: public name -> module that defines it
+_EXPORTS: dict[str, str] = {
+    "VolumeQA": "slicevlm.inference.predictor",
+    "Answer": "slicevlm.inference.predictor",
+    "Explanation": "slicevlm.inference.explain",
+    "PreparedVolume": "slicevlm.inference.volumes",
+    "InputError": "slicevlm.inference.errors",
+    "question_instruction": "slicevlm.inference.instructions",
+    "REPORT_INSTRUCTION": "slicevlm.inference.instructions",
+}
+__all__ = list(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'slicevlm.inference' has no attribute {name!r}")

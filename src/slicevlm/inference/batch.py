@@ -1,0 +1,278 @@
+"""Answer a CSV of questions into JSONL, one flushed line per row, resumable.
+
+The CSV has a header with columns ``volume`` and ``question`` and, optionally, ``choices``::
+
+    volume,question,choices
+    scans/case1.nii.gz,Which organ shows the lesion?,liver|spleen|kidney|pancreas
+    scans/case2.npy,What phase is this scan?,
+    scans/case3.npy,report,
+
+``choices`` are separated by ``|`` (or by commas when no ``|`` is present); a question that is
+just ``report`` asks for the findings report. Volume paths are relative to the CSV's folder unless
+a data root is given. Every row is checked before any model work starts.
+
+Output: one JSON object per answered row (``row`` is the 1-based data row). A rerun with the same
+output file skips rows already there; a truncated last line (the run was killed mid-write) is cut
+off and that row is answered again, so the file ends with every row exactly once.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import os
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TextIO
+
+from slicevlm.data.errors import DataError, did_you_mean
+from slicevlm.inference.errors import InputError
+from slicevlm.inference.instructions import (
+    REPORT_INSTRUCTION,
+    check_choices,
+    is_report_request,
+    parse_choices,
+    question_instruction,
+)
+
+log = logging.getLogger(__name__)
+
+REQUIRED_COLUMNS: tuple[str, ...] = ("volume", "question")
+OPTIONAL_COLUMNS: tuple[str, ...] = ("choices",)
+
+
+@dataclass(frozen=True)
+class BatchRow:
+    """One CSV row, checked.
+
+    Attributes:
+        row: 1-based data row number (the header is row 0).
+        line: the CSV line the row starts on (for messages).
+        volume: the volume as written in the CSV.
+        path: the volume resolved against the data root.
+        question: the question, or ``"report"``.
+        choices: 0 or 2–4 choices.
+        instruction: what the model is asked.
+    """
+
+    row: int
+    line: int
+    volume: str
+    path: Path
+    question: str
+    choices: tuple[str, ...]
+    instruction: str
+
+    def where(self, csv_path: str | Path) -> str:
+        """``questions.csv row 3 (line 4)``, for messages."""
+        return f"{csv_path} row {self.row} (line {self.line})"
+
+
+def _header_map(fieldnames: Sequence[str] | None, csv_path: Path) -> dict[str, str]:
+    """Map our column names to the CSV's (case and surrounding spaces ignored)."""
+    if not fieldnames:
+        raise InputError(f"{csv_path}: empty CSV; expected a header row with columns {list(REQUIRED_COLUMNS)} (+ optional 'choices').")
+    normalised = {name.strip().lower(): name for name in fieldnames if name is not None}
+    missing = [column for column in REQUIRED_COLUMNS if column not in normalised]
+    if missing:
+        hints = "".join(did_you_mean(column, normalised) for column in missing)
+        raise InputError(
+            f"{csv_path}: header {list(fieldnames)} lacks column(s) {missing}; expected "
+            f"{list(REQUIRED_COLUMNS)} and optionally {list(OPTIONAL_COLUMNS)}.{hints}"
+        )
+    return {column: normalised[column] for column in (*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS) if column in normalised}
+
+
+def read_questions(csv_path: str | Path, data_root: str | Path | None = None) -> list[BatchRow]:
+    """Read and check every row of a questions CSV.
+
+    Args:
+        csv_path: the CSV (see the module docstring).
+        data_root: folder volume paths are relative to; default: the CSV's folder.
+
+    Raises:
+        InputError: a missing file or column, an empty field, a bad choice list; the message names
+            the row and line.
+    """
+    csv_path = Path(csv_path)
+    if not csv_path.is_file():
+        raise InputError(f"questions CSV {csv_path} does not exist; expected a CSV with columns volume,question[,choices].")
+    root = Path(data_root) if data_root is not None else csv_path.resolve().parent
+    rows: list[BatchRow] = []
+    try:
+        with open(csv_path, newline="", encoding="utf-8-sig") as handle:
+            reader = csv.DictReader(handle)
+            columns = _header_map(reader.fieldnames, csv_path)
+            line = reader.line_num + 1
+            for number, record in enumerate(reader, start=1):
+                rows.append(_check_row(record, columns, number, line, root, csv_path))
+                line = reader.line_num + 1
+    except (UnicodeDecodeError, csv.Error) as error:
+        raise InputError(f"{csv_path}: not a readable UTF-8 CSV ({error}); save it as UTF-8 CSV with a header row.") from error
+    if not rows:
+        raise InputError(f"{csv_path}: header only, no rows; expected one row per question.")
+    return rows
+
+
+def _check_row(record: dict[str, Any], columns: dict[str, str], number: int, line: int, root: Path, csv_path: Path) -> BatchRow:
+    where = f"{csv_path} row {number} (line {line})"
+    if record.get(None):
+        raise InputError(f"{where}: {len(record[None])} more field(s) than the header has columns; quote fields that contain commas.")
+    volume = (record.get(columns["volume"]) or "").strip()
+    question = (record.get(columns["question"]) or "").strip()
+    if not volume:
+        raise InputError(f"{where}: the volume field is empty; expected a path to a volume file or folder.")
+    try:
+        choices = check_choices(parse_choices(record.get(columns["choices"]) if "choices" in columns else None))
+        if is_report_request(question):
+            if choices:
+                raise InputError("a report row takes no choices; leave the choices field empty.")
+            instruction = REPORT_INSTRUCTION
+        else:
+            instruction = question_instruction(question, choices)
+    except InputError as error:
+        raise InputError(f"{where}: {error}") from error
+    path = Path(volume) if Path(volume).is_absolute() else root / volume
+    return BatchRow(number, line, volume, path, question, tuple(choices), instruction)
+
+
+def missing_volumes(rows: Sequence[BatchRow]) -> list[BatchRow]:
+    """Rows whose volume path does not exist."""
+    return [row for row in rows if not row.path.exists()]
+
+
+def _record_matches(record: dict[str, Any], row: BatchRow) -> bool:
+    return record.get("volume") == row.volume and record.get("question") == row.question
+
+
+def answered_rows(out_path: str | Path, rows: Sequence[BatchRow]) -> set[int]:
+    """Rows already in ``out_path``; cuts a truncated last line off the file.
+
+    Raises:
+        InputError: a complete line that is not JSON, or a record that does not match the CSV row of
+            the same number (the file was written for another CSV).
+    """
+    out_path = Path(out_path)
+    if not out_path.exists():
+        return set()
+    data = out_path.read_bytes()
+    keep = data.rfind(b"\n") + 1  # everything after the last newline is a partial write
+    if keep < len(data):
+        log.warning("%s: dropping a truncated last line (%d bytes); that row is answered again", out_path, len(data) - keep)
+        with open(out_path, "r+b") as handle:
+            handle.truncate(keep)
+    by_number = {row.row: row for row in rows}
+    done: set[int] = set()
+    for index, line in enumerate(data[:keep].decode("utf-8", errors="replace").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+            number = int(record["row"])
+        except (ValueError, KeyError, TypeError) as error:
+            raise InputError(
+                f"{out_path} line {index} is not an answer record ({error}); expected JSON lines written by "
+                "`slicevlm ask-batch`. Remove the line, or pass --overwrite to start again."
+            ) from error
+        row = by_number.get(number)
+        if row is None or not _record_matches(record, row):
+            raise InputError(
+                f"{out_path} line {index} answers row {number} ({record.get('volume')!r}, {record.get('question')!r}), "
+                "which is not that row of this CSV; the file was written for another CSV. Use another --out, or --overwrite."
+            )
+        done.add(number)
+    return done
+
+
+def answer_record(row: BatchRow, answer: Any) -> dict[str, Any]:
+    """The JSON object written for one answered row (``answer`` is a :class:`~slicevlm.inference.predictor.Answer`)."""
+    return {
+        "row": row.row,
+        "volume": row.volume,
+        "question": row.question,
+        "choices": list(row.choices),
+        "instruction": row.instruction,
+        "answer": answer.text,
+        "kept_slices": answer.kept_slices,
+        "kept_slices_original": answer.kept_slices_original,
+        "timings_ms": {k: round(v, 1) for k, v in answer.timings_ms.items()},
+        "batch_size": answer.batch_size,
+    }
+
+
+def _chunks(rows: Sequence[BatchRow], size: int) -> Iterator[Sequence[BatchRow]]:
+    for start in range(0, len(rows), size):
+        yield rows[start : start + size]
+
+
+@dataclass
+class BatchSummary:
+    """How a batch run went."""
+
+    total: int
+    skipped: int
+    answered: int
+    failed: list[str]
+
+
+def run_batch(
+    qa: Any,
+    rows: Sequence[BatchRow],
+    out_path: str | Path,
+    batch_size: int = 4,
+    keep_going: bool = False,
+    overwrite: bool = False,
+    csv_path: str | Path = "questions.csv",
+) -> BatchSummary:
+    """Answer every row not yet in ``out_path``, appending one flushed JSON line per row.
+
+    Args:
+        qa: a :class:`~slicevlm.inference.predictor.VolumeQA`.
+        rows: from :func:`read_questions`.
+        out_path: the JSONL file (created, or resumed).
+        batch_size: rows generated together.
+        keep_going: on an unreadable volume, log it and go on (the row is retried on the next run);
+            otherwise stop with the error.
+        overwrite: start a fresh file instead of resuming.
+        csv_path: for messages.
+
+    Raises:
+        DataError: an unreadable volume, unless ``keep_going`` (the message names the row and file).
+    """
+    out_path = Path(out_path)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    if overwrite and out_path.exists():
+        out_path.unlink()
+    done = answered_rows(out_path, rows)
+    pending = [row for row in rows if row.row not in done]
+    summary = BatchSummary(total=len(rows), skipped=len(rows) - len(pending), answered=0, failed=[])
+    if summary.skipped:
+        log.info("%s: %d of %d rows already answered; resuming", out_path, summary.skipped, len(rows))
+    with open(out_path, "a", encoding="utf-8") as handle:
+        for chunk in _chunks(pending, batch_size):
+            loaded = []
+            for row in chunk:
+                try:
+                    loaded.append((row, qa.load(row.path)))
+                except (DataError, InputError) as error:
+                    message = f"{row.where(csv_path)}: {error}"
+                    if not keep_going:
+                        raise DataError(message) from error
+                    log.error("%s", message)
+                    summary.failed.append(message)
+            if loaded:
+                answers = qa.generate([volume for _, volume in loaded], [row.instruction for row, _ in loaded])
+                for (row, _), answer in zip(loaded, answers):
+                    _write_line(handle, answer_record(row, answer))
+                    summary.answered += 1
+                    log.info("row %d/%d answered (%.0f ms)", row.row, len(rows), answer.timings_ms["total"])
+    return summary
+
+
+def _write_line(handle: TextIO, record: dict[str, Any]) -> None:
+    """One JSON line, flushed to the OS so a killed run loses at most the line being written."""
+    handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+    handle.flush()
+    os.fsync(handle.fileno())

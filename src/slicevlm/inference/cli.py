@@ -1,0 +1,171 @@
+"""``slicevlm ask``, ``slicevlm report`` and ``slicevlm ask-batch``.
+
+    slicevlm ask ct.nii.gz "Which organ is abnormal?" --choices liver,spleen,kidney,lung --checkpoint CKPT
+    slicevlm ask scan.npy "What phase is this?" --checkpoint CKPT --json --explain why.png
+    slicevlm report dicom_folder/ --checkpoint CKPT
+    slicevlm ask-batch questions.csv --checkpoint CKPT --out answers.jsonl     # rerun to resume
+
+Volumes in any format :func:`slicevlm.data.readers.load_volume` reads are resampled to the
+checkpoint's input size. The answer goes to stdout (``--json``: one JSON object); progress and
+errors go to stderr. A user error (missing file, unreadable volume, bad CSV row, bad option) is one
+line naming the file or row, exit status 1, no traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from slicevlm.data.errors import DataError
+from slicevlm.hub import ModelNotAvailableError
+from slicevlm.inference.errors import InputError
+from slicevlm.inference.instructions import check_choices, parse_choices
+
+log = logging.getLogger("slicevlm.inference")
+
+#: Exceptions that are the user's to fix: printed as one line, exit status 1. (ImportError: an
+#: optional dependency such as matplotlib is missing; its message carries the install hint.)
+USER_ERRORS: tuple[type[BaseException], ...] = (DataError, InputError, FileNotFoundError, ModelNotAvailableError, ImportError)
+
+
+def _window(text: str) -> tuple[float, float]:
+    try:
+        center, width = (float(part) for part in text.split(","))
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(f"expected CENTER,WIDTH in HU (e.g. 40,400), got {text!r}") from error
+    return center, width
+
+
+def _model_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("model")
+    group.add_argument("--checkpoint", required=True, type=Path, help="checkpoint folder written by training")
+    group.add_argument("--device", default="auto", help="auto (GPU if present), cpu, cuda or cuda:N")
+    group.add_argument("--dtype", default="auto", choices=("auto", "float32", "bfloat16", "float16"), help="auto: float32 on CPU, the checkpoint's on GPU")
+    group.add_argument("--max-new-tokens", type=int, default=256, help="answer length cap (SPEC §4: 256)")
+    group.add_argument("--axis", default="axial", choices=("axial", "coronal", "sagittal"), help="slicing axis of the volume")
+    group.add_argument("--window", type=_window, default=None, metavar="CENTER,WIDTH", help="CT window in HU before min-max (raw HU volumes)")
+
+
+def _single_parser(prog: str, description: str, with_question: bool) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog=prog, description=description)
+    parser.add_argument("volume", type=Path, help="volume file or folder (npy, NIfTI, NRRD, MHA, DICOM file/folder, slice images)")
+    if with_question:
+        parser.add_argument("question", help="the question; add --choices for a closed question")
+        parser.add_argument("--choices", default=None, help="2-4 choices, comma separated (use '|' if a choice has commas)")
+    parser.add_argument("--json", action="store_true", help="print one JSON object (answer, timings, kept slices)")
+    parser.add_argument("--explain", type=Path, default=None, metavar="OUT.png", help="also draw kept slices and injection attention")
+    _model_options(parser)
+    return parser
+
+
+def _load_qa(args: argparse.Namespace):  # -> VolumeQA
+    from slicevlm.inference.predictor import VolumeQA
+
+    if not args.checkpoint.exists():
+        raise InputError(f"checkpoint folder {args.checkpoint} does not exist; pass the folder a training run wrote (--checkpoint).")
+    return VolumeQA.from_checkpoint(
+        args.checkpoint, device=args.device, dtype=args.dtype, max_new_tokens=args.max_new_tokens, axis=args.axis, window=args.window
+    )
+
+
+def _answer_one(args: argparse.Namespace, question: str | None, choices: list[str]) -> int:
+    if not args.volume.exists():
+        raise InputError(f"volume {args.volume} does not exist; expected a volume file or folder.")
+    qa = _load_qa(args)
+    prepared = qa.load(args.volume)
+    answer = qa.report(prepared) if question is None else qa.ask(prepared, question, choices)
+    result: dict[str, Any] = {
+        "volume": str(args.volume),
+        "question": question,
+        "choices": choices,
+        **answer.to_dict(),
+        "answer": answer.text,
+        "input_size": list(qa.input_size),
+        "original_shape": list(prepared.original_shape),
+        "checkpoint": str(args.checkpoint),
+        "checkpoint_load_ms": round(qa.metadata.get("load_ms", 0.0), 1),
+    }
+    del result["text"]
+    if args.explain is not None:
+        from slicevlm.inference.rendering import save_explanation_png
+
+        title = f"Q: {question or 'report'}\nA: {answer.text[:120]}"
+        result["explain"] = str(save_explanation_png(qa.explain(prepared), args.explain, title=title))
+    if args.json:
+        sys.stdout.write(json.dumps(result, ensure_ascii=False) + "\n")
+    else:
+        sys.stdout.write(answer.text + "\n")
+        if args.explain is not None:
+            log.info("explanation written to %s", args.explain)
+    return 0
+
+
+def _run(parser: argparse.ArgumentParser, argv: list[str] | None, body: Callable[[argparse.Namespace], int]) -> int:
+    """Parse, run, and turn user errors into one stderr line and exit status 1."""
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
+    try:
+        return body(args)
+    except USER_ERRORS as error:
+        parser.exit(1, f"{parser.prog}: error: {error}\n")
+    return 1
+
+
+def ask_main(argv: list[str] | None = None) -> int:
+    """``slicevlm ask VOLUME QUESTION [--choices A,B,C,D] --checkpoint DIR [--json] [--explain OUT.png]``."""
+    parser = _single_parser("slicevlm ask", "Ask a question about one volume.", with_question=True)
+
+    def body(args: argparse.Namespace) -> int:
+        choices = check_choices(parse_choices(args.choices))
+        return _answer_one(args, args.question, choices)
+
+    return _run(parser, argv, body)
+
+
+def report_main(argv: list[str] | None = None) -> int:
+    """``slicevlm report VOLUME --checkpoint DIR [--json] [--explain OUT.png]``."""
+    parser = _single_parser("slicevlm report", "Write the findings report for one volume.", with_question=False)
+    return _run(parser, argv, lambda args: _answer_one(args, None, []))
+
+
+def batch_main(argv: list[str] | None = None) -> int:
+    """``slicevlm ask-batch QUESTIONS.csv --checkpoint DIR --out answers.jsonl``: resumable batch answering."""
+    from slicevlm.inference import batch
+
+    parser = argparse.ArgumentParser(
+        prog="slicevlm ask-batch", description=batch.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("questions", type=Path, help="CSV with columns volume,question[,choices]")
+    parser.add_argument("--out", required=True, type=Path, help="JSONL answers file (appended to; rerun to resume)")
+    parser.add_argument("--data-root", type=Path, default=None, help="folder volume paths are relative to (default: the CSV's)")
+    parser.add_argument("--batch-size", type=int, default=4, help="rows generated together")
+    parser.add_argument("--keep-going", action="store_true", help="log unreadable volumes and go on (retried on the next run)")
+    parser.add_argument("--overwrite", action="store_true", help="start a fresh output file instead of resuming")
+    _model_options(parser)
+
+    def body(args: argparse.Namespace) -> int:
+        if args.batch_size < 1:
+            raise InputError(f"--batch-size {args.batch_size}; expected at least 1.")
+        rows = batch.read_questions(args.questions, args.data_root)
+        missing = batch.missing_volumes(rows)
+        if missing and not args.keep_going:
+            listed = "; ".join(f"row {row.row} (line {row.line}): {row.path}" for row in missing[:5])
+            more = f" and {len(missing) - 5} more" if len(missing) > 5 else ""
+            raise InputError(
+                f"{args.questions}: {len(missing)} volume(s) do not exist: {listed}{more}. Fix the paths "
+                "(relative to the CSV's folder, or pass --data-root), or pass --keep-going to skip them."
+            )
+        qa = _load_qa(args)
+        summary = batch.run_batch(qa, rows, args.out, args.batch_size, args.keep_going, args.overwrite, args.questions)
+        log.info(
+            "%s: %d answered, %d already there, %d failed, of %d rows",
+            args.out, summary.answered, summary.skipped, len(summary.failed), summary.total,
+        )
+        return 1 if summary.failed else 0
+
+    return _run(parser, argv, body)

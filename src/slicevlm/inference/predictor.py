@@ -1,0 +1,254 @@
+"""`VolumeQA`: a checkpoint folder that answers questions about volumes (the CLI and server core).
+
+    qa = VolumeQA.from_checkpoint("runs/stage2/checkpoint")          # LoRA merged, eval mode
+    qa.ask("ct.nii.gz", "Which organ is abnormal?", ["liver", "spleen", "kidney", "lung"]).text
+    qa.report("ct.nii.gz").text
+    qa.answer_many(["a.npy", "b.npy"], ["What phase?", "What plane?"], batch_size=8)
+
+Answers are greedy (SPEC §4). Each :class:`Answer` carries its timings and the slices the selector
+kept, captured by hooks on the vision pipeline while ``SliceVLM.generate`` runs, so the volume goes
+through the vision side once.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from slicevlm.inference.errors import InputError
+from slicevlm.inference.instructions import REPORT_INSTRUCTION, question_instruction
+from slicevlm.inference.volumes import PreparedVolume, VolumeLike, prepare_volume
+from slicevlm.model import SliceVLM
+from slicevlm.vision.pipeline import VisionOutput
+
+
+@dataclass
+class Answer:
+    """One generated answer.
+
+    Attributes:
+        text: the model's answer.
+        instruction: the instruction it answered (closed questions in M3D's choice format).
+        kept_slices: indices (into the model-size volume) of the slices the selector kept.
+        kept_slices_original: the same slices as indices of the volume as read.
+        timings_ms: ``load`` (read + resample), ``vision`` (encoder → injection), ``generation``
+            (projector, splice, decoding) and ``total``; vision and generation are per batch.
+        source: the volume's path, or ``"<array>"``.
+        batch_size: how many answers were generated together.
+    """
+
+    text: str
+    instruction: str
+    kept_slices: list[int]
+    kept_slices_original: list[int]
+    timings_ms: dict[str, float]
+    source: str
+    batch_size: int = 1
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict (timings rounded to 0.1 ms)."""
+        data = asdict(self)
+        data["timings_ms"] = {k: round(v, 1) for k, v in self.timings_ms.items()}
+        return data
+
+
+@dataclass
+class _VisionCapture:
+    """What the hooks saw during one model call."""
+
+    outputs: list[VisionOutput] = field(default_factory=list)
+    vision_ms: float = 0.0
+    _start: float = 0.0
+
+
+def resolve_device(device: str) -> str:
+    """``"auto"`` → ``"cuda"`` when a GPU is visible, else ``"cpu"``; others are checked and returned."""
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise InputError(f"device {device!r} requested but torch sees no CUDA GPU; use --device cpu (or auto).")
+    if not (device == "cpu" or device.startswith("cuda")):
+        raise InputError(f"device {device!r} is not supported; expected 'auto', 'cpu', 'cuda' or 'cuda:N'.")
+    return device
+
+
+def dtype_overrides(folder: str | Path, dtype: str) -> dict[str, Any]:
+    """``load_checkpoint_folder`` overrides that put the encoder and the LLM in ``dtype``."""
+    import yaml
+
+    if dtype not in ("float32", "bfloat16", "float16"):
+        raise InputError(f"dtype {dtype!r} is not supported; expected 'float32', 'bfloat16' or 'float16'.")
+    config = yaml.safe_load((Path(folder) / "model.yaml").read_text())
+    encoder = dict(config["vision"]["init_args"]["encoder"])
+    encoder["init_args"] = {**encoder.get("init_args", {}), "dtype": dtype}
+    return {"language": {"dtype": dtype}, "vision": {"encoder": encoder}}
+
+
+class VolumeQA:
+    """A loaded model plus the input size it was trained on.
+
+    Args:
+        model: the model, in eval mode, on its device.
+        input_size: ``(D, H, W)`` every volume is resampled to.
+        max_new_tokens: answer length cap (SPEC §4: 256).
+        axis: slicing axis for volumes read from files.
+        window: optional CT window ``(center, width)`` applied to files before min-max.
+        metadata: the checkpoint's ``slicevlm.json``, kept for reporting.
+    """
+
+    def __init__(
+        self,
+        model: SliceVLM,
+        input_size: tuple[int, int, int],
+        max_new_tokens: int = 256,
+        axis: str = "axial",
+        window: tuple[float, float] | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> None:
+        if max_new_tokens < 1:
+            raise InputError(f"max_new_tokens={max_new_tokens}; expected a positive number of tokens.")
+        self.model = model.eval()
+        self.input_size = tuple(int(s) for s in input_size)
+        self.max_new_tokens = max_new_tokens
+        self.axis = axis
+        self.window = window
+        self.metadata = dict(metadata or {})
+
+    @classmethod
+    def from_checkpoint(
+        cls,
+        folder: str | Path,
+        device: str = "auto",
+        merge_adapter: bool = True,
+        dtype: str = "auto",
+        max_new_tokens: int = 256,
+        axis: str = "axial",
+        window: tuple[float, float] | None = None,
+    ) -> VolumeQA:
+        """Load a checkpoint folder (see :mod:`slicevlm.checkpoint`) for answering.
+
+        Args:
+            folder: the folder a training run wrote.
+            device: ``"auto"``, ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
+            merge_adapter: fold LoRA into the LLM weights (faster; no peft in the decode loop).
+            dtype: ``"auto"`` keeps the checkpoint's dtypes on GPU and uses float32 on CPU; or
+                ``"float32"`` / ``"bfloat16"`` / ``"float16"`` for encoder and LLM.
+            max_new_tokens: answer length cap.
+            axis: slicing axis for volumes read from files.
+            window: optional CT window ``(center, width)``.
+        """
+        from slicevlm.checkpoint import load_checkpoint_folder, read_metadata
+
+        device = resolve_device(device)
+        read_metadata(folder)  # a clear error for a folder that is not a checkpoint, before anything loads
+        if dtype == "auto":
+            dtype = "float32" if device == "cpu" else ""
+        overrides = dtype_overrides(folder, dtype) if dtype else None
+        start = time.perf_counter()
+        model, metadata = load_checkpoint_folder(folder, device=device, overrides=overrides, merge_adapter=merge_adapter)
+        metadata = {**metadata, "checkpoint": str(folder), "load_ms": (time.perf_counter() - start) * 1000}
+        return cls(model, tuple(metadata["input_size"]), max_new_tokens, axis, window, metadata)
+
+    @property
+    def device(self) -> torch.device:
+        """Where the model's trainable vision modules live."""
+        return next(self.model.projector.parameters()).device
+
+    # -- inputs -----------------------------------------------------------------------------------
+    def load(self, volume: VolumeLike) -> PreparedVolume:
+        """Read and resample one volume to the checkpoint's input size (see :func:`prepare_volume`)."""
+        return prepare_volume(volume, self.input_size, self.axis, self.window)
+
+    # -- answering --------------------------------------------------------------------------------
+    def ask(self, volume: VolumeLike | PreparedVolume, question: str, choices: Sequence[str] | None = None) -> Answer:
+        """Answer one question (open, or closed with 2–4 choices) about one volume."""
+        return self.answer_many([volume], [question_instruction(question, choices)])[0]
+
+    def report(self, volume: VolumeLike | PreparedVolume) -> Answer:
+        """Write the findings report for one volume."""
+        return self.answer_many([volume], [REPORT_INSTRUCTION])[0]
+
+    def answer_many(
+        self,
+        volumes: Sequence[VolumeLike | PreparedVolume],
+        instructions: Sequence[str],
+        batch_size: int = 8,
+    ) -> list[Answer]:
+        """Answer one instruction per volume, ``batch_size`` generations at a time, in order.
+
+        Args:
+            volumes: paths, arrays or already prepared volumes.
+            instructions: the instruction per volume (see :mod:`slicevlm.inference.instructions`).
+            batch_size: rows generated together.
+        """
+        if len(volumes) != len(instructions):
+            raise InputError(f"{len(volumes)} volumes but {len(instructions)} instructions; expected one instruction per volume.")
+        if batch_size < 1:
+            raise InputError(f"batch_size={batch_size}; expected at least 1.")
+        answers: list[Answer] = []
+        for start in range(0, len(volumes), batch_size):
+            chunk = [v if isinstance(v, PreparedVolume) else self.load(v) for v in volumes[start : start + batch_size]]
+            answers += self.generate(chunk, instructions[start : start + batch_size])
+        return answers
+
+    def generate(self, volumes: Sequence[PreparedVolume], instructions: Sequence[str]) -> list[Answer]:
+        """Generate answers for one batch of prepared volumes (no chunking)."""
+        if not volumes:
+            return []
+        batch = torch.stack([v.tensor for v in volumes]).to(self.device)  # (B, D, H, W)
+        synchronize = self.device.type == "cuda"
+        with self._capture_vision(synchronize) as capture:
+            start = time.perf_counter()
+            texts = self.model.generate(batch, list(instructions), max_new_tokens=self.max_new_tokens)
+            if synchronize:
+                torch.cuda.synchronize(self.device)
+            model_ms = (time.perf_counter() - start) * 1000
+        kept = capture.outputs[-1].kept_slices.tolist() if capture.outputs else [[] for _ in volumes]
+        answers = []
+        for volume, instruction, text, slices in zip(volumes, instructions, texts, kept):
+            timings = {
+                "load": volume.load_ms,
+                "vision": capture.vision_ms,
+                "generation": model_ms - capture.vision_ms,
+                "total": volume.load_ms + model_ms,
+            }
+            answers.append(
+                Answer(text, instruction, slices, [volume.original_slice(i) for i in slices], timings, volume.source, len(volumes))
+            )
+        return answers
+
+    def explain(self, volume: VolumeLike | PreparedVolume):  # -> Explanation
+        """Kept slices, neighbour similarity and injection attention for one volume (one vision pass)."""
+        from slicevlm.inference.explain import explain_volume
+
+        prepared = volume if isinstance(volume, PreparedVolume) else self.load(volume)
+        return explain_volume(self.model, prepared)
+
+    @contextmanager
+    def _capture_vision(self, synchronize: bool) -> Iterator[_VisionCapture]:
+        """Hooks on the vision pipeline: its outputs and its wall time during the `with` block."""
+        capture = _VisionCapture()
+
+        def before(module: torch.nn.Module, args: tuple) -> None:
+            if synchronize:
+                torch.cuda.synchronize(self.device)
+            capture._start = time.perf_counter()
+
+        def after(module: torch.nn.Module, args: tuple, output: VisionOutput) -> None:
+            if synchronize:
+                torch.cuda.synchronize(self.device)
+            capture.vision_ms += (time.perf_counter() - capture._start) * 1000
+            capture.outputs.append(output)
+
+        handles = [self.model.vision.register_forward_pre_hook(before), self.model.vision.register_forward_hook(after)]
+        try:
+            yield capture
+        finally:
+            for handle in handles:
+                handle.remove()
