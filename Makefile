@@ -14,7 +14,7 @@ DATA ?= data/M3D
 CHECKPOINT ?= runs/stage2/checkpoint
 
 .DEFAULT_GOAL := help
-.PHONY: help install resources demo test test-gpu bench bench-cpu serve tensorboard check-data \
+.PHONY: help install resources demo test test-gpu bench bench-cpu bench-data serve tensorboard check-data synth \
         reproduce-table2 reproduce-table3 reproduce-table4 reproduce-table8 clean
 
 help:  ## list every target
@@ -60,6 +60,12 @@ tensorboard: install  ## TensorBoard over runs/
 
 check-data: install  ## check the M3D data root $(DATA): missing files, bad rows, train/test leakage
 	$(PY) -m slicevlm check-data $(DATA)
+
+synth: install  ## write the synthetic 3D VQA testbed (M3D layout) to runs/synth
+	$(PY) -m slicevlm synth runs/synth --n 200 --seed 0 --shape 32,64,64
+
+bench-data: install  ## volumes/s from disk under $(DATA) with 0, 2 and 4 loader workers
+	$(PY) -m slicevlm.bench.data_loading $(DATA) --workers 0 2 4
 
 reproduce-table2: install  ## M3D-Cap report generation vs the paper's Table 2 (DATA=synthetic for the CPU twin)
 	$(PY) -m slicevlm reproduce table2 --data $(DATA) --checkpoint $(CHECKPOINT)

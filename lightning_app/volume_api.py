@@ -101,7 +101,8 @@ class VolumeAPI(ls.LitAPI):
 
         s = self.settings
         self.qa = VolumeQA.from_checkpoint(s.checkpoint, device=device, dtype=s.dtype, max_new_tokens=s.max_new_tokens, axis=s.axis)
-        log.info("loaded %s on %s in %.0f ms", s.checkpoint, device, self.qa.metadata.get("load_ms", 0.0))
+        warmup_ms = self.qa.warmup(sorted({1, self.max_batch_size}))
+        log.info("loaded %s on %s in %.0f ms (warm-up %.0f ms)", s.checkpoint, device, self.qa.metadata.get("load_ms", 0.0), warmup_ms)
 
     # -- request → job -----------------------------------------------------------------------------
     def decode_request(self, request: dict) -> Job | Failure:

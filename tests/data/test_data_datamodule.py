@@ -41,7 +41,9 @@ def test_test_set_items(synth_root: Path) -> None:
     module = _module(synth_root)
     module.setup("test")
     items = [module.test_dataset[i] for i in range(len(module.test_dataset))]
-    assert [item["task"] for item in items] == sorted((item["task"] for item in items), key=["caption", "vqa_closed", "vqa_open"].index)
+    assert [item["task"] for item in items] == sorted(
+        (item["task"] for item in items), key=["caption", "vqa_closed", "vqa_open"].index
+    )
     assert len({item["id"] for item in items}) == len(items)
     caption = next(i for i in items if i["task"] == "caption")
     assert caption["id"] == f"cap:test:{caption['image_path']}" and caption["question_type"] == "Report"
@@ -52,7 +54,13 @@ def test_test_set_items(synth_root: Path) -> None:
     assert " Choices: A. " in closed["instruction"] and closed["id"].startswith("vqa_closed:test:")
     opened = next(i for i in items if i["task"] == "vqa_open")
     assert opened["answer_choice"] == "" and "Choices" not in opened["instruction"]
-    assert {i["question_type"] for i in items if i["task"] != "caption"} == {"Plane", "Phase", "Organ", "Abnormality", "Location"}
+    assert {i["question_type"] for i in items if i["task"] != "caption"} == {
+        "Plane",
+        "Phase",
+        "Organ",
+        "Abnormality",
+        "Location",
+    }
     batch = next(iter(module.test_dataloader()))
     assert batch["volume"].shape == (5, *SIZE) and batch["id"] == [items[i]["id"] for i in range(5)]
 
@@ -66,7 +74,9 @@ def test_ids_stable_across_instances(synth_root: Path) -> None:
 
 
 def test_max_samples_subset(synth_root: Path) -> None:
-    module = _module(synth_root, test_tasks=["vqa_open"], max_test_samples=3, val_tasks=["caption", "vqa_closed"], max_val_samples=2)
+    module = _module(
+        synth_root, test_tasks=["vqa_open"], max_test_samples=3, val_tasks=["caption", "vqa_closed"], max_val_samples=2
+    )
     module.setup("test")
     module.setup("validate")
     assert len(module.test_dataset) == 3 and len(module.val_dataset) <= 4
@@ -75,7 +85,9 @@ def test_max_samples_subset(synth_root: Path) -> None:
 
 
 def test_mixture_ratios_exact_and_reproducible(synth_root: Path) -> None:
-    module = _module(synth_root, train_tasks={"caption": 1, "vqa_closed": 2, "vqa_open": 1}, train_samples_per_epoch=400)
+    module = _module(
+        synth_root, train_tasks={"caption": 1, "vqa_closed": 2, "vqa_open": 1}, train_samples_per_epoch=400
+    )
     module.setup("fit")
     sampler = module.train_sampler()
     sizes = [len(d) for d in module.train_dataset.datasets]
@@ -97,7 +109,9 @@ def test_mixture_without_replacement_within_a_pass() -> None:
 
 
 def test_length_bucketing(synth_root: Path) -> None:
-    module = _module(synth_root, train_tasks={"caption": 1, "vqa_closed": 1, "vqa_open": 1}, length_bucketing=True, bucket_batches=4)
+    module = _module(
+        synth_root, train_tasks={"caption": 1, "vqa_closed": 1, "vqa_open": 1}, length_bucketing=True, bucket_batches=4
+    )
     module.setup("fit")
     loader = module.train_dataloader()
     sampler = loader.batch_sampler
@@ -111,7 +125,9 @@ def test_length_bucketing(synth_root: Path) -> None:
     rng = np.random.default_rng(0)
     random_spread = np.mean([np.ptp(lengths[rng.choice(len(lengths), 4)]) for _ in range(200)])
     assert spread < 0.5 * random_spread
-    again = _module(synth_root, train_tasks={"caption": 1, "vqa_closed": 1, "vqa_open": 1}, length_bucketing=True, bucket_batches=4)
+    again = _module(
+        synth_root, train_tasks={"caption": 1, "vqa_closed": 1, "vqa_open": 1}, length_bucketing=True, bucket_batches=4
+    )
     again.setup("fit")
     assert list(again.train_dataloader().batch_sampler) == batches
     assert list(sampler) != batches  # the next epoch is shuffled differently
@@ -123,7 +139,9 @@ def test_bucketing_shards_the_mixture_under_ddp(synth_root: Path) -> None:
     """What Lightning does under DDP: re-create the batch sampler with a DistributedSampler."""
     from lightning.fabric.utilities.data import _replace_dunder_methods, _update_dataloader
 
-    module = _module(synth_root, train_tasks={"caption": 3, "vqa_open": 1}, length_bucketing=True, train_samples_per_epoch=101)
+    module = _module(
+        synth_root, train_tasks={"caption": 3, "vqa_open": 1}, length_bucketing=True, train_samples_per_epoch=101
+    )
     module.setup("fit")
     with _replace_dunder_methods(DataLoader, "dataset"), _replace_dunder_methods(BatchSampler):
         loader = module.train_dataloader()
@@ -144,8 +162,9 @@ def test_workers_and_pickling(synth_root: Path) -> None:
     module = _module(synth_root, num_workers=1, test_tasks=["caption"])
     loader = module.test_dataloader()
     assert loader.persistent_workers
-    batch = next(iter(loader))
-    assert batch["volume"].shape[1:] == SIZE
+    iterator = iter(loader)
+    assert next(iterator)["volume"].shape[1:] == SIZE
+    iterator._shutdown_workers()  # now, not at some later garbage collection
 
 
 def test_config_errors(synth_root: Path) -> None:
@@ -162,7 +181,30 @@ def test_missing_files_named(synth_root: Path, tmp_path: Path) -> None:
     with pytest.raises(DataError, match="M3D_Cap.json: caption index not found"):
         module.setup("test")
     module = _module(synth_root, test_tasks=["caption"], cap_json=str(tmp_path / "broken.json"))
-    (tmp_path / "broken.json").write_text('{"test": [{"image": "M3D_Cap_npy/none/0/x.npy", "text": "M3D_Cap_npy/synth/000000/text.txt"}]}')
+    (tmp_path / "broken.json").write_text(
+        '{"test": [{"image": "M3D_Cap_npy/none/0/x.npy", "text": "M3D_Cap_npy/synth/000000/text.txt"}]}'
+    )
     module.setup("test")
     with pytest.raises(DataError, match=r"x.npy: no such file.*referenced by .*broken.json split 'test' entry 0"):
         module.test_dataset[0]
+
+
+def test_signature_builds_with_jsonargparse(synth_root: Path) -> None:
+    """LightningCLI builds the module from its signature; the docstring becomes --help."""
+    from jsonargparse import ArgumentParser
+
+    parser = ArgumentParser()
+    parser.add_class_arguments(M3DDataModule, "data")
+    config = parser.parse_args(
+        [
+            "--data.data_root",
+            str(synth_root),
+            "--data.train_tasks",
+            '{"caption": 1, "vqa_open": 2}',
+            "--data.volume_size",
+            "[4,8,8]",
+        ]
+    )
+    module = parser.instantiate_classes(config).data
+    assert module.train_tasks == {"caption": 1.0, "vqa_open": 2.0} and module.loader.size == (4, 8, 8)
+    assert "Training mixture" in parser.format_help()

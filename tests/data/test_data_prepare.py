@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from slicevlm.data.check import check_data_root
+from slicevlm.data.check import main as check_main
 from slicevlm.data.errors import DataError
 from slicevlm.data.prepare import main, prepare, report_from_raw_text
 from slicevlm.data.synth import write_synthetic_dataset
@@ -57,6 +58,7 @@ def test_prepare_resume_and_failures(raw: Path, tmp_path: Path, capsys: pytest.C
     index = json.loads((out / "M3D_Cap.json").read_text())
     assert sum(len(index[s]) for s in ("train", "validation", "test")) == len(series)
     assert check_data_root(out, vqa_files={})["n_errors"] == 0
+    assert check_main([str(out), "--captions-only"]) == 0
 
 
 def test_official_index_is_kept(raw: Path, tmp_path: Path) -> None:

@@ -162,7 +162,9 @@ def test_absurd_npy_header_refused_before_allocating(tmp_path: Path) -> None:
 
 def test_absurd_metaimage_header_refused(tmp_path: Path) -> None:
     path = tmp_path / "huge.mha"
-    path.write_text("ObjectType = Image\nNDims = 3\nDimSize = 100000 100000 100000\nElementType = MET_FLOAT\nElementDataFile = LOCAL\n")
+    path.write_text(
+        "ObjectType = Image\nNDims = 3\nDimSize = 100000 100000 100000\nElementType = MET_FLOAT\nElementDataFile = LOCAL\n"
+    )
     _raises(path, "refusing to allocate")
 
 
@@ -180,7 +182,15 @@ def test_object_npy_refused(tmp_path: Path) -> None:
 def test_unknown_format_names_the_readers_tried(tmp_path: Path) -> None:
     path = tmp_path / "volume.xyz"
     path.write_bytes(b"????")
-    _raises(path, "no reader can read", "NumpyReader", "SimpleITKReader", "DicomSeriesReader", "SliceFolderReader", "convert")
+    _raises(
+        path,
+        "no reader can read",
+        "NumpyReader",
+        "SimpleITKReader",
+        "DicomSeriesReader",
+        "SliceFolderReader",
+        "convert",
+    )
     empty = tmp_path / "empty_folder"
     empty.mkdir()
     _raises(empty, "no reader can read this folder")

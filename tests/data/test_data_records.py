@@ -76,7 +76,10 @@ def _json(tmp_path: Path, data: object) -> Path:
 
 
 def test_caption_json(tmp_path: Path) -> None:
-    entry = {"image": "M3D_Cap_npy/ct_quizze/005461/Axial_non_contrast.npy", "text": "M3D_Cap_npy/ct_quizze/005461/text.txt"}
+    entry = {
+        "image": "M3D_Cap_npy/ct_quizze/005461/Axial_non_contrast.npy",
+        "text": "M3D_Cap_npy/ct_quizze/005461/text.txt",
+    }
     path = _json(tmp_path, {"train": [entry], "validation": [], "test": [entry, entry]})
     records = caption_records(path, "test")
     assert [r.position for r in records] == [0, 1] and records[0].image == entry["image"]

@@ -9,7 +9,13 @@ import pytest
 import torch
 
 from slicevlm.data.errors import DataError
-from slicevlm.data.transforms import crop_foreground, normalize_intensity, reorient_to_axis, resize_exact, resize_to_model
+from slicevlm.data.transforms import (
+    crop_foreground,
+    normalize_intensity,
+    reorient_to_axis,
+    resize_exact,
+    resize_to_model,
+)
 
 
 def test_m3d_volume_to_model_size() -> None:

@@ -51,6 +51,7 @@ class _Scan:
         self.counts: dict[str, int] = {}
 
     def caption(self, root: Path, cap_json: str) -> None:
+        """Collect the entries of every list in the caption index."""
         path = root / cap_json
         try:
             data = read_caption_json(path)
@@ -63,7 +64,9 @@ class _Scan:
                 where = f"{cap_json} split {split!r} entry {position}"
                 fields = [entry.get(f) if isinstance(entry, dict) else None for f in ("image", "text")]
                 if not all(isinstance(value, str) and value.strip() for value in fields):
-                    self.errors["bad_rows"].append(_issue(where, "", f"expected string 'image' and 'text' paths, got {entry!r}"))
+                    self.errors["bad_rows"].append(
+                        _issue(where, "", f"expected string 'image' and 'text' paths, got {entry!r}")
+                    )
                     continue
                 image, text = fields
                 self.images.setdefault(image, where)
@@ -72,6 +75,7 @@ class _Scan:
                 self.cases[group].add(case_of(image))
 
     def vqa(self, root: Path, split: str, name: str) -> None:
+        """Collect the rows of one VQA CSV (a missing optional CSV is fine)."""
         path = root / name
         if not path.exists():
             if split not in OPTIONAL_VQA:
@@ -79,7 +83,7 @@ class _Scan:
             return
         rows = 0
         try:
-            for row, raw, record, error in iter_vqa_rows(path):
+            for row, _raw, record, error in iter_vqa_rows(path):
                 rows += 1
                 if error is not None:
                     self.errors["bad_rows"].append(_issue(f"{name} row {row + 1}", str(path), str(error)))
@@ -91,6 +95,7 @@ class _Scan:
         self.counts[f"vqa {split} rows"] = rows
 
     def files(self, root: Path, deep: bool) -> None:
+        """Check every referenced volume (header, or whole with ``deep``) and report text."""
         for image, where in tqdm(sorted(self.images.items()), desc="volumes", unit="vol", disable=None, leave=False):
             path = root / image
             if not path.exists():
@@ -209,7 +214,9 @@ def write_case_disjoint_split(
         writer.writeheader()
         writer.writerows(rows)
         (out / Path(vqa_files[split]).name).write_text(buffer.getvalue(), encoding="utf-8")
-    (out / "split_report.json").write_text(json.dumps({"data_root": str(root), "dropped": dropped}, indent=1), encoding="utf-8")
+    (out / "split_report.json").write_text(
+        json.dumps({"data_root": str(root), "dropped": dropped}, indent=1), encoding="utf-8"
+    )
     return dropped
 
 
@@ -249,14 +256,18 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--cap-json", default="M3D_Cap.json", help="caption index name (default M3D_Cap.json)")
     parser.add_argument("--json", action="store_true", help="print the full report as JSON")
     parser.add_argument("--deep", action="store_true", help="load every volume fully (slow) instead of reading headers")
+    parser.add_argument("--captions-only", action="store_true", help="check M3D-Cap only (no VQA CSVs expected)")
     parser.add_argument("--strict", action="store_true", help="exit 3 when train and test share cases")
     parser.add_argument("--write-case-disjoint-split", metavar="OUT_DIR", help="write json/CSVs without case leakage")
     args = parser.parse_args(argv)
-    report = check_data_root(args.data_root, args.cap_json, deep=args.deep)
+    vqa_files = {} if args.captions_only else None
+    report = check_data_root(args.data_root, args.cap_json, vqa_files, deep=args.deep)
     if args.write_case_disjoint_split:
         report["case_disjoint_split"] = {
             "out_dir": args.write_case_disjoint_split,
-            "dropped": write_case_disjoint_split(args.data_root, args.write_case_disjoint_split, args.cap_json),
+            "dropped": write_case_disjoint_split(
+                args.data_root, args.write_case_disjoint_split, args.cap_json, vqa_files
+            ),
         }
     if args.json:
         print(json.dumps(report, indent=1))

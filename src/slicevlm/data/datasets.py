@@ -123,7 +123,9 @@ class VQADataset(Dataset):
         csv_file: The CSV, for error messages.
     """
 
-    def __init__(self, records: Sequence[VQARecord], loader: VolumeLoader, task: str, split: str, csv_file: str) -> None:
+    def __init__(
+        self, records: Sequence[VQARecord], loader: VolumeLoader, task: str, split: str, csv_file: str
+    ) -> None:
         check_choice("task", task, ("vqa_closed", "vqa_open"))
         self.records = list(records)
         self.loader = loader

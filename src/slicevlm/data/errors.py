@@ -36,7 +36,5 @@ def check_choice(name: str, value: str, options: Iterable[str]) -> str:
     """
     options = tuple(options)
     if value not in options:
-        raise ValueError(
-            f"{name}={value!r} is not one of {list(options)}.{did_you_mean(value, options)}"
-        )
+        raise ValueError(f"{name}={value!r} is not one of {list(options)}.{did_you_mean(value, options)}")
     return value

@@ -27,7 +27,12 @@ PHASE_TEXT = {
     "portal venous": "Portal venous phase CT",
     "delayed": "Delayed phase CT",
 }
-PHASE_ANSWER = {"non-contrast": "Non-contrast", "arterial": "Arterial phase", "portal venous": "Portal venous phase", "delayed": "Delayed phase"}
+PHASE_ANSWER = {
+    "non-contrast": "Non-contrast",
+    "arterial": "Arterial phase",
+    "portal venous": "Portal venous phase",
+    "delayed": "Delayed phase",
+}
 LESION_TEXT = {
     "cyst": ("well-defined hypodense cyst", "well-defined hypodense cysts"),
     "calcification": ("punctate calcification", "punctate calcifications"),
@@ -39,11 +44,30 @@ CLOSING = (
     "Otherwise, the visualised organs appear normal.",
 )
 QUESTIONS: dict[int, tuple[str, ...]] = {
-    1: ("Which plane is this CT image shown in?", "In which plane is the image displayed?", "What is the imaging plane of this scan?"),
-    2: ("Which phase of contrast enhancement does this CT scan show?", "In which phase was this CT image acquired?", "What is the contrast phase, if any, of this scan?"),
-    3: ("Which organ shows an abnormality in this image?", "In this scan, which organ contains the lesion?", "Where, by organ, is the abnormal finding?"),
-    4: ("What type of abnormality is seen in the {organ}?", "What is the abnormal finding in this image?", "Which lesion, if any, is present in the {organ}?"),
-    5: ("Where is the {lesion} located within the {organ}?", "In which part of the {organ}, left, right, upper or lower, is the {lesion}?"),
+    1: (
+        "Which plane is this CT image shown in?",
+        "In which plane is the image displayed?",
+        "What is the imaging plane of this scan?",
+    ),
+    2: (
+        "Which phase of contrast enhancement does this CT scan show?",
+        "In which phase was this CT image acquired?",
+        "What is the contrast phase, if any, of this scan?",
+    ),
+    3: (
+        "Which organ shows an abnormality in this image?",
+        "In this scan, which organ contains the lesion?",
+        "Where, by organ, is the abnormal finding?",
+    ),
+    4: (
+        "What type of abnormality is seen in the {organ}?",
+        "What is the abnormal finding in this image?",
+        "Which lesion, if any, is present in the {organ}?",
+    ),
+    5: (
+        "Where is the {lesion} located within the {organ}?",
+        "In which part of the {organ}, left, right, upper or lower, is the {lesion}?",
+    ),
 }
 ABNORMALITY_CHOICES = ("Cyst", "Calcification", "Mass", "Hematoma, acute")
 
@@ -108,8 +132,18 @@ def location_phrase(truth: CaseTruth) -> str:
         part = "pole" if organ == "kidney" else "lobe"
         return f"the {location} {part} of the {side} {organ}"
     return {
-        "liver": {"left": "the left lobe", "right": "the right lobe", "upper": "the upper segments", "lower": "the lower segments"},
-        "spleen": {"left": "the lateral (left) aspect", "right": "the medial (right) aspect", "upper": "the upper pole", "lower": "the lower pole"},
+        "liver": {
+            "left": "the left lobe",
+            "right": "the right lobe",
+            "upper": "the upper segments",
+            "lower": "the lower segments",
+        },
+        "spleen": {
+            "left": "the lateral (left) aspect",
+            "right": "the medial (right) aspect",
+            "upper": "the upper pole",
+            "lower": "the lower pole",
+        },
         "bladder": {"left": "the left wall", "right": "the right wall", "upper": "the dome", "lower": "the base"},
     }[organ][location] + f" of the {organ}"
 
@@ -135,7 +169,9 @@ def _choices(answer: str, options: tuple[str, ...], rng: np.random.Generator) ->
     return choices, "ABCD"[choices.index(answer)]
 
 
-def vqa_rows(truth: CaseTruth, plane: str, image_path: str, report: str, rng: np.random.Generator) -> list[dict[str, str]]:
+def vqa_rows(
+    truth: CaseTruth, plane: str, image_path: str, report: str, rng: np.random.Generator
+) -> list[dict[str, str]]:
     """Five M3D-VQA rows (question types 1..5) about one series."""
     lesion = truth.lesion_type
     rows = []

@@ -50,10 +50,42 @@ SOFT_TISSUE, LUNG, BONE = 0.3, 0.06, 1.0  # air 0 and bone 1 pin the min-max sca
 #: phase -> structure -> intensity: arterial lights the aorta and the renal cortex, portal venous
 #: the liver and veins, delayed the bladder (excreted contrast).
 PHASE_INTENSITY: dict[str, dict[str, float]] = {
-    "non-contrast": {"liver": 0.45, "spleen": 0.42, "cortex": 0.42, "medulla": 0.41, "aorta": 0.4, "ivc": 0.4, "bladder": 0.2},
-    "arterial": {"liver": 0.48, "spleen": 0.6, "cortex": 0.82, "medulla": 0.46, "aorta": 0.97, "ivc": 0.42, "bladder": 0.2},
-    "portal venous": {"liver": 0.68, "spleen": 0.64, "cortex": 0.7, "medulla": 0.68, "aorta": 0.66, "ivc": 0.7, "bladder": 0.2},
-    "delayed": {"liver": 0.56, "spleen": 0.52, "cortex": 0.58, "medulla": 0.62, "aorta": 0.52, "ivc": 0.52, "bladder": 0.88},
+    "non-contrast": {
+        "liver": 0.45,
+        "spleen": 0.42,
+        "cortex": 0.42,
+        "medulla": 0.41,
+        "aorta": 0.4,
+        "ivc": 0.4,
+        "bladder": 0.2,
+    },
+    "arterial": {
+        "liver": 0.48,
+        "spleen": 0.6,
+        "cortex": 0.82,
+        "medulla": 0.46,
+        "aorta": 0.97,
+        "ivc": 0.42,
+        "bladder": 0.2,
+    },
+    "portal venous": {
+        "liver": 0.68,
+        "spleen": 0.64,
+        "cortex": 0.7,
+        "medulla": 0.68,
+        "aorta": 0.66,
+        "ivc": 0.7,
+        "bladder": 0.2,
+    },
+    "delayed": {
+        "liver": 0.56,
+        "spleen": 0.52,
+        "cortex": 0.58,
+        "medulla": 0.62,
+        "aorta": 0.52,
+        "ivc": 0.52,
+        "bladder": 0.88,
+    },
 }
 
 
@@ -148,7 +180,14 @@ def _paint(volume: np.ndarray, grid: _Grid, blob: Blob, value: float | np.ndarra
     target[mask] = value[box][mask] if isinstance(value, np.ndarray) else value
 
 
-def render(phase: str, lesions: tuple[Lesion, ...], organ: str, plane: str, shape: tuple[int, int, int], rng: np.random.Generator) -> np.ndarray:
+def render(
+    phase: str,
+    lesions: tuple[Lesion, ...],
+    organ: str,
+    plane: str,
+    shape: tuple[int, int, int],
+    rng: np.random.Generator,
+) -> np.ndarray:
     """One phantom volume.
 
     Args:

@@ -124,6 +124,7 @@ def _run_job(args: tuple[SeriesJob, tuple[int, int, int]]) -> tuple[str, str, st
         volume = convert_series(job.series_dir, shape)
     except DataError as e:
         return "failed", str(job.series_dir), str(e)
+
     def write(tmp: Path) -> None:
         with open(tmp, "wb") as handle:  # a file object: np.save would append ".npy" to a name
             np.save(handle, volume)
@@ -189,7 +190,13 @@ def write_index(out_root: Path, seed: int = 0, test_fraction: float = 0.1, val_f
     return path
 
 
-def prepare(raw_root: str | os.PathLike, out_root: str | os.PathLike, shape: tuple[int, int, int] = (32, 256, 256), workers: int = 4, write_json: bool = True) -> dict:
+def prepare(
+    raw_root: str | os.PathLike,
+    out_root: str | os.PathLike,
+    shape: tuple[int, int, int] = (32, 256, 256),
+    workers: int = 4,
+    write_json: bool = True,
+) -> dict:
     """Convert every series under ``raw_root``; return the summary (also written to ``OUT_ROOT``).
 
     Args:
@@ -258,6 +265,8 @@ def main(argv: list[str]) -> int:
         f"{Path(args.out_root) / FAILURES_FILE}" + (f"; index {summary['index']}" if summary["index"] else "")
     )
     if summary["failures"]:
-        print(f"prepare-m3d: {summary['failures']} failures, see {Path(args.out_root) / FAILURES_FILE}", file=sys.stderr)
+        print(
+            f"prepare-m3d: {summary['failures']} failures, see {Path(args.out_root) / FAILURES_FILE}", file=sys.stderr
+        )
         return 1
     return 0

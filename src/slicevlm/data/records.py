@@ -124,9 +124,7 @@ def caption_records(path: str | os.PathLike, split: str) -> list[CaptionRecord]:
     """
     data = read_caption_json(path)
     if split not in data:
-        raise DataError(
-            f"{path}: no split {split!r}; the file has {sorted(data)}.{did_you_mean(split, data)}"
-        )
+        raise DataError(f"{path}: no split {split!r}; the file has {sorted(data)}.{did_you_mean(split, data)}")
     records = []
     for position, entry in enumerate(data[split]):
         for field in ("image", "text"):
@@ -231,9 +229,7 @@ def iter_vqa_rows(path: str | os.PathLike) -> Iterator[tuple[int, dict, VQARecor
         missing = [column for column in VQA_COLUMNS if column not in header]
         if missing:
             hints = "".join(did_you_mean(column, header) for column in missing)
-            raise DataError(
-                f"{path}: header {header} lacks {missing}; expected exactly {list(VQA_COLUMNS)}.{hints}"
-            )
+            raise DataError(f"{path}: header {header} lacks {missing}; expected exactly {list(VQA_COLUMNS)}.{hints}")
         reader.fieldnames = header
         for row, raw in enumerate(reader):
             try:

@@ -45,7 +45,9 @@ class MixtureSampler(Sampler[int]):
         seed: Base seed; the epoch is mixed in.
     """
 
-    def __init__(self, sizes: Sequence[int], ratios: Sequence[float], num_samples: int | None = None, seed: int = 0) -> None:
+    def __init__(
+        self, sizes: Sequence[int], ratios: Sequence[float], num_samples: int | None = None, seed: int = 0
+    ) -> None:
         if len(sizes) != len(ratios) or not sizes:
             raise ValueError(f"need one ratio per dataset, got sizes={list(sizes)}, ratios={list(ratios)}.")
         if any(size <= 0 for size in sizes):

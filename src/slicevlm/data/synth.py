@@ -27,7 +27,16 @@ from slicevlm.data.findings import CaseTruth, report_text, sample_case, vqa_rows
 from slicevlm.data.phantom import render
 
 VQA_COLUMNS: tuple[str, ...] = (
-    "Image Path", "Text", "Question Type", "Question", "Choice A", "Choice B", "Choice C", "Choice D", "Answer", "Answer Choice",
+    "Image Path",
+    "Text",
+    "Question Type",
+    "Question",
+    "Choice A",
+    "Choice B",
+    "Choice C",
+    "Choice D",
+    "Answer",
+    "Answer Choice",
 )  # same as slicevlm.data.records.VQA_COLUMNS (kept here so `synth` imports numpy only)
 
 
@@ -90,7 +99,9 @@ def _case(seed: int, index: int) -> tuple[CaseTruth, str]:
     return truth, report_text(truth, rng)
 
 
-def _volume(truth: CaseTruth, plane: str, shape: tuple[int, int, int], seed: int, index: int, series: int) -> np.ndarray:
+def _volume(
+    truth: CaseTruth, plane: str, shape: tuple[int, int, int], seed: int, index: int, series: int
+) -> np.ndarray:
     rng = np.random.default_rng([seed, index, 1 + series])
     return render(truth.phase, truth.lesions, truth.organ, plane, shape, rng)  # (D, H, W)
 

@@ -24,7 +24,7 @@ from typing import Any
 from slicevlm.data.errors import DataError
 from slicevlm.hub import ModelNotAvailableError
 from slicevlm.inference.errors import InputError
-from slicevlm.inference.instructions import check_choices, parse_choices
+from slicevlm.inference.instructions import check_choices, parse_choices, question_instruction
 
 log = logging.getLogger("slicevlm.inference")
 
@@ -64,8 +64,11 @@ def _single_parser(prog: str, description: str, with_question: bool) -> argparse
 
 
 def _load_qa(args: argparse.Namespace):  # -> VolumeQA
+    from transformers.utils import logging as hf_logging
+
     from slicevlm.inference.predictor import VolumeQA
 
+    hf_logging.disable_progress_bar()  # stderr is for our progress and errors
     if not args.checkpoint.exists():
         raise InputError(f"checkpoint folder {args.checkpoint} does not exist; pass the folder a training run wrote (--checkpoint).")
     return VolumeQA.from_checkpoint(
@@ -122,6 +125,7 @@ def ask_main(argv: list[str] | None = None) -> int:
 
     def body(args: argparse.Namespace) -> int:
         choices = check_choices(parse_choices(args.choices))
+        question_instruction(args.question, choices)  # refuse a bad question before loading anything
         return _answer_one(args, args.question, choices)
 
     return _run(parser, argv, body)

@@ -8,6 +8,9 @@ over the low-resolution queries, becomes a ``(D̂, H', W')`` map scaled to [0, 1
 - ``global`` injection: attention is ``(B, heads, M', D̂·H'·W')``, every query sees every position;
 - ``local``: attention is ``(B, heads, M', s³)``, each query sees its own children, scattered back;
 - ``none`` (ablation): there is no attention; the map is ``None``.
+
+The map is min-max scaled per volume (0 = least attended position, 1 = most), so a nearly uniform
+attention still shows where it is relatively concentrated.
 """
 
 from __future__ import annotations
@@ -57,7 +60,7 @@ class Explanation:
 def attention_grid(
     attention: torch.Tensor | None, region: str, grid: tuple[int, int, int], factor: int
 ) -> torch.Tensor | None:
-    """Attention received per high-resolution position, ``(B, D̂, H', W')`` scaled to [0, 1] per volume.
+    """Attention received per high-resolution position, ``(B, D̂, H', W')`` min-max scaled per volume.
 
     Args:
         attention: injection attention, ``(B, heads, M', keys)``, or None.
@@ -76,8 +79,9 @@ def attention_grid(
         s = factor
         blocks = weights.view(batch, depth // s, height // s, width // s, s, s, s)  # children in (z, y, x) order
         received = blocks.permute(0, 1, 4, 2, 5, 3, 6).reshape(batch, depth, height, width)
-    peak = received.flatten(1).amax(dim=1).clamp_min(1e-12).view(batch, 1, 1, 1)
-    return received / peak
+    low = received.flatten(1).amin(dim=1).view(batch, 1, 1, 1)
+    span = (received.flatten(1).amax(dim=1).view(batch, 1, 1, 1) - low).clamp_min(1e-12)
+    return (received - low) / span  # min-max per volume: a heat map shows where attention is *relatively* high
 
 
 @torch.no_grad()

@@ -223,6 +223,22 @@ class VolumeQA:
             )
         return answers
 
+    def warmup(self, batch_sizes: Sequence[int] = (1,)) -> float:
+        """Run throw-away generations (one new token) so the first real requests are not slow.
+
+        The first calls at a new batch size pay for kernel selection and allocator growth; a server
+        calls this once after loading. Returns the milliseconds spent.
+        """
+        start = time.perf_counter()
+        volume = PreparedVolume(torch.rand(self.input_size), "<warmup>", self.input_size, 0.0)  # type: ignore[arg-type]
+        saved, self.max_new_tokens = self.max_new_tokens, 1
+        try:
+            for size in batch_sizes:
+                self.generate([volume] * size, ["warm up"] * size)
+        finally:
+            self.max_new_tokens = saved
+        return (time.perf_counter() - start) * 1000
+
     def explain(self, volume: VolumeLike | PreparedVolume):  # -> Explanation
         """Kept slices, neighbour similarity and injection attention for one volume (one vision pass)."""
         from slicevlm.inference.explain import explain_volume

@@ -1,0 +1,91 @@
+"""Timing primitives for the benchmarks: synchronised wall clock, median of repeats, copy bandwidth, memory.
+
+Every figure in `slicevlm bench` is a ratio of two timings taken with these helpers in the same
+process, so machine noise and clock differences cancel as far as they can.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+import platform
+import statistics
+import time
+from typing import Any
+
+import torch
+
+
+def synchronize(device: torch.device) -> None:
+    """Wait for queued GPU work (no-op on CPU)."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def seconds(fn: Callable[[], Any], device: torch.device, warmup: int = 2, repeats: int = 5) -> float:
+    """Median wall-clock seconds of `fn()` over `repeats` runs after `warmup` runs, synchronised on both ends."""
+    for _ in range(warmup):
+        fn()
+    samples = []
+    for _ in range(repeats):
+        synchronize(device)
+        start = time.perf_counter()
+        fn()
+        synchronize(device)
+        samples.append(time.perf_counter() - start)
+    return statistics.median(samples)
+
+
+def copy_bandwidth(device: torch.device, megabytes: int, repeats: int = 10) -> float:
+    """Measured memory bandwidth in bytes/s: a large same-device copy counts its bytes read plus written.
+
+    This is the number the weight-read floor uses (SPEC §7: 3.0 TB/s on an H100 80GB).
+    """
+    count = megabytes * 2**20 // 4
+    source = torch.empty(count, dtype=torch.float32, device=device).uniform_()
+    target = torch.empty_like(source)
+    elapsed = seconds(lambda: target.copy_(source), device, warmup=2, repeats=repeats)
+    del source, target
+    return 2 * count * 4 / elapsed
+
+
+def reset_peak_memory(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.empty_cache()
+        torch.cuda.reset_peak_memory_stats(device)
+
+
+def peak_memory_gib(device: torch.device) -> float | None:
+    """Peak allocated GPU memory since the last reset, GiB (None on CPU)."""
+    if device.type != "cuda":
+        return None
+    return torch.cuda.max_memory_allocated(device) / 2**30
+
+
+#: Dense bf16 tensor-core peak, FLOP/s, by a substring of the device name (vendor data sheets, SXM parts).
+PEAK_BF16_FLOPS = {"H200": 989e12, "H100": 989e12, "A100": 312e12, "A800": 312e12, "L40S": 362e12, "A10": 125e12}
+
+
+def peak_flops(device: torch.device, override_tflops: float | None = None) -> float | None:
+    """The dense bf16 peak used for MFU; None when unknown (CPU, an unlisted GPU without an override)."""
+    if override_tflops:
+        return override_tflops * 1e12
+    if device.type != "cuda":
+        return None
+    name = torch.cuda.get_device_name(device)
+    return next((value for key, value in PEAK_BF16_FLOPS.items() if key in name), None)
+
+
+def machine(device: torch.device) -> dict[str, str]:
+    """What ran the benchmark: device, CPU, library versions."""
+    import transformers
+
+    info = {
+        "device": torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU ({platform.processor() or platform.machine()})",
+        "cpu_threads": str(torch.get_num_threads()),
+        "torch": torch.__version__,
+        "transformers": transformers.__version__,
+        "python": platform.python_version(),
+    }
+    if device.type == "cuda":
+        info["cuda"] = str(torch.version.cuda)
+    return info

@@ -1,0 +1,115 @@
+"""Readers for 2D images: a folder of numbered slices (raw M3D-Cap) and a single image."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+
+from slicevlm.data.errors import DataError
+from slicevlm.data.reader_base import IMAGE_SUFFIXES, MAX_VOXELS, VolumeReader, check_shape, suffix
+
+log = logging.getLogger(__name__)
+
+
+class SliceFolderReader(VolumeReader):
+    """A folder of numbered 2D images, one per slice (the raw M3D-Cap layout).
+
+    Slices are sorted by the integer in their file name (``2.png`` before ``10.png``), read as
+    greyscale, and only slices of the most common shape are kept (the peers' recipe, SPEC §3); the
+    dropped ones are logged as a warning.
+    """
+
+    name = "SliceFolderReader"
+    accepts = "a folder of numbered 2D images (" + ", ".join(IMAGE_SUFFIXES) + ")"
+
+    def can_read(self, path: Path) -> bool:
+        return path.is_dir() and any(suffix(child) in IMAGE_SUFFIXES for child in path.iterdir())
+
+    def _sorted_slices(self, path: Path) -> list[Path]:
+        numbered: dict[int, Path] = {}
+        for child in path.iterdir():
+            if suffix(child) not in IMAGE_SUFFIXES:
+                continue
+            digits = re.findall(r"\d+", child.stem)
+            if not digits:
+                raise DataError(
+                    f"{child}: slice file name has no number; expected numbered slices such as 1.png, "
+                    "2.png ... so that their order is known. Rename the slices."
+                )
+            number = int(digits[-1])
+            if number in numbered:
+                raise DataError(
+                    f"{path}: two slices carry number {number} ({numbered[number].name}, {child.name}); "
+                    "expected one file per slice number. Remove the duplicate."
+                )
+            numbered[number] = child
+        return [numbered[n] for n in sorted(numbered)]
+
+    def _shapes(self, path: Path) -> tuple[list[Path], tuple[int, int]]:
+        from PIL import Image
+
+        files = self._sorted_slices(path)
+        shapes = []
+        for file in files:
+            try:
+                with Image.open(file) as image:
+                    shapes.append((image.height, image.width))
+            except OSError as e:
+                raise DataError(f"{file}: not a readable image ({e}); re-export the slice.") from e
+        common = Counter(shapes).most_common(1)[0][0]
+        kept = [file for file, shape in zip(files, shapes) if shape == common]
+        if len(kept) < len(files):
+            log.warning("%s: kept %d of %d slices with the most common shape %s", path, len(kept), len(files), common)
+        return kept, common
+
+    def header_shape(self, path: Path, max_voxels: int = MAX_VOXELS) -> tuple[int, int, int]:
+        kept, (height, width) = self._shapes(path)
+        return check_shape((len(kept), height, width), path, max_voxels)
+
+    def read(self, path: Path, max_voxels: int = MAX_VOXELS) -> np.ndarray:
+        kept, (height, width) = self._shapes(path)
+        check_shape((len(kept), height, width), path, max_voxels)
+        return np.stack([read_grey_image(file) for file in kept])  # (D, H, W)
+
+
+class ImageReader(VolumeReader):
+    """One 2D image, read as a volume of a single slice ``(1, H, W)``."""
+
+    name = "ImageReader"
+    accepts = "one 2D image (" + ", ".join(IMAGE_SUFFIXES) + "), a single slice"
+
+    def can_read(self, path: Path) -> bool:
+        return path.is_file() and suffix(path) in IMAGE_SUFFIXES
+
+    def header_shape(self, path: Path, max_voxels: int = MAX_VOXELS) -> tuple[int, int, int]:
+        from PIL import Image
+
+        try:
+            with Image.open(path) as image:
+                return check_shape((image.height, image.width), path, max_voxels)
+        except OSError as e:
+            raise DataError(f"{path}: not a readable image ({e}); re-export it.") from e
+
+    def read(self, path: Path, max_voxels: int = MAX_VOXELS) -> np.ndarray:
+        self.header_shape(path, max_voxels)
+        return read_grey_image(path)[None]  # (1, H, W)
+
+
+def read_grey_image(path: Path) -> np.ndarray:
+    """A 2D image as float32 ``(H, W)`` grey values (16-bit and float images keep their range)."""
+    from PIL import Image
+
+    try:
+        with Image.open(path) as image:
+            image.load()
+            if image.mode in ("I", "F") or image.mode.startswith("I;16"):
+                return np.asarray(image, dtype=np.float32)
+            return np.asarray(image.convert("L"), dtype=np.float32)
+    except OSError as e:
+        raise DataError(
+            f"{path}: could not decode the image ({e}); the file is truncated or corrupt. Re-export it."
+        ) from e
