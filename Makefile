@@ -14,7 +14,7 @@ DATA ?= data/M3D
 CHECKPOINT ?= runs/stage2/checkpoint
 
 .DEFAULT_GOAL := help
-.PHONY: help install resources demo test test-gpu bench bench-cpu bench-data serve tensorboard check-data synth \
+.PHONY: help install resources demo test test-gpu bench bench-cpu bench-data serve load-test tensorboard check-data synth \
         reproduce-table2 reproduce-table3 reproduce-table4 reproduce-table8 clean
 
 help:  ## list every target
@@ -54,6 +54,9 @@ bench-cpu: install  ## the same benchmarks with tiny models on the CPU (writes r
 
 serve: install  ## LitServe API + web page on 127.0.0.1:8000 for CHECKPOINT (default: the demo's)
 	$(PY) lightning_app/server.py --checkpoint $(if $(filter command line,$(origin CHECKPOINT)),$(CHECKPOINT),runs/demo/checkpoint)
+
+load-test: install  ## bounded load test: 64 clients × 4 requests against a fresh server for CHECKPOINT
+	$(PY) lightning_app/load_test.py --checkpoint $(if $(filter command line,$(origin CHECKPOINT)),$(CHECKPOINT),runs/demo/checkpoint) --clients 64 --requests 4
 
 tensorboard: install  ## TensorBoard over runs/
 	$(VENV)/bin/tensorboard --logdir runs --host 127.0.0.1

@@ -29,8 +29,7 @@ from urllib.parse import parse_qs
 
 import anyio
 
-from slicevlm.data.errors import did_you_mean
-from slicevlm.inference.errors import InputError
+from slicevlm.inference.errors import InputError, did_you_mean
 from slicevlm.inference.instructions import check_choices, is_report_request, parse_choices, question_instruction
 from slicevlm.inference.paths import resolve_under
 from uploads import FORM_FIELDS, MultipartUpload, UploadRejected, extract_zip, remove_upload
@@ -87,6 +86,7 @@ class _Body:
         self.done = False
 
     async def chunks(self) -> AsyncIterator[bytes]:
+        """Yield body chunks; raise 413 past the limit and ClientGone on a disconnect."""
         while not self.done:
             message = await self.receive()
             if message["type"] == "http.disconnect":
@@ -99,6 +99,7 @@ class _Body:
             yield data
 
     async def read(self) -> bytes:
+        """The whole (small) body."""
         return b"".join([chunk async for chunk in self.chunks()])
 
     async def drain(self) -> bool:

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
+import os
 import shutil
 import signal
 import sys
@@ -38,8 +38,6 @@ from uploads import UPLOAD_SUFFIXES
 from volume_api import ServeSettings, VolumeAPI
 from web_page import add_page
 
-log = logging.getLogger("slicevlm.server")
-
 
 def build_parser() -> argparse.ArgumentParser:
     """The server's command line."""
@@ -48,7 +46,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--host", default="127.0.0.1", choices=("127.0.0.1", "0.0.0.0", "::"), help="interface to listen on")
     parser.add_argument("--port", type=int, default=8000, help="TCP port (1024-65535)")
     parser.add_argument("--data-dir", type=Path, default=None, help="folder clients may name volumes in (JSON 'path'); default: uploads only")
-    parser.add_argument("--api-key", default=None, help="require this X-API-Key on every route but the page, /health and /info")
+    parser.add_argument(
+        "--api-key",
+        default=os.environ.get("SLICEVLM_API_KEY"),
+        help="require this X-API-Key on every route but the page, /health and /info (default: $SLICEVLM_API_KEY)",
+    )
     parser.add_argument("--max-upload-mb", type=float, default=512, help="largest accepted request body in MiB (413 above)")
     parser.add_argument("--max-batch-size", type=int, default=8, help="requests answered in one batch")
     parser.add_argument("--batch-timeout", type=float, default=0.05, help="seconds to wait for a batch to fill")

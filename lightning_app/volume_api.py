@@ -107,8 +107,7 @@ class VolumeAPI(ls.LitAPI):
     # -- request → job -----------------------------------------------------------------------------
     def decode_request(self, request: dict) -> Job | Failure:
         """Check a gate-written request and read its volume; failures become :class:`Failure`."""
-        from slicevlm.data.errors import DataError
-        from slicevlm.inference.errors import InputError
+        from slicevlm.inference.errors import DataError, InputError
         from slicevlm.inference.instructions import REPORT_INSTRUCTION, question_instruction
 
         path: Path | None = None

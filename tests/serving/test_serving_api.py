@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import base64
 import io
-import json
 import socket
 import sys
 import threading
@@ -245,3 +244,24 @@ def test_small_load_test_has_no_failures(server, files):
     assert result.failed == 0, result.summary()
     assert result.requests == 32 and result.percentile(95) >= result.percentile(50) > 0
     print(result.summary())
+
+
+def test_accepted_upload_suffixes_are_ones_the_readers_read():
+    from slicevlm.data.readers import SIMPLEITK_SUFFIXES
+    from uploads import UPLOAD_SUFFIXES, upload_suffix
+
+    assert set(UPLOAD_SUFFIXES) - {".zip", ".npy"} <= set(SIMPLEITK_SUFFIXES)
+    assert upload_suffix("CT.NII.GZ") == ".nii.gz" and upload_suffix("a.nii") == ".nii" and upload_suffix("a.gz") is None
+
+
+def test_the_request_process_modules_import_neither_torch_nor_training_code():
+    import subprocess
+
+    code = (
+        "import sys\n"
+        f"sys.path.insert(0, {str(REPO / 'lightning_app')!r})\n"
+        "import request_gate, uploads, web_page, server_process, load_test\n"
+        "bad = [m for m in sys.modules if m in ('torch', 'lightning') or m.startswith(('slicevlm.training', 'slicevlm.cli'))]\n"
+        "assert not bad, bad\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)

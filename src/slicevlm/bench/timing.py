@@ -21,18 +21,34 @@ def synchronize(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
+def timed(fn: Callable[[], Any], device: torch.device) -> float:
+    """Wall-clock seconds of one `fn()`, synchronised on both ends."""
+    synchronize(device)
+    start = time.perf_counter()
+    fn()
+    synchronize(device)
+    return time.perf_counter() - start
+
+
 def seconds(fn: Callable[[], Any], device: torch.device, warmup: int = 2, repeats: int = 5) -> float:
-    """Median wall-clock seconds of `fn()` over `repeats` runs after `warmup` runs, synchronised on both ends."""
-    for _ in range(warmup):
-        fn()
-    samples = []
+    """Median wall-clock seconds of `fn()` over `repeats` runs after `warmup` runs."""
+    return compare({"fn": fn}, device, warmup, repeats)["fn"]
+
+
+def compare(fns: dict[str, Callable[[], Any]], device: torch.device, warmup: int = 2, repeats: int = 5) -> dict[str, float]:
+    """Median seconds of each function, the runs interleaved (a, b, c, a, b, c, …).
+
+    Interleaving makes the arms of a ratio share whatever else the machine is doing at the time,
+    so load from other processes shifts both sides, not one.
+    """
+    for fn in fns.values():
+        for _ in range(warmup):
+            fn()
+    samples: dict[str, list[float]] = {name: [] for name in fns}
     for _ in range(repeats):
-        synchronize(device)
-        start = time.perf_counter()
-        fn()
-        synchronize(device)
-        samples.append(time.perf_counter() - start)
-    return statistics.median(samples)
+        for name, fn in fns.items():
+            samples[name].append(timed(fn, device))
+    return {name: statistics.median(values) for name, values in samples.items()}
 
 
 def copy_bandwidth(device: torch.device, megabytes: int, repeats: int = 10) -> float:

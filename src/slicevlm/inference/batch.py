@@ -25,10 +25,9 @@ import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
-from slicevlm.data.errors import DataError, did_you_mean
-from slicevlm.inference.errors import InputError
+from slicevlm.inference.errors import DataError, InputError, did_you_mean
 from slicevlm.inference.instructions import (
     REPORT_INSTRUCTION,
     check_choices,
@@ -36,6 +35,9 @@ from slicevlm.inference.instructions import (
     parse_choices,
     question_instruction,
 )
+
+if TYPE_CHECKING:
+    from slicevlm.inference.predictor import Answer, VolumeQA
 
 log = logging.getLogger(__name__)
 
@@ -186,8 +188,8 @@ def answered_rows(out_path: str | Path, rows: Sequence[BatchRow]) -> set[int]:
     return done
 
 
-def answer_record(row: BatchRow, answer: Any) -> dict[str, Any]:
-    """The JSON object written for one answered row (``answer`` is a :class:`~slicevlm.inference.predictor.Answer`)."""
+def answer_record(row: BatchRow, answer: Answer) -> dict[str, Any]:
+    """The JSON object written for one answered row."""
     return {
         "row": row.row,
         "volume": row.volume,
@@ -218,7 +220,7 @@ class BatchSummary:
 
 
 def run_batch(
-    qa: Any,
+    qa: VolumeQA,
     rows: Sequence[BatchRow],
     out_path: str | Path,
     batch_size: int = 4,

@@ -19,12 +19,14 @@ import logging
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from slicevlm.data.errors import DataError
 from slicevlm.hub import ModelNotAvailableError
-from slicevlm.inference.errors import InputError
+from slicevlm.inference.errors import DataError, InputError
 from slicevlm.inference.instructions import check_choices, parse_choices, question_instruction
+
+if TYPE_CHECKING:
+    from slicevlm.inference.predictor import VolumeQA
 
 log = logging.getLogger("slicevlm.inference")
 
@@ -63,7 +65,7 @@ def _single_parser(prog: str, description: str, with_question: bool) -> argparse
     return parser
 
 
-def _load_qa(args: argparse.Namespace):  # -> VolumeQA
+def _load_qa(args: argparse.Namespace) -> VolumeQA:
     from transformers.utils import logging as hf_logging
 
     from slicevlm.inference.predictor import VolumeQA
@@ -82,18 +84,18 @@ def _answer_one(args: argparse.Namespace, question: str | None, choices: list[st
     qa = _load_qa(args)
     prepared = qa.load(args.volume)
     answer = qa.report(prepared) if question is None else qa.ask(prepared, question, choices)
+    details = answer.to_dict()
     result: dict[str, Any] = {
         "volume": str(args.volume),
         "question": question,
         "choices": choices,
-        **answer.to_dict(),
-        "answer": answer.text,
+        "answer": details.pop("text"),
+        **details,
         "input_size": list(qa.input_size),
         "original_shape": list(prepared.original_shape),
         "checkpoint": str(args.checkpoint),
         "checkpoint_load_ms": round(qa.metadata.get("load_ms", 0.0), 1),
     }
-    del result["text"]
     if args.explain is not None:
         from slicevlm.inference.rendering import save_explanation_png
 

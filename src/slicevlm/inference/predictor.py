@@ -17,7 +17,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
@@ -26,6 +26,9 @@ from slicevlm.inference.instructions import REPORT_INSTRUCTION, question_instruc
 from slicevlm.inference.volumes import PreparedVolume, VolumeLike, prepare_volume
 from slicevlm.model import SliceVLM
 from slicevlm.vision.pipeline import VisionOutput
+
+if TYPE_CHECKING:
+    from slicevlm.inference.explain import Explanation
 
 
 @dataclass
@@ -239,7 +242,7 @@ class VolumeQA:
             self.max_new_tokens = saved
         return (time.perf_counter() - start) * 1000
 
-    def explain(self, volume: VolumeLike | PreparedVolume):  # -> Explanation
+    def explain(self, volume: VolumeLike | PreparedVolume) -> Explanation:
         """Kept slices, neighbour similarity and injection attention for one volume (one vision pass)."""
         from slicevlm.inference.explain import explain_volume
 
