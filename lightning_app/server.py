@@ -59,6 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"), help="where the model runs")
     parser.add_argument("--dtype", default="auto", choices=("auto", "float32", "bfloat16", "float16"), help="auto: float32 on CPU, the checkpoint's on GPU")
     parser.add_argument("--axis", default="axial", choices=("axial", "coronal", "sagittal"), help="slicing axis")
+    parser.add_argument("--engine", default="hf", choices=("hf", "fast"), help="decoding: transformers generate, or our static-cache loop")
     parser.add_argument("--log-level", default="info", choices=("debug", "info", "warning", "error"), help="server log level")
     return parser
 
@@ -91,6 +92,7 @@ def build_server(args: argparse.Namespace, upload_dir: Path) -> ls.LitServer:
         max_new_tokens=args.max_new_tokens,
         dtype=args.dtype,
         axis=args.axis,
+        engine=args.engine,
     )
     metadata = json.loads((args.checkpoint / "slicevlm.json").read_text())
     info = {

@@ -43,6 +43,7 @@ class ServeSettings:
         max_new_tokens: answer length cap.
         dtype: ``auto`` / ``float32`` / ``bfloat16`` / ``float16`` (see ``VolumeQA.from_checkpoint``).
         axis: slicing axis for every volume.
+        engine: decoding engine, ``hf`` or ``fast``.
     """
 
     checkpoint: str
@@ -52,6 +53,7 @@ class ServeSettings:
     max_new_tokens: int = 256
     dtype: str = "auto"
     axis: str = "axial"
+    engine: str = "hf"
 
 
 @dataclass
@@ -100,7 +102,7 @@ class VolumeAPI(ls.LitAPI):
         from slicevlm.inference.predictor import VolumeQA
 
         s = self.settings
-        self.qa = VolumeQA.from_checkpoint(s.checkpoint, device=device, dtype=s.dtype, max_new_tokens=s.max_new_tokens, axis=s.axis)
+        self.qa = VolumeQA.from_checkpoint(s.checkpoint, device=device, dtype=s.dtype, max_new_tokens=s.max_new_tokens, axis=s.axis, engine=s.engine)
         warmup_ms = self.qa.warmup(sorted({1, self.max_batch_size}))
         log.info("loaded %s on %s in %.0f ms (warm-up %.0f ms)", s.checkpoint, device, self.qa.metadata.get("load_ms", 0.0), warmup_ms)
 

@@ -66,26 +66,39 @@ class SliceVLM(nn.Module):
         return training_batch(self.tokenizer, instructions, answers, self.language.max_text_tokens)
 
     @torch.no_grad()
-    def generate(self, volume: torch.Tensor, instructions: Sequence[str], max_new_tokens: int = 256) -> list[str]:
-        """Greedy answers, one string per row (Hugging Face `generate`, dynamic cache).
+    def generate(
+        self, volume: torch.Tensor, instructions: Sequence[str], max_new_tokens: int = 256, engine: str = "hf"
+    ) -> list[str]:
+        """Greedy answers, one string per row.
 
         Args:
             volume: (B, D, H, W) in [0, 1] on the model's device.
             instructions: one instruction per row (the image prefix is added here).
             max_new_tokens: answer length cap (SPEC §4: 256).
+            engine: "hf" (Hugging Face `generate`, dynamic cache) or "fast" (our decode loop over a
+                static KV cache, CUDA-graph replayed on GPU; same tokens, see `llm/decoding.py`).
         """
         tokens = generation_batch(self.tokenizer, instructions)
         input_ids = tokens["input_ids"].to(volume.device)
         attention_mask = tokens["attention_mask"].to(volume.device)
         embeds, mask, _ = self.spliced_inputs(volume, input_ids, attention_mask)
         tokenizer = self.tokenizer
-        generated = self.language.model.generate(
-            inputs_embeds=embeds,
-            attention_mask=mask,
-            max_new_tokens=max_new_tokens,
-            do_sample=False,
-            num_beams=1,
-            eos_token_id=tokenizer.eos_token_id,
-            pad_token_id=tokenizer.pad_token_id,
-        )
+        if engine == "fast":
+            from slicevlm.llm.decoding import greedy_generate
+
+            generated = greedy_generate(
+                self.language.model, embeds, mask, max_new_tokens, tokenizer.eos_token_id, tokenizer.pad_token_id
+            )
+        elif engine == "hf":
+            generated = self.language.model.generate(
+                inputs_embeds=embeds,
+                attention_mask=mask,
+                max_new_tokens=max_new_tokens,
+                do_sample=False,
+                num_beams=1,
+                eos_token_id=tokenizer.eos_token_id,
+                pad_token_id=tokenizer.pad_token_id,
+            )
+        else:
+            raise ValueError(f"engine must be 'hf' or 'fast', got {engine!r}")
         return [text.strip() for text in tokenizer.batch_decode(generated, skip_special_tokens=True)]

@@ -142,6 +142,18 @@ def test_no_eos_runs_to_the_cap_and_one_token_works(model, volumes):
         assert torch.equal(one, _hf(model.language.model, embeds, mask, 1, tokenizer.eos_token_id, tokenizer.pad_token_id))
 
 
+def test_inference_mode_and_no_grad_calls_share_a_decoder(model, volumes):
+    """Lightning tests under inference_mode and may validate under no_grad: one decoder must serve both."""
+    tokenizer = model.tokenizer
+    decoder = GreedyDecoder(model.language.model, tokenizer.eos_token_id, tokenizer.pad_token_id)
+    with torch.inference_mode():
+        embeds, mask = _prompt(model, volumes, INSTRUCTIONS)
+        first = decoder(embeds, mask, 6)
+    with torch.no_grad():
+        embeds, mask = _prompt(model, volumes, INSTRUCTIONS)
+        assert torch.equal(decoder(embeds, mask, 6), first)
+
+
 def test_rejects_right_padding_and_flash_attention(model, volumes):
     tokenizer = model.tokenizer
     decoder = GreedyDecoder(model.language.model, tokenizer.eos_token_id, tokenizer.pad_token_id)

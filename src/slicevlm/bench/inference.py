@@ -16,7 +16,7 @@ import torch
 
 from slicevlm.bench.models import BenchModel, llm_weight_bytes, questions, volumes
 from slicevlm.bench.report import Figure
-from slicevlm.bench.timing import seconds
+from slicevlm.bench.timing import compare
 from slicevlm.llm.decoding import GreedyDecoder
 from slicevlm.llm.prompting import generation_batch
 
@@ -69,7 +69,21 @@ class Engines:
         self.fast_stopping = GreedyDecoder(causal_lm, self.eos, self.pad)
         on_gpu = bench.device.type == "cuda"
         self.fast_eager = GreedyDecoder(causal_lm, None, self.pad, use_cuda_graph=False) if on_gpu else None
-        self.compiled = GreedyDecoder(causal_lm, None, self.pad, compile_mode=compile_mode) if on_gpu and compile_mode else None
+        self.compiled = GreedyDecoder(causal_lm, None, self.pad, compile_mode=compile_mode) if compile_mode else None
+        self.compile_error: str | None = None
+        self.compile_error_shown = False
+
+    def compiled_ready(self, embeds: torch.Tensor, mask: torch.Tensor) -> bool:
+        """Compile and capture the compiled step once; a failure is recorded (and shown), not hidden."""
+        if self.compiled is None:
+            return False
+        try:
+            self.compiled(embeds, mask, 2)
+        except Exception as error:  # dynamo/inductor raise many types; the figure row reports it
+            self.compile_error = f"{type(error).__name__}: {str(error)[:300]}"
+            self.compiled = None
+            return False
+        return True
 
     @torch.no_grad()
     def prompt(self, volume: torch.Tensor, instructions: Sequence[str]) -> tuple[torch.Tensor, torch.Tensor]:
@@ -97,11 +111,17 @@ def latency(engines: Engines, settings: InferenceSettings, bandwidth: float) -> 
     """One volume, one closed question, `answer_tokens` tokens: fast vs floor vs plain generate."""
     bench, run = engines.bench, dict(warmup=settings.warmup, repeats=settings.repeats)
     volume, instruction, count = volumes(1, bench.volume_size, bench.device), questions(1), settings.answer_tokens
-    vision_s = seconds(lambda: bench.model.visual_embeddings(volume), bench.device, **run)
     embeds, mask = engines.prompt(volume, instruction)
-    prefill_s = seconds(lambda: engines.fast(embeds, mask, 1), bench.device, **run)
-    fast_s = seconds(lambda: engines.fast(*engines.prompt(volume, instruction), count), bench.device, **run)
-    plain_s = seconds(lambda: engines.plain(*engines.prompt(volume, instruction), count), bench.device, **run)
+    arms = {
+        "vision": lambda: bench.model.visual_embeddings(volume),
+        "prefill": lambda: engines.fast(embeds, mask, 1),
+        "fast": lambda: engines.fast(*engines.prompt(volume, instruction), count),
+        "plain": lambda: engines.plain(*engines.prompt(volume, instruction), count),
+    }
+    if engines.compiled_ready(embeds, mask):
+        arms["compiled"] = lambda: engines.compiled(*engines.prompt(volume, instruction), count)
+    timings = compare(arms, bench.device, **run)
+    vision_s, prefill_s, fast_s, plain_s = (timings[k] for k in ("vision", "prefill", "fast", "plain"))
     weight_bytes = llm_weight_bytes(bench.causal_lm)
     read_s = weight_bytes / bandwidth
     floor_s = vision_s + prefill_s + count * read_s
@@ -112,6 +132,13 @@ def latency(engines: Engines, settings: InferenceSettings, bandwidth: float) -> 
         Figure("latency", "plain generate / fast", plain_s / fast_s, "×", f"plain {_ms(plain_s)}, fast {_ms(fast_s)}", (">=", 2.5)),
         Figure("latency", f"fast / strict floor ({count - 1} weight reads)", fast_s / strict_floor_s, "×", f"strict floor {_ms(strict_floor_s)}"),
     ]
+    if "compiled" in timings:
+        compiled_s = timings["compiled"]
+        figures += [
+            Figure("latency", "fast, compiled step / floor", compiled_s / floor_s, "×", f"compiled {_ms(compiled_s)}", ("<=", 1.25)),
+            Figure("latency", "plain generate / fast, compiled step", plain_s / compiled_s, "×", f"plain {_ms(plain_s)}", (">=", 2.5)),
+        ]
+    figures += _compile_failure("latency", engines)
     details = {
         "prompt_tokens": int(mask.shape[1]),
         "answer_tokens": count,
@@ -127,22 +154,28 @@ def latency(engines: Engines, settings: InferenceSettings, bandwidth: float) -> 
     return figures, details
 
 
+def _compile_failure(suite: str, engines: Engines) -> list[Figure]:
+    """A visible row when the compiled step could not be built (the other figures still stand)."""
+    if engines.compile_error is None or engines.compile_error_shown:
+        return []
+    engines.compile_error_shown = True
+    return [Figure(suite, "fast, compiled step: FAILED", float("nan"), "", engines.compile_error)]
+
+
 @torch.no_grad()
 def decode(engines: Engines, settings: InferenceSettings, bandwidth: float) -> tuple[list[Figure], dict]:
     """Per-token decode during report generation: (time(N tokens) − time(1 token)) / (N − 1), per engine."""
     bench, run, count = engines.bench, dict(warmup=settings.warmup, repeats=settings.repeats), settings.decode_tokens
     embeds, mask = engines.prompt(volumes(1, bench.volume_size, bench.device), [REPORT_INSTRUCTION])
 
-    def per_token(generate) -> float:
-        one = seconds(lambda: generate(1), bench.device, **run)
-        return (seconds(lambda: generate(count), bench.device, **run) - one) / (count - 1)
-
     arms = {"fast": lambda n: engines.fast(embeds, mask, n), "plain": lambda n: engines.plain(embeds, mask, n)}
     if engines.fast_eager is not None:
         arms["fast, no CUDA graph"] = lambda n: engines.fast_eager(embeds, mask, n)
-    if engines.compiled is not None:
+    if engines.compiled_ready(embeds, mask):
         arms["fast, compiled step"] = lambda n: engines.compiled(embeds, mask, n)
-    timings = {name: per_token(generate) for name, generate in arms.items()}
+    runs = {f"{name}@{n}": (lambda g=generate, n=n: g(n)) for name, generate in arms.items() for n in (1, count)}
+    measured = compare(runs, bench.device, **run)
+    timings = {name: (measured[f"{name}@{count}"] - measured[f"{name}@1"]) / (count - 1) for name in arms}
     weight_bytes = llm_weight_bytes(bench.causal_lm)
     floor = weight_bytes / bandwidth
     graph = "CUDA graph" if bench.device.type == "cuda" else "eager (no CUDA on this device)"
@@ -154,6 +187,7 @@ def decode(engines: Engines, settings: InferenceSettings, bandwidth: float) -> t
         if name in timings:
             target = ("<=", 1.3) if name == "fast, compiled step" else None
             figures.append(Figure("decode", f"{name} per token / floor", timings[name] / floor, "×", _ms(timings[name]), target))
+    figures += _compile_failure("decode", engines)
     details = {"prompt_tokens": int(mask.shape[1]), "tokens": count, "per_token_s": timings, "floor_s": floor, "weight_bytes": weight_bytes}
     return figures, details
 
@@ -163,10 +197,17 @@ def vision(engines: Engines, settings: InferenceSettings) -> tuple[list[Figure],
     """Volumes/s through encoder + selection + fusion + injection + projector at `vision_batch`."""
     bench, run = engines.bench, dict(warmup=settings.warmup, repeats=settings.repeats)
     batch = volumes(settings.vision_batch, bench.volume_size, bench.device)
-    pipeline_s = seconds(lambda: bench.model.visual_embeddings(batch), bench.device, **run)
-    encoder_s = seconds(lambda: bench.model.vision.encoder(batch), bench.device, **run)
     single = batch[:1]
-    single_s = seconds(lambda: bench.model.visual_embeddings(single), bench.device, **run)
+    timings = compare(
+        {
+            "pipeline": lambda: bench.model.visual_embeddings(batch),
+            "encoder": lambda: bench.model.vision.encoder(batch),
+            "single": lambda: bench.model.visual_embeddings(single),
+        },
+        bench.device,
+        **run,
+    )
+    pipeline_s, encoder_s, single_s = timings["pipeline"], timings["encoder"], timings["single"]
     trunk = getattr(bench.model.vision.encoder.visual, "trunk", None)
     fused = [getattr(block.attn, "fused_attn", None) for block in trunk.blocks] if trunk is not None else []
     rate = settings.vision_batch / pipeline_s
@@ -190,8 +231,12 @@ def evaluation(engines: Engines, settings: InferenceSettings) -> tuple[list[Figu
     run = dict(warmup=1, repeats=max(1, settings.repeats // 2))
     size = settings.eval_batch
     batch, asked = volumes(size, bench.volume_size, bench.device, seed=1), questions(size)
-    fast_s = seconds(lambda: engines.fast(*engines.prompt(batch, asked), count), bench.device, **run)
-    plain_s = seconds(lambda: engines.plain(*engines.prompt(batch, asked), count), bench.device, **run)
+    timings = compare(
+        {"fast": lambda: engines.fast(*engines.prompt(batch, asked), count), "plain": lambda: engines.plain(*engines.prompt(batch, asked), count)},
+        bench.device,
+        **run,
+    )
+    fast_s, plain_s = timings["fast"], timings["plain"]
     minutes = settings.eval_questions / (size / fast_s) / 60
     same = _batched_equals_single(engines, batch[: settings.eval_check], asked[: settings.eval_check], count)
     figures = [

@@ -81,5 +81,5 @@ def llm_weight_bytes(causal_lm: torch.nn.Module) -> int:
     total = sum(p.numel() * p.element_size() for p in causal_lm.parameters())
     embedding = causal_lm.get_input_embeddings().weight
     output = causal_lm.get_output_embeddings()
-    tied = output is not None and output.weight.data_ptr() == embedding.data_ptr()
+    tied = output is not None and output.weight is embedding
     return total - (0 if tied else embedding.numel() * embedding.element_size())

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import gc
 import json
 from pathlib import Path
 import sys
@@ -45,15 +46,17 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--suite", type=_suites, default=list(SUITES), help=f"comma list of {', '.join(SUITES)} (default: all)")
     parser.add_argument("--json", type=Path, default=None, help="write every figure and raw timing here")
     parser.add_argument("--workdir", type=Path, default=Path("runs/bench"), help="where the tiny models are written (tokenizer for full size too)")
-    parser.add_argument("--volume-size", type=_volume_size, default=(50, 224, 224), help="D,H,W of the synthetic volumes")
+    parser.add_argument("--volume-size", type=_volume_size, default=None, help="D,H,W of the synthetic volumes (default 50,224,224 full, 50,64,64 tiny)")
     parser.add_argument("--repeats", type=int, default=5, help="timed runs per measurement (median reported)")
     parser.add_argument("--warmup", type=int, default=2, help="untimed runs before each measurement")
     parser.add_argument("--answer-tokens", type=int, default=8, help="closed-VQA answer length (latency, eval)")
     parser.add_argument("--decode-tokens", type=int, default=None, help="tokens for the per-token decode figure (default 128 cuda, 32 cpu)")
     parser.add_argument("--eval-batch", type=int, default=None, help="questions per evaluation batch (default 32 cuda, 8 cpu)")
     parser.add_argument("--train-batch", type=int, default=None, help="samples per training step (default 8 cuda, 4 cpu)")
-    parser.add_argument("--train-steps", type=int, default=None, help="timed training steps per arm (default 8 cuda, 4 cpu)")
-    parser.add_argument("--compile-mode", default=None, help="also time a torch.compile'd decode step in this mode (cuda), e.g. default")
+    parser.add_argument("--train-steps", type=int, default=None, help="timed training steps per arm (default 8)")
+    parser.add_argument(
+        "--compile-mode", default="auto", help="also time a torch.compile'd decode step (cuda): a torch.compile mode, 'none', or 'auto' (= 'default' on cuda)"
+    )
     parser.add_argument("--peak-tflops", type=float, default=None, help="bf16 peak for MFU when the GPU is not in the built-in table")
     return parser.parse_args(argv)
 
@@ -64,6 +67,12 @@ def _check_device(args: argparse.Namespace) -> torch.device:
     if args.size == "full" and args.device != "cuda":
         raise SystemExit("slicevlm bench: --size full (ViT-B/16 + LLaMA-2-7B in bf16) needs --device cuda; use --size tiny on the CPU.")
     return torch.device(args.device)
+
+
+def _compile_mode(text: str, device: torch.device) -> str | None:
+    if text == "auto":
+        return "default" if device.type == "cuda" else None
+    return None if text == "none" else text
 
 
 def _on_gpu(args: argparse.Namespace, gpu: int, cpu: int, given: int | None) -> int:
@@ -85,9 +94,11 @@ def run(args: argparse.Namespace) -> dict:
         eval_check=min(8, _on_gpu(args, 32, 8, args.eval_batch)),
         warmup=args.warmup,
         repeats=args.repeats,
-        compile_mode=args.compile_mode,
+        compile_mode=_compile_mode(args.compile_mode, device),
         copy_megabytes=1024 if device.type == "cuda" else 256,
     )
+    if args.volume_size is None:
+        args.volume_size = (50, 224, 224) if args.size == "full" else (50, 64, 64)  # the tiny encoder reads 64×64 slices
     bench = build(args.size, device, args.workdir, args.volume_size)
     bandwidth = copy_bandwidth(device, settings.copy_megabytes)
     print(f"measured copy bandwidth: {bandwidth / 1e12:.3f} TB/s", file=sys.stderr)
@@ -102,7 +113,7 @@ def run(args: argparse.Namespace) -> dict:
             bench,
             training.TrainSettings(
                 batch_size=_on_gpu(args, 8, 4, args.train_batch),
-                steps=_on_gpu(args, 8, 4, args.train_steps),
+                steps=_on_gpu(args, 8, 8, args.train_steps),
                 warmup_steps=2 if device.type == "cuda" else 1,
                 gradient_checkpointing=args.size == "full",
             ),
@@ -111,6 +122,11 @@ def run(args: argparse.Namespace) -> dict:
     }
     for name in [s for s in SUITES if s in args.suite]:
         print(f"running {name} ...", file=sys.stderr)
+        if name == "train":  # free the decoders' KV caches and graph pools before training
+            engines = None
+            gc.collect()
+            if device.type == "cuda":
+                torch.cuda.empty_cache()
         suite_figures, suite_details = suites[name]()
         figures += suite_figures
         details[name] = suite_details

@@ -65,8 +65,8 @@ def copy_bandwidth(device: torch.device, megabytes: int, repeats: int = 10) -> f
 
 
 def reset_peak_memory(device: torch.device) -> None:
+    """Start a new peak-memory window (no-op on CPU)."""
     if device.type == "cuda":
-        torch.cuda.empty_cache()
         torch.cuda.reset_peak_memory_stats(device)
 
 

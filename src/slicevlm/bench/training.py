@@ -156,26 +156,26 @@ def throughput(bench: BenchModel, settings: TrainSettings, peak_flops: float | N
         optimizer.zero_grad(set_to_none=True)
         return int(batch["attention_mask"].sum()) + visual * len(rows)
 
-    arms = {}
-    for name, batches in _orders(lengths, settings).items():
-        fixed = name.startswith("fixed")
+    orders = _orders(lengths, settings)
+    for name in orders:  # warm every arm up with its own padding
         for start in range(0, len(warmup), size):
-            step(warmup[start : start + size], fixed)
-        reset_peak_memory(device)
-        synchronize(device)
-        start, tokens = time.perf_counter(), 0
-        for indices in batches:
-            tokens += step([samples[i] for i in indices], fixed)
-        synchronize(device)
-        elapsed = time.perf_counter() - start
-        flops = per_token * tokens + per_volume * len(samples)
-        arms[name] = {
-            "real_tokens": tokens,
-            "seconds": elapsed,
-            "tokens_per_s": tokens / elapsed,
-            "mfu": flops / elapsed / peak_flops if peak_flops else None,
-            "peak_memory_gib": peak_memory_gib(device),
-        }
+            step(warmup[start : start + size], name.startswith("fixed"))
+    totals = {name: {"real_tokens": 0, "seconds": 0.0, "peak_memory_gib": None} for name in orders}
+    for index in range(settings.steps):  # interleaved: arm A step i, arm B step i, ... (shared machine load)
+        for name, batches in orders.items():
+            reset_peak_memory(device)
+            synchronize(device)
+            start = time.perf_counter()
+            totals[name]["real_tokens"] += step([samples[i] for i in batches[index]], name.startswith("fixed"))
+            synchronize(device)
+            totals[name]["seconds"] += time.perf_counter() - start
+            peak = peak_memory_gib(device)
+            if peak is not None:
+                totals[name]["peak_memory_gib"] = max(peak, totals[name]["peak_memory_gib"] or 0.0)
+    arms = {}
+    for name, arm in totals.items():
+        flops = per_token * arm["real_tokens"] + per_volume * len(samples)
+        arms[name] = {**arm, "tokens_per_s": arm["real_tokens"] / arm["seconds"], "mfu": flops / arm["seconds"] / peak_flops if peak_flops else None}
     return _figures(arms, settings), {"arms": arms, "sample_text_tokens": _stats(lengths), "visual_tokens": visual}
 
 

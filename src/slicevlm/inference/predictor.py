@@ -103,6 +103,7 @@ class VolumeQA:
         axis: slicing axis for volumes read from files.
         window: optional CT window ``(center, width)`` applied to files before min-max.
         metadata: the checkpoint's ``slicevlm.json``, kept for reporting.
+        engine: decoding engine, ``"hf"`` or ``"fast"`` (see :meth:`SliceVLM.generate`).
     """
 
     def __init__(
@@ -113,6 +114,7 @@ class VolumeQA:
         axis: str = "axial",
         window: tuple[float, float] | None = None,
         metadata: dict[str, Any] | None = None,
+        engine: str = "hf",
     ) -> None:
         if max_new_tokens < 1:
             raise InputError(f"max_new_tokens={max_new_tokens}; expected a positive number of tokens.")
@@ -122,6 +124,9 @@ class VolumeQA:
         self.axis = axis
         self.window = window
         self.metadata = dict(metadata or {})
+        if engine not in ("hf", "fast"):
+            raise InputError(f"engine={engine!r}; expected 'hf' or 'fast'.")
+        self.engine = engine
 
     @classmethod
     def from_checkpoint(
@@ -133,6 +138,7 @@ class VolumeQA:
         max_new_tokens: int = 256,
         axis: str = "axial",
         window: tuple[float, float] | None = None,
+        engine: str = "hf",
     ) -> VolumeQA:
         """Load a checkpoint folder (see :mod:`slicevlm.checkpoint`) for answering.
 
@@ -145,6 +151,7 @@ class VolumeQA:
             max_new_tokens: answer length cap.
             axis: slicing axis for volumes read from files.
             window: optional CT window ``(center, width)``.
+            engine: decoding engine, ``"hf"`` or ``"fast"``.
         """
         from slicevlm.checkpoint import load_checkpoint_folder, read_metadata
 
@@ -156,7 +163,7 @@ class VolumeQA:
         start = time.perf_counter()
         model, metadata = load_checkpoint_folder(folder, device=device, overrides=overrides, merge_adapter=merge_adapter)
         metadata = {**metadata, "checkpoint": str(folder), "load_ms": (time.perf_counter() - start) * 1000}
-        return cls(model, tuple(metadata["input_size"]), max_new_tokens, axis, window, metadata)
+        return cls(model, tuple(metadata["input_size"]), max_new_tokens, axis, window, metadata, engine)
 
     @property
     def device(self) -> torch.device:
@@ -208,7 +215,7 @@ class VolumeQA:
         synchronize = self.device.type == "cuda"
         with self._capture_vision(synchronize) as capture:
             start = time.perf_counter()
-            texts = self.model.generate(batch, list(instructions), max_new_tokens=self.max_new_tokens)
+            texts = self.model.generate(batch, list(instructions), max_new_tokens=self.max_new_tokens, engine=self.engine)
             if synchronize:
                 torch.cuda.synchronize(self.device)
             model_ms = (time.perf_counter() - start) * 1000

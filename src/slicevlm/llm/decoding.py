@@ -146,7 +146,9 @@ class GreedyDecoder:
         )
 
     def _state_for(self, batch: int, capacity: int, device: torch.device, dtype: torch.dtype) -> _DecodeState:
-        key = (batch, capacity, str(device), dtype)
+        # Buffers made under inference_mode cannot be updated in place outside it (Lightning tests and
+        # predicts under inference_mode, validates under no_grad or inference_mode): one state per mode.
+        key = (batch, capacity, str(device), dtype, torch.is_inference_mode_enabled())
         if key in self._states:
             self._states.move_to_end(key)
             return self._states[key]
@@ -158,8 +160,10 @@ class GreedyDecoder:
     def _set_cache_column(self, state: _DecodeState, column: torch.Tensor | int) -> None:
         """Point every cache layer's write counter at `column` (the rewind SPEC §7 warns about)."""
         for layer in state.cache.layers:
-            if isinstance(layer.cumulative_length, torch.Tensor):
-                layer.cumulative_length.copy_(column) if torch.is_tensor(column) else layer.cumulative_length.fill_(column)
+            if torch.is_tensor(column):
+                layer.cumulative_length.copy_(column)
+            else:
+                layer.cumulative_length.fill_(column)
 
     # -- model calls ------------------------------------------------------------------------------
     def _forward_last_logits(self, state: _DecodeState, embeds: torch.Tensor, mask: torch.Tensor, position: torch.Tensor) -> torch.Tensor:
@@ -260,8 +264,9 @@ class GreedyDecoder:
         use_graph = device.type == "cuda" if self.use_cuda_graph is None else self.use_cuda_graph
         if use_graph and state.graph is None and max_new_tokens > 1:
             self._capture(state)
+        stoppable = state.eos.numel() > 0  # without EOS ids the host never waits for the GPU inside the loop
         steps = 1
-        while steps < max_new_tokens and not bool(state.done.all()):
+        while steps < max_new_tokens and not (stoppable and bool(state.done.all())):
             state.graph.replay() if use_graph else self._step(state)
             steps += 1
         return state.tokens[:, :steps].clone()

@@ -44,6 +44,8 @@ class SliceVLMModule(L.LightningModule):
         min_lr_ratio: final learning rate as a fraction of the peak.
         fused_optimizer: use the fused CUDA AdamW kernel when on a GPU.
         max_new_tokens: generation cap for validation / test / predict (SPEC §4: 256).
+        decoding_engine: "hf" (transformers `generate`) or "fast" (static KV cache, CUDA graph on GPU;
+            same greedy tokens).
         export_dir: write the checkpoint folder here when fit ends (None: do not).
     """
 
@@ -61,6 +63,7 @@ class SliceVLMModule(L.LightningModule):
         min_lr_ratio: float = 0.0,
         fused_optimizer: bool = True,
         max_new_tokens: int = 256,
+        decoding_engine: str = "hf",
         export_dir: str | None = None,
     ) -> None:
         super().__init__()
@@ -129,11 +132,19 @@ class SliceVLMModule(L.LightningModule):
 
     def generation_settings(self) -> dict[str, Any]:
         """What decoding uses; recorded next to every predictions file."""
-        return {"strategy": "greedy", "num_beams": 1, "do_sample": False, "max_new_tokens": self.hparams.max_new_tokens}
+        return {
+            "strategy": "greedy",
+            "num_beams": 1,
+            "do_sample": False,
+            "max_new_tokens": self.hparams.max_new_tokens,
+            "engine": self.hparams.decoding_engine,
+        }
 
     def generate_texts(self, batch: dict[str, Any], max_new_tokens: int | None = None) -> list[str]:
         """Greedy answers for every row of a batch."""
-        return self.model.generate(batch["volume"], batch["instruction"], max_new_tokens or self.hparams.max_new_tokens)
+        return self.model.generate(
+            batch["volume"], batch["instruction"], max_new_tokens or self.hparams.max_new_tokens, self.hparams.decoding_engine
+        )
 
     def _answer_rows(self, batch: dict[str, Any]) -> list[dict[str, str]]:
         keep = [i for i, sample_id in enumerate(batch["id"]) if sample_id not in self.skip_ids]
