@@ -53,3 +53,21 @@ def test_hub_name_without_network_fails_at_once_saying_what_to_fetch():
 def test_in_plane_size_is_resampled_to_the_encoders(tiny_models):
     encoder = SliceEncoder(f"local-dir:{tiny_models['encoder']}", dtype="float32")
     assert encoder(torch.rand(1, 3, 96, 96)).shape == (1, 3, 64, 64)
+
+
+def test_transformers_clip_backend_follows_its_n_and_c(tmp_path):
+    """PubMedCLIP-style checkpoints (HF CLIPVisionModel) run through the same pipeline."""
+    from transformers import CLIPVisionConfig, CLIPVisionModel
+
+    CLIPVisionModel(CLIPVisionConfig(hidden_size=32, intermediate_size=64, num_hidden_layers=1, num_attention_heads=2,
+                                     image_size=64, patch_size=16)).save_pretrained(tmp_path / "clip")
+    encoder = SliceEncoder(str(tmp_path / "clip"), backend="transformers")
+    assert (encoder.width, encoder.grid_size) == (32, (4, 4))
+    assert encoder(torch.rand(1, 3, 64, 64)).shape == (1, 3, 16, 32)
+    assert VisionPipeline(encoder)(torch.rand(1, 16, 64, 64)).tokens.shape == (1, 2 * 2 * 2, 32)
+
+
+def test_pubmedclip_architecture_gives_49_tokens_and_63_visual_tokens():
+    encoder = SliceEncoder("flaviagiammarino/pubmed-clip-vit-base-patch32", pretrained=False, backend="transformers")
+    assert (encoder.width, encoder.grid_size) == (768, (7, 7))
+    assert VisionPipeline(encoder).token_count(50) == 7 * 3 * 3

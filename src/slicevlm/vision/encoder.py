@@ -8,14 +8,15 @@ The encoder is an open_clip vision tower, built from the model's `open_clip_conf
 from its checkpoint. Only the vision tower is built: BiomedCLIP's text tower is a BERT whose
 config lives in another hub repository, and we never need it. Two tower kinds are handled: timm
 trunks (BiomedCLIP: `visual.trunk` = timm `vit_base_patch16_224`) and open_clip's own
-VisionTransformer (CLIP ViT-L/14, the tiny demo encoder).
+VisionTransformer (CLIP ViT-L/14, the tiny demo encoder). `backend="transformers"` reads a Hugging
+Face CLIP checkpoint instead (PubMedCLIP, Table 8; see `hf_clip.py`).
 """
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import torch
 from torch import nn
@@ -23,6 +24,7 @@ import torch.nn.functional as F
 
 from slicevlm.config_record import record_init_args
 from slicevlm.hub import ModelNotAvailableError, local_directory, missing_model_message
+from slicevlm.vision.hf_clip import clip_geometry, clip_patch_tokens, load_clip_vision_model
 
 BIOMEDCLIP = "hf-hub:microsoft/BiomedCLIP-PubMedBERT_256-vit_base_patch16_224"
 _ARCHITECTURES = Path(__file__).resolve().parent.parent / "assets" / "encoders"
@@ -104,6 +106,8 @@ class SliceEncoder(nn.Module):
             memory runs without the checkpoint).
         chunk_size: slices encoded per forward call; bounds activation memory.
         dtype: `float32` or `bfloat16`; the weights are cast and slices encoded in this precision.
+        backend: "open_clip" (open_clip folder / `hf-hub:` repo) or "transformers" (a Hugging Face
+            CLIP checkpoint such as PubMedCLIP).
     """
 
     def __init__(
@@ -112,16 +116,24 @@ class SliceEncoder(nn.Module):
         pretrained: bool = True,
         chunk_size: int = 64,
         dtype: str = "float32",
+        backend: Literal["open_clip", "transformers"] = "open_clip",
     ) -> None:
         super().__init__()
         record_init_args(self, locals())
-        config, checkpoint = _read_open_clip_config(model_name, pretrained)
+        if backend not in ("open_clip", "transformers"):
+            raise ValueError(f"encoder backend must be 'open_clip' or 'transformers', got {backend!r}")
         self.model_name = model_name
         self.chunk_size = chunk_size
-        self.visual = _build_vision_tower(config)
-        if checkpoint is not None:
-            _load_visual_weights(self.visual, checkpoint)
-        preprocess = config.get("preprocess_cfg", {})
+        self.backend = backend
+        if backend == "transformers":
+            self.visual = load_clip_vision_model(model_name, pretrained)
+            preprocess: dict[str, Any] = {}
+        else:
+            config, checkpoint = _read_open_clip_config(model_name, pretrained)
+            self.visual = _build_vision_tower(config)
+            if checkpoint is not None:
+                _load_visual_weights(self.visual, checkpoint)
+            preprocess = config.get("preprocess_cfg", {})
         self.register_buffer("mean", torch.tensor(preprocess.get("mean", _OPENAI_MEAN)).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(preprocess.get("std", _OPENAI_STD)).view(1, 3, 1, 1), persistent=False)
         self.requires_grad_(False)
@@ -136,6 +148,8 @@ class SliceEncoder(nn.Module):
     @property
     def image_size(self) -> tuple[int, int]:
         """(H, W) the encoder expects."""
+        if self.backend == "transformers":
+            return clip_geometry(self.visual)[0]
         trunk = self._trunk
         size = trunk.patch_embed.img_size if trunk is not None else self.visual.image_size
         return tuple(size) if isinstance(size, (tuple, list)) else (size, size)
@@ -143,12 +157,16 @@ class SliceEncoder(nn.Module):
     @property
     def grid_size(self) -> tuple[int, int]:
         """(H', W'): the patch grid, N = H'·W'."""
+        if self.backend == "transformers":
+            return clip_geometry(self.visual)[1]
         trunk = self._trunk
         return tuple(trunk.patch_embed.grid_size) if trunk is not None else tuple(self.visual.grid_size)
 
     @property
     def width(self) -> int:
         """C, the token width."""
+        if self.backend == "transformers":
+            return clip_geometry(self.visual)[2]
         trunk = self._trunk
         return trunk.embed_dim if trunk is not None else self.visual.transformer.width
 
@@ -159,6 +177,8 @@ class SliceEncoder(nn.Module):
     # -- forward ----------------------------------------------------------------------------------
     def _patch_tokens(self, images: torch.Tensor) -> torch.Tensor:
         """(n, 3, H, W) -> (n, N, C): last block after the final norm, prefix tokens dropped."""
+        if self.backend == "transformers":
+            return clip_patch_tokens(self.visual, images)
         trunk = self._trunk
         if trunk is not None:
             tokens = trunk.forward_features(images)  # timm ViT: final norm applied
