@@ -23,7 +23,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "ask": ("slicevlm.inference.cli:ask_main", "ask a question about one volume"),
     "report": ("slicevlm.inference.cli:report_main", "write a report for one volume"),
     "ask-batch": ("slicevlm.inference.cli:batch_main", "answer a CSV of (volume, question) rows, resumable"),
-    "reproduce": ("slicevlm.reproduce:main", "evaluate a checkpoint and print paper-vs-ours for a table"),
+    "reproduce": ("slicevlm.reproduce:main", "evaluate a checkpoint (or the synthetic twin) and print paper-vs-ours"),
     "bench": ("slicevlm.bench.run:main", "speed benchmarks printed as ratios measured side by side"),
 }
 

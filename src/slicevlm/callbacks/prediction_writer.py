@@ -81,6 +81,7 @@ class PredictionWriter(Callback):
         self.resumed_count = 0
         self.written_this_run = 0
         self.summary: dict[str, Any] | None = None
+        self.reports: dict[str, Any] = {}  # protocol -> ScoreReport, after the run
         self._appender: JsonlAppender | None = None
 
     # ----- paths ---------------------------------------------------------------------------
@@ -213,14 +214,14 @@ class PredictionWriter(Callback):
         records = [record_from_dict(row) for row in read_jsonl(self.output_path)]
         settings_fn = getattr(pl_module, "generation_settings", None)
         generation = settings_fn() if callable(settings_fn) else {}
-        self.summary, reports = build_summary(
+        self.summary, self.reports = build_summary(
             records, self.protocols, self.bertscore, generation,
             counts={"written_this_run": self.written_this_run, "resumed": self.resumed_count},
             predictions_path=str(self.output_path),
         )
         self.summary_json_path.write_text(json.dumps(self.summary, indent=2) + "\n", encoding="utf-8")
         self.summary_md_path.write_text(
-            summary_markdown(self.summary, reports, self.compare_with_paper), encoding="utf-8"
+            summary_markdown(self.summary, self.reports, self.compare_with_paper), encoding="utf-8"
         )
 
     def on_test_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
