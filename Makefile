@@ -8,6 +8,8 @@ CLI := $(VENV)/bin/lightning-cli
 STAMP := $(VENV)/.installed
 export NLTK_DATA ?= $(CURDIR)/.cache/nltk_data
 export TOKENIZERS_PARALLELISM ?= false
+# Text files are UTF-8 whatever the locale (ITK switches the C locale to ASCII once it is loaded).
+export PYTHONUTF8 := 1
 
 # Where real runs read M3D from (see data/README.md) and which checkpoint reproduce-* evaluates.
 DATA ?= data/M3D

@@ -94,7 +94,7 @@ def build_server(args: argparse.Namespace, upload_dir: Path) -> ls.LitServer:
         axis=args.axis,
         engine=args.engine,
     )
-    metadata = json.loads((args.checkpoint / "slicevlm.json").read_text())
+    metadata = json.loads((args.checkpoint / "slicevlm.json").read_text(encoding="utf-8"))
     info = {
         "model": "SliceVLM",
         "stage": metadata.get("stage"),

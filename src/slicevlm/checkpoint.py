@@ -51,7 +51,7 @@ def save_checkpoint_folder(
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     model_config = {"vision": describe(model.vision), "language": describe(model.language)}
-    (folder / "model.yaml").write_text(yaml.safe_dump(model_config, sort_keys=False))
+    (folder / "model.yaml").write_text(yaml.safe_dump(model_config, sort_keys=False), encoding="utf-8")
     weights = {
         f"{name}.{key}": tensor.detach().to("cpu").contiguous()
         for name, module in model.trainable_vision_modules().items()
@@ -72,7 +72,7 @@ def save_checkpoint_folder(
         "visual_tokens": model.vision.token_count(input_size[0]),
         "has_adapter": model.language.has_lora,
     }
-    (folder / "slicevlm.json").write_text(json.dumps(metadata, indent=2))
+    (folder / "slicevlm.json").write_text(json.dumps(metadata, indent=2), encoding="utf-8")
     if training_config is not None and Path(training_config).is_file():
         shutil.copyfile(training_config, folder / "config.yaml")
     return folder
@@ -87,7 +87,7 @@ def read_metadata(folder: str | Path) -> dict[str, Any]:
             f"{folder} is not a SliceVLM checkpoint folder: missing {missing}. "
             "Point at the folder a training run wrote (e.g. runs/demo/checkpoint)."
         )
-    metadata = json.loads((folder / "slicevlm.json").read_text())
+    metadata = json.loads((folder / "slicevlm.json").read_text(encoding="utf-8"))
     if metadata.get("format") != FORMAT_VERSION:
         raise ValueError(f"{folder}/slicevlm.json has format {metadata.get('format')}; this version reads format {FORMAT_VERSION}.")
     return metadata
@@ -125,7 +125,7 @@ def load_checkpoint_folder(
     """
     folder = Path(folder)
     metadata = read_metadata(folder)
-    config = yaml.safe_load((folder / "model.yaml").read_text())
+    config = yaml.safe_load((folder / "model.yaml").read_text(encoding="utf-8"))
     config["language"]["init_args"]["tokenizer_name"] = str(folder / "tokenizer")
     for component, values in (overrides or {}).items():
         config[component]["init_args"].update(values)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import sys
+import warnings
 
 from lightning.pytorch.cli import LightningCLI
 
@@ -27,6 +28,8 @@ def run_lightning_cli(argv: list[str] | None = None) -> SliceVLMCLI:
     from slicevlm.training.module import SliceVLMModule
 
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    # Called from Python (reproduce, tests) with explicit args: Lightning's "args and sys.argv" warning is noise.
+    warnings.filterwarnings("ignore", message="LightningCLI's args parameter is intended")
     return SliceVLMCLI(
         SliceVLMModule,
         M3DDataModule,

@@ -95,7 +95,7 @@ def evaluate_checkpoint(
 
     metadata = read_metadata(checkpoint)
     on_gpu = torch.cuda.is_available() if device == "auto" else device.startswith("cuda")
-    config = yaml.safe_load((checkpoint / "model.yaml").read_text())
+    config = yaml.safe_load((checkpoint / "model.yaml").read_text(encoding="utf-8"))
     config["language"]["init_args"]["tokenizer_name"] = str(checkpoint / "tokenizer")
     if not on_gpu:  # bf16 matmuls on CPU are slow and inexact: evaluate in float32 there
         config["language"]["init_args"]["dtype"] = "float32"
@@ -213,7 +213,7 @@ def run(args: argparse.Namespace) -> str:
             if args.table == "table8":
                 table8_rows[f"{row_name}" + (f" (seed {seed})" if seed is not None else "")] = ours_table8(report)
             else:
-                sections.append(writer.summary_md_path.read_text())
+                sections.append(writer.summary_md_path.read_text(encoding="utf-8"))
     header = f"# Reproduction of paper {args.table.replace('table', 'Table ')} — protocol: {protocol}\n"
     if synthetic:
         header += ("\n**Synthetic twin**: tiny models on the synthetic testbed. These numbers test the pipeline; "
@@ -224,7 +224,7 @@ def run(args: argparse.Namespace) -> str:
                         + "\n\nClosed-VQA accuracy (Mean over types) across seeds:\n\n| row | accuracy |\n|---|---|\n" + intervals + "\n")
     text = header + "\n" + "\n".join(sections)
     out_root.mkdir(parents=True, exist_ok=True)
-    (out_root / "reproduction.md").write_text(text)
+    (out_root / "reproduction.md").write_text(text, encoding="utf-8")
     return text
 
 

@@ -40,7 +40,7 @@ def write_tiny_encoder(folder: Path, image_size: int = 64, patch_size: int = 8, 
     torch.manual_seed(seed)
     model = open_clip.model.CLIP(**model_cfg)
     config = {"model_cfg": model_cfg, "preprocess_cfg": {"mean": list(open_clip.OPENAI_DATASET_MEAN), "std": list(open_clip.OPENAI_DATASET_STD)}}
-    (folder / "open_clip_config.json").write_text(json.dumps(config, indent=2))
+    (folder / "open_clip_config.json").write_text(json.dumps(config, indent=2), encoding="utf-8")
     save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(folder / "open_clip_model.safetensors"))
     return folder
 

@@ -181,7 +181,7 @@ def test_prediction_writer_resumes_after_crash(tmp_path: Path, honour_skip: bool
     assert by_id["cap-0"]["scores"] == pytest.approx({"bleu": 1.0, "rouge": 1.0, "meteor": 1 - 0.5 / 343})
     assert by_id["closed-0"]["scores"] == {"correct": 1.0, "correct_strict": 1.0}
 
-    summary = json.loads(writer.summary_json_path.read_text())
+    summary = json.loads(writer.summary_json_path.read_text(encoding="utf-8"))
     assert summary["counts"] | {"by_task": None} == {
         "rows": 6, "scored": 6, "without_reference": 0, "by_task": None, "written_this_run": 4, "resumed": 2,
     }
@@ -189,7 +189,7 @@ def test_prediction_writer_resumes_after_crash(tmp_path: Path, honour_skip: bool
     m3d = summary["protocols"]["m3d"]
     assert m3d["results"]["caption"]["Overall"]["bleu"] == pytest.approx(100.0)
     assert m3d["results"]["vqa_closed"]["Mean"]["accuracy"] == pytest.approx(100.0)
-    markdown = writer.summary_md_path.read_text()
+    markdown = writer.summary_md_path.read_text(encoding="utf-8")
     assert "## Scores: m3d protocol" in markdown and "| Metric | Plane | Phase |" in markdown
     assert "Paper Table 4" in markdown and "num_beams" in markdown
 
@@ -199,14 +199,14 @@ def test_prediction_writer_predict_and_rerun_is_noop(tmp_path: Path) -> None:
     writer = PredictionWriter(out, per_sample_scores=False)
     runner = trainer(tmp_path, [writer])
     runner.predict(FakeVLM(), dataloaders=loader(), return_predictions=False)
-    first = out.read_text()
+    first = out.read_text(encoding="utf-8")
     assert [row["id"] for row in read_rows(out)] == IDS
     assert all(row["scores"] == {} for row in read_rows(out))
     assert writer.summary is not None and "m3d" in writer.summary["protocols"]  # scored at the end
 
     module = FakeVLM()
     trainer(tmp_path, [PredictionWriter(out)]).predict(module, dataloaders=loader(), return_predictions=False)
-    assert module.generated_ids == [] and out.read_text() == first
+    assert module.generated_ids == [] and out.read_text(encoding="utf-8") == first
 
 
 def test_prediction_writer_rejects_bad_outputs(tmp_path: Path) -> None:

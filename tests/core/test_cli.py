@@ -74,7 +74,7 @@ def test_fit_stage1_then_stage2_writes_a_reloadable_checkpoint_folder(tiny_model
 
     overrides = _tiny_overrides(tiny_models, synthetic_root, tmp_path / "logs")
     run_lightning_cli(["fit", "--config", str(CONFIGS / "demo.yaml"), *overrides, "--model.export_dir", str(tmp_path / "ckpt1")])
-    assert json.loads((tmp_path / "ckpt1" / "slicevlm.json").read_text())["stage"] == 1
+    assert json.loads((tmp_path / "ckpt1" / "slicevlm.json").read_text(encoding="utf-8"))["stage"] == 1
     assert (tmp_path / "ckpt1" / "config.yaml").is_file()  # the resolved training config travels along
     run_lightning_cli(
         ["fit", "--config", str(CONFIGS / "demo.yaml"), "--config", str(CONFIGS / "demo_stage2.yaml"), *overrides,

@@ -14,7 +14,7 @@ def test_table4_synthetic_twin_runs_the_whole_pipeline(tmp_path, capsys):
     printed = capsys.readouterr().out
     assert "protocol: m3d" in printed and "Synthetic twin" in printed
     assert "paper: Ours | 99.82 | 90.04 | 79.93 | 74.41 | 70.32 | 82.90" in printed
-    rows = [json.loads(line) for line in (tmp_path / "out" / "table4" / "full" / "seed0" / "predictions.jsonl").read_text().splitlines()]
+    rows = [json.loads(line) for line in (tmp_path / "out" / "table4" / "full" / "seed0" / "predictions.jsonl").read_text(encoding="utf-8").splitlines()]
     assert len(rows) == 6 and {row["task"] for row in rows} == {"vqa_closed"}
     assert (tmp_path / "work" / "full" / "seed0" / "checkpoint" / "adapter").is_dir()  # stage 2 really trained LoRA
 
@@ -26,13 +26,13 @@ def test_real_run_without_data_says_what_to_download(tmp_path, capsys):
 
 
 def test_real_run_without_checkpoint_says_how_to_train(tmp_path, capsys):
-    (tmp_path / "M3D_VQA_test.csv").write_text("Image Path,Text\n")
+    (tmp_path / "M3D_VQA_test.csv").write_text("Image Path,Text\n", encoding="utf-8")
     assert main(["table4", "--data", str(tmp_path), "--checkpoint", str(tmp_path / "ckpt")]) == 2
     assert "configs/stage1.yaml" in capsys.readouterr().err
 
 
 def test_table8_names_every_missing_ablation_checkpoint(tmp_path, capsys):
-    (tmp_path / "M3D_Cap.json").write_text("{}")
-    (tmp_path / "M3D_VQA_test.csv").write_text("Image Path,Text\n")
+    (tmp_path / "M3D_Cap.json").write_text("{}", encoding="utf-8")
+    (tmp_path / "M3D_VQA_test.csv").write_text("Image Path,Text\n", encoding="utf-8")
     assert main(["table8", "--data", str(tmp_path), "--ablation-root", str(tmp_path / "abl")]) == 2
     assert "configs/ablations/pubmedclip.yaml" in capsys.readouterr().err

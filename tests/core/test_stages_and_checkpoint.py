@@ -59,7 +59,7 @@ def test_checkpoint_folder_round_trip_gives_the_same_logits(tiny_models, tmp_pat
     folder = save_checkpoint_folder(model, tmp_path / "ckpt", stage=2, input_size=(32, 64, 64))
     assert {p.name for p in folder.iterdir()} == {"model.yaml", "vision.safetensors", "adapter", "tokenizer", "slicevlm.json"}
     assert {p.name for p in (folder / "adapter").iterdir()} >= {"adapter_config.json", "adapter_model.safetensors"}
-    assert json.loads((folder / "slicevlm.json").read_text())["visual_tokens"] == 64
+    assert json.loads((folder / "slicevlm.json").read_text(encoding="utf-8"))["visual_tokens"] == 64
     volume = torch.rand(2, 32, 64, 64)
     batch = model.tokenize_for_training(["which organ?", "describe"], ["liver", "a cyst in the kidney"])
     with torch.no_grad():

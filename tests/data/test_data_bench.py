@@ -32,5 +32,5 @@ def test_data_loading_bench(synth_root: Path, tmp_path: Path, capsys: pytest.Cap
     )
     printed = capsys.readouterr().out
     assert "vol/s overall" in printed
-    result = json.loads(out.read_text())["results"][0]
+    result = json.loads(out.read_text(encoding="utf-8"))["results"][0]
     assert result["workers"] == 0 and result["volumes"] == 4 and result["overall_volumes_per_s"] > 0

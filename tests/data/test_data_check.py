@@ -26,13 +26,13 @@ def test_clean_root_passes(root: Path, capsys: pytest.CaptureFixture) -> None:
 
 
 def test_errors_counted_listed_and_fail(root: Path, capsys: pytest.CaptureFixture) -> None:
-    index = json.loads((root / "M3D_Cap.json").read_text())
+    index = json.loads((root / "M3D_Cap.json").read_text(encoding="utf-8"))
     first, second, third = index["train"][:3]
     (root / first["image"]).unlink()  # missing volume
     np.save(root / second["image"], np.zeros((2, 3, 4, 5), np.float32))  # 4D
-    (root / third["text"]).write_text("  \n")  # empty report
+    (root / third["text"]).write_text("  \n", encoding="utf-8")  # empty report
     index["train"].append({"image": "x.npy"})  # bad entry
-    (root / "M3D_Cap.json").write_text(json.dumps(index))
+    (root / "M3D_Cap.json").write_text(json.dumps(index), encoding="utf-8")
     with open(root / "M3D_VQA_val.csv", "a") as handle:
         handle.write("a.npy,t,9,q,A1,B1,C1,D1,A1,A\n")  # bad row
     assert main([str(root)]) == 1
@@ -49,11 +49,11 @@ def test_errors_counted_listed_and_fail(root: Path, capsys: pytest.CaptureFixtur
 
 
 def test_leakage_detected_and_split_fixed(root: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
-    index = json.loads((root / "M3D_Cap.json").read_text())
+    index = json.loads((root / "M3D_Cap.json").read_text(encoding="utf-8"))
     leaked = index["test"][0]
     index["train"].append(leaked)  # a test case in train: the M3D issue
-    (root / "M3D_Cap.json").write_text(json.dumps(index))
-    test_row = (root / "M3D_VQA_test.csv").read_text().splitlines()[1]
+    (root / "M3D_Cap.json").write_text(json.dumps(index), encoding="utf-8")
+    test_row = (root / "M3D_VQA_test.csv").read_text(encoding="utf-8").splitlines()[1]
     with open(root / "M3D_VQA_train.csv", "a") as handle:
         handle.write(test_row + "\n")
     report = check_data_root(root)
@@ -64,11 +64,11 @@ def test_leakage_detected_and_split_fixed(root: Path, tmp_path: Path, capsys: py
     assert main([str(root), "--strict", "--write-case-disjoint-split", str(out_dir)]) == 3
     assert "wrote a case-disjoint split" in capsys.readouterr().out
     assert main([str(root)]) == 0  # leakage alone does not fail without --strict
-    fixed = json.loads((out_dir / "M3D_Cap.json").read_text())
+    fixed = json.loads((out_dir / "M3D_Cap.json").read_text(encoding="utf-8"))
     assert fixed["test"] == index["test"] and len(fixed["train"]) == len(index["train"]) - 1
     assert vqa_records(out_dir / "M3D_VQA_test.csv") == vqa_records(root / "M3D_VQA_test.csv")
     assert len(vqa_records(out_dir / "M3D_VQA_train.csv")) == len(vqa_records(root / "M3D_VQA_train.csv")) - 1
-    assert (out_dir / "M3D_VQA_train.csv").read_text().startswith("Image Path,Text,Question Type")
+    assert (out_dir / "M3D_VQA_train.csv").read_text(encoding="utf-8").startswith("Image Path,Text,Question Type")
     for name in ("M3D_VQA_train.csv", "M3D_VQA_val.csv", "M3D_VQA_test.csv", "M3D_VQA_test5k.csv"):
         shutil.copy(out_dir / name, root / name)
     shutil.copy(out_dir / "M3D_Cap.json", root / "M3D_Cap.json")

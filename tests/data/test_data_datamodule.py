@@ -182,7 +182,8 @@ def test_missing_files_named(synth_root: Path, tmp_path: Path) -> None:
         module.setup("test")
     module = _module(synth_root, test_tasks=["caption"], cap_json=str(tmp_path / "broken.json"))
     (tmp_path / "broken.json").write_text(
-        '{"test": [{"image": "M3D_Cap_npy/none/0/x.npy", "text": "M3D_Cap_npy/synth/000000/text.txt"}]}'
+        '{"test": [{"image": "M3D_Cap_npy/none/0/x.npy", "text": "M3D_Cap_npy/synth/000000/text.txt"}]}',
+        encoding="utf-8",
     )
     module.setup("test")
     with pytest.raises(DataError, match=r"x.npy: no such file.*referenced by .*broken.json split 'test' entry 0"):

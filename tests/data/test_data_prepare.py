@@ -37,9 +37,9 @@ def test_prepare_resume_and_failures(raw: Path, tmp_path: Path, capsys: pytest.C
         png.rename(png.with_name(f"slice{png.suffix}.png" if png.stem == "1" else png.name))
     (broken / "slice.png.png").rename(broken / "cover.png")  # a slice without a number
     assert main([str(raw), str(out), "--workers", "0", "--shape", "8,16,16"]) == 1
-    first = json.loads((out / "prepare_summary.json").read_text())
+    first = json.loads((out / "prepare_summary.json").read_text(encoding="utf-8"))
     assert first["done"] == len(series) - 1 and first["failed"] == 1
-    failures = (out / "prepare_failures.tsv").read_text().splitlines()
+    failures = (out / "prepare_failures.tsv").read_text(encoding="utf-8").splitlines()
     assert failures[0] == "path\treason" and len(failures) == 2
     assert str(broken) in failures[1] and "has no number" in failures[1]
     assert "1 failed" in capsys.readouterr().out
@@ -47,15 +47,15 @@ def test_prepare_resume_and_failures(raw: Path, tmp_path: Path, capsys: pytest.C
     (broken / "cover.png").rename(broken / "1.png")  # fixed: the second run only does that one
     summary = prepare(raw, out, SHAPE, workers=0)
     assert (summary["done"], summary["skipped"], summary["failed"]) == (1, len(series) - 1, 0)
-    assert (out / "prepare_failures.tsv").read_text() == "path\treason\n"
+    assert (out / "prepare_failures.tsv").read_text(encoding="utf-8") == "path\treason\n"
 
     volume = np.load(next((out / "M3D_Cap_npy").rglob("*.npy")))
     assert volume.shape == (1, *SHAPE) and volume.dtype == np.float32
     assert volume.min() >= 0.0 and volume.max() <= 1.0
     assert not list(out.rglob("*.tmp"))
     texts = list((out / "M3D_Cap_npy").rglob("text.txt"))
-    assert len(texts) == 5 and all("\n" not in t.read_text() and t.read_text() for t in texts)
-    index = json.loads((out / "M3D_Cap.json").read_text())
+    assert len(texts) == 5 and all("\n" not in t.read_text(encoding="utf-8") and t.read_text(encoding="utf-8") for t in texts)
+    index = json.loads((out / "M3D_Cap.json").read_text(encoding="utf-8"))
     assert sum(len(index[s]) for s in ("train", "validation", "test")) == len(series)
     assert check_data_root(out, vqa_files={})["n_errors"] == 0
     assert check_main([str(out), "--captions-only"]) == 0
@@ -64,9 +64,9 @@ def test_prepare_resume_and_failures(raw: Path, tmp_path: Path, capsys: pytest.C
 def test_official_index_is_kept(raw: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
     out.mkdir()
-    (out / "M3D_Cap.json").write_text('{"train": []}')
+    (out / "M3D_Cap.json").write_text('{"train": []}', encoding="utf-8")
     summary = prepare(raw, out, SHAPE, workers=0)
-    assert summary["index"] is None and (out / "M3D_Cap.json").read_text() == '{"train": []}'
+    assert summary["index"] is None and (out / "M3D_Cap.json").read_text(encoding="utf-8") == '{"train": []}'
 
 
 def test_worker_pool(raw: Path, tmp_path: Path) -> None:

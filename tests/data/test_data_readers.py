@@ -163,7 +163,8 @@ def test_absurd_npy_header_refused_before_allocating(tmp_path: Path) -> None:
 def test_absurd_metaimage_header_refused(tmp_path: Path) -> None:
     path = tmp_path / "huge.mha"
     path.write_text(
-        "ObjectType = Image\nNDims = 3\nDimSize = 100000 100000 100000\nElementType = MET_FLOAT\nElementDataFile = LOCAL\n"
+        "ObjectType = Image\nNDims = 3\nDimSize = 100000 100000 100000\nElementType = MET_FLOAT\nElementDataFile = LOCAL\n",
+        encoding="utf-8",
     )
     _raises(path, "refusing to allocate")
 

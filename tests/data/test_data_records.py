@@ -71,7 +71,7 @@ def test_missing_csv_named(tmp_path: Path) -> None:
 
 def _json(tmp_path: Path, data: object) -> Path:
     path = tmp_path / "M3D_Cap.json"
-    path.write_text(json.dumps(data))
+    path.write_text(json.dumps(data), encoding="utf-8")
     return path
 
 
@@ -96,7 +96,7 @@ def test_caption_json_bad_entry_named(tmp_path: Path) -> None:
 def test_caption_json_missing_and_malformed(tmp_path: Path) -> None:
     with pytest.raises(DataError, match="caption index not found"):
         caption_records(tmp_path / "M3D_Cap.json", "train")
-    (tmp_path / "M3D_Cap.json").write_text("{not json")
+    (tmp_path / "M3D_Cap.json").write_text("{not json", encoding="utf-8")
     with pytest.raises(DataError, match="not valid JSON"):
         caption_records(tmp_path / "M3D_Cap.json", "train")
     _json(tmp_path, ["a"])
@@ -105,9 +105,9 @@ def test_caption_json_missing_and_malformed(tmp_path: Path) -> None:
 
 
 def test_report_text(tmp_path: Path) -> None:
-    (tmp_path / "text.txt").write_text("  Liver normal.\nSpleen normal.\n")
+    (tmp_path / "text.txt").write_text("  Liver normal.\nSpleen normal.\n", encoding="utf-8")
     assert read_report(tmp_path / "text.txt") == "Liver normal. Spleen normal."
-    (tmp_path / "empty.txt").write_text(" \n")
+    (tmp_path / "empty.txt").write_text(" \n", encoding="utf-8")
     with pytest.raises(DataError, match=r"empty.txt: empty report \(referenced by M3D_Cap.json entry 3\)"):
         read_report(tmp_path / "empty.txt", "M3D_Cap.json entry 3")
 

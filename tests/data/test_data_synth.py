@@ -30,7 +30,7 @@ def test_same_seed_same_bytes(tmp_path: Path) -> None:
 
 
 def test_m3d_layout(synth_root: Path) -> None:
-    index = json.loads((synth_root / "M3D_Cap.json").read_text())
+    index = json.loads((synth_root / "M3D_Cap.json").read_text(encoding="utf-8"))
     assert set(index) == {"train", "validation", "test", "test100", "test500", "test1k"}
     assert index["test100"] == index["test"][:100] and index["test"]
     for entry in index["train"] + index["test"]:
@@ -38,14 +38,14 @@ def test_m3d_layout(synth_root: Path) -> None:
         volume = np.load(synth_root / entry["image"])
         assert volume.shape == (1, 8, 24, 24) and volume.dtype == np.float32
         assert volume.min() == 0.0 and volume.max() == 1.0
-        assert (synth_root / entry["text"]).read_text().startswith(("Non-contrast", "Arterial", "Portal", "Delayed"))
+        assert (synth_root / entry["text"]).read_text(encoding="utf-8").startswith(("Non-contrast", "Arterial", "Portal", "Delayed"))
     for name in ("M3D_VQA_train.csv", "M3D_VQA_val.csv", "M3D_VQA_test.csv", "M3D_VQA_test5k.csv"):
         with open(synth_root / name, newline="") as handle:
             assert tuple(next(csv.reader(handle))) == VQA_COLUMNS
 
 
 def test_case_disjoint_splits(synth_root: Path) -> None:
-    index = json.loads((synth_root / "M3D_Cap.json").read_text())
+    index = json.loads((synth_root / "M3D_Cap.json").read_text(encoding="utf-8"))
     cases = {split: {Path(e["image"]).parent for e in index[split]} for split in ("train", "validation", "test")}
     assert not cases["train"] & cases["test"] and not cases["train"] & cases["validation"]
 
@@ -59,7 +59,7 @@ def test_vqa_rows(synth_root: Path) -> None:
         assert record.choices["ABCD".index(record.answer_choice)] == record.answer
         if record.question_type == 1:
             assert record.choices[3] == "NA"
-    text = (synth_root / "M3D_VQA_train.csv").read_text()
+    text = (synth_root / "M3D_VQA_train.csv").read_text(encoding="utf-8")
     assert '"What is the contrast phase, if any, of this scan?"' in text or '"Hematoma, acute"' in text
 
 
@@ -93,7 +93,7 @@ def test_raw_layout(tmp_path: Path) -> None:
     root = write_synthetic_dataset(tmp_path, n=4, seed=0, shape=(12, 16, 16), raw=True)
     series = sorted(p for p in (root / "synth").glob("*/*") if p.is_dir())
     assert series and sorted(int(p.stem) for p in series[0].glob("*.png")) == list(range(1, 13))
-    texts = [p.read_text() for p in (root / "synth").glob("*/text.txt")]
+    texts = [p.read_text(encoding="utf-8") for p in (root / "synth").glob("*/text.txt")]
     assert len(texts) == 4 and all("study_findings:" in t and "discussion:" in t for t in texts)
 
 

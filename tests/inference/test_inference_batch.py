@@ -39,7 +39,7 @@ def questions(tmp_path) -> Path:
         'scans/a.npy,What plane is this?,"axial,coronal"',
     ]
     path = tmp_path / "questions.csv"
-    path.write_text("\n".join(lines) + "\n")
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
 
 
@@ -48,7 +48,7 @@ def _args(questions: Path, out: Path, checkpoint: Path, *extra: str) -> list[str
 
 
 def _records(out: Path) -> list[dict]:
-    return [json.loads(line) for line in out.read_text().splitlines()]
+    return [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
 
 
 def test_reads_rows_with_choices_reports_and_quoted_commas(questions):
@@ -86,9 +86,9 @@ def test_interrupted_run_resumes_without_duplicates_or_gaps(questions, checkpoin
     assert all(isinstance(r["answer"], str) and r["timings_ms"]["total"] > 0 for r in records)
     assert records[2]["question"] == "report"
 
-    before = out.read_text()
+    before = out.read_text(encoding="utf-8")
     assert batch_main(_args(questions, out, checkpoint)) == 0  # everything answered: nothing appended
-    assert out.read_text() == before
+    assert out.read_text(encoding="utf-8") == before
     assert batch_main(_args(questions, out, checkpoint, "--overwrite")) == 0
     assert len(_records(out)) == ROWS
 
@@ -118,7 +118,7 @@ def test_keep_going_skips_unreadable_volumes_and_retries_them(questions, checkpo
 )
 def test_bad_csv_rows_name_the_row_and_exit_1(csv_text, expected, questions, checkpoint, tmp_path, capsys):
     bad = questions.parent / "bad.csv"
-    bad.write_text(csv_text)
+    bad.write_text(csv_text, encoding="utf-8")
     with pytest.raises(SystemExit) as stop:
         batch_main(_args(bad, tmp_path / "out.jsonl", checkpoint))
     assert stop.value.code == 1
@@ -129,7 +129,7 @@ def test_bad_csv_rows_name_the_row_and_exit_1(csv_text, expected, questions, che
 
 def test_an_answers_file_from_another_csv_is_refused(questions, checkpoint, tmp_path, capsys):
     out = tmp_path / "answers.jsonl"
-    out.write_text(json.dumps({"row": 1, "volume": "other.npy", "question": "?"}) + "\n")
+    out.write_text(json.dumps({"row": 1, "volume": "other.npy", "question": "?"}) + "\n", encoding="utf-8")
     with pytest.raises(SystemExit):
         batch_main(_args(questions, out, checkpoint))
     assert "written for another CSV" in capsys.readouterr().err

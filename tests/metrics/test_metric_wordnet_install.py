@@ -19,7 +19,7 @@ def test_install_script_copies_files_and_writes_lexnames(tmp_path: Path) -> None
     source = tmp_path / "dict"
     source.mkdir()
     for name in FILES:
-        (source / name).write_text(f"stand-in {name}\n")
+        (source / name).write_text(f"stand-in {name}\n", encoding="utf-8")
     target = tmp_path / "nltk_data"
     env = {**os.environ, "WORDNET_SRC": str(source)}
     subprocess.run(["bash", str(SCRIPT), str(target)], check=True, env=env, capture_output=True)
@@ -27,8 +27,8 @@ def test_install_script_copies_files_and_writes_lexnames(tmp_path: Path) -> None
     for name in FILES:
         copied = wordnet / name
         assert copied.is_file() and not copied.is_symlink()
-        assert copied.read_text() == f"stand-in {name}\n"
-    lines = (wordnet / "lexnames").read_text().splitlines()
+        assert copied.read_text(encoding="utf-8") == f"stand-in {name}\n"
+    lines = (wordnet / "lexnames").read_text(encoding="utf-8").splitlines()
     assert len(lines) == 45
     assert lines[0] == "00\tadj.all\t3" and lines[3] == "03\tnoun.Tops\t1"
     assert lines[29] == "29\tverb.body\t2" and lines[44] == "44\tadj.ppl\t3"

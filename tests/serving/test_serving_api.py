@@ -50,7 +50,7 @@ def files(tmp_path_factory) -> dict[str, Path]:
     nib.save(nib.Nifti1Image(_phantom(seed=1).transpose(2, 1, 0).copy(), np.eye(4)), str(root / "scan.nii.gz"))
     np.save(root / "small.npy", _phantom(seed=2))
     (root / "garbage.npy").write_bytes(b"\x93NUMPY garbage that is not an array")
-    (root / "notes.txt").write_text("not a volume")
+    (root / "notes.txt").write_text("not a volume", encoding="utf-8")
     (root / "big.npy").write_bytes(b"\0" * (1536 * 1024))
     slices = io.BytesIO()
     with zipfile.ZipFile(slices, "w") as bundle:

@@ -17,7 +17,7 @@ def test_every_suite_runs_and_writes_json(tiny_models, tmp_path, capsys):
     argv = ["--device", "cpu", "--size", "tiny", "--json", str(out), "--workdir", str(tmp_path), "--volume-size", "8,64,64"]
     argv += ["--repeats", "1", "--warmup", "0", "--decode-tokens", "3", "--eval-batch", "2", "--train-batch", "2", "--train-steps", "1"]
     assert main(argv) == 0
-    record = json.loads(out.read_text())
+    record = json.loads(out.read_text(encoding="utf-8"))
     assert {"machine", "command", "date", "figures", "details", "table"} <= set(record)
     assert record["targets_apply"] is False  # tiny CPU runs show targets but do not judge them
     assert {f["suite"] for f in record["figures"]} == set(SUITES)

@@ -100,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
             f"{r['volumes_per_s']:>16.1f} {r['overall_volumes_per_s']:>14.1f} {ratio:>18.2f}x"
         )
     if args.json:
-        Path(args.json).write_text(json.dumps({"data_root": args.data_root, "results": results}, indent=1))
+        Path(args.json).write_text(json.dumps({"data_root": args.data_root, "results": results}, indent=1), encoding="utf-8")
     return 0
 
 

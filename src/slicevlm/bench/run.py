@@ -154,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
     print(record["table"])
     if args.json is not None:
         args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(record, indent=2))
+        args.json.write_text(json.dumps(record, indent=2), encoding="utf-8")
         print(f"\nwrote {args.json}")
     return 0
 

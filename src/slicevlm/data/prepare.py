@@ -170,7 +170,7 @@ def write_index(out_root: Path, seed: int = 0, test_fraction: float = 0.1, val_f
     """
     path, summary = out_root / "M3D_Cap.json", out_root / SUMMARY_FILE
     if path.exists():
-        previous = json.loads(summary.read_text()).get("index_sha256") if summary.exists() else None
+        previous = json.loads(summary.read_text(encoding="utf-8")).get("index_sha256") if summary.exists() else None
         if previous != hashlib.sha256(path.read_bytes()).hexdigest():
             return None
     splits: dict[str, list[dict[str, str]]] = {"train": [], "validation": [], "test": []}

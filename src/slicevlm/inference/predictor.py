@@ -87,7 +87,7 @@ def dtype_overrides(folder: str | Path, dtype: str) -> dict[str, Any]:
 
     if dtype not in ("float32", "bfloat16", "float16"):
         raise InputError(f"dtype {dtype!r} is not supported; expected 'float32', 'bfloat16' or 'float16'.")
-    config = yaml.safe_load((Path(folder) / "model.yaml").read_text())
+    config = yaml.safe_load((Path(folder) / "model.yaml").read_text(encoding="utf-8"))
     encoder = dict(config["vision"]["init_args"]["encoder"])
     encoder["init_args"] = {**encoder.get("init_args", {}), "dtype": dtype}
     return {"language": {"dtype": dtype}, "vision": {"encoder": encoder}}

@@ -42,7 +42,7 @@ def _load_model(name: str, pretrained: bool, dtype: torch.dtype, attn_implementa
             raise ModelNotAvailableError(missing_model_message(name, "language model", "model.language.model_name", error)) from error
     known = _ARCHITECTURES / f"{name.replace('/', '--')}.json"
     if local_directory(name) is None and known.is_file():
-        settings = json.loads(known.read_text())
+        settings = json.loads(known.read_text(encoding="utf-8"))
         config = AutoConfig.for_model(settings.pop("model_type"), **settings)
     else:
         try:

@@ -47,11 +47,11 @@ def _read_open_clip_config(model_name: str, pretrained: bool) -> tuple[dict[str,
         checkpoint = _find_checkpoint_in_dir(folder) if pretrained else None
         if pretrained and checkpoint is None:
             raise FileNotFoundError(f"Encoder folder {folder} holds no weights (*.safetensors / *.bin).")
-        return json.loads(config_path.read_text()), checkpoint
+        return json.loads(config_path.read_text(encoding="utf-8")), checkpoint
     if not pretrained:
         known = _ARCHITECTURES / f"{model_name.removeprefix('hf-hub:').replace('/', '--')}.json"
         if known.is_file():
-            return json.loads(known.read_text()), None
+            return json.loads(known.read_text(encoding="utf-8")), None
         from open_clip import get_model_config
 
         builtin = get_model_config(model_name)

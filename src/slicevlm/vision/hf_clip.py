@@ -24,7 +24,7 @@ def load_clip_vision_model(model_name: str, pretrained: bool) -> nn.Module:
     if not pretrained:
         known = _ARCHITECTURES / f"{model_name.replace('/', '--')}.json"
         if local_directory(model_name) is None and known.is_file():
-            return CLIPVisionModel(CLIPVisionConfig(**json.loads(known.read_text())))
+            return CLIPVisionModel(CLIPVisionConfig(**json.loads(known.read_text(encoding="utf-8"))))
     try:
         if pretrained:
             return CLIPVisionModel.from_pretrained(model_name)
