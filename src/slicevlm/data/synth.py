@@ -25,19 +25,7 @@ import numpy as np
 
 from slicevlm.data.findings import CaseTruth, report_text, sample_case, vqa_rows
 from slicevlm.data.phantom import render
-
-VQA_COLUMNS: tuple[str, ...] = (
-    "Image Path",
-    "Text",
-    "Question Type",
-    "Question",
-    "Choice A",
-    "Choice B",
-    "Choice C",
-    "Choice D",
-    "Answer",
-    "Answer Choice",
-)  # same as slicevlm.data.records.VQA_COLUMNS (kept here so `synth` imports numpy only)
+from slicevlm.data.records import VQA_COLUMNS  # stdlib-only module: `synth` stays light
 
 
 def parse_shape(text: str) -> tuple[int, int, int]:
