@@ -87,7 +87,7 @@ class FakeVLM(pl.LightningModule):
         if not keep:
             return []
         sub = {k: (v[keep] if isinstance(v, torch.Tensor) else [v[i] for i in keep]) for k, v in batch.items()}
-        return [{"id": i, "prediction": t} for i, t in zip(sub["id"], self.generate_texts(sub))]
+        return [{"id": i, "prediction": t} for i, t in zip(sub["id"], self.generate_texts(sub), strict=True)]
 
     def test_step(self, batch: dict[str, Any], batch_idx: int) -> list[dict[str, str]]:
         return self._generate_step(batch, batch_idx)

@@ -21,7 +21,8 @@ def test_every_suite_runs_and_writes_json(tiny_models, tmp_path, capsys):
     assert {"machine", "command", "date", "figures", "details", "table"} <= set(record)
     assert record["targets_apply"] is False  # tiny CPU runs show targets but do not judge them
     assert {f["suite"] for f in record["figures"]} == set(SUITES)
-    assert all(math.isfinite(f["value"]) and f["value"] > 0 for f in record["figures"])
+    # Finite, not "positive": one repeat of a 3-token decode is timing noise, and unit tests assert no timings.
+    assert all(math.isfinite(f["value"]) for f in record["figures"])
     assert all(f["meets_target"] is None for f in record["figures"])
     assert record["details"]["eval"]["fast"] == 1.0  # batched == batch-1 answers under greedy
     assert set(record["details"]["train"]["arms"]) == {"fixed-512", "dynamic", "dynamic + bucketing"}

@@ -3,8 +3,9 @@
 Runs at the end of validation every ``every_n_epochs`` epochs (not during the sanity check).
 The subset is the first ``max_samples`` rows of the chosen validation dataloader, so it is the
 same every time as long as that dataloader does not shuffle (Lightning's default for
-validation). The module must provide ``generate_texts(batch, max_new_tokens=None) -> list[str]``
-(greedy decoding). Logged keys (m3d protocol, ×100):
+validation); with several processes each rank takes the first ``max_samples`` rows of its shard
+and the generations of all ranks are gathered and scored together. The module must provide
+``generate_texts(batch, max_new_tokens=None) -> list[str]`` (greedy decoding). Logged keys (m3d protocol, ×100):
 
 - ``{prefix}/bleu``, ``{prefix}/rouge``, ``{prefix}/meteor`` (+ ``{prefix}/bertscore``): mean
   over all free-text samples (captions and open-ended VQA together);
@@ -47,8 +48,15 @@ def batch_size_of(batch: Mapping[str, Any]) -> int:
     return len(batch["id"])
 
 
+REQUIRED_BATCH_KEYS: tuple[str, ...] = ("id", "task", "question_type", "instruction", "answer", "answer_choice")
+
+
 def records_from_batch(batch: Mapping[str, Any], predictions: list[str]) -> list[PredictionRecord]:
     """Records for one generated batch (fields from the batch, predictions from the model)."""
+    missing = [key for key in REQUIRED_BATCH_KEYS if key not in batch]
+    if missing:
+        raise KeyError(f"a validation batch lacks {missing}; GenerationEvaluator needs the keys "
+                       f"{', '.join(REQUIRED_BATCH_KEYS)} (lists of str, one per row)")
     if len(predictions) != batch_size_of(batch):
         raise ValueError(
             f"generate_texts returned {len(predictions)} texts for a batch of {batch_size_of(batch)} rows; "
@@ -62,6 +70,23 @@ def records_from_batch(batch: Mapping[str, Any], predictions: list[str]) -> list
         })
         for i in range(len(predictions))
     ]
+
+
+def gather_records(records: list[PredictionRecord]) -> list[PredictionRecord]:
+    """All ranks' records (deduplicated by id, rank order) when torch.distributed runs, else ``records``.
+
+    Every rank then scores the same set, so all ranks log identical metrics and the logged keys
+    agree across ranks even when one rank's shard has no row of some task.
+    """
+    if not (torch.distributed.is_available() and torch.distributed.is_initialized()):
+        return records
+    gathered: list[list[PredictionRecord] | None] = [None] * torch.distributed.get_world_size()
+    torch.distributed.all_gather_object(gathered, records)
+    unique: dict[str, PredictionRecord] = {}
+    for part in gathered:
+        for record in part or []:
+            unique.setdefault(record.id, record)
+    return list(unique.values())
 
 
 def _escape(text: str, limit: int = 500) -> str:
@@ -158,12 +183,13 @@ class GenerationEvaluator(Callback):
         """Generate, score, log metrics and sample texts."""
         if trainer.sanity_checking or (trainer.current_epoch + 1) % self.every_n_epochs != 0:
             return
-        records = self.generate(trainer, pl_module)
+        records = gather_records(self.generate(trainer, pl_module))
         if not records:
             return
         report = evaluate(records, self.protocol, self.bertscore)
         for name, value in self.metrics_to_log(report, records).items():
-            pl_module.log(name, float(value), on_step=False, on_epoch=True, sync_dist=True)
+            # Identical on every rank (records gathered above): no reduction needed.
+            pl_module.log(name, float(value), on_step=False, on_epoch=True)
         self.last_report, self.last_records = report, records
         self._log_samples(trainer, records)
 

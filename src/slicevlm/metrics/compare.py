@@ -46,7 +46,7 @@ def render_comparison(
     rows += [[f"this run: {name}", *map(format_value, values)] for name, values in ours.items()]
     for name, values in ours.items():
         if name in table.rows:
-            delta = [None if a is None or b is None else a - b for a, b in zip(values, table.rows[name])]
+            delta = [None if a is None or b is None else a - b for a, b in zip(values, table.rows[name], strict=True)]
             rows.append([f"Δ this run − paper: {name}", *(("–" if d is None else f"{d:+.2f}") for d in delta)])
     lines += markdown_table(["", *table.columns], rows)
     lines += ["", *[f"Note: {note}" for note in table.notes]]

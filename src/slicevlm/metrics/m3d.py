@@ -85,7 +85,7 @@ def fill_sample_scores(
         return
     texts = [r for r in todo if r.task != "vqa_closed"]
     f1 = bertscore_f1([r.prediction for r in texts], [r.reference or "" for r in texts], bertscore)
-    for record, value in zip(texts, f1):
+    for record, value in zip(texts, f1, strict=True):
         record.scores["bertscore"] = value
 
 
@@ -103,7 +103,7 @@ def aggregate_m3d(records: Sequence[PredictionRecord], bertscore: BertScoreSpec 
                          bertscore=bertscore.to_dict() if bertscore is not None else None)
     for task, rows in group_records(records).items():
         names = _needed(rows[0], bertscore)
-        sums: dict[str, dict[str, float]] = defaultdict(lambda: dict.fromkeys(names, 0.0))
+        sums: dict[str, dict[str, float]] = defaultdict(lambda n=names: dict.fromkeys(n, 0.0))
         counts: dict[str, int] = defaultdict(int)
         for record in rows:
             missing = [m for m in names if m not in record.scores]

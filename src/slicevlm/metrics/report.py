@@ -75,7 +75,9 @@ class ScoreReport:
     def to_markdown(self) -> str:
         """Markdown tables per task, headed by the protocol and its exact metric definitions."""
         lines = [f"## Scores: {self.protocol} protocol", "", self.description, ""]
-        if self.bertscore is None:
+        if self.protocol == "coco":
+            lines += ["BERTScore: not part of the coco protocol.", ""]
+        elif self.bertscore is None:
             lines += ["BERTScore: off.", ""]
         else:
             label = f"BERTScore: {self.bertscore['model']} layer {self.bertscore['num_layers']} (F1)"
