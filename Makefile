@@ -25,7 +25,7 @@ help:  ## list every target
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[serve,dev]'
+	$(PY) -m pip install --quiet -e '.[serve,shards,dev]'
 	touch $(STAMP)
 
 install: $(STAMP) resources  ## create .venv/ and install the package with its extras, WordNet and Java checks

@@ -18,6 +18,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "synth": ("slicevlm.data.synth:main", "write the synthetic 3D VQA testbed in the M3D layout"),
     "check-data": ("slicevlm.data.check:main", "check an M3D data root: missing files, bad rows, leakage"),
     "prepare-m3d": ("slicevlm.data.prepare:main", "raw M3D-Cap slice folders -> model-ready volumes"),
+    "shard": ("slicevlm.data.shards:main", "pack a data root's .npy volumes into LitData shards (object storage)"),
     "make-tiny-models": ("slicevlm.tiny:main", "write the tiny encoder/LLM/tokenizer used by the demo and CI"),
     "score": ("slicevlm.metrics.score:main", "score a predictions JSONL under the m3d or coco protocol"),
     "ask": ("slicevlm.inference.cli:ask_main", "ask a question about one volume"),

@@ -5,6 +5,12 @@ The demo and the tests run the same loading code as a real run: an open_clip mod
 Hugging Face folder (`config.json`, weights, tokenizer files) loaded with `from_pretrained`. Only the
 sizes differ. The tokenizer is a byte-level BPE trained on the fly, so it can spell any text.
 
+LLaMA-2 arrives pretrained on language; a randomly initialised LM does not, and a frozen random LM
+gives near-uniform next-token logits that no visual prefix can steer (stage 1 would not learn). So
+the tiny LLM gets a short language warm-up (`pretrain_steps`) on report and question/answer text
+drawn from the synthetic generator with seeds no data set uses: it learns the vocabulary and the
+answer formats, never the images.
+
     slicevlm make-tiny-models runs/tiny      # -> runs/tiny/encoder, runs/tiny/llm
 """
 
@@ -45,6 +51,33 @@ def write_tiny_encoder(folder: Path, image_size: int = 64, patch_size: int = 8, 
     return folder
 
 
+#: Seed offset for warm-up text: far from any seed `slicevlm synth` is run with.
+_WARMUP_SEED = 1_000_003
+
+
+def warmup_texts(n_cases: int, seed: int = _WARMUP_SEED) -> list[tuple[str, str]]:
+    """(prompt, answer) pairs in the training formats: a report request and the five VQA types, closed
+    and open, for `n_cases` synthetic cases that share nothing with a data set's cases."""
+    import numpy as np
+
+    from slicevlm.data.findings import report_text, sample_case, vqa_rows
+    from slicevlm.data.prompts import caption_instruction, closed_answer, closed_instruction
+    from slicevlm.llm.prompting import PROMPT_PREFIX
+
+    prefix = PROMPT_PREFIX.replace("<image>", "")  # the image token is added later, by LanguageModel
+    pairs = []
+    for index in range(n_cases):
+        rng = np.random.default_rng([seed, index])
+        truth = sample_case(rng)
+        report = report_text(truth, rng)
+        pairs.append((prefix + caption_instruction(seed, index), report))
+        for row in vqa_rows(truth, truth.planes[0], "", report, rng):
+            choices = tuple(row[f"Choice {x}"] for x in "ABCD")
+            pairs.append((prefix + closed_instruction(row["Question"], choices), closed_answer(row["Answer Choice"], row["Answer"])))
+            pairs.append((prefix + row["Question"], row["Answer"]))
+    return pairs
+
+
 def train_tiny_tokenizer(vocab_size: int = 512):
     """A byte-level BPE tokenizer with <s>, </s>, <unk>, <pad>; adds BOS like LLaMA's."""
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
@@ -60,13 +93,51 @@ def train_tiny_tokenizer(vocab_size: int = 512):
         show_progress=False,
     )
     sentences = [" ".join(_CORPUS[i : i + 12]) for i in range(0, len(_CORPUS), 3)] * 20
+    sentences += [f"{prompt} {answer}" for prompt, answer in warmup_texts(200)]
     tokenizer.train_from_iterator(sentences, trainer=trainer)
     tokenizer.post_processor = processors.TemplateProcessing(single="<s> $A", special_tokens=[("<s>", tokenizer.token_to_id("<s>"))])
     return PreTrainedTokenizerFast(tokenizer_object=tokenizer, bos_token="<s>", eos_token="</s>", unk_token="<unk>", pad_token="<pad>")
 
 
-def write_tiny_llm(folder: Path, hidden_size: int = 64, layers: int = 2, heads: int = 4, seed: int = 0) -> Path:
-    """A random LLaMA-architecture causal LM plus tokenizer, saved with `save_pretrained`."""
+def pretrain_tiny_llm(model, tokenizer, steps: int, batch_size: int = 32, learning_rate: float = 3e-3, seed: int = 0) -> float:
+    """Language warm-up: next-token loss on every token of `warmup_texts` (AdamW, cosine decay).
+
+    Returns:
+        The mean loss over the last 10 steps.
+    """
+    from slicevlm.llm.prompting import IGNORE_INDEX
+
+    pairs = warmup_texts(max(200, steps * batch_size // 11))
+    rows = []
+    for prompt, answer in pairs:  # tokenised like training rows: prompt (with BOS) + answer + EOS
+        ids = tokenizer(prompt)["input_ids"] + tokenizer(answer.strip(), add_special_tokens=False)["input_ids"]
+        rows.append(ids + [tokenizer.eos_token_id])
+    generator = torch.Generator().manual_seed(seed)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=learning_rate, weight_decay=0.0)
+    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=steps)
+    model.train()
+    losses = []
+    for _ in range(steps):
+        picked = [rows[i] for i in torch.randint(len(rows), (batch_size,), generator=generator).tolist()]
+        width = max(map(len, picked))
+        input_ids = torch.tensor([row + [tokenizer.pad_token_id] * (width - len(row)) for row in picked])
+        labels = torch.tensor([row + [IGNORE_INDEX] * (width - len(row)) for row in picked])
+        loss = model(input_ids=input_ids, attention_mask=(labels != IGNORE_INDEX).long(), labels=labels).loss
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        schedule.step()
+        losses.append(loss.item())
+    model.eval()
+    tail = losses[-10:]
+    return sum(tail) / max(1, len(tail))
+
+
+def write_tiny_llm(
+    folder: Path, hidden_size: int = 64, layers: int = 2, heads: int = 4, seed: int = 0, pretrain_steps: int = 300
+) -> Path:
+    """A LLaMA-architecture causal LM plus tokenizer, saved with `save_pretrained`; language warm-up
+    for `pretrain_steps` steps first (0: random weights)."""
     from transformers import LlamaConfig, LlamaForCausalLM
 
     folder.mkdir(parents=True, exist_ok=True)
@@ -85,19 +156,23 @@ def write_tiny_llm(folder: Path, hidden_size: int = 64, layers: int = 2, heads: 
         tie_word_embeddings=False,
     )
     torch.manual_seed(seed)
-    LlamaForCausalLM(config).save_pretrained(folder)
+    model = LlamaForCausalLM(config)
+    if pretrain_steps > 0:
+        loss = pretrain_tiny_llm(model, tokenizer, pretrain_steps, seed=seed)
+        print(f"tiny LLM language warm-up: {pretrain_steps} steps, final loss {loss:.3f}")
+    model.save_pretrained(folder)
     tokenizer.save_pretrained(folder)
     return folder
 
 
-def write_tiny_models(out: Path, image_size: int = 64, patch_size: int = 8) -> dict[str, Path]:
+def write_tiny_models(out: Path, image_size: int = 64, patch_size: int = 8, pretrain_steps: int = 300) -> dict[str, Path]:
     """Write both tiny models under `out` (skips a part that is already complete)."""
     out = Path(out)
     encoder, llm = out / "encoder", out / "llm"
     if not (encoder / "open_clip_model.safetensors").is_file():
         write_tiny_encoder(encoder, image_size=image_size, patch_size=patch_size)
     if not (llm / "config.json").is_file() or not (llm / "tokenizer.json").is_file():
-        write_tiny_llm(llm)
+        write_tiny_llm(llm, pretrain_steps=pretrain_steps)
     return {"encoder": encoder, "llm": llm}
 
 
@@ -107,8 +182,9 @@ def main(argv: list[str]) -> int:
     parser.add_argument("out", type=Path, help="folder to write encoder/ and llm/ into")
     parser.add_argument("--image-size", type=int, default=64, help="slice size the tiny ViT reads")
     parser.add_argument("--patch-size", type=int, default=8, help="ViT patch size (grid = image/patch)")
+    parser.add_argument("--pretrain-steps", type=int, default=300, help="language warm-up steps for the tiny LLM (0: random)")
     args = parser.parse_args(argv)
-    paths = write_tiny_models(args.out, args.image_size, args.patch_size)
+    paths = write_tiny_models(args.out, args.image_size, args.patch_size, args.pretrain_steps)
     for name, path in paths.items():
         print(f"{name}: {path}")
     return 0

@@ -74,9 +74,11 @@ def test_worker_pool(raw: Path, tmp_path: Path) -> None:
     assert summary["done"] == summary["series"] and summary["failed"] == 0
 
 
-def test_litdata_flag_is_explicit(raw: Path, tmp_path: Path) -> None:
-    with pytest.raises(NotImplementedError, match="LitData"):
-        main([str(raw), str(tmp_path / "out"), "--litdata", str(tmp_path / "shards")])
+def test_litdata_flag_writes_shards_after_preparing(raw: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    out, shards = tmp_path / "out", tmp_path / "shards"
+    assert main([str(raw), str(out), "--workers", "0", "--shape", "8,16,16", "--litdata", str(shards)]) == 0
+    assert (shards / "index.json").is_file()
+    assert "--data.volume_shards" in capsys.readouterr().out
 
 
 def test_bad_raw_root(tmp_path: Path) -> None:

@@ -16,6 +16,7 @@ from slicevlm.data.datasets import TASKS, CaptionDataset, VolumeLoader, VQADatas
 from slicevlm.data.errors import DataError, check_choice
 from slicevlm.data.records import VQARecord, caption_records, vqa_records
 from slicevlm.data.samplers import BucketBatchSampler, MixtureSampler
+from slicevlm.data.shards import ShardVolumeSource
 from slicevlm.data.transforms import AXES
 
 CAPTION_TEST_SPLITS: tuple[str, ...] = ("test", "test100", "test500", "test1k")
@@ -40,6 +41,9 @@ class M3DDataModule(LightningDataModule):
             cropped (SPEC §1).
         slicing_axis: axial, coronal or sagittal.
         ct_window: Optional (center, width) CT window applied before min-max; only for HU data.
+        volume_shards: LitData shards (a folder or an s3:// URL) written by `slicevlm shard` or
+            `prepare-m3d --litdata`: volumes are streamed from them by path; the json and CSVs still
+            come from data_root. None reads the volume files under data_root.
         batch_size: Training batch size per device.
         eval_batch_size: Validation/test/predict batch size per device.
         num_workers: DataLoader worker processes (persistent when > 0).
@@ -68,6 +72,7 @@ class M3DDataModule(LightningDataModule):
         volume_size: tuple[int, int, int] = (50, 224, 224),
         slicing_axis: str = "axial",
         ct_window: tuple[float, float] | None = None,
+        volume_shards: str | None = None,
         batch_size: int = 12,
         eval_batch_size: int = 12,
         num_workers: int = 4,
@@ -98,6 +103,7 @@ class M3DDataModule(LightningDataModule):
             tuple(int(s) for s in volume_size),  # type: ignore[arg-type]
             slicing_axis,
             None if ct_window is None else (float(ct_window[0]), float(ct_window[1])),
+            None if volume_shards is None else ShardVolumeSource(volume_shards),
         )
         self.cap_json, self.cap_test_split = cap_json, cap_test_split
         self.vqa_csv = {"train": vqa_train_csv, "val": vqa_val_csv, "test": vqa_test_csv}

@@ -23,8 +23,9 @@ from torch.utils.data import Dataset
 
 from slicevlm.data.errors import DataError, check_choice
 from slicevlm.data.prompts import caption_instruction, closed_answer, closed_instruction
-from slicevlm.data.readers import load_volume
+from slicevlm.data.readers import load_volume, volume_from_array
 from slicevlm.data.records import CaptionRecord, VQARecord, read_report
+from slicevlm.data.shards import ShardVolumeSource
 from slicevlm.data.transforms import resize_to_model
 
 TASKS: tuple[str, ...] = ("caption", "vqa_closed", "vqa_open")
@@ -40,17 +41,25 @@ class VolumeLoader:
         size: Model input ``(D, H, W)``.
         axis: Slicing axis.
         window: Optional CT window ``(center, width)`` (HU data only).
+        shards: LitData shards to fetch volumes from by their path (see ``data/shards.py``); None
+            reads the files under ``data_root``.
     """
 
     data_root: Path
     size: tuple[int, int, int] = (50, 224, 224)
     axis: str = "axial"
     window: tuple[float, float] | None = None
+    shards: ShardVolumeSource | None = None
 
     def __call__(self, image_path: str, referenced_by: str) -> torch.Tensor:
         """Volume ``(D, H, W)`` float32 in [0, 1]; a DataError names the file and who referenced it."""
         try:
-            volume = load_volume(self.data_root / image_path, axis=self.axis, window=self.window)
+            if self.shards is None:
+                volume = load_volume(self.data_root / image_path, axis=self.axis, window=self.window)
+            else:
+                array = self.shards.read(image_path, referenced_by)  # (z, y, x) as stored
+                source = f"{self.shards.location}::{image_path}"
+                volume = volume_from_array(array, source, axis=self.axis, window=self.window)
         except DataError as e:
             raise DataError(f"{e} (referenced by {referenced_by})") from e
         return resize_to_model(volume, self.size)  # (D, H, W)

@@ -251,13 +251,10 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--workers", type=int, default=4, help="worker processes (default 4; 0 = in this process)")
     parser.add_argument("--shape", type=parse_shape, default=(32, 256, 256), help="output D,H,W (default 32,256,256)")
     parser.add_argument("--no-json", action="store_true", help="do not write M3D_Cap.json")
-    parser.add_argument("--litdata", metavar="DIR", help="also write LitData shards (not implemented: see the error)")
+    parser.add_argument(
+        "--litdata", metavar="DIR", help="then pack the volumes into LitData shards at DIR (a folder or s3:// URL)"
+    )
     args = parser.parse_args(argv)
-    if args.litdata:
-        raise NotImplementedError(
-            "--litdata: LitData shards are not implemented yet (litdata is not a dependency). Train from "
-            "the npy tree this command writes, or convert it with `litdata.optimize` yourself."
-        )
     summary = prepare(args.raw_root, args.out_root, args.shape, args.workers, not args.no_json)
     print(
         f"prepare-m3d: {summary['series']} series: {summary['done']} written, {summary['skipped']} already done, "
@@ -269,4 +266,8 @@ def main(argv: list[str]) -> int:
             f"prepare-m3d: {summary['failures']} failures, see {Path(args.out_root) / FAILURES_FILE}", file=sys.stderr
         )
         return 1
+    if args.litdata:
+        from slicevlm.data.shards import main as shard_main
+
+        return shard_main([args.out_root, args.litdata, "--workers", str(max(1, args.workers))])
     return 0

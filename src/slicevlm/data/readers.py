@@ -53,6 +53,7 @@ __all__ = [
     "check_shape",
     "find_reader",
     "load_volume",
+    "volume_from_array",
     "read_grey_image",
 ]
 
@@ -168,6 +169,27 @@ def load_volume(
     """
     path = Path(path)
     array = find_reader(path, dicom_series).read(path, max_voxels)  # (z, y, x)
+    return volume_from_array(array, path, axis=axis, window=window, normalize=normalize, min_slices=min_slices)
+
+
+def volume_from_array(
+    array: np.ndarray,
+    source: str | os.PathLike,
+    *,
+    axis: str = "axial",
+    window: tuple[float, float] | None = None,
+    normalize: bool = True,
+    min_slices: int = 2,
+) -> np.ndarray:
+    """The checks and steps of :func:`load_volume` after reading: an array ``(z, y, x)`` from any source
+    (a reader, a LitData shard) to float32 ``(D, H, W)`` along ``axis`` in [0, 1].
+
+    Args:
+        array: Pixel data ``(z, y, x)``.
+        source: What the array came from, for error messages (a path, ``shards::key``).
+        axis, window, normalize, min_slices: As in :func:`load_volume`.
+    """
+    path = source
     if array.ndim != 3:
         raise DataError(f"{path}: reader returned shape {array.shape}; expected (D, H, W).")
     if min(array.shape) < min_slices:

@@ -1,0 +1,154 @@
+"""LitData shards of a data root's volumes, streamed from a folder or object storage.
+
+For data sets beyond one machine: every ``.npy`` volume under a data root is packed into LitData
+optimized chunks (``litdata.optimize``), keyed by its path relative to the root — the same string
+``M3D_Cap.json`` and the VQA CSVs hold. Training then sets ``data.volume_shards`` to the shard
+location (a folder, or an ``s3://``/``gs://``/``azure://`` URL LitData can read); the json and the
+CSVs still come from ``data.data_root``, and each volume is fetched by key from its chunk (LitData
+downloads and caches chunks on demand) instead of from a file.
+
+    slicevlm shard DATA_ROOT SHARDS_DIR [--workers 4]        # a prepared (or downloaded) npy tree
+    slicevlm prepare-m3d RAW OUT --litdata SHARDS_DIR         # the same, right after preparing
+
+Resumable: an interrupted run continues from LitData's checkpoints (``use_checkpoint``); a finished
+shard set (its ``index.json`` present) is left as it is. Every volume's header is checked before
+anything is written, so a truncated or non-numeric file fails the job at once, naming the file.
+Shards need the ``shards`` extra (``pip install 'slicevlm[shards]'``: litdata and polars).
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from slicevlm.data.errors import DataError
+from slicevlm.data.readers import NumpyReader
+
+#: The sample field that holds the key (the volume path relative to the data root).
+KEY_FIELD = "image_path"
+
+
+def _litdata():
+    try:
+        import litdata
+    except ImportError as error:
+        raise DataError(
+            "LitData shards need the `litdata` and `polars` packages: pip install 'slicevlm[shards]' "
+            "(`make install` includes it)."
+        ) from error
+    return litdata
+
+
+def list_volumes(data_root: str | Path) -> list[str]:
+    """Every ``.npy`` under ``data_root`` as a path relative to it (POSIX separators, sorted)."""
+    root = Path(data_root)
+    if not root.is_dir():
+        raise DataError(f"{root}: not a folder; expected a data root holding the .npy volumes (data/README.md).")
+    return sorted(path.relative_to(root).as_posix() for path in root.rglob("*.npy"))
+
+
+def _shard_sample(data_root: str, image_path: str) -> dict[str, Any]:
+    """One shard sample: the key and the stored array ``(D, H, W)`` (runs in LitData's workers)."""
+    return {KEY_FIELD: image_path, "volume": NumpyReader().read(Path(data_root) / image_path)}
+
+
+def _sample_key(sample: dict[str, Any]) -> str:
+    return sample[KEY_FIELD]
+
+
+def write_volume_shards(
+    data_root: str | Path, output_dir: str, workers: int = 4, chunk_bytes: str = "256MB"
+) -> dict[str, Any]:
+    """Pack every ``.npy`` volume under ``data_root`` into LitData chunks at ``output_dir``.
+
+    Args:
+        data_root: Folder the json/CSV image paths are relative to.
+        output_dir: Local folder or object-storage URL for the chunks.
+        workers: LitData worker processes.
+        chunk_bytes: Target chunk size (e.g. ``"256MB"``).
+
+    Returns:
+        ``{"volumes": n, "output_dir": ..., "skipped": True if an index was already there}``.
+    """
+    litdata = _litdata()
+    volumes = list_volumes(data_root)
+    if not volumes:
+        raise DataError(f"{data_root}: no .npy volume found; run prepare-m3d first or point at the M3D data root.")
+    local = "://" not in str(output_dir)
+    if local and (Path(output_dir) / "index.json").is_file():
+        return {"volumes": len(volumes), "output_dir": str(output_dir), "skipped": True}
+    reader = NumpyReader()
+    for image_path in volumes:  # fail before writing anything, naming the file
+        reader.header_shape(Path(data_root) / image_path)
+    litdata.optimize(
+        fn=functools.partial(_shard_sample, str(data_root)),
+        inputs=volumes,
+        output_dir=str(output_dir),
+        chunk_bytes=chunk_bytes,
+        num_workers=max(1, workers),
+        key_fn=_sample_key,
+        use_checkpoint=True,
+        verbose=False,
+    )
+    return {"volumes": len(volumes), "output_dir": str(output_dir), "skipped": False}
+
+
+class ShardVolumeSource:
+    """Reads volumes by key from LitData shards; the StreamingDataset opens lazily, once per process.
+
+    Args:
+        location: The shard folder or URL written by :func:`write_volume_shards`.
+    """
+
+    def __init__(self, location: str) -> None:
+        self.location = str(location)
+        self._dataset = None
+
+    def __getstate__(self) -> dict[str, Any]:  # DataLoader workers open their own dataset
+        return {"location": self.location, "_dataset": None}
+
+    def _open(self):
+        if self._dataset is None:
+            local = "://" not in self.location
+            if local and not (Path(self.location) / "index.json").is_file():
+                raise DataError(
+                    f"{self.location}: no LitData shards here (index.json missing); write them with "
+                    "`slicevlm shard DATA_ROOT SHARDS_DIR` or `prepare-m3d ... --litdata SHARDS_DIR`."
+                )
+            self._dataset = _litdata().StreamingDataset(self.location)
+        return self._dataset
+
+    def read(self, image_path: str, referenced_by: str) -> np.ndarray:
+        """The stored array ``(D, H, W)`` for ``image_path`` (relative to the data root)."""
+        try:
+            sample = self._open()[image_path]
+        except KeyError as error:
+            raise DataError(
+                f"{image_path}: not in the LitData shards at {self.location} (referenced by {referenced_by}); "
+                "expected every volume the json/CSVs name. Re-write the shards from the data root they index."
+            ) from error
+        return np.asarray(sample["volume"])
+
+
+def main(argv: list[str]) -> int:
+    """``slicevlm shard DATA_ROOT SHARDS_DIR [--workers N] [--chunk-bytes 256MB]``."""
+    parser = argparse.ArgumentParser(prog="slicevlm shard", description=__doc__.split("\n")[0])
+    parser.add_argument("data_root", help="folder whose .npy volumes (at any depth) are packed")
+    parser.add_argument("output_dir", help="shard folder or object-storage URL (s3://bucket/prefix ...)")
+    parser.add_argument("--workers", type=int, default=4, help="LitData worker processes (default 4)")
+    parser.add_argument("--chunk-bytes", default="256MB", help="target chunk size (default 256MB)")
+    args = parser.parse_args(argv)
+    try:
+        summary = write_volume_shards(args.data_root, args.output_dir, args.workers, args.chunk_bytes)
+    except DataError as error:
+        print(f"slicevlm shard: {error}", file=sys.stderr)
+        return 2
+    state = "already written, left as is" if summary["skipped"] else "written"
+    print(f"shard: {summary['volumes']} volumes from {args.data_root} -> {summary['output_dir']} ({state}).")
+    print(f"Train with: --data.data_root {args.data_root} --data.volume_shards {summary['output_dir']}")
+    return 0

@@ -1,0 +1,42 @@
+"""The tiny stand-in LLM: its language warm-up must actually teach it the text formats."""
+
+import math
+
+import torch
+
+from slicevlm.data.findings import ORGANS
+from slicevlm.tiny import pretrain_tiny_llm, train_tiny_tokenizer, warmup_texts
+
+
+def test_warmup_texts_cover_every_task_format():
+    pairs = warmup_texts(3)
+    assert len(pairs) == 3 * (1 + 5 * 2)  # a report, then five questions closed and open, per case
+    prompts = [prompt for prompt, _ in pairs]
+    assert sum("Choices: A." in prompt for prompt in prompts) == 15
+    assert all("<image>" not in prompt for prompt in prompts)  # the image token is added by LanguageModel
+    closed_answers = [answer for prompt, answer in pairs if "Choices: A." in prompt]
+    assert all(answer[0] in "ABCD" and answer[1:3] == ". " for answer in closed_answers)
+
+
+def test_warmup_seeds_are_not_the_synthetic_testbed_seeds():
+    assert warmup_texts(2) != warmup_texts(2, seed=0)
+
+
+def test_language_warmup_moves_the_loss_far_below_uniform():
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    tokenizer = train_tiny_tokenizer()
+    config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=1,
+                         num_attention_heads=2, num_key_value_heads=1, pad_token_id=tokenizer.pad_token_id)
+    torch.manual_seed(0)
+    model = LlamaForCausalLM(config)
+    final_loss = pretrain_tiny_llm(model, tokenizer, steps=100, batch_size=16)
+    uniform = math.log(len(tokenizer))
+    assert final_loss < 0.5 * uniform, (final_loss, uniform)
+    assert not model.training
+
+
+def test_tokenizer_spells_the_testbed_vocabulary_compactly():
+    tokenizer = train_tiny_tokenizer()
+    for organ in ORGANS:
+        assert len(tokenizer(" " + organ, add_special_tokens=False)["input_ids"]) <= 2, organ
