@@ -107,7 +107,8 @@ def pretrain_tiny_llm(model, tokenizer, steps: int, batch_size: int = 32, learni
     """
     from slicevlm.llm.prompting import IGNORE_INDEX
 
-    pairs = warmup_texts(max(200, steps * batch_size // 11))
+    pairs_per_case = 11  # a report request, then five questions both closed and open
+    pairs = warmup_texts(max(200, steps * batch_size // pairs_per_case))  # each pair seen about once
     rows = []
     for prompt, answer in pairs:  # tokenised like training rows: prompt (with BOS) + answer + EOS
         ids = tokenizer(prompt)["input_ids"] + tokenizer(answer.strip(), add_special_tokens=False)["input_ids"]
