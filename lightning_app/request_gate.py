@@ -206,13 +206,9 @@ class RequestGate:
                 cleanup.append(unpacked)
                 folder = await anyio.to_thread.run_sync(extract_zip, archive, unpacked, 4 * self.settings.max_bytes)
                 payload["volume"]["path"] = str(folder)
-            await self._forward(scope, payload, body, send)
+            await self._forward(scope, payload, body, send, before_last_message=lambda: anyio.to_thread.run_sync(_remove_all, cleanup))
         finally:
-            for path in cleanup:
-                try:
-                    remove_upload(path)
-                except OSError as error:
-                    log.warning("could not remove upload %s: %s", path, error)
+            _remove_all(cleanup)  # a rejected or failed request: nothing was forwarded, or it broke off
 
     def _payload(self, fields: dict[str, Any], upload: MultipartUpload | None) -> dict[str, Any]:
         """Validate the request fields; return the JSON LitServe's worker receives."""
@@ -256,8 +252,12 @@ class RequestGate:
         if not resolved.exists():
             raise UploadRejected(404, f"no volume at {path!r} in the server's data folder; check the path (relative to --data-dir).")
 
-    async def _forward(self, scope: Scope, payload: dict[str, Any], body: _Body, send: Send) -> None:
-        """Hand the rewritten JSON request to LitServe."""
+    async def _forward(
+        self, scope: Scope, payload: dict[str, Any], body: _Body, send: Send, before_last_message: Callable[[], Awaitable[Any]]
+    ) -> None:
+        """Hand the rewritten JSON request to LitServe; run `before_last_message` (removing the upload)
+        before the response's last body message goes out, so a client that has its answer never
+        finds the upload still on disk."""
         data = json.dumps(payload).encode()
         headers = [(k, v) for k, v in scope.get("headers", []) if k.lower() not in (b"content-type", b"content-length")]
         headers += [(b"content-type", b"application/json"), (b"content-length", str(len(data)).encode())]
@@ -270,7 +270,21 @@ class RequestGate:
                 return {"type": "http.request", "body": data, "more_body": False}
             return await body.receive()  # after the body: waits for the disconnect, as ASGI servers do
 
-        await self.app({**scope, "headers": headers}, replay, send)
+        async def send_after_cleanup(message: Message) -> None:
+            if message["type"] == "http.response.body" and not message.get("more_body", False):
+                await before_last_message()
+            await send(message)
+
+        await self.app({**scope, "headers": headers}, replay, send_after_cleanup)
+
+
+def _remove_all(paths: list[Path]) -> None:
+    """Delete every upload in `paths` (idempotent); a failure is logged, never raised."""
+    for path in paths:
+        try:
+            remove_upload(path)
+        except OSError as error:
+            log.warning("could not remove upload %s: %s", path, error)
 
 
 def _text(value: Any, name: str) -> str:
