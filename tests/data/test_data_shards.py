@@ -36,7 +36,8 @@ def test_every_volume_reads_back_identical(synth_root: Path, shards: Path) -> No
 def test_datamodule_streams_from_shards(synth_root: Path, shards: Path) -> None:
     common = dict(data_root=str(synth_root), volume_size=SIZE, num_workers=0, pin_memory=False,
                   test_tasks=["vqa_closed"], eval_batch_size=4, max_test_samples=8)
-    plain, streamed = M3DDataModule(**common), M3DDataModule(**common, volume_shards=str(shards))
+    plain = M3DDataModule(**common)
+    streamed = M3DDataModule(**{**common, "num_workers": 2}, volume_shards=str(shards))  # workers open their own
     for module in (plain, streamed):
         module.setup("test")
     batch_plain = next(iter(plain.test_dataloader()))
@@ -85,3 +86,23 @@ def test_source_pickles_without_its_open_dataset(shards: Path) -> None:
     clone = pickle.loads(pickle.dumps(source))
     assert clone.location == source.location and clone._dataset is None
     assert isinstance(np.asarray(clone.read(source._open()[0]["image_path"], "x")), np.ndarray)
+
+
+def test_failed_litdata_workers_are_an_error_not_an_empty_shard_set(synth_root: Path, tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    import types
+
+    import slicevlm.data.shards as shards_module
+
+    def optimize_whose_workers_die(output_dir: str, **_: object) -> None:  # what LitData leaves behind
+        Path(output_dir).mkdir(parents=True, exist_ok=True)
+        (Path(output_dir) / "index.json").write_text('{"chunks": [], "config": null}', encoding="utf-8")
+
+    monkeypatch.setattr(shards_module, "_litdata", lambda: types.SimpleNamespace(optimize=optimize_whose_workers_die))
+    with pytest.raises(DataError, match=f"wrote 0 of {len(list_volumes(synth_root))} volumes.*again to resume"):
+        write_volume_shards(synth_root, str(tmp_path / "broken"), workers=1)
+    monkeypatch.undo()
+
+    summary = write_volume_shards(synth_root, str(tmp_path / "broken"), workers=1)  # the rerun repairs it
+    assert summary["skipped"] is False and summary["volumes"] == len(list_volumes(synth_root))
+    assert ShardVolumeSource(str(tmp_path / "broken")).read(list_volumes(synth_root)[0], "x").ndim == 3

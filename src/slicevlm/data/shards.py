@@ -11,7 +11,8 @@ downloads and caches chunks on demand) instead of from a file.
     slicevlm prepare-m3d RAW OUT --litdata SHARDS_DIR         # the same, right after preparing
 
 Resumable: an interrupted run continues from LitData's checkpoints (``use_checkpoint``); a finished
-shard set (its ``index.json`` present) is left as it is. Every volume's header is checked before
+shard set (an index listing every volume) is left as it is, and a run whose workers failed is an
+error (LitData itself would leave an empty index behind). Every volume's header is checked before
 anything is written, so a truncated or non-numeric file fails the job at once, naming the file.
 Shards need the ``shards`` extra (``pip install 'slicevlm[shards]'``: litdata and polars).
 """
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -79,9 +81,11 @@ def write_volume_shards(
     volumes = list_volumes(data_root)
     if not volumes:
         raise DataError(f"{data_root}: no .npy volume found; run prepare-m3d first or point at the M3D data root.")
-    local = "://" not in str(output_dir)
-    if local and (Path(output_dir) / "index.json").is_file():
+    if _samples_written(output_dir) == len(volumes):
         return {"volumes": len(volumes), "output_dir": str(output_dir), "skipped": True}
+    index = Path(output_dir) / "index.json"
+    if "://" not in str(output_dir) and index.is_file():
+        index.unlink()  # an earlier run broke off: LitData resumes from its checkpoints, not from this index
     reader = NumpyReader()
     for image_path in volumes:  # fail before writing anything, naming the file
         reader.header_shape(Path(data_root) / image_path)
@@ -95,7 +99,28 @@ def write_volume_shards(
         use_checkpoint=True,
         verbose=False,
     )
+    written = _samples_written(output_dir)
+    if written != len(volumes):  # LitData writes an index even when its workers die
+        raise DataError(
+            f"{output_dir}: LitData wrote {written} of {len(volumes)} volumes; its workers failed (see the messages "
+            "above). Run the command again to resume. From a script of your own, call write_volume_shards under "
+            "`if __name__ == '__main__':` (LitData starts its workers with spawn)."
+        )
     return {"volumes": len(volumes), "output_dir": str(output_dir), "skipped": False}
+
+
+def _samples_written(output_dir: str | Path) -> int:
+    """Samples listed in the shard index at ``output_dir`` (0 when there is none)."""
+    if "://" in str(output_dir):
+        try:
+            return len(_litdata().StreamingDataset(str(output_dir)))
+        except (AssertionError, FileNotFoundError, ValueError):
+            return 0
+    index = Path(output_dir) / "index.json"
+    if not index.is_file():
+        return 0
+    chunks = json.loads(index.read_text(encoding="utf-8")).get("chunks") or []
+    return sum(int(chunk["chunk_size"]) for chunk in chunks)
 
 
 class ShardVolumeSource:
