@@ -189,12 +189,11 @@ def volume_from_array(
         source: What the array came from, for error messages (a path, ``shards::key``).
         axis, window, normalize, min_slices: As in :func:`load_volume`.
     """
-    path = source
     if array.ndim != 3:
-        raise DataError(f"{path}: reader returned shape {array.shape}; expected (D, H, W).")
+        raise DataError(f"{source}: reader returned shape {array.shape}; expected (D, H, W).")
     if min(array.shape) < min_slices:
         raise DataError(
-            f"{path}: shape {array.shape} has a single slice along axis {int(np.argmin(array.shape))}; "
+            f"{source}: shape {array.shape} has a single slice along axis {int(np.argmin(array.shape))}; "
             f"expected at least {min_slices} slices along every axis of a 3D volume. Point the "
             "json/CSV at the whole series (a folder or a 3D file), or pass min_slices=1 for 2D input."
         )
@@ -203,12 +202,12 @@ def volume_from_array(
     if not finite.all():
         nan = int(np.isnan(array).sum())
         raise DataError(
-            f"{path}: {nan:,} NaN and {array.size - int(finite.sum()) - nan:,} infinite voxels; expected "
+            f"{source}: {nan:,} NaN and {array.size - int(finite.sum()) - nan:,} infinite voxels; expected "
             "finite intensities. Fix the export (e.g. np.nan_to_num before saving) or drop the file."
         )
     array = reorient_to_axis(array, axis)  # (D, H, W)
     if normalize:
-        array = normalize_intensity(array, window, source=str(path))
+        array = normalize_intensity(array, window, source=str(source))
     elif float(array.min()) == float(array.max()):
-        normalize_intensity(array, window, source=str(path))  # raises the constant-volume error
+        normalize_intensity(array, window, source=str(source))  # raises the constant-volume error
     return array

@@ -10,9 +10,10 @@ downloads and caches chunks on demand) instead of from a file.
     slicevlm shard DATA_ROOT SHARDS_DIR [--workers 4]        # a prepared (or downloaded) npy tree
     slicevlm prepare-m3d RAW OUT --litdata SHARDS_DIR         # the same, right after preparing
 
-Resumable: an interrupted run continues from LitData's checkpoints (``use_checkpoint``); a finished
-shard set (an index listing every volume) is left as it is, and a run whose workers failed is an
-error (LitData itself would leave an empty index behind). Every volume's header is checked before
+Re-runnable: after an interruption, the same command completes the set (LitData's
+``use_checkpoint`` lets it skip inputs it had finished; a partial index is discarded); a finished
+shard set (an index listing every volume) is left as it is; a run whose workers failed is an error
+(LitData itself would leave an empty index behind). Every volume's header is checked before
 anything is written, so a truncated or non-numeric file fails the job at once, naming the file.
 Shards need the ``shards`` extra (``pip install 'slicevlm[shards]'``: litdata and polars).
 """
@@ -75,7 +76,7 @@ def write_volume_shards(
         chunk_bytes: Target chunk size (e.g. ``"256MB"``).
 
     Returns:
-        ``{"volumes": n, "output_dir": ..., "skipped": True if an index was already there}``.
+        ``{"volumes": n, "output_dir": ..., "skipped": True if a complete index was already there}``.
     """
     litdata = _litdata()
     volumes = list_volumes(data_root)
