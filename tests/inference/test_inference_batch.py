@@ -133,3 +133,22 @@ def test_an_answers_file_from_another_csv_is_refused(questions, checkpoint, tmp_
     with pytest.raises(SystemExit):
         batch_main(_args(questions, out, checkpoint))
     assert "written for another CSV" in capsys.readouterr().err
+
+
+def test_an_answers_file_from_another_checkpoint_is_refused(questions, checkpoint, tmp_path, capsys):
+    import shutil
+
+    out = tmp_path / "answers.jsonl"
+    assert batch_main(_args(questions, out, checkpoint)) == 0
+    assert {record["checkpoint"] for record in _records(out)} == {str(checkpoint.resolve())}
+    lines = out.read_text(encoding="utf-8").splitlines()
+    out.write_text("\n".join(lines[:2]) + "\n", encoding="utf-8")  # as if interrupted after two rows
+
+    other = tmp_path / "retrained"
+    shutil.copytree(checkpoint, other)
+    with pytest.raises(SystemExit):
+        batch_main(_args(questions, out, other))
+    err = capsys.readouterr().err
+    assert "answered by checkpoint" in err and str(other.resolve()) in err and "--overwrite" in err
+    assert batch_main(_args(questions, out, other, "--overwrite")) == 0
+    assert {record["checkpoint"] for record in _records(out)} == {str(other.resolve())}

@@ -15,6 +15,11 @@ Contract with the LightningModule:
    counts) and ``<stem>.summary.md`` (tables per question type as paper Tables 3–4) beside the
    JSONL.
 
+Resuming is only allowed into a file the same run wrote: ``<stem>.run.json`` records the
+generation settings and a SHA-256 of the module's trained (``requires_grad``) weights. Rows left by
+another model or other settings are never mixed with new ones: the writer stops with a message, or,
+with ``on_other_run="restart"``, moves them to ``<stem>.old.jsonl`` and starts afresh.
+
 With several processes each rank appends to ``<stem>.rank<R>.jsonl``; rank 0 merges those into
 the main file at the end (resume reads all of them).
 """
@@ -58,6 +63,9 @@ class PredictionWriter(Callback):
         bertscore_layers: BERTScore layer (``None``: 17 for roberta-large; required for a folder).
         per_sample_scores: Store per-sample m3d scores in every row.
         compare_with_paper: Append paper-vs-ours tables (Tables 2–4) to the markdown summary.
+        on_other_run: What to do when the output file holds rows from another model or other
+            generation settings: ``"error"`` (stop and say so) or ``"restart"`` (move them to
+            ``<stem>.old.jsonl`` and write afresh).
     """
 
     def __init__(
@@ -68,8 +76,12 @@ class PredictionWriter(Callback):
         bertscore_layers: int | None = None,
         per_sample_scores: bool = True,
         compare_with_paper: bool = False,
+        on_other_run: str = "error",
     ) -> None:
         super().__init__()
+        if on_other_run not in ("error", "restart"):
+            raise ValueError(f"on_other_run must be 'error' or 'restart', got {on_other_run!r}.")
+        self.on_other_run = on_other_run
         self.output_path = Path(output_path)
         self.protocols = [check_protocol(p) for p in protocols]
         self.bertscore = (
@@ -95,6 +107,11 @@ class PredictionWriter(Callback):
         """``<stem>.summary.md`` beside the JSONL."""
         return self.output_path.with_name(f"{self.output_path.stem}.summary.md")
 
+    @property
+    def run_record_path(self) -> Path:
+        """``<stem>.run.json``: which weights and generation settings wrote the rows."""
+        return self.output_path.with_name(f"{self.output_path.stem}.run.json")
+
     def _part_path(self, rank: int) -> Path:
         return self.output_path.with_name(f"{self.output_path.stem}.rank{rank}{self.output_path.suffix}")
 
@@ -118,6 +135,12 @@ class PredictionWriter(Callback):
                 repair_jsonl(path)
         trainer.strategy.barrier("prediction_writer_start")
         existing = [row for path in self._all_paths() for row in read_jsonl(path)]
+        identity = run_identity(pl_module)
+        if existing and self._recorded_identity() != identity:
+            existing = self._handle_other_run(trainer, len(existing), identity)
+        if trainer.is_global_zero:
+            self.output_path.parent.mkdir(parents=True, exist_ok=True)
+            self.run_record_path.write_text(json.dumps(identity, indent=2) + "\n", encoding="utf-8")
         self.written_ids = {str(row["id"]) for row in existing if "id" in row}
         self.resumed_count = len(self.written_ids)
         self.written_this_run = 0
@@ -125,6 +148,35 @@ class PredictionWriter(Callback):
         target = self.output_path if trainer.world_size == 1 else self._part_path(trainer.global_rank)
         self._appender = JsonlAppender(target)
         self._appender.open()
+
+    def _recorded_identity(self) -> dict[str, Any] | None:
+        if not self.run_record_path.is_file():
+            return None
+        return json.loads(self.run_record_path.read_text(encoding="utf-8"))
+
+    def _handle_other_run(self, trainer: pl.Trainer, n_rows: int, identity: dict[str, Any]) -> list[dict[str, Any]]:
+        """Stop, or move the other run's rows aside (``on_other_run``); returns the rows kept (none)."""
+        recorded = self._recorded_identity()
+        if recorded is None:
+            why = f"no {self.run_record_path.name} says which model wrote them"
+        elif recorded.get("weights_sha256") != identity["weights_sha256"]:
+            why = "they came from other weights"
+        else:
+            why = f"they used other generation settings ({recorded.get('generation')} vs {identity['generation']})"
+        if self.on_other_run == "error":
+            raise RuntimeError(
+                f"{self.output_path} already holds {n_rows} predictions that this run cannot resume: {why}. "
+                "Resuming would mix two runs' answers. Write to a new output_path, delete the file, or set "
+                "on_other_run: restart to move the old rows to "
+                f"{self.output_path.with_name(self.output_path.stem + '.old' + self.output_path.suffix)}."
+            )
+        if trainer.is_global_zero:
+            old = self.output_path.with_name(f"{self.output_path.stem}.old{self.output_path.suffix}")
+            self._merge_parts()  # rank files of the other run join the main file, which moves aside
+            if self.output_path.exists():
+                self.output_path.replace(old)
+        trainer.strategy.barrier("prediction_writer_restart")
+        return []
 
     def on_test_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         """Read existing rows and set ``pl_module.skip_ids``."""
@@ -239,3 +291,21 @@ class PredictionWriter(Callback):
     def teardown(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
         """Close the file if still open."""
         self._close()
+
+
+def run_identity(pl_module: pl.LightningModule) -> dict[str, Any]:
+    """What makes two runs' rows comparable: generation settings and the trained weights' SHA-256.
+
+    Only parameters with ``requires_grad`` are hashed (for SliceVLM: fusion, injection, projector and
+    LoRA); the frozen encoder and LLM are named by the checkpoint's config, never trained here.
+    """
+    import hashlib
+
+    digest = hashlib.sha256()
+    for name, parameter in sorted(pl_module.named_parameters(), key=lambda item: item[0]):
+        if parameter.requires_grad:
+            digest.update(name.encode())
+            digest.update(parameter.detach().float().cpu().numpy().tobytes())
+    settings_fn = getattr(pl_module, "generation_settings", None)
+    generation = settings_fn() if callable(settings_fn) else {}
+    return {"weights_sha256": digest.hexdigest(), "generation": json.loads(json.dumps(generation))}

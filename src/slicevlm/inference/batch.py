@@ -149,12 +149,16 @@ def _record_matches(record: dict[str, Any], row: BatchRow) -> bool:
     return record.get("volume") == row.volume and record.get("question") == row.question
 
 
-def answered_rows(out_path: str | Path, rows: Sequence[BatchRow]) -> set[int]:
+def answered_rows(out_path: str | Path, rows: Sequence[BatchRow], checkpoint: str | None = None) -> set[int]:
     """Rows already in ``out_path``; cuts a truncated last line off the file.
 
+    Args:
+        checkpoint: The checkpoint answering now; a record written by another one is an error
+            (``None`` skips the check).
+
     Raises:
-        InputError: a complete line that is not JSON, or a record that does not match the CSV row of
-            the same number (the file was written for another CSV).
+        InputError: a complete line that is not JSON, a record that does not match the CSV row of
+            the same number (the file was written for another CSV), or one another checkpoint wrote.
     """
     out_path = Path(out_path)
     if not out_path.exists():
@@ -184,14 +188,20 @@ def answered_rows(out_path: str | Path, rows: Sequence[BatchRow]) -> set[int]:
                 f"{out_path} line {index} answers row {number} ({record.get('volume')!r}, {record.get('question')!r}), "
                 "which is not that row of this CSV; the file was written for another CSV. Use another --out, or --overwrite."
             )
+        if checkpoint is not None and record.get("checkpoint") != checkpoint:
+            raise InputError(
+                f"{out_path} line {index} was answered by checkpoint {record.get('checkpoint')!r}, this run uses "
+                f"{checkpoint!r}; resuming would mix two models' answers. Use another --out, or --overwrite."
+            )
         done.add(number)
     return done
 
 
-def answer_record(row: BatchRow, answer: Answer) -> dict[str, Any]:
-    """The JSON object written for one answered row."""
+def answer_record(row: BatchRow, answer: Answer, checkpoint: str = "") -> dict[str, Any]:
+    """The JSON object written for one answered row (``checkpoint``: the folder that answered)."""
     return {
         "row": row.row,
+        "checkpoint": checkpoint,
         "volume": row.volume,
         "question": row.question,
         "choices": list(row.choices),
@@ -247,7 +257,8 @@ def run_batch(
     out_path.parent.mkdir(parents=True, exist_ok=True)
     if overwrite and out_path.exists():
         out_path.unlink()
-    done = answered_rows(out_path, rows)
+    checkpoint = str(Path(qa.metadata["checkpoint"]).resolve()) if qa.metadata.get("checkpoint") else ""
+    done = answered_rows(out_path, rows, checkpoint)
     pending = [row for row in rows if row.row not in done]
     summary = BatchSummary(total=len(rows), skipped=len(rows) - len(pending), answered=0, failed=[])
     if summary.skipped:
@@ -267,7 +278,7 @@ def run_batch(
             if loaded:
                 answers = qa.generate([volume for _, volume in loaded], [row.instruction for row, _ in loaded])
                 for (row, _), answer in zip(loaded, answers):
-                    _write_line(handle, answer_record(row, answer))
+                    _write_line(handle, answer_record(row, answer, checkpoint))
                     summary.answered += 1
                     log.info("row %d/%d answered (%.0f ms)", row.row, len(rows), answer.timings_ms["total"])
     return summary
