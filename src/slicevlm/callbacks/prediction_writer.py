@@ -136,7 +136,9 @@ class PredictionWriter(Callback):
         trainer.strategy.barrier("prediction_writer_start")
         existing = [row for path in self._all_paths() for row in read_jsonl(path)]
         identity = run_identity(pl_module)
-        if existing and self._recorded_identity() != identity:
+        other_run = bool(existing) and self._recorded_identity() != identity
+        trainer.strategy.barrier("prediction_writer_identity")  # every rank decides before rank 0 rewrites the record
+        if other_run:
             existing = self._handle_other_run(trainer, len(existing), identity)
         if trainer.is_global_zero:
             self.output_path.parent.mkdir(parents=True, exist_ok=True)
@@ -298,6 +300,7 @@ def run_identity(pl_module: pl.LightningModule) -> dict[str, Any]:
 
     Only parameters with ``requires_grad`` are hashed (for SliceVLM: fusion, injection, projector and
     LoRA); the frozen encoder and LLM are named by the checkpoint's config, never trained here.
+    Under ZeRO-3 each rank only sees its partition, so there the digest covers less than the model.
     """
     import hashlib
 
