@@ -105,7 +105,7 @@ def pretrain_tiny_llm(model, tokenizer, steps: int, batch_size: int = 32, learni
     Returns:
         The mean loss over the last 10 steps.
     """
-    from slicevlm.llm.prompting import IGNORE_INDEX
+    from slicevlm.llm.prompting import IGNORE_INDEX, pad_rows
 
     pairs_per_case = 11  # a report request, then five questions both closed and open
     pairs = warmup_texts(max(200, steps * batch_size // pairs_per_case))  # each pair seen about once
@@ -120,9 +120,8 @@ def pretrain_tiny_llm(model, tokenizer, steps: int, batch_size: int = 32, learni
     losses = []
     for _ in range(steps):
         picked = [rows[i] for i in torch.randint(len(rows), (batch_size,), generator=generator).tolist()]
-        width = max(map(len, picked))
-        input_ids = torch.tensor([row + [tokenizer.pad_token_id] * (width - len(row)) for row in picked])
-        labels = torch.tensor([row + [IGNORE_INDEX] * (width - len(row)) for row in picked])
+        input_ids = pad_rows(picked, tokenizer.pad_token_id, left=False)
+        labels = pad_rows(picked, IGNORE_INDEX, left=False)  # loss on every real token
         loss = model(input_ids=input_ids, attention_mask=(labels != IGNORE_INDEX).long(), labels=labels).loss
         optimizer.zero_grad(set_to_none=True)
         loss.backward()

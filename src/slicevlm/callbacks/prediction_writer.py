@@ -112,6 +112,11 @@ class PredictionWriter(Callback):
         """``<stem>.run.json``: which weights and generation settings wrote the rows."""
         return self.output_path.with_name(f"{self.output_path.stem}.run.json")
 
+    @property
+    def old_rows_path(self) -> Path:
+        """``<stem>.old.jsonl``: where ``on_other_run="restart"`` moves another run's rows."""
+        return self.output_path.with_name(f"{self.output_path.stem}.old{self.output_path.suffix}")
+
     def _part_path(self, rank: int) -> Path:
         return self.output_path.with_name(f"{self.output_path.stem}.rank{rank}{self.output_path.suffix}")
 
@@ -136,10 +141,11 @@ class PredictionWriter(Callback):
         trainer.strategy.barrier("prediction_writer_start")
         existing = [row for path in self._all_paths() for row in read_jsonl(path)]
         identity = run_identity(pl_module)
-        other_run = bool(existing) and self._recorded_identity() != identity
+        recorded = self._recorded_identity()
+        other_run = bool(existing) and recorded != identity
         trainer.strategy.barrier("prediction_writer_identity")  # every rank decides before rank 0 rewrites the record
         if other_run:
-            existing = self._handle_other_run(trainer, len(existing), identity)
+            existing = self._handle_other_run(trainer, len(existing), recorded, identity)
         if trainer.is_global_zero:
             self.output_path.parent.mkdir(parents=True, exist_ok=True)
             self.run_record_path.write_text(json.dumps(identity, indent=2) + "\n", encoding="utf-8")
@@ -156,9 +162,10 @@ class PredictionWriter(Callback):
             return None
         return json.loads(self.run_record_path.read_text(encoding="utf-8"))
 
-    def _handle_other_run(self, trainer: pl.Trainer, n_rows: int, identity: dict[str, Any]) -> list[dict[str, Any]]:
+    def _handle_other_run(
+        self, trainer: pl.Trainer, n_rows: int, recorded: dict[str, Any] | None, identity: dict[str, Any]
+    ) -> list[dict[str, Any]]:
         """Stop, or move the other run's rows aside (``on_other_run``); returns the rows kept (none)."""
-        recorded = self._recorded_identity()
         if recorded is None:
             why = f"no {self.run_record_path.name} says which model wrote them"
         elif recorded.get("weights_sha256") != identity["weights_sha256"]:
@@ -169,14 +176,12 @@ class PredictionWriter(Callback):
             raise RuntimeError(
                 f"{self.output_path} already holds {n_rows} predictions that this run cannot resume: {why}. "
                 "Resuming would mix two runs' answers. Write to a new output_path, delete the file, or set "
-                "on_other_run: restart to move the old rows to "
-                f"{self.output_path.with_name(self.output_path.stem + '.old' + self.output_path.suffix)}."
+                f"on_other_run: restart to move the old rows to {self.old_rows_path}."
             )
         if trainer.is_global_zero:
-            old = self.output_path.with_name(f"{self.output_path.stem}.old{self.output_path.suffix}")
             self._merge_parts()  # rank files of the other run join the main file, which moves aside
             if self.output_path.exists():
-                self.output_path.replace(old)
+                self.output_path.replace(self.old_rows_path)
         trainer.strategy.barrier("prediction_writer_restart")
         return []
 

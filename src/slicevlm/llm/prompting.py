@@ -25,7 +25,8 @@ def build_prompt(instruction: str) -> str:
     return PROMPT_PREFIX + instruction.strip()
 
 
-def _pad(rows: Sequence[list[int]], value: int, left: bool) -> torch.Tensor:
+def pad_rows(rows: Sequence[list[int]], value: int, left: bool) -> torch.Tensor:
+    """Token rows padded with ``value`` to the longest row, on the left or the right: (B, L)."""
     width = max(len(row) for row in rows)
     padded = [([value] * (width - len(row)) + row) if left else (row + [value] * (width - len(row))) for row in rows]
     return torch.tensor(padded, dtype=torch.long)
@@ -65,15 +66,15 @@ def training_batch(
         target = target[: max_text_tokens - len(prompt)]
         ids.append(prompt + target)
         labels.append([IGNORE_INDEX] * len(prompt) + target)
-    input_ids = _pad(ids, tokenizer.pad_token_id, left=False)
-    attention_mask = _pad([[1] * len(row) for row in ids], 0, left=False)
-    return {"input_ids": input_ids, "attention_mask": attention_mask, "labels": _pad(labels, IGNORE_INDEX, left=False)}
+    input_ids = pad_rows(ids, tokenizer.pad_token_id, left=False)
+    attention_mask = pad_rows([[1] * len(row) for row in ids], 0, left=False)
+    return {"input_ids": input_ids, "attention_mask": attention_mask, "labels": pad_rows(labels, IGNORE_INDEX, left=False)}
 
 
 def generation_batch(tokenizer, instructions: Sequence[str]) -> dict[str, torch.Tensor]:
     """Tokenise prompts for generation, left-padded: input_ids and attention_mask, (B, L)."""
     prompts = tokenize_prompts(tokenizer, instructions)
     return {
-        "input_ids": _pad(prompts, tokenizer.pad_token_id, left=True),
-        "attention_mask": _pad([[1] * len(row) for row in prompts], 0, left=True),
+        "input_ids": pad_rows(prompts, tokenizer.pad_token_id, left=True),
+        "attention_mask": pad_rows([[1] * len(row) for row in prompts], 0, left=True),
     }
