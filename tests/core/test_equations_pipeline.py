@@ -55,9 +55,10 @@ def test_kept_slices_are_reshaped_row_major_into_the_grid(grid_size):
     _, indices, grid = _run(pipeline)
     features = pipeline.encoder.features
     for b in range(2):
-        kept = features[b, ref.kept_slices(features[b], 3)]  # ⌊12·0.28⌋ = 3
-        assert indices[b].tolist() == ref.kept_slices(features[b], 3)
-        torch.testing.assert_close(grid[b : b + 1].double(), ref.slice_grid(kept[None], *grid_size), rtol=0, atol=0)
+        keep = ref.kept_slices(features[b], 3)  # ⌊12·0.28⌋ = 3
+        assert indices[b].tolist() == keep
+        expected = ref.slice_grid(features[b, keep][None], *grid_size)  # (1, C, 3, H', W')
+        torch.testing.assert_close(grid[b : b + 1].double(), expected, rtol=0, atol=0)
 
 
 @pytest.mark.parametrize(
