@@ -61,9 +61,26 @@ class SliceVLM(nn.Module):
         embeds, mask, spliced_labels = self.spliced_inputs(volume, input_ids, attention_mask, labels)
         return self.language(embeds, mask, spliced_labels)
 
-    def tokenize_for_training(self, instructions: Sequence[str], answers: Sequence[str]) -> dict[str, torch.Tensor]:
-        """Prompt + answer ids, mask and labels, dynamically padded (see `llm.prompting`)."""
-        return training_batch(self.tokenizer, instructions, answers, self.language.max_text_tokens)
+    def text_token_budget(self, depth: int) -> int:
+        """Text tokens a training row may hold for volumes of `depth` slices.
+
+        The language model's `context_length` minus the M' visual tokens (when they count, the
+        default): 512 − 343 = 169 for the paper's settings.
+        """
+        language = self.language
+        visual = self.vision.token_count(depth) if language.count_visual_tokens else 0
+        budget = language.context_length - visual
+        if budget <= 0:
+            raise ValueError(
+                f"model.language.context_length={language.context_length} leaves no room for text after the {visual} "
+                "visual tokens; raise it, or set model.language.count_visual_tokens: false."
+            )
+        return budget
+
+    def tokenize_for_training(self, instructions: Sequence[str], answers: Sequence[str], depth: int) -> dict[str, torch.Tensor]:
+        """Prompt + answer ids, mask and labels for volumes of `depth` slices, dynamically padded
+        (see `llm.prompting`); rows are cut to the context budget (`text_token_budget`)."""
+        return training_batch(self.tokenizer, instructions, answers, self.text_token_budget(depth))
 
     @torch.no_grad()
     def generate(

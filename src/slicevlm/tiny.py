@@ -80,23 +80,11 @@ def warmup_texts(n_cases: int, seed: int = _WARMUP_SEED) -> list[tuple[str, str]
 
 def train_tiny_tokenizer(vocab_size: int = 512):
     """A byte-level BPE tokenizer with <s>, </s>, <unk>, <pad>; adds BOS like LLaMA's."""
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
-    from transformers import PreTrainedTokenizerFast
+    from slicevlm.llm.byte_level import train_byte_level_tokenizer
 
-    tokenizer = Tokenizer(models.BPE(unk_token="<unk>"))
-    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tokenizer.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(
-        vocab_size=vocab_size,
-        special_tokens=["<unk>", "<s>", "</s>", "<pad>"],
-        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-        show_progress=False,
-    )
     sentences = [" ".join(_CORPUS[i : i + 12]) for i in range(0, len(_CORPUS), 3)] * 20
     sentences += [f"{prompt} {answer}" for prompt, answer in warmup_texts(200)]
-    tokenizer.train_from_iterator(sentences, trainer=trainer)
-    tokenizer.post_processor = processors.TemplateProcessing(single="<s> $A", special_tokens=[("<s>", tokenizer.token_to_id("<s>"))])
-    return PreTrainedTokenizerFast(tokenizer_object=tokenizer, bos_token="<s>", eos_token="</s>", unk_token="<unk>", pad_token="<pad>")
+    return train_byte_level_tokenizer(sentences, vocab_size)
 
 
 def pretrain_tiny_llm(model, tokenizer, steps: int, batch_size: int = 32, learning_rate: float = 3e-3, seed: int = 0) -> float:

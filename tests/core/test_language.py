@@ -97,3 +97,25 @@ def test_missing_hub_llm_fails_at_once_with_what_to_fetch():
     with pytest.raises(ModelNotAvailableError) as error:
         LanguageModel("meta-llama/Llama-2-7b-hf")
     assert "meta-llama/Llama-2-7b-hf" in str(error.value) and "hf download" in str(error.value)
+
+
+def test_random_weight_build_runs_offline_with_a_stand_in_tokenizer():
+    """LLaMA-2-7B's architecture (shipped config) on the meta device: no hub access for the tokenizer;
+    the stand-in covers exactly the architecture's 32,000 ids and `<image>` comes on top, as with the real one."""
+    from slicevlm.llm.language_model import LLAMA2_7B
+
+    with pytest.warns(UserWarning, match="stand-in byte-level tokenizer with the architecture's 32000 tokens"):
+        with torch.device("meta"):
+            language = LanguageModel(LLAMA2_7B, pretrained=False, dtype="bfloat16")
+    tokenizer = language.tokenizer
+    assert len(tokenizer) == 32001 and language.image_token_id == 32000
+    assert language.model.get_input_embeddings().weight.shape == (32001, 4096)
+    ids = tokenizer(PROMPT_PREFIX + "Which organ shows a lesion?")["input_ids"]
+    assert ids[0] == tokenizer.bos_token_id and ids.count(language.image_token_id) == 1 and max(ids) <= 32000
+    assert tokenizer.decode(ids, skip_special_tokens=True).endswith("Which organ shows a lesion?")
+
+
+def test_pretrained_build_still_needs_its_tokenizer(tmp_path):
+    """Only random-weight builds may fall back: a pretrained model without its tokenizer is an error."""
+    with pytest.raises(ModelNotAvailableError, match="tokenizer"):
+        LanguageModel(str(tmp_path), pretrained=True)

@@ -52,3 +52,15 @@ def test_uniform_sampling_is_evenly_spaced():
     kept, indices = SliceSelector(method="uniform")(torch.randn(2, 50, 4, 8))
     assert indices[0].tolist() == torch.linspace(0, 49, 14).round().long().tolist()
     assert kept.shape == (2, 14, 4, 8)
+
+
+def test_ties_at_the_cut_keep_the_earlier_slice():
+    """S_D = S_{D-1} always ties; when the tie sits at the cut the earlier slice wins, on every device."""
+    from slicevlm.vision.selection import SliceSelector
+
+    a, b = torch.tensor([1.0, 0.0]), torch.tensor([0.0, 1.0])
+    # 15 slices keep 4 (⌊15·0.28⌋): S_2 = S_5 = S_9 = 0 (a turns into b and back), S_13 = S_14 = 0.89
+    # tie for the fourth place, every other S is 1.
+    slices = [a] * 3 + [b] * 3 + [a] * 4 + [b] * 4 + [b + 0.5 * a]
+    features = torch.stack(slices)[None, :, None, :].expand(1, 15, 3, 2).contiguous()  # (1, D, N, C)
+    assert SliceSelector(keep_ratio=0.28).select_indices(features)[0].tolist() == [2, 5, 9, 13]

@@ -61,12 +61,12 @@ def test_checkpoint_folder_round_trip_gives_the_same_logits(tiny_models, tmp_pat
     assert {p.name for p in (folder / "adapter").iterdir()} >= {"adapter_config.json", "adapter_model.safetensors"}
     assert json.loads((folder / "slicevlm.json").read_text(encoding="utf-8"))["visual_tokens"] == 64
     volume = torch.rand(2, 32, 64, 64)
-    batch = model.tokenize_for_training(["which organ?", "describe"], ["liver", "a cyst in the kidney"])
+    batch = model.tokenize_for_training(["which organ?", "describe"], ["liver", "a cyst in the kidney"], 32)
     with torch.no_grad():
         expected = model(volume, **batch).logits
     reloaded, metadata = load_checkpoint_folder(folder)
     with torch.no_grad():
-        logits = reloaded(volume, **reloaded.tokenize_for_training(["which organ?", "describe"], ["liver", "a cyst in the kidney"])).logits
+        logits = reloaded(volume, **reloaded.tokenize_for_training(["which organ?", "describe"], ["liver", "a cyst in the kidney"], 32)).logits
     assert metadata["stage"] == 2
     assert torch.allclose(logits, expected, atol=1e-5)
     merged, _ = load_checkpoint_folder(folder, merge_adapter=True)

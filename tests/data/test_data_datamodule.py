@@ -100,6 +100,20 @@ def test_mixture_ratios_exact_and_reproducible(synth_root: Path) -> None:
     assert list(sampler) == sampler.indices(3).tolist()
 
 
+def test_default_mixture_is_natural_sizes(synth_root: Path) -> None:
+    """A task list concatenates the tasks: every training sample exactly once per epoch, shuffled."""
+    module = _module(synth_root, train_tasks=["caption", "vqa_closed", "vqa_open"])
+    module.setup("fit")
+    sampler = module.train_sampler()
+    total = sum(len(d) for d in module.train_dataset.datasets)
+    order = sampler.indices(0)
+    assert len(sampler) == total and sorted(order.tolist()) == list(range(total))
+    assert order.tolist() != sorted(order.tolist())
+    assert _module(synth_root).train_tasks == ["caption"]  # the default: captions only (stage 1)
+    with pytest.raises(ValueError, match="at least one task"):
+        _module(synth_root, train_tasks=[])
+
+
 def test_mixture_without_replacement_within_a_pass() -> None:
     indices = MixtureSampler([10, 1000], [1, 1], num_samples=40, seed=0).indices(0)
     small = indices[indices < 10]
@@ -207,5 +221,6 @@ def test_signature_builds_with_jsonargparse(synth_root: Path) -> None:
         ]
     )
     module = parser.instantiate_classes(config).data
-    assert module.train_tasks == {"caption": 1.0, "vqa_open": 2.0} and module.loader.size == (4, 8, 8)
-    assert "Training mixture" in parser.format_help()
+    assert module.train_tasks == ["caption", "vqa_open"] and module.train_ratios == {"caption": 1.0, "vqa_open": 2.0}
+    assert module.loader.size == (4, 8, 8)
+    assert "natural sizes" in parser.format_help()

@@ -52,15 +52,17 @@ def build(size: str, device: torch.device, workdir: Path, volume_size: tuple[int
     if size == "full" and device.type != "cuda":
         raise ValueError("--size full (ViT-B/16 + LLaMA-2-7B, bf16) needs --device cuda; use --size tiny on the CPU.")
     tiny = write_tiny_models(workdir / "tiny-models")
+    # The padding comparison pads text to 512 tokens, as the peers' loaders do, so the visual tokens
+    # do not count towards the context here.
     dtype = "bfloat16" if device.type == "cuda" else "float32"
     torch.manual_seed(seed)
     with torch.device(device):  # random 7B weights are initialised on the GPU, not in host memory
         if size == "tiny":
             encoder = SliceEncoder(f"local-dir:{tiny['encoder']}", dtype=dtype)
-            language = LanguageModel(str(tiny["llm"]), dtype=dtype)
+            language = LanguageModel(str(tiny["llm"]), dtype=dtype, count_visual_tokens=False)
         else:
             encoder = SliceEncoder(BIOMEDCLIP, pretrained=False, dtype=dtype)
-            language = LanguageModel(LLAMA2_7B, pretrained=False, tokenizer_name=str(tiny["llm"]), dtype=dtype)
+            language = LanguageModel(LLAMA2_7B, pretrained=False, tokenizer_name=str(tiny["llm"]), dtype=dtype, count_visual_tokens=False)
         model = SliceVLM(VisionPipeline(encoder), language)
     return BenchModel(model.to(device).eval(), device, size, volume_size, tiny["llm"])
 

@@ -138,14 +138,14 @@ def throughput(bench: BenchModel, settings: TrainSettings, peak_flops: float | N
     size = settings.batch_size
     samples = synthetic_samples(tokenizer, settings.steps * size, settings.caption_fraction, settings.seed)
     warmup = synthetic_samples(tokenizer, settings.warmup_steps * size, settings.caption_fraction, settings.seed + 1)
-    lengths = [int(row.sum()) for row in model.tokenize_for_training(*zip(*samples))["attention_mask"]]
+    lengths = [int(row.sum()) for row in model.tokenize_for_training(*zip(*samples), bench.volume_size[0])["attention_mask"]]
     visual = model.vision.token_count(bench.volume_size[0])
     per_token, per_volume = _flops(module, bench.volume_size[0])
     batch_volumes = volumes(size, bench.volume_size, device)  # (B, D, H, W), reused by every step
 
     def step(rows: list[tuple[str, str]], fixed: bool) -> int:
         """One optimiser step; returns the real tokens it processed."""
-        batch = model.tokenize_for_training([r[0] for r in rows], [r[1] for r in rows])
+        batch = model.tokenize_for_training([r[0] for r in rows], [r[1] for r in rows], bench.volume_size[0])
         if fixed:
             batch = _pad_to(batch, settings.fixed_length, tokenizer.pad_token_id)
         batch = {key: value.to(device) for key, value in batch.items()}

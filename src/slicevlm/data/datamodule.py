@@ -1,7 +1,9 @@
 """``M3DDataModule``: M3D-Cap and M3D-VQA from one data root to batches (SPEC §2–3).
 
 Training draws from a mixture of tasks (stage 1: captions only; stage 2: captions + closed +
-open VQA) with :class:`~slicevlm.data.samplers.MixtureSampler`, optionally length-bucketed.
+open VQA) with :class:`~slicevlm.data.samplers.MixtureSampler`, optionally length-bucketed. By
+default the tasks are concatenated at their natural sizes (every training sample once per epoch,
+as M3D trains its stage 2); explicit ratios (e.g. equal shares) are an option.
 Validation, test and predict iterate their tasks one after the other in file order, in one
 DataLoader; each item says its ``task``. Batches are ``{"volume": (B, D, H, W), <key>: list[str]}``.
 """
@@ -32,8 +34,10 @@ class M3DDataModule(LightningDataModule):
         vqa_train_csv: VQA training CSV, relative to data_root or absolute.
         vqa_val_csv: VQA validation CSV.
         vqa_test_csv: VQA test CSV (``M3D_VQA_test5k.csv`` for the smaller test set).
-        train_tasks: Training mixture: task -> ratio. Stage 1: ``{"caption": 1}``; stage 2:
-            ``{"caption": 1, "vqa_closed": 1, "vqa_open": 1}``. Tasks: caption, vqa_closed, vqa_open.
+        train_tasks: Training tasks (caption, vqa_closed, vqa_open). A list concatenates them at their
+            natural sizes (stage 1: ``[caption]``; stage 2: ``[caption, vqa_closed, vqa_open]``, the
+            paper's and M3D's mixture). A mapping task -> ratio draws each task in proportion instead
+            (``{caption: 1, vqa_closed: 1, vqa_open: 1}``: equal shares of every epoch).
         val_tasks: Tasks evaluated during validation (one after the other in one DataLoader).
         test_tasks: Tasks of the test and predict sets.
         cap_test_split: Caption test list: test, test100, test500 or test1k.
@@ -65,7 +69,7 @@ class M3DDataModule(LightningDataModule):
         vqa_train_csv: str = "M3D_VQA_train.csv",
         vqa_val_csv: str = "M3D_VQA_val.csv",
         vqa_test_csv: str = "M3D_VQA_test.csv",
-        train_tasks: dict[str, float] = {"caption": 1.0},  # noqa: B006 (copied, never mutated)
+        train_tasks: list[str] | dict[str, float] = ["caption"],  # noqa: B006 (copied, never mutated)
         val_tasks: list[str] = ["caption"],  # noqa: B006
         test_tasks: list[str] = ["caption", "vqa_closed", "vqa_open"],  # noqa: B006
         cap_test_split: str = "test",
@@ -87,13 +91,22 @@ class M3DDataModule(LightningDataModule):
         super().__init__()
         self.save_hyperparameters()
         self.data_root = data_root
-        self.train_tasks = {task: float(ratio) for task, ratio in dict(train_tasks).items()}
+        #: task -> ratio, or None for natural sizes (a list was given).
+        self.train_ratios: dict[str, float] | None = None
+        if isinstance(train_tasks, dict):
+            self.train_ratios = {task: float(ratio) for task, ratio in train_tasks.items()}
+            self.train_tasks = [task for task, ratio in self.train_ratios.items() if ratio > 0]
+        else:
+            self.train_tasks = list(dict.fromkeys(train_tasks))
         self.val_tasks = list(val_tasks)
         self.test_tasks = list(test_tasks)
         for task in [*self.train_tasks, *self.val_tasks, *self.test_tasks]:
             check_choice("task", task, TASKS)
-        if not any(ratio > 0 for ratio in self.train_tasks.values()) or any(r < 0 for r in self.train_tasks.values()):
-            raise ValueError(f"train_tasks needs ratios >= 0 and at least one > 0, got {train_tasks}.")
+        ratios = list((self.train_ratios or {}).values())
+        if not self.train_tasks or any(ratio < 0 for ratio in ratios):
+            raise ValueError(
+                f"train_tasks needs at least one task (a list), or ratios >= 0 with at least one > 0 (a mapping), got {train_tasks}."
+            )
         check_choice("cap_test_split", cap_test_split, CAPTION_TEST_SPLITS)
         check_choice("slicing_axis", slicing_axis, AXES)
         if len(volume_size) != 3 or min(volume_size) < 1:
@@ -154,8 +167,7 @@ class M3DDataModule(LightningDataModule):
     def setup(self, stage: str | None = None) -> None:
         """Read the index files the stage needs (``fit``, ``validate``, ``test``, ``predict``)."""
         if stage in (None, "fit") and self.train_dataset is None:
-            tasks = [task for task, ratio in self.train_tasks.items() if ratio > 0]
-            self.train_dataset = ConcatDataset([self.task_dataset(task, "train") for task in tasks])
+            self.train_dataset = ConcatDataset([self.task_dataset(task, "train") for task in self.train_tasks])
         if stage in (None, "fit", "validate") and self.val_dataset is None and self.val_tasks:
             self.val_dataset = self._eval_dataset(self.val_tasks, "val", self.max_val_samples)
         if stage in (None, "test", "predict") and self.test_dataset is None:
@@ -163,10 +175,11 @@ class M3DDataModule(LightningDataModule):
 
     # ---------------------------------------------------------------- loaders
     def train_sampler(self) -> MixtureSampler:
-        """The mixture sampler over the training tasks (needs ``setup("fit")``)."""
+        """The mixture sampler over the training tasks (needs ``setup("fit")``): natural sizes, or
+        the given ratios."""
         assert self.train_dataset is not None, "call setup('fit') first"
         sizes = [len(d) for d in self.train_dataset.datasets]  # type: ignore[arg-type]
-        ratios = [ratio for ratio in self.train_tasks.values() if ratio > 0]
+        ratios = sizes if self.train_ratios is None else [self.train_ratios[task] for task in self.train_tasks]
         return MixtureSampler(sizes, ratios, self.train_samples_per_epoch, self.seed)
 
     def train_lengths(self) -> list[int]:

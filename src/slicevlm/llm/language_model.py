@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+import warnings
 
 import torch
 from torch import nn
@@ -23,32 +24,49 @@ LLAMA2_7B = "meta-llama/Llama-2-7b-hf"
 _ARCHITECTURES = Path(__file__).resolve().parent.parent / "assets" / "llms"
 
 
-def _load_tokenizer(name: str):
+def _load_tokenizer(name: str, stand_in_vocab_size: int | None = None):
+    """The tokenizer `name`; with `stand_in_vocab_size`, a stand-in of that size when `name` is not available."""
     from transformers import AutoTokenizer
 
     try:
         return AutoTokenizer.from_pretrained(name)
     except (OSError, ValueError) as error:
-        raise ModelNotAvailableError(missing_model_message(name, "tokenizer", "model.language.tokenizer_name", error)) from error
+        if stand_in_vocab_size is None:
+            raise ModelNotAvailableError(missing_model_message(name, "tokenizer", "model.language.tokenizer_name", error)) from error
+    from slicevlm.llm.byte_level import stand_in_tokenizer
+
+    warnings.warn(
+        f"The tokenizer {name!r} is not available offline; this random-weight build uses a stand-in byte-level "
+        f"tokenizer with the architecture's {stand_in_vocab_size} tokens (texts are not split as {name!r} splits "
+        "them). Set model.language.tokenizer_name to a folder holding the real tokenizer to use it.",
+        stacklevel=3,
+    )
+    return stand_in_tokenizer(stand_in_vocab_size)
 
 
-def _load_model(name: str, pretrained: bool, dtype: torch.dtype, attn_implementation: str) -> nn.Module:
-    from transformers import AutoConfig, AutoModelForCausalLM
+def _architecture_config(name: str):
+    """The model config of `name`: shipped with the package for known architectures, else from the hub/folder."""
+    from transformers import AutoConfig
 
-    if pretrained:
+    known = _ARCHITECTURES / f"{name.replace('/', '--')}.json"
+    if local_directory(name) is None and known.is_file():
+        settings = json.loads(known.read_text(encoding="utf-8"))
+        return AutoConfig.for_model(settings.pop("model_type"), **settings)
+    try:
+        return AutoConfig.from_pretrained(name)
+    except (OSError, ValueError) as error:
+        raise ModelNotAvailableError(missing_model_message(name, "language model config", "model.language.model_name", error)) from error
+
+
+def _load_model(name: str, config, dtype: torch.dtype, attn_implementation: str) -> nn.Module:
+    """Pretrained weights of `name` (config None), or random weights of `config`."""
+    from transformers import AutoModelForCausalLM
+
+    if config is None:
         try:
             return AutoModelForCausalLM.from_pretrained(name, dtype=dtype, attn_implementation=attn_implementation)
         except (OSError, ValueError) as error:
             raise ModelNotAvailableError(missing_model_message(name, "language model", "model.language.model_name", error)) from error
-    known = _ARCHITECTURES / f"{name.replace('/', '--')}.json"
-    if local_directory(name) is None and known.is_file():
-        settings = json.loads(known.read_text(encoding="utf-8"))
-        config = AutoConfig.for_model(settings.pop("model_type"), **settings)
-    else:
-        try:
-            config = AutoConfig.from_pretrained(name)
-        except (OSError, ValueError) as error:
-            raise ModelNotAvailableError(missing_model_message(name, "language model config", "model.language.model_name", error)) from error
     config._attn_implementation = attn_implementation
     return AutoModelForCausalLM.from_config(config, dtype=dtype)
 
@@ -59,12 +77,16 @@ class LanguageModel(nn.Module):
     Args:
         model_name: hub id (`meta-llama/Llama-2-7b-hf`) or a local folder with `config.json` and weights.
         pretrained: load the weights. False builds the architecture with random weights (speed and
-            memory runs without the checkpoint; LLaMA-2-7B's config ships with the package).
+            memory runs without the checkpoint; LLaMA-2-7B's config ships with the package), with a
+            stand-in tokenizer of the architecture's vocabulary size when the real one is not cached.
         tokenizer_name: where the tokenizer comes from; defaults to `model_name`.
         dtype: weight dtype, "bfloat16" (GPU) or "float32" (CPU).
         attn_implementation: "sdpa" (default), "eager" or "flash_attention_2".
         gradient_checkpointing: recompute block activations in backward to save memory.
-        max_text_tokens: text tokens per row at most (visual tokens come on top); answers are cut.
+        context_length: tokens per training row at most (paper: 512). Answers are cut to fit.
+        count_visual_tokens: the visual tokens count towards `context_length` (default, as M3D's training
+            code counts its 256 image tokens: 343 visual + 169 text for the paper's settings). False:
+            `context_length` counts text tokens only and the visual tokens come on top.
     """
 
     def __init__(
@@ -75,14 +97,19 @@ class LanguageModel(nn.Module):
         dtype: str = "bfloat16",
         attn_implementation: str = "sdpa",
         gradient_checkpointing: bool = False,
-        max_text_tokens: int = 512,
+        context_length: int = 512,
+        count_visual_tokens: bool = True,
     ) -> None:
         super().__init__()
         record_init_args(self, locals())
         self.model_name = model_name
-        self.max_text_tokens = max_text_tokens
-        self.tokenizer = _load_tokenizer(tokenizer_name or model_name)
-        self.model = _load_model(model_name, pretrained, getattr(torch, dtype), attn_implementation)
+        self.context_length = context_length
+        self.count_visual_tokens = count_visual_tokens
+        config = None if pretrained else _architecture_config(model_name)
+        # A random-weight build needs no particular tokenizer, only one whose ids fit the vocabulary.
+        stand_in = None if pretrained else config.vocab_size
+        self.tokenizer = _load_tokenizer(tokenizer_name or model_name, stand_in)
+        self.model = _load_model(model_name, config, getattr(torch, dtype), attn_implementation)
         self._add_image_token()
         if gradient_checkpointing:
             self.model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})

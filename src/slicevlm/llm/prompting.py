@@ -46,8 +46,8 @@ def training_batch(
         tokenizer: a Hugging Face tokenizer that knows the `<image>` token and has a pad token.
         instructions: one instruction per row (without the image prefix).
         answers: the target text per row.
-        max_text_tokens: cap on text tokens per row (the visual tokens come on top); the answer is
-            truncated, never the prompt.
+        max_text_tokens: cap on text tokens per row (the context length minus the visual tokens, see
+            `SliceVLM.text_token_budget`); the answer is truncated, never the prompt.
 
     Returns:
         input_ids, attention_mask, labels: (B, L) with L the longest row.
@@ -59,8 +59,8 @@ def training_batch(
     for prompt, answer in zip(prompts, answers):
         if len(prompt) >= max_text_tokens:
             raise ValueError(
-                f"A prompt is {len(prompt)} tokens, more than max_text_tokens={max_text_tokens} allows; "
-                "raise model.language.max_text_tokens or shorten the instruction."
+                f"A prompt is {len(prompt)} tokens, more than the {max_text_tokens} text tokens "
+                "(max_text_tokens) the context leaves; raise model.language.context_length or shorten the instruction."
             )
         target = tokenizer(answer.strip(), add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
         target = target[: max_text_tokens - len(prompt)]

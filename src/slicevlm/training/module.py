@@ -110,7 +110,8 @@ class SliceVLMModule(L.LightningModule):
     def on_before_batch_transfer(self, batch: dict[str, Any], dataloader_idx: int) -> dict[str, Any]:
         """Tokenise prompt + answer on the CPU side, padded to the longest row (training and validation)."""
         if self._trainer is not None and (self.trainer.training or self.trainer.validating or self.trainer.sanity_checking):
-            batch.update(self.model.tokenize_for_training(batch["instruction"], batch["answer"]))
+            depth = batch["volume"].shape[1]  # (B, D, H, W)
+            batch.update(self.model.tokenize_for_training(batch["instruction"], batch["answer"], depth))
         return batch
 
     # -- steps ------------------------------------------------------------------------------------

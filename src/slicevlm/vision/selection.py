@@ -69,7 +69,9 @@ class SliceSelector(nn.Module):
             positions = torch.linspace(0, depth - 1, keep, device=features.device).round().long()
             return positions.unsqueeze(0).expand(batch, keep)
         similarity = neighbour_similarity(features)  # (B, D)
-        lowest = torch.topk(similarity, keep, dim=1, largest=False, sorted=False).indices
+        # A stable ascending sort breaks ties (always S_{D-1} = S_D) towards the earlier slice, the
+        # same on every device; topk leaves ties to the backend.
+        lowest = torch.argsort(similarity, dim=1, stable=True)[:, :keep]
         return torch.sort(lowest, dim=1).values  # (B, D̂)
 
     def forward(self, features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
