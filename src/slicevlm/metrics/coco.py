@@ -19,7 +19,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
-from slicevlm.metrics.implementations import coco_implementations
+from slicevlm.metrics.implementations import coco_implementations, present_only
 from slicevlm.metrics.m3d import aggregate_m3d, fill_sample_scores
 from slicevlm.metrics.records import QUESTION_TYPES, PredictionRecord, group_records
 from slicevlm.metrics.report import MEAN, OVERALL, ScoreReport, add_type_mean, group_keys
@@ -95,7 +95,7 @@ def evaluate_coco(records: Sequence[PredictionRecord]) -> ScoreReport:
     Raises:
         MissingResourceError: when Java is not installed.
     """
-    report = ScoreReport(protocol="coco", description=COCO_DESCRIPTION, implementations=coco_implementations())
+    report = ScoreReport(protocol="coco", description=COCO_DESCRIPTION)
     by_task = group_records(records)
     text_tasks = {task: rows for task, rows in by_task.items() if task != "vqa_closed"}
     if text_tasks:
@@ -130,4 +130,5 @@ def evaluate_coco(records: Sequence[PredictionRecord]) -> ScoreReport:
         report.results["vqa_closed"] = m3d.results["vqa_closed"]
         report.counts["vqa_closed"] = m3d.counts["vqa_closed"]
         report.notes += m3d.notes
+    report.implementations = present_only(coco_implementations(), report.results)
     return report

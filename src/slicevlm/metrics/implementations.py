@@ -64,3 +64,9 @@ def coco_implementations() -> dict[str, str]:
     pycoco = f"{package_version('pycocoevalcap')} (PTB tokenizer and METEOR 1.5 in Java)"
     names = ("bleu_1", "bleu_2", "bleu_3", "bleu_4", "rouge_l", "meteor", "cider")
     return dict.fromkeys(names, pycoco) | CLOSED_RULES
+
+
+def present_only(implementations: dict[str, str], results: dict[str, dict[str, dict[str, float]]]) -> dict[str, str]:
+    """The entries of ``implementations`` for metrics that ``results`` (task -> group -> metric) holds."""
+    present = {metric for groups in results.values() for metrics in groups.values() for metric in metrics}
+    return {metric: text for metric, text in implementations.items() if metric in present}

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 from slicevlm.metrics.accuracy import closed_correct, closed_correct_strict
 from slicevlm.metrics.bertscore import BertScoreSpec, bertscore_f1
-from slicevlm.metrics.implementations import M3D_PARITY, m3d_implementations
+from slicevlm.metrics.implementations import M3D_PARITY, m3d_implementations, present_only
 from slicevlm.metrics.records import QUESTION_TYPES, PredictionRecord, group_records
 from slicevlm.metrics.report import MEAN, OVERALL, ScoreReport, add_type_mean, group_keys
 from slicevlm.metrics.text_scores import bleu1, meteor, rouge1_f1
@@ -102,8 +102,7 @@ def aggregate_m3d(records: Sequence[PredictionRecord], bertscore: BertScoreSpec 
         The m3d :class:`ScoreReport`.
     """
     report = ScoreReport(protocol="m3d", description=M3D_DESCRIPTION,
-                         bertscore=bertscore.to_dict() if bertscore is not None else None,
-                         implementations=m3d_implementations(bertscore))
+                         bertscore=bertscore.to_dict() if bertscore is not None else None)
     for task, rows in group_records(records).items():
         names = _needed(rows[0], bertscore)
         sums: dict[str, dict[str, float]] = defaultdict(lambda n=names: dict.fromkeys(n, 0.0))
@@ -125,6 +124,7 @@ def aggregate_m3d(records: Sequence[PredictionRecord], bertscore: BertScoreSpec 
             add_type_mean(groups, report.notes, task)
         report.results[task] = _ordered(groups)
         report.counts[task] = dict(counts)
+    report.implementations = present_only(m3d_implementations(bertscore), report.results)
     if bertscore is not None and not bertscore.comparable:
         report.notes.append(f"BERTScore uses {bertscore.model}: not comparable with roberta-large numbers.")
     return report

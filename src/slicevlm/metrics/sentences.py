@@ -24,6 +24,7 @@ import string
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
+from itertools import pairwise
 from typing import Literal
 
 # Orthographic context flags: (position, case) in which a word type was seen in training.
@@ -149,7 +150,7 @@ class PunktSentenceSplitter:
     def _annotate(self, tokens: list[_Token]) -> list[_Token]:
         for token in tokens:
             self._first_pass(token)
-        for token, following in zip(tokens, tokens[1:]):
+        for token, following in pairwise(tokens):
             self._second_pass(token, following)
         return tokens
 
