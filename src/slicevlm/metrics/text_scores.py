@@ -25,6 +25,8 @@ from collections import Counter
 from functools import lru_cache
 from typing import Any
 
+from slicevlm.metrics.treebank import word_tokenize
+
 METEOR_ALPHA = 0.9
 METEOR_BETA = 3.0
 METEOR_GAMMA = 0.5
@@ -105,8 +107,6 @@ def meteor_tokenize(text: str) -> list[str]:
     English Punkt sentences with the ``punkt_tab`` tables, then the Treebank word rules; see
     :mod:`slicevlm.metrics.treebank` for why the installed nltk's tokenizer is not used.
     """
-    from slicevlm.metrics.treebank import word_tokenize
-
     return word_tokenize(text.strip())
 
 
