@@ -44,3 +44,4 @@ def test_coco_protocol_corpus_scores() -> None:
     assert report.results["vqa_closed"]["Overall"] == {"accuracy": 100.0, "accuracy_strict": 0.0}
     text = report.to_markdown()
     assert "## Scores: coco protocol" in text and "CIDEr" in text and "BLEU-4" in text
+    assert "| BLEU-1, BLEU-2, BLEU-3, BLEU-4, ROUGE-L, METEOR, CIDEr | pycocoevalcap 1." in text

@@ -50,6 +50,15 @@ def test_bad_row_names_line_and_field(tmp_path: Path, change: dict, field: str) 
     assert f"{path}:2:" in str(info.value) and field in str(info.value)
 
 
+def test_unpaired_surrogate_is_a_bad_row(tmp_path: Path) -> None:
+    # JSON may escape half a surrogate pair; no tokenizer can encode the resulting string.
+    path = write_rows(tmp_path / "p.jsonl", ['{"id": "c", "task": "caption", "prediction": "mass \\ud800", '
+                                            '"reference": "mass"}'])
+    with pytest.raises(RecordError, match=r":1: field 'prediction' is not valid Unicode text: '\\ud800' at "
+                                          r"character 5 is an unpaired surrogate"):
+        read_predictions(path)
+
+
 def test_bad_json_and_duplicates(tmp_path: Path) -> None:
     with pytest.raises(RecordError, match=r":2: not valid JSON"):
         read_predictions(write_rows(tmp_path / "a.jsonl", [GOOD, "{broken"]))

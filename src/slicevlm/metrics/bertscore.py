@@ -5,6 +5,11 @@ The m3d protocol's BERTScore is F1 of ``roberta-large`` layer 17, no idf, no bas
 implicitly: ``roberta-large`` must already be in the HuggingFace cache (``$HF_HOME/hub``,
 default ``~/.cache/huggingface/hub``), or be given as a local folder. Any other model is used only
 when asked for, and its numbers are labelled as not comparable with roberta-large numbers.
+
+Sentences are encoded exactly as bert-score 0.3.13 does under transformers 4.x (the peers'
+setup), whatever transformers is installed (:mod:`slicevlm.metrics.bertscore_tokens`): an empty or
+blank prediction scores F1 = 0 as it does there, instead of crashing, and roberta-large's
+byte-level BPE reads every sentence with a leading space.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from slicevlm.metrics.bertscore_tokens import BertScoreEncoder
 from slicevlm.metrics.resources import MissingResourceError
 
 DEFAULT_BERTSCORE_MODEL = "roberta-large"
@@ -122,7 +128,8 @@ def load_bertscorer(spec: BertScoreSpec) -> Any:
         spec: Model, layer, batch size and device.
 
     Returns:
-        The scorer (idf off, no baseline rescaling).
+        The scorer (idf off, no baseline rescaling), encoding sentences as bert-score 0.3.13 does
+        under transformers 4.x (:class:`~slicevlm.metrics.bertscore_tokens.BertScoreEncoder`).
 
     Raises:
         MissingResourceError: when the model is not available locally (says what to fetch).
@@ -137,13 +144,16 @@ def load_bertscorer(spec: BertScoreSpec) -> Any:
     local = Path(spec.model).expanduser()
     model_type = str(local) if local.is_dir() else spec.model
     try:
-        return BERTScorer(model_type=model_type, num_layers=spec.layers, batch_size=spec.batch_size,
-                          device=spec.device, idf=False, rescale_with_baseline=False)
+        scorer = BERTScorer(model_type=model_type, num_layers=spec.layers, batch_size=spec.batch_size,
+                            device=spec.device, idf=False, rescale_with_baseline=False)
     except (OSError, KeyError) as e:
         raise MissingResourceError(
             f"BERTScore model {spec.model!r} (layer {spec.layers}) could not be loaded: {e}. "
             + _fetch_hint(spec.model)
         ) from e
+    # bert-score reads its tokenizer from this attribute in every call that encodes sentences.
+    scorer._tokenizer = BertScoreEncoder(scorer._tokenizer)
+    return scorer
 
 
 def bertscore_f1(predictions: Sequence[str], references: Sequence[str], spec: BertScoreSpec) -> list[float]:

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 
 from slicevlm.metrics.accuracy import closed_correct, closed_correct_strict
 from slicevlm.metrics.bertscore import BertScoreSpec, bertscore_f1
+from slicevlm.metrics.implementations import M3D_PARITY, m3d_implementations, present_only
 from slicevlm.metrics.records import QUESTION_TYPES, PredictionRecord, group_records
 from slicevlm.metrics.report import MEAN, OVERALL, ScoreReport, add_type_mean, group_keys
 from slicevlm.metrics.text_scores import bleu1, meteor, rouge1_f1
@@ -23,11 +24,12 @@ CLOSED_METRICS: tuple[str, ...] = ("correct", "correct_strict")
 
 M3D_DESCRIPTION = (
     "Per-sample scores averaged, ×100. BLEU-1: brevity penalty × clipped unigram precision, "
-    "sacrebleu 13a tokens, case-sensitive, no smoothing. ROUGE-1: F1, rouge-score tokens "
-    "(lowercase, non-alphanumerics to spaces), no stemmer. METEOR: nltk meteor_score "
-    "(α 0.9, β 3, γ 0.5, WordNet 3.0; Treebank word tokens after Punkt sentence splitting "
-    "without trained tables). Closed-ended accuracy, peers' rule: the key letter + '.' occurs in "
-    "the prediction; strict: the first r'\\b([A-D])\\.' match in the prediction is the key."
+    "sacrebleu 13a tokens, case-sensitive, no smoothing (0 for an empty prediction or reference). "
+    "ROUGE-1: F1, rouge-score tokens (lowercase, non-alphanumerics to spaces), no stemmer. METEOR: "
+    "nltk meteor_score (α 0.9, β 3, γ 0.5, WordNet 3.0) on nltk 3.9.1 word_tokenize tokens (English "
+    "Punkt sentences, Treebank words). Closed-ended accuracy, peers' rule: the key letter + '.' "
+    "occurs in the prediction; strict: the first r'\\b([A-D])\\.' match in the prediction is the "
+    "key. " + M3D_PARITY
 )
 
 
@@ -122,6 +124,7 @@ def aggregate_m3d(records: Sequence[PredictionRecord], bertscore: BertScoreSpec 
             add_type_mean(groups, report.notes, task)
         report.results[task] = _ordered(groups)
         report.counts[task] = dict(counts)
+    report.implementations = present_only(m3d_implementations(bertscore), report.results)
     if bertscore is not None and not bertscore.comparable:
         report.notes.append(f"BERTScore uses {bertscore.model}: not comparable with roberta-large numbers.")
     return report

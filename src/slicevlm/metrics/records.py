@@ -98,6 +98,13 @@ def _text(row: Mapping[str, Any], name: str, *, optional: bool = False) -> str |
         return None
     if not isinstance(value, str):
         raise RecordError(f"field {name!r} must be a string, got {type(value).__name__} {value!r}")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as e:
+        raise RecordError(
+            f"field {name!r} is not valid Unicode text: {value[e.start:e.end]!r} at character {e.start} "
+            "is an unpaired surrogate (a JSON \\ud800-\\udfff escape without its pair)"
+        ) from e
     return value
 
 

@@ -50,6 +50,8 @@ class ScoreReport:
         bertscore: The BERTScore model description, or ``None`` when it was off / not part of the
             protocol.
         notes: Caveats printed under the tables.
+        implementations: ``metric -> what computed it`` (code and package versions), printed
+            beside the tables.
     """
 
     protocol: str
@@ -58,6 +60,7 @@ class ScoreReport:
     counts: dict[str, dict[str, int]] = field(default_factory=dict)
     bertscore: dict[str, Any] | None = None
     notes: list[str] = field(default_factory=list)
+    implementations: dict[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-friendly form."""
@@ -92,6 +95,7 @@ class ScoreReport:
             else:
                 lines += _question_type_table(groups, self.counts.get(task, {}))
             lines.append("")
+        lines += _implementation_lines(self.implementations)
         if self.notes:
             lines += ["Notes:", *[f"- {note}" for note in self.notes], ""]
         return "\n".join(lines)
@@ -125,6 +129,17 @@ def _question_type_table(groups: dict[str, dict[str, float]], counts: dict[str, 
     ]
     rows.append(["n"] + [str(counts.get(column, 0)) if column != MEAN else "" for column in columns])
     return markdown_table(["Metric", *columns], rows)
+
+
+def _implementation_lines(implementations: dict[str, str]) -> list[str]:
+    """A "Metric | Implementation" table; metrics computed by the same code share a row."""
+    if not implementations:
+        return []
+    rows: dict[str, list[str]] = {}
+    for metric, text in implementations.items():
+        rows.setdefault(text, []).append(METRIC_LABELS.get(metric, metric))
+    table = markdown_table(["Metric", "Implementation"], [[", ".join(n), t] for t, n in rows.items()])
+    return ["Implementations (installed versions):", "", *table, ""]
 
 
 def group_keys(question_type: str) -> tuple[str, ...]:

@@ -1,16 +1,20 @@
 """Per-sample text scores of the ``m3d`` protocol (SPEC §4), each in [0, 1].
 
-The peers (M3D-LaMed, Med3DVLM) score every sample separately with HuggingFace ``evaluate`` and
-average; these functions reproduce that without ``evaluate`` (which fetches its metric scripts
-from the hub). Inputs are stripped first.
+The peers (M3D-LaMed, Med3DVLM) score every sample separately with Hugging Face ``evaluate`` 0.4.x
+metric scripts and average; these functions give the same per-sample values (golden-tested against
+that code path with nltk 3.9.1 and rouge_score 0.1.2) without ``evaluate``, which fetches its
+scripts from the hub. Inputs are stripped first, as the peers' ``postprocess_text`` does.
 
-- :func:`bleu1`: BLEU-1 = BP × clipped unigram precision, sacrebleu's ``13a`` tokens,
-  case-sensitive, no smoothing; BP = 1 if the prediction is longer than the reference, else
-  exp(1 − r/c). An empty prediction scores 0.
+- :func:`bleu1`: ``evaluate``'s ``bleu`` with ``max_order=1`` (tensorflow/nmt ``compute_bleu``):
+  BP × clipped unigram precision on sacrebleu ``13a`` tokens, case-sensitive, no smoothing;
+  BP = 1 if the prediction is longer than the reference, else exp(1 − r/c). Where the peers' code
+  divides by zero and crashes (an empty prediction or reference after stripping) the score is 0.
 - :func:`rouge1_f1`: ROUGE-1 F1 with the ``rouge-score`` package's tokeniser (lowercase, every
   run of characters outside ``[a-z0-9]`` becomes a space, split on whitespace), no stemmer.
+  Empty sides score 0, as rouge-score does.
 - :func:`meteor`: ``nltk.translate.meteor_score.single_meteor_score`` (α 0.9, β 3, γ 0.5,
-  Porter stemmer, WordNet 3.0 synonyms, lowercased tokens). Tokens: :func:`meteor_tokenize`.
+  Porter stemmer, WordNet 3.0 synonyms, lowercased tokens) on the tokens of nltk 3.9.1's
+  ``word_tokenize`` (:mod:`slicevlm.metrics.treebank`). Empty sides score 0, as nltk does.
 """
 
 from __future__ import annotations
@@ -20,6 +24,8 @@ import re
 from collections import Counter
 from functools import lru_cache
 from typing import Any
+
+from slicevlm.metrics.treebank import word_tokenize
 
 METEOR_ALPHA = 0.9
 METEOR_BETA = 3.0
@@ -50,22 +56,29 @@ def rouge_tokenize(text: str) -> list[str]:
 def bleu1(prediction: str, reference: str) -> float:
     """Sentence BLEU-1 with brevity penalty, 13a tokens, no smoothing.
 
+    The float operations follow tensorflow/nmt's ``compute_bleu`` (what ``evaluate``'s ``bleu``
+    runs): the precision goes through exp(log p) and the penalty through the length ratio c/r, so
+    the values agree with the peers' to the last bit.
+
     Args:
         prediction: Generated text.
         reference: Ground-truth text.
 
     Returns:
-        BP × (clipped unigram matches / prediction length), in [0, 1].
+        BP × (clipped unigram matches / prediction length), in [0, 1]; 0 when either side has no
+        tokens (the peers' code raises ZeroDivisionError there).
     """
     hyp = bleu_tokenize(prediction)
     ref = bleu_tokenize(reference)
-    if not hyp:
+    if not hyp or not ref:
         return 0.0
     ref_counts = Counter(ref)
     clipped = sum(min(count, ref_counts[token]) for token, count in Counter(hyp).items())
     precision = clipped / len(hyp)
-    brevity = 1.0 if len(hyp) > len(ref) else math.exp(1.0 - len(ref) / len(hyp))
-    return brevity * precision
+    geo_mean = math.exp(math.log(precision)) if precision > 0 else 0.0
+    ratio = len(hyp) / len(ref)
+    brevity = 1.0 if ratio > 1.0 else math.exp(1.0 - 1.0 / ratio)
+    return geo_mean * brevity
 
 
 def rouge1_f1(prediction: str, reference: str) -> float:
@@ -88,25 +101,13 @@ def rouge1_f1(prediction: str, reference: str) -> float:
     return 2 * precision * recall / (precision + recall)
 
 
-@lru_cache(maxsize=1)
-def _meteor_tokenizers() -> tuple[Any, Any]:
-    from nltk.tokenize import NLTKWordTokenizer
-    from nltk.tokenize.punkt import PunktSentenceTokenizer
-
-    return PunktSentenceTokenizer(), NLTKWordTokenizer()
-
-
 def meteor_tokenize(text: str) -> list[str]:
-    """Tokens for METEOR: what ``nltk.word_tokenize`` does, without downloaded Punkt tables.
+    """Tokens for METEOR: nltk 3.9.1's ``word_tokenize`` of the stripped text (frozen rules).
 
-    HF ``evaluate`` (the peers' METEOR) calls ``nltk.word_tokenize``: Punkt sentence splitting
-    with the English ``punkt_tab`` parameters, then the Treebank word tokenizer per sentence.
-    ``punkt_tab`` cannot be installed offline, so sentences are split by an untrained
-    ``PunktSentenceTokenizer`` (no abbreviation list; otherwise the same algorithm). The only
-    difference: a period after an abbreviation (``e.g.``, ``Dr.``) may end a sentence here.
+    English Punkt sentences with the ``punkt_tab`` tables, then the Treebank word rules; see
+    :mod:`slicevlm.metrics.treebank` for why the installed nltk's tokenizer is not used.
     """
-    sentences, words = _meteor_tokenizers()
-    return [token for sentence in sentences.tokenize(text.strip()) for token in words.tokenize(sentence)]
+    return word_tokenize(text.strip())
 
 
 def meteor(prediction: str, reference: str) -> float:
