@@ -58,6 +58,19 @@ def test_a_model_that_ignores_the_image() -> None:
     assert table["follows"]["Plane"].value == 0.0
 
 
+def test_mean_column_is_the_mean_over_question_types() -> None:
+    rows = closed_rows(4, reader=True)  # 4 Plane questions, all right with the own volume
+    wrong = PredictionRecord("p0", "vqa_closed", "A. Arterial", "B. Delayed", "Phase", "B", case="c9")
+    rows += [wrong, PredictionRecord("p0|swapped", "vqa_closed", "A. Arterial", "B. Delayed", "Phase", "B",
+                                     condition="swapped", case="c9", control=ControlTruth("p0", "c0/x.npy", "c0", "Arterial", "A"))]
+    table = control_report(rows, n_resamples=200).tables["vqa_closed"]
+    assert table["own"]["Plane"].value == 100.0 and table["own"]["Phase"].value == 0.0
+    assert table["own"]["Mean"].value == 50.0  # (100 + 0) / 2, as the paper's Mean; pooled would be 80
+    assert table["own"]["Mean"].n == 5
+    assert table["mcnemar_swapped"]["Mean"].detail == "4/0"  # McNemar pools the types: 4 own-only right
+    assert table["follows"]["Mean"].value == 100.0
+
+
 def test_intervals_resample_cases_and_are_reproducible() -> None:
     rows = closed_rows(12, reader=True)
     for row in rows:  # half the own answers wrong: the own accuracy is 50 with a real interval

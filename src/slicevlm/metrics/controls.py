@@ -54,9 +54,11 @@ FOLLOWS_RULE = (
 READING = (
     "Each question was also asked of another case's volume (swapped: a fixed-seed derangement of the "
     "cases, never the question's own case) and/or of an all-zero volume (blank). A model that reads the "
-    "image scores well with its own volume, drops with a swapped one to about the rate at which the two "
-    "truths agree, and follows the swapped-in truth; a model that ignores the image scores the same under "
-    "every condition (own − swapped near 0, McNemar p near 1, follows near 0)."
+    "image answers each volume by its content: with a swapped volume its accuracy on the question's own "
+    "truth falls to about the rate at which the two truths agree, and its follow share rises toward its "
+    "own-volume accuracy. A model that ignores the image answers the same whatever the volume: own − "
+    "swapped near 0 with McNemar p near 1, and it follows the swapped-in truth only by chance (about one "
+    "in the number of choices)."
 )
 
 
