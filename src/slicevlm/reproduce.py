@@ -287,10 +287,12 @@ def main(argv: list[str]) -> int:
     """Entry point of `slicevlm reproduce`."""
     import sys
 
+    from slicevlm.data.errors import DataError
+
     args = build_parser().parse_args(argv)
     try:
         print(run(args))
-    except ReproduceError as error:
+    except (ReproduceError, DataError) as error:  # missing inputs, or data the run cannot use
         print(f"slicevlm reproduce: {error}", file=sys.stderr)
         return 2
     return 0

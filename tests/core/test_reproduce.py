@@ -60,3 +60,18 @@ def test_table8_names_every_missing_ablation_checkpoint(tmp_path, capsys):
     (tmp_path / "M3D_VQA_test.csv").write_text("Image Path,Text\n", encoding="utf-8")
     assert main(["table8", "--data", str(tmp_path), "--ablation-root", str(tmp_path / "abl")]) == 2
     assert "configs/ablations/pubmedclip.yaml" in capsys.readouterr().err
+
+
+def test_controls_on_a_one_case_split_fail_without_a_traceback(tmp_path, capsys, monkeypatch):
+    import slicevlm.reproduce as reproduce
+    from slicevlm.data.errors import DataError
+
+    def one_case(*args, **kwargs):
+        raise DataError("M3D_VQA_test.csv: image_controls 'swapped' cannot run: a derangement needs at least 2 distinct cases")
+
+    (tmp_path / "M3D_VQA_test.csv").write_text("Image Path,Text\n", encoding="utf-8")
+    (tmp_path / "ckpt").mkdir()
+    (tmp_path / "ckpt" / "slicevlm.json").write_text("{}", encoding="utf-8")
+    monkeypatch.setattr(reproduce, "evaluate_checkpoint", one_case)
+    assert main(["table4", "--data", str(tmp_path), "--checkpoint", str(tmp_path / "ckpt")]) == 2
+    assert "needs at least 2 distinct cases" in capsys.readouterr().err
