@@ -116,6 +116,7 @@ class ControlReport:
         b = self.bootstrap
         lines = [
             "## Image-reliance controls", "", READING, "",
+            "Values: the m3d protocol's per-sample scores (accuracy by the peers' rule), ×100. "
             f"Intervals: {100 * b['level']:.0f}% percentile bootstrap, {b['n_resamples']} resamples of {b['unit']} "
             f"(seed {b['seed']}). McNemar: two-sided exact binomial test on the discordant pairs (own-only right / "
             "control-only right); its Mean column pools all question types. Mean columns of values: unweighted "
