@@ -9,6 +9,11 @@ Synthetic twin (`--data synthetic`): the same pipeline end to end on CPU — syn
 models, stage 1 + stage 2 training with the demo configs, evaluation — so CI exercises every step.
 Its numbers measure the synthetic task, never the paper's; the output says so.
 
+Image-reliance controls (`--controls`, default `swapped`): every question is also asked of another
+case's volume (a fixed-seed derangement of the test cases) and, with `blank`, of an all-zero volume;
+the tables report accuracy and text metrics per condition beside the normal scores, with exact
+McNemar tests and bootstrap intervals. `--controls none` evaluates the own volumes only.
+
 Predictions are written incrementally (PredictionWriter); rerunning resumes where a run stopped.
 """
 
@@ -81,8 +86,14 @@ def evaluate_checkpoint(
     max_samples: int | None = None,
     device: str = "auto",
     num_workers: int = 2,
+    controls: list[str] | None = None,
+    control_seed: int = 0,
 ):
-    """Generate on the test split with a checkpoint folder and score it; returns the PredictionWriter."""
+    """Generate on the test split with a checkpoint folder and score it; returns the PredictionWriter.
+
+    ``controls`` (``"swapped"``, ``"blank"``) also asks every question of another case's volume and/or
+    a blank one (the data module's ``image_controls``); ``control_seed`` fixes the case derangement.
+    """
     import lightning as L
     import torch
     import yaml
@@ -104,6 +115,7 @@ def evaluate_checkpoint(
     datamodule = M3DDataModule(
         str(data_root), test_tasks=tasks, volume_size=tuple(metadata["input_size"]), eval_batch_size=batch_size,
         max_test_samples=max_samples, num_workers=num_workers, pin_memory=on_gpu,
+        image_controls=list(controls or []), control_seed=control_seed,
     )
     writer = PredictionWriter(out_dir / "predictions.jsonl", protocols=[protocol], bertscore_model=bertscore_model, compare_with_paper=True)
     trainer = L.Trainer(
@@ -169,6 +181,19 @@ def closed_accuracy_interval(values: list[float]) -> str:
     return f"{statistics.mean(values):.2f} ± {half_width:.2f} ({len(values)} seeds)"
 
 
+def controls_markdown(rows: dict[str, Any]) -> str:
+    """Closed-VQA Mean accuracy per image condition, one line per evaluated checkpoint (Table 8)."""
+    from slicevlm.metrics.controls import MEAN, Cell
+    from slicevlm.metrics.report import markdown_table
+
+    conditions = ("own", "swapped", "delta_swapped", "follows", "blank")
+    header = ["row", "own volume", "swapped volume", "own − swapped", "follows swapped-in truth", "blank volume"]
+    body = [[name, *(report.tables.get("vqa_closed", {}).get(c, {}).get(MEAN, Cell(None)).text() for c in conditions)]
+            for name, report in rows.items()]
+    return ("\n\nImage-reliance controls, closed-VQA accuracy (Mean over types, 95% case-bootstrap intervals):\n\n"
+            + "\n".join(markdown_table(header, body)) + "\n")
+
+
 def run(args: argparse.Namespace) -> str:
     """Do the work of one `reproduce` call; returns the markdown printed at the end."""
     from slicevlm.metrics.compare import ours_table8
@@ -197,7 +222,8 @@ def run(args: argparse.Namespace) -> str:
         else:
             variants = {"full": Path(args.checkpoint)}
             check_checkpoint(variants["full"], "Train it: lightning-cli fit --config configs/stage1.yaml, then --config configs/stage2.yaml.")
-    sections, table8_rows, accuracies = [], {}, {}
+    controls = [c for c in args.controls if c != "none"]
+    sections, table8_rows, accuracies, control_rows = [], {}, {}, {}
     for name, source in variants.items():
         for seed in seeds:
             if synthetic:
@@ -206,12 +232,15 @@ def run(args: argparse.Namespace) -> str:
             else:
                 checkpoint, out_dir = source, out_root / name
             writer = evaluate_checkpoint(checkpoint, data_root, tasks, out_dir, protocol, bertscore, args.batch_size,
-                                         args.max_samples, args.device)
+                                         args.max_samples, args.device, controls=controls, control_seed=args.control_seed)
             report = writer.reports[protocol]
             row_name = FULL_MODEL if name == "full" else ABLATIONS[name]
             accuracies.setdefault(row_name, []).append(report.results.get("vqa_closed", {}).get("Mean", {}).get("accuracy"))
             if args.table == "table8":
-                table8_rows[f"{row_name}" + (f" (seed {seed})" if seed is not None else "")] = ours_table8(report)
+                label = f"{row_name}" + (f" (seed {seed})" if seed is not None else "")
+                table8_rows[label] = ours_table8(report)
+                if "controls" in writer.reports:
+                    control_rows[label] = writer.reports["controls"]
             else:
                 sections.append(writer.summary_md_path.read_text(encoding="utf-8"))
     header = f"# Reproduction of paper {args.table.replace('table', 'Table ')} — protocol: {protocol}\n"
@@ -221,7 +250,8 @@ def run(args: argparse.Namespace) -> str:
     if args.table == "table8":
         intervals = "\n".join(f"| {row} | {closed_accuracy_interval([a for a in accs if a is not None])} |" for row, accs in accuracies.items())
         sections.append(table8_markdown(table8_rows, protocol)
-                        + "\n\nClosed-VQA accuracy (Mean over types) across seeds:\n\n| row | accuracy |\n|---|---|\n" + intervals + "\n")
+                        + "\n\nClosed-VQA accuracy (Mean over types) across seeds:\n\n| row | accuracy |\n|---|---|\n" + intervals + "\n"
+                        + (controls_markdown(control_rows) if control_rows else ""))
     text = header + "\n" + "\n".join(sections)
     out_root.mkdir(parents=True, exist_ok=True)
     (out_root / "reproduction.md").write_text(text, encoding="utf-8")
@@ -241,6 +271,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--batch-size", type=int, default=8, help="generation batch size")
     parser.add_argument("--max-samples", type=int, default=None, help="evaluate at most this many samples per task")
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    parser.add_argument("--controls", nargs="+", choices=("swapped", "blank", "none"), default=["swapped"],
+                        help="image-reliance controls: also ask every question of another case's volume (swapped) "
+                        "and/or an all-zero volume (blank); 'none' for own volumes only (default: swapped)")
+    parser.add_argument("--control-seed", type=int, default=0, help="seed of the case derangement of --controls swapped")
     synthetic = parser.add_argument_group("synthetic twin (--data synthetic)")
     synthetic.add_argument("--work", default="runs/reproduce-synthetic", help="where the testbed, tiny models and runs go")
     synthetic.add_argument("--n", type=int, default=160, help="synthetic cases")
@@ -253,10 +287,12 @@ def main(argv: list[str]) -> int:
     """Entry point of `slicevlm reproduce`."""
     import sys
 
+    from slicevlm.data.errors import DataError
+
     args = build_parser().parse_args(argv)
     try:
         print(run(args))
-    except ReproduceError as error:
+    except (ReproduceError, DataError) as error:  # missing inputs, or data the run cannot use
         print(f"slicevlm reproduce: {error}", file=sys.stderr)
         return 2
     return 0

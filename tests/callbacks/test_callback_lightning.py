@@ -177,7 +177,7 @@ def test_prediction_writer_resumes_after_crash(tmp_path: Path, honour_skip: bool
     rows = read_rows(out)  # parses every line: the truncated one is gone
     assert [row["id"] for row in rows] == IDS
     assert list(rows[0]) == ["id", "task", "question_type", "question", "prediction", "reference",
-                             "answer_choice", "scores"]
+                             "answer_choice", "condition", "scores"]
     by_id = {row["id"]: row for row in rows}
     assert by_id["open-1"]["question_type"] == "Organ" and by_id["open-1"]["question"] == "Which organ?"
     assert by_id["cap-0"]["scores"] == pytest.approx({"bleu": 1.0, "rouge": 1.0, "meteor": 1 - 0.5 / 343})

@@ -9,14 +9,38 @@ from slicevlm.reproduce import main
 
 def test_table4_synthetic_twin_runs_the_whole_pipeline(tmp_path, capsys):
     code = main(["table4", "--data", "synthetic", "--work", str(tmp_path / "work"), "--out", str(tmp_path / "out"),
-                 "--n", "24", "--max-steps", "2", "--max-samples", "6", "--device", "cpu"])
+                 "--n", "24", "--max-steps", "2", "--max-samples", "6", "--device", "cpu", "--controls", "swapped", "blank"])
     assert code == 0
     printed = capsys.readouterr().out
     assert "protocol: m3d" in printed and "Synthetic twin" in printed
     assert "paper: Ours | 99.82 | 90.04 | 79.93 | 74.41 | 70.32 | 82.90" in printed
     rows = [json.loads(line) for line in (tmp_path / "out" / "table4" / "full" / "seed0" / "predictions.jsonl").read_text(encoding="utf-8").splitlines()]
-    assert len(rows) == 6 and {row["task"] for row in rows} == {"vqa_closed"}
+    assert len(rows) == 18 and {row["task"] for row in rows} == {"vqa_closed"}  # 6 questions x own, swapped, blank
+    assert [row["condition"] for row in rows[:3]] == ["own", "swapped", "blank"]
+    assert "## Image-reliance controls" in printed and "| Own − swapped |" in printed and "| Blank volume |" in printed
     assert (tmp_path / "work" / "full" / "seed0" / "checkpoint" / "adapter").is_dir()  # stage 2 really trained LoRA
+
+
+def test_table8_control_columns():
+    from slicevlm.metrics.controls import control_report
+    from slicevlm.metrics.records import ControlTruth, PredictionRecord
+    from slicevlm.reproduce import controls_markdown
+
+    rows = []
+    for i in range(4):
+        rows.append(PredictionRecord(f"q{i}", "vqa_closed", "A. Axial", "A. Axial", "Plane", "A", case=f"c{i}"))
+        rows.append(PredictionRecord(f"q{i}|swapped", "vqa_closed", "A. Axial", "A. Axial", "Plane", "A", condition="swapped",
+                                     case=f"c{i}", control=ControlTruth(f"q{i}", "x.npy", "c9", "Coronal", "B")))
+    text = controls_markdown({"Full model (Tables 2-4) (seed 0)": control_report(rows, n_resamples=100)})
+    assert "| row | own volume | swapped volume | own − swapped | follows swapped-in truth | blank volume |" in text
+    assert "| Full model (Tables 2-4) (seed 0) | 100.00 [100.0, 100.0] | 100.00 [100.0, 100.0] | 0.00 [0.0, 0.0] | 0.00 [0.0, 0.0] (n 4) | – |" in text
+
+
+def test_controls_option_parses():
+    from slicevlm.reproduce import build_parser
+
+    assert build_parser().parse_args(["table4", "--data", "x"]).controls == ["swapped"]
+    assert build_parser().parse_args(["table4", "--data", "x", "--controls", "none"]).controls == ["none"]
 
 
 def test_real_run_without_data_says_what_to_download(tmp_path, capsys):
@@ -36,3 +60,18 @@ def test_table8_names_every_missing_ablation_checkpoint(tmp_path, capsys):
     (tmp_path / "M3D_VQA_test.csv").write_text("Image Path,Text\n", encoding="utf-8")
     assert main(["table8", "--data", str(tmp_path), "--ablation-root", str(tmp_path / "abl")]) == 2
     assert "configs/ablations/pubmedclip.yaml" in capsys.readouterr().err
+
+
+def test_controls_on_a_one_case_split_fail_without_a_traceback(tmp_path, capsys, monkeypatch):
+    import slicevlm.reproduce as reproduce
+    from slicevlm.data.errors import DataError
+
+    def one_case(*args, **kwargs):
+        raise DataError("M3D_VQA_test.csv: image_controls 'swapped' cannot run: a derangement needs at least 2 distinct cases")
+
+    (tmp_path / "M3D_VQA_test.csv").write_text("Image Path,Text\n", encoding="utf-8")
+    (tmp_path / "ckpt").mkdir()
+    (tmp_path / "ckpt" / "slicevlm.json").write_text("{}", encoding="utf-8")
+    monkeypatch.setattr(reproduce, "evaluate_checkpoint", one_case)
+    assert main(["table4", "--data", str(tmp_path), "--checkpoint", str(tmp_path / "ckpt")]) == 2
+    assert "needs at least 2 distinct cases" in capsys.readouterr().err

@@ -71,3 +71,18 @@ def test_score_default_bertscore_fails_clearly_offline(tmp_path: Path, capsys: p
     assert main([str(write(tmp_path / "p.jsonl", ROWS))]) == 2
     err = capsys.readouterr().err
     assert "roberta-large" in err and "--no-bertscore" in err
+
+
+def test_score_keeps_control_rows_out_of_the_protocol_and_reports_them(tmp_path: Path,
+                                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    swapped = {**ROWS[2], "id": "k1|swapped", "prediction": "C. Delayed phase", "condition": "swapped",
+               "control": {"of": "k1", "image_path": "c2/x.npy", "case": "c2", "reference": "Delayed phase",
+                           "answer_choice": "C"}}
+    assert main([str(write(tmp_path / "p.jsonl", [*ROWS, swapped])), "--json", "--no-bertscore"]) == 0
+    payload = json.loads(capsys.readouterr().out)
+    assert payload["results"]["vqa_closed"]["Phase"]["accuracy"] == 100.0  # the wrong swapped answer is not mixed in
+    assert payload["counts"]["vqa_closed"]["Overall"] == 1
+    closed = payload["controls"]["tables"]["vqa_closed"]
+    assert closed["swapped"]["Phase"]["value"] == 0.0 and closed["follows"]["Phase"]["value"] == 100.0
+    assert main([str(tmp_path / "p.jsonl"), "--no-bertscore"]) == 0
+    assert "## Image-reliance controls" in capsys.readouterr().out

@@ -8,12 +8,14 @@ Contract with the LightningModule:
    return a list of dicts, at least ``{"id", "prediction"}``; ``task``, ``question_type``,
    ``question``, ``reference`` and ``answer_choice`` are taken from the dict when present, else
    from the batch (keys ``task``, ``question_type``, ``instruction``, ``answer``,
-   ``answer_choice``) by id.
+   ``answer_choice``) by id. Image-reliance control rows (batches of a data module with
+   ``image_controls``) also take ``condition``, ``case`` and the ``control_*`` keys, gathered
+   into the row's ``control`` object.
 3. The writer appends one row per sample in ``on_*_batch_end`` (flush + fsync per batch), with
    per-sample m3d scores (BERTScore optional), and never writes an id twice.
 4. At the end it writes ``<stem>.summary.json`` (metrics per protocol, generation settings,
    counts) and ``<stem>.summary.md`` (tables per question type as paper Tables 3–4) beside the
-   JSONL.
+   JSONL. The protocols score the own-volume rows; control rows get their own section.
 
 Resuming is only allowed into a file the same run wrote: ``<stem>.run.json`` records the
 generation settings and a SHA-256 of the module's trained (``requires_grad``) weights. Rows left by
@@ -49,6 +51,16 @@ BATCH_KEYS: dict[str, str] = {
     "question": "instruction",
     "reference": "answer",
     "answer_choice": "answer_choice",
+    "condition": "condition",
+    "case": "case",
+}
+#: ``control`` field -> batch key of control rows.
+CONTROL_BATCH_KEYS: dict[str, str] = {
+    "of": "control_of",
+    "image_path": "control_image_path",
+    "case": "control_case",
+    "reference": "control_answer",
+    "answer_choice": "control_answer_choice",
 }
 
 
@@ -90,10 +102,11 @@ class PredictionWriter(Callback):
         self.per_sample_scores = per_sample_scores
         self.compare_with_paper = compare_with_paper
         self.written_ids: set[str] = set()
+        self.written_controls: dict[str, str] = {}  # control row id -> swapped-in image path
         self.resumed_count = 0
         self.written_this_run = 0
         self.summary: dict[str, Any] | None = None
-        self.reports: dict[str, Any] = {}  # protocol -> ScoreReport, after the run
+        self.reports: dict[str, Any] = {}  # protocol -> ScoreReport (+ "controls" -> ControlReport), after the run
         self._appender: JsonlAppender | None = None
 
     # ----- paths ---------------------------------------------------------------------------
@@ -150,6 +163,10 @@ class PredictionWriter(Callback):
             self.output_path.parent.mkdir(parents=True, exist_ok=True)
             self.run_record_path.write_text(json.dumps(identity, indent=2) + "\n", encoding="utf-8")
         self.written_ids = {str(row["id"]) for row in existing if "id" in row}
+        self.written_controls = {
+            str(row["id"]): str(row["control"].get("image_path", ""))
+            for row in existing if isinstance(row.get("control"), Mapping)
+        }
         self.resumed_count = len(self.written_ids)
         self.written_this_run = 0
         pl_module.skip_ids = set(self.written_ids)
@@ -221,6 +238,8 @@ class PredictionWriter(Callback):
                     row[field_name] = output[field_name]
                 elif index is not None and batch_key in batch:
                     row[field_name] = batch[batch_key][index]
+            if "control" not in row and row.get("condition", "own") != "own" and index is not None:
+                row["control"] = {name: batch[key][index] for name, key in CONTROL_BATCH_KEYS.items() if key in batch}
             try:
                 records.append(record_from_dict(row))
             except RecordError as e:
@@ -237,6 +256,33 @@ class PredictionWriter(Callback):
         self._appender.append([r.to_dict() for r in records])
         self.written_ids.update(unique)
         self.written_this_run += len(records)
+
+    def check_controls(self, batch: Any) -> None:
+        """Refuse to resume control rows that asked another volume than this run's derangement.
+
+        Raises:
+            RuntimeError: When a written control row of a batch id names another swapped-in volume.
+        """
+        if not self.written_controls or not isinstance(batch, Mapping) or "control_image_path" not in batch:
+            return
+        for sample_id, image in zip(batch["id"], batch["control_image_path"], strict=True):
+            written = self.written_controls.get(str(sample_id))
+            if written is not None and written != str(image):
+                raise RuntimeError(
+                    f"{self.output_path}: control row {sample_id!r} was written with swapped-in volume {written!r}, "
+                    f"but this run asks {str(image)!r} (another control_seed or test split). Resuming would mix two "
+                    "derangements. Use the earlier control_seed, write to a new output_path, or delete the file."
+                )
+
+    def on_test_batch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule, batch: Any,
+                            batch_idx: int, dataloader_idx: int = 0) -> None:
+        """Check that resumed control rows match this run's swaps."""
+        self.check_controls(batch)
+
+    def on_predict_batch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule, batch: Any,
+                               batch_idx: int, dataloader_idx: int = 0) -> None:
+        """Check that resumed control rows match this run's swaps."""
+        self.check_controls(batch)
 
     def on_test_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any,
                           batch: Any, batch_idx: int, dataloader_idx: int = 0) -> None:

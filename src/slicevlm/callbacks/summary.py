@@ -1,4 +1,8 @@
-"""The end-of-run summary of a predictions file: metrics per protocol, settings and counts."""
+"""The end-of-run summary of a predictions file: metrics per protocol, settings and counts.
+
+The protocols score the rows asked of their own volume; image-reliance control rows (another
+case's volume, a blank volume) are scored beside them in their own section.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from slicevlm.metrics.bertscore import BertScoreSpec
+from slicevlm.metrics.controls import ControlReport, control_report
 from slicevlm.metrics.evaluate import evaluate
 from slicevlm.metrics.records import PredictionRecord
 from slicevlm.metrics.report import ScoreReport, markdown_table
@@ -19,7 +24,7 @@ def build_summary(
     generation: Mapping[str, Any],
     counts: Mapping[str, int],
     predictions_path: str,
-) -> tuple[dict[str, Any], dict[str, ScoreReport]]:
+) -> tuple[dict[str, Any], dict[str, ScoreReport | ControlReport]]:
     """Score the records under each protocol and gather everything a reader needs.
 
     Args:
@@ -31,10 +36,11 @@ def build_summary(
         predictions_path: The JSONL the rows came from.
 
     Returns:
-        The JSON-friendly summary and the reports by protocol.
+        The JSON-friendly summary and the reports by protocol; with control rows, the summary's
+        ``"controls"`` holds their tables and ``reports["controls"]`` the :class:`ControlReport`.
     """
-    scorable = [r for r in records if r.scorable]
-    reports = {
+    scorable = [r for r in records if r.scorable and r.condition == "own"]
+    reports: dict[str, ScoreReport | ControlReport] = {
         protocol: evaluate(scorable, protocol, bertscore, reuse_scores=True)
         for protocol in protocols
     } if scorable else {}
@@ -43,22 +49,29 @@ def build_summary(
         "counts": {
             "rows": len(records),
             "scored": len(scorable),
-            "without_reference": len(records) - len(scorable),
+            "without_reference": sum(1 for r in records if not r.scorable and r.condition == "own"),
             "by_task": dict(Counter(r.task for r in records)),
+            **({"by_condition": dict(Counter(r.condition for r in records))} if any(r.control for r in records) else {}),
             **dict(counts),
         },
         "generation": dict(generation),
         "protocols": {protocol: report.to_dict() for protocol, report in reports.items()},
     }
+    controls = control_report(records, bertscore)
+    if controls is not None:
+        summary["controls"] = controls.to_dict()
+        reports = {**reports, "controls": controls}
     return summary, reports
 
 
-def summary_markdown(summary: Mapping[str, Any], reports: Mapping[str, ScoreReport], compare: bool = False) -> str:
+def summary_markdown(
+    summary: Mapping[str, Any], reports: Mapping[str, ScoreReport | ControlReport], compare: bool = False
+) -> str:
     """Markdown version of :func:`build_summary`'s output.
 
     Args:
         summary: The summary dict.
-        reports: Reports by protocol.
+        reports: Reports by protocol, and the control report under ``"controls"``.
         compare: Append paper-vs-ours tables for each report.
 
     Returns:
@@ -66,17 +79,19 @@ def summary_markdown(summary: Mapping[str, Any], reports: Mapping[str, ScoreRepo
     """
     counts = summary["counts"]
     lines = [f"# Predictions: {summary['predictions']}", ""]
-    lines += markdown_table(["count", "value"], [[k, str(v)] for k, v in counts.items() if k != "by_task"])
+    lines += markdown_table(["count", "value"], [[k, str(v)] for k, v in counts.items() if not k.startswith("by_")])
     lines += ["", "Rows by task: " + ", ".join(f"{k} {v}" for k, v in counts.get("by_task", {}).items()), ""]
+    if "by_condition" in counts:
+        lines += ["Rows by volume: " + ", ".join(f"{k} {v}" for k, v in counts["by_condition"].items()), ""]
     if summary.get("generation"):
         lines += ["Generation settings:", ""]
         lines += markdown_table(["setting", "value"], [[k, str(v)] for k, v in summary["generation"].items()])
         lines.append("")
-    if not reports:
+    if not any(isinstance(report, ScoreReport) for report in reports.values()):
         lines += ["No rows with a reference: nothing was scored.", ""]
     for report in reports.values():
         lines += [report.to_markdown(), ""]
-        if compare:
+        if compare and isinstance(report, ScoreReport):
             from slicevlm.metrics.compare import compare_with_paper
 
             lines += [compare_with_paper(report), ""]

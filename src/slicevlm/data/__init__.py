@@ -6,6 +6,7 @@
 - :mod:`~slicevlm.data.datasets`: caption / VQA datasets and :func:`collate_batch`
 - :mod:`~slicevlm.data.samplers`: task mixture and length bucketing
 - :mod:`~slicevlm.data.datamodule`: :class:`M3DDataModule`
+- :mod:`~slicevlm.data.controls`: image-reliance controls (questions asked of another case's volume)
 - :mod:`~slicevlm.data.synth`: the synthetic 3D VQA testbed in the M3D layout
 - :mod:`~slicevlm.data.check` / :mod:`~slicevlm.data.prepare`: ``check-data`` and ``prepare-m3d``
 

@@ -6,6 +6,8 @@ default the tasks are concatenated at their natural sizes (every training sample
 as M3D trains its stage 2); explicit ratios (e.g. equal shares) are an option.
 Validation, test and predict iterate their tasks one after the other in file order, in one
 DataLoader; each item says its ``task``. Batches are ``{"volume": (B, D, H, W), <key>: list[str]}``.
+With ``image_controls`` the test/predict set also asks every question of another case's volume
+and/or a blank one (:mod:`slicevlm.data.controls`).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import numpy as np
 from lightning import LightningDataModule
 from torch.utils.data import ConcatDataset, DataLoader, Dataset, SequentialSampler, Subset
 
+from slicevlm.data.controls import CONTROL_CONDITIONS, ImageControlDataset
 from slicevlm.data.datasets import TASKS, CaptionDataset, VolumeLoader, VQADataset, collate_batch, resolve
 from slicevlm.data.errors import DataError, check_choice
 from slicevlm.data.records import VQARecord, caption_records, vqa_records
@@ -60,6 +63,11 @@ class M3DDataModule(LightningDataModule):
             in file order); None keeps all.
         max_test_samples: Same for the test/predict tasks.
         seed: Seed for the mixture, the bucket order, the subsets and the caption phrasings.
+        image_controls: Image-reliance controls of the test/predict set: ``swapped`` also asks every
+            question of a volume of another case (a fixed-seed derangement of the split's cases),
+            ``blank`` of an all-zero volume. Control rows get ids ``<id>|swapped`` / ``<id>|blank``
+            and the summary reports them beside the normal scores. Empty: no controls.
+        control_seed: Seed of the case derangement of ``image_controls: [swapped]``.
     """
 
     def __init__(
@@ -87,6 +95,8 @@ class M3DDataModule(LightningDataModule):
         max_val_samples: int | None = None,
         max_test_samples: int | None = None,
         seed: int = 0,
+        image_controls: list[str] = [],  # noqa: B006
+        control_seed: int = 0,
     ) -> None:
         super().__init__()
         self.save_hyperparameters()
@@ -109,6 +119,9 @@ class M3DDataModule(LightningDataModule):
             )
         check_choice("cap_test_split", cap_test_split, CAPTION_TEST_SPLITS)
         check_choice("slicing_axis", slicing_axis, AXES)
+        for condition in image_controls:
+            check_choice("image_controls", condition, CONTROL_CONDITIONS)
+        self.image_controls, self.control_seed = list(dict.fromkeys(image_controls)), control_seed
         if len(volume_size) != 3 or min(volume_size) < 1:
             raise ValueError(f"volume_size must be (D, H, W) of positive ints, got {volume_size}.")
         self.loader = VolumeLoader(
@@ -153,14 +166,18 @@ class M3DDataModule(LightningDataModule):
             raise DataError(f"{source}: no samples for task {task!r} ({stage}); expected at least one.")
         return dataset
 
-    def _eval_dataset(self, tasks: list[str], stage: str, limit: int | None) -> ConcatDataset:
+    def _eval_dataset(self, tasks: list[str], stage: str, limit: int | None, controls: list[str] | None = None) -> ConcatDataset:
         parts = []
         for task in tasks:
             dataset = self.task_dataset(task, stage)
+            keep = None
             if limit is not None and limit < len(dataset):  # type: ignore[arg-type]
                 rng = np.random.default_rng([self.seed, TASKS.index(task)])
-                keep = np.sort(rng.choice(len(dataset), size=limit, replace=False))  # type: ignore[arg-type]
-                dataset = Subset(dataset, keep.tolist())
+                keep = np.sort(rng.choice(len(dataset), size=limit, replace=False)).tolist()  # type: ignore[arg-type]
+            if controls:
+                dataset = ImageControlDataset(dataset, controls, keep, self.control_seed)  # type: ignore[arg-type]
+            elif keep is not None:
+                dataset = Subset(dataset, keep)
             parts.append(dataset)
         return ConcatDataset(parts)
 
@@ -171,7 +188,7 @@ class M3DDataModule(LightningDataModule):
         if stage in (None, "fit", "validate") and self.val_dataset is None and self.val_tasks:
             self.val_dataset = self._eval_dataset(self.val_tasks, "val", self.max_val_samples)
         if stage in (None, "test", "predict") and self.test_dataset is None:
-            self.test_dataset = self._eval_dataset(self.test_tasks, "test", self.max_test_samples)
+            self.test_dataset = self._eval_dataset(self.test_tasks, "test", self.max_test_samples, self.image_controls)
 
     # ---------------------------------------------------------------- loaders
     def train_sampler(self) -> MixtureSampler:

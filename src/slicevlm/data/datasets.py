@@ -94,12 +94,23 @@ class CaptionDataset(Dataset):
         report = read_report(self.loader.data_root / record.text, self._where(record))
         return caption_instruction(self.seed, record.position), report
 
+    def referenced_by(self, i: int) -> str:
+        """Where item ``i`` comes from (json file, split, entry), for error messages."""
+        return self._where(self.records[i])
+
+    def report(self, i: int) -> str:
+        """The reference report of item ``i``."""
+        return self._text(i)[1]
+
     def __getitem__(self, i: int) -> Item:
+        return {**self.fields(i), "volume": self.loader(self.records[i].image, self.referenced_by(i))}
+
+    def fields(self, i: int) -> Item:
+        """Item ``i`` without its volume (nothing is read but the report)."""
         record = self.records[i]
         instruction, report = self._text(i)
         return {
             "id": self.ids[i],
-            "volume": self.loader(record.image, self._where(record)),
             "task": "caption",
             "question_type": "Report",
             "instruction": instruction,
@@ -155,12 +166,19 @@ class VQADataset(Dataset):
             )
         return record.question, record.answer, ""
 
+    def referenced_by(self, i: int) -> str:
+        """Where item ``i`` comes from (CSV file and row), for error messages."""
+        return f"{self.csv_file} row {self.records[i].row + 1}"
+
     def __getitem__(self, i: int) -> Item:
+        return {**self.fields(i), "volume": self.loader(self.records[i].image_path, self.referenced_by(i))}
+
+    def fields(self, i: int) -> Item:
+        """Item ``i`` without its volume."""
         record = self.records[i]
         instruction, answer, choice = self._text(record)
         return {
             "id": self.ids[i],
-            "volume": self.loader(record.image_path, f"{self.csv_file} row {record.row + 1}"),
             "task": self.task,
             "question_type": record.type_name,
             "instruction": instruction,

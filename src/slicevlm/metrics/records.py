@@ -10,6 +10,14 @@ One row per sample, fields (SPEC §4):
   predict run has no answers: such rows are kept but not scored).
 - ``answer_choice``: the key letter A–D of a closed-ended question; empty otherwise.
 - ``question`` (optional): the instruction the model saw; ``scores`` (optional): per-sample scores.
+- ``condition`` (optional, default ``"own"``): ``"own"`` for the question's own volume, or an
+  image-reliance control: ``"swapped"`` (asked of another case's volume) or ``"blank"`` (an
+  all-zero volume). Control rows keep the question's own ``reference`` and ``answer_choice``.
+- ``case`` (optional): the case (volume folder) the question is about.
+- ``control`` (control rows only): ``{"of", "image_path", "case", "reference", "answer_choice"}``:
+  the id of the own row, and for ``swapped`` the volume asked instead, its case, its truth for the
+  same question (answer text; the report for captions; ``null`` when unknown) and the letter of
+  this question's choice with that text (``""`` when none).
 """
 
 from __future__ import annotations
@@ -23,6 +31,7 @@ from typing import Any
 TASKS: tuple[str, ...] = ("caption", "vqa_open", "vqa_closed")
 QUESTION_TYPES: tuple[str, ...] = ("Plane", "Phase", "Organ", "Abnormality", "Location")
 CHOICE_LETTERS: tuple[str, ...] = ("A", "B", "C", "D")
+CONDITIONS: tuple[str, ...] = ("own", "swapped", "blank")
 
 _TYPE_ALIASES: dict[str, str] = {
     **{str(i): name for i, name in enumerate(QUESTION_TYPES, start=1)},
@@ -56,6 +65,27 @@ def normalize_question_type(value: Any) -> str:
 
 
 @dataclass
+class ControlTruth:
+    """What a control row was asked of, and that volume's truth.
+
+    Attributes:
+        of: Id of the own-volume row of the same question.
+        image_path: The swapped-in volume (``""`` for a blank volume).
+        case: Its case (``""`` for a blank volume).
+        reference: The swapped-in volume's truth for the same question: its answer text (VQA) or
+            report (captions); ``None`` when unknown (blank volume, or no such question about it).
+        answer_choice: Letter of this question's choice whose text is ``reference`` (closed VQA),
+            ``""`` when no choice has it.
+    """
+
+    of: str
+    image_path: str = ""
+    case: str = ""
+    reference: str | None = None
+    answer_choice: str = ""
+
+
+@dataclass
 class PredictionRecord:
     """One scored (or to-be-scored) sample.
 
@@ -68,6 +98,9 @@ class PredictionRecord:
         answer_choice: Key letter A–D for closed-ended rows, ``""`` otherwise.
         question: The instruction shown to the model (optional, for reading the file).
         scores: Per-sample scores (m3d protocol, values in [0, 1]; ``correct`` flags 0/1).
+        condition: ``"own"``, or the image-reliance control ``"swapped"`` / ``"blank"``.
+        case: The case the question is about (``""`` when unknown).
+        control: For control rows, what was asked instead and its truth.
     """
 
     id: str
@@ -78,6 +111,9 @@ class PredictionRecord:
     answer_choice: str = ""
     question: str = ""
     scores: dict[str, float] = field(default_factory=dict)
+    condition: str = "own"
+    case: str = ""
+    control: ControlTruth | None = None
 
     @property
     def scorable(self) -> bool:
@@ -85,11 +121,14 @@ class PredictionRecord:
         return self.reference is not None
 
     def to_dict(self) -> dict[str, Any]:
-        """The JSONL row (field order: id, task, question_type, question, prediction, ...)."""
+        """The JSONL row (field order: id, task, question_type, question, prediction, ...).
+
+        ``condition`` is always written; ``case`` and ``control`` only when set.
+        """
         row = asdict(self)
         order = ("id", "task", "question_type", "question", "prediction", "reference",
-                 "answer_choice", "scores")
-        return {key: row[key] for key in order}
+                 "answer_choice", "condition", "case", "control", "scores")
+        return {key: row[key] for key in order if key not in ("case", "control") or row[key]}
 
 
 def _text(row: Mapping[str, Any], name: str, *, optional: bool = False) -> str | None:
@@ -149,11 +188,38 @@ def record_from_dict(row: Mapping[str, Any]) -> PredictionRecord:
     scores = row.get("scores") or {}
     if not isinstance(scores, Mapping):
         raise RecordError(f"field 'scores' must be an object, got {type(scores).__name__}")
+    condition = row.get("condition") or "own"
+    if condition not in CONDITIONS:
+        raise RecordError(f"field 'condition' must be one of {', '.join(CONDITIONS)}, got {condition!r}")
     return PredictionRecord(
         id=str(raw_id), task=task, prediction=prediction or "", reference=reference,
         question_type=question_type, answer_choice=answer_choice, question=question,
         scores={str(k): float(v) for k, v in scores.items()},
+        condition=condition, case=_text(row, "case", optional=True) or "",
+        control=_control(row.get("control"), condition),
     )
+
+
+def _control(value: Any, condition: str) -> ControlTruth | None:
+    """Validate the ``control`` field: required on control rows, absent on own rows."""
+    if condition == "own":
+        if value:
+            raise RecordError("field 'control' is only for swapped/blank rows; this row's condition is 'own'")
+        return None
+    if not isinstance(value, Mapping) or not isinstance(value.get("of"), str) or not value["of"]:
+        raise RecordError(
+            f"a {condition!r} row needs field 'control' = {{'of': <own row id>, 'image_path', 'case', "
+            f"'reference', 'answer_choice'}}, got {value!r}"
+        )
+    try:
+        texts = {name: _text(value, name, optional=True) or "" for name in ("image_path", "case", "answer_choice")}
+        reference = _text(value, "reference", optional=True)
+    except RecordError as e:
+        raise RecordError(f"field 'control': {e}") from e
+    letter = texts["answer_choice"].strip().upper()
+    if letter not in ("", *CHOICE_LETTERS):
+        raise RecordError(f"field 'control': 'answer_choice' must be A-D or empty, got {texts['answer_choice']!r}")
+    return ControlTruth(value["of"], texts["image_path"], texts["case"], reference or None, letter)
 
 
 def read_predictions(path: str | Path) -> list[PredictionRecord]:

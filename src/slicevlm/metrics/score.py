@@ -6,6 +6,9 @@ Examples::
     slicevlm score preds.jsonl --no-bertscore --compare              # + paper-vs-ours tables
     slicevlm score preds.jsonl --protocol coco --json
     HF_HUB_OFFLINE=1 slicevlm score preds.jsonl --bertscore-model DIR --bertscore-layers 6
+
+The protocol scores the rows asked of their own volume. When the file also holds image-reliance
+control rows (``condition`` swapped / blank), their tables follow (m3d per-sample scores).
 """
 
 from __future__ import annotations
@@ -62,7 +65,10 @@ def main(argv: list[str]) -> int:
                                   batch_size=args.bertscore_batch_size)
     try:
         records = read_predictions(args.predictions)
-        report = evaluate(records, protocol=args.protocol, bertscore=bertscore)
+        report = evaluate([r for r in records if r.condition == "own"], protocol=args.protocol, bertscore=bertscore)
+        from slicevlm.metrics.controls import control_report
+
+        controls = control_report(records, bertscore)
         comparison = ""
         if args.compare or args.ablation:
             from slicevlm.metrics.compare import compare_with_paper
@@ -73,9 +79,13 @@ def main(argv: list[str]) -> int:
         return 2
     if args.json:
         payload = {"predictions": args.predictions, "n_rows": len(records), **report.to_dict()}
+        if controls is not None:
+            payload["controls"] = controls.to_dict()
         print(json.dumps(payload, indent=2))
     else:
         print(report.to_markdown())
         if comparison:
             print(comparison)
+        if controls is not None:
+            print(controls.to_markdown())
     return 0
