@@ -1,0 +1,127 @@
+"""The tiny stand-in for LLaMA-2: a LLaMA-architecture causal LM with a byte-level BPE tokenizer
+trained on the fly, warmed up on text (`reading.py`) and saved with `save_pretrained`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from slicevlm.tiny.reading import WARMUP_SEED, card_pairs, lookup_pairs
+
+_CORPUS = """
+the liver spleen kidney kidneys lung lungs bladder pancreas gallbladder aorta vessel organ lesion lesions
+cyst calcification mass nodule tumor hypodense hyperdense enhancing non-contrast arterial portal venous
+delayed phase axial coronal sagittal plane left right upper lower anterior posterior location abnormality
+findings impression there is are no a an of in with within and or seen noted measuring small large round
+what which where is this image scan ct mri volume question answer choices a. b. c. d. report describe
+normal abnormal size shape contrast density dark bright textured well defined margin the of study
+""".split()
+
+
+def train_tiny_tokenizer(vocab_size: int = 512):
+    """A byte-level BPE tokenizer with <s>, </s>, <unk>, <pad>; adds BOS like LLaMA's."""
+    from slicevlm.llm.byte_level import train_byte_level_tokenizer
+
+    sentences = [" ".join(_CORPUS[i : i + 12]) for i in range(0, len(_CORPUS), 3)] * 20
+    sentences += [f"{prompt} {answer}" for prompt, answer in card_pairs(200)]
+    return train_byte_level_tokenizer(sentences, vocab_size)
+
+
+def _answer_rows(tokenizer, pairs: list[tuple[str, str]]) -> list[tuple[list[int], list[int]]]:
+    """(ids, labels) per pair, tokenised as training rows are: prompt (with BOS) + answer + EOS, loss on the answer."""
+    from slicevlm.llm.prompting import IGNORE_INDEX
+
+    rows = []
+    for prompt, answer in pairs:
+        prompt_ids = tokenizer(prompt)["input_ids"]
+        answer_ids = tokenizer(answer.strip(), add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
+        rows.append((prompt_ids + answer_ids, [IGNORE_INDEX] * len(prompt_ids) + answer_ids))
+    return rows
+
+
+def pretrain_tiny_llm(
+    model,
+    tokenizer,
+    steps: int,
+    lookup_steps: int = 0,
+    batch_size: int = 32,
+    learning_rate: float = 3e-3,
+    lookup_share: float = 0.25,
+    seed: int = 0,
+) -> float:
+    """Warm-up: `lookup_steps` steps of choice lookup, then `steps` steps of case-card rows (a
+    `lookup_share` of each batch still lookup rows). Next-token loss on the answers, AdamW with
+    linear warm-up and cosine decay.
+
+    Returns:
+        The mean loss over the last 10 steps.
+    """
+    from slicevlm.llm.prompting import IGNORE_INDEX, pad_rows
+
+    total = lookup_steps + steps
+    pairs_per_case = 11  # a report request, then five questions both closed and open
+    cards = _answer_rows(tokenizer, card_pairs(max(200, steps * batch_size // pairs_per_case), seed=WARMUP_SEED))
+    lookups = _answer_rows(tokenizer, lookup_pairs(max(2000, total * batch_size), seed=WARMUP_SEED))
+    generator = torch.Generator().manual_seed(seed)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=learning_rate, weight_decay=0.0)
+    warmup = max(1, total // 20)
+    schedule = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda step: min(1.0, (step + 1) / warmup) * 0.5 * (1 + torch.cos(torch.tensor(torch.pi * step / total)).item())
+    )
+    model.train()
+    losses = []
+    for step in range(total):
+        lookup_rows = batch_size if step < lookup_steps else round(lookup_share * batch_size)
+        picked = [lookups[i] for i in torch.randint(len(lookups), (lookup_rows,), generator=generator).tolist()]
+        picked += [cards[i] for i in torch.randint(len(cards), (batch_size - lookup_rows,), generator=generator).tolist()]
+        input_ids = pad_rows([ids for ids, _ in picked], tokenizer.pad_token_id, left=False)
+        labels = pad_rows([labels for _, labels in picked], IGNORE_INDEX, left=False)
+        attention_mask = pad_rows([[1] * len(ids) for ids, _ in picked], 0, left=False)
+        loss = model(input_ids=input_ids, attention_mask=attention_mask, labels=labels).loss
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        schedule.step()
+        losses.append(loss.item())
+    model.eval()
+    tail = losses[-10:]
+    return sum(tail) / max(1, len(tail))
+
+
+def write_tiny_llm(
+    folder: Path,
+    hidden_size: int = 64,
+    layers: int = 2,
+    heads: int = 4,
+    seed: int = 0,
+    pretrain_steps: int = 600,
+    lookup_steps: int = 1200,
+) -> Path:
+    """A LLaMA-architecture causal LM plus tokenizer, saved with `save_pretrained`, after the warm-up
+    (`pretrain_steps` case-card steps after `lookup_steps` lookup steps; 0 and 0: random weights)."""
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    folder.mkdir(parents=True, exist_ok=True)
+    tokenizer = train_tiny_tokenizer()
+    config = LlamaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=hidden_size,
+        intermediate_size=2 * hidden_size,
+        num_hidden_layers=layers,
+        num_attention_heads=heads,
+        num_key_value_heads=heads // 2,
+        max_position_embeddings=2048,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+        tie_word_embeddings=False,
+    )
+    torch.manual_seed(seed)
+    model = LlamaForCausalLM(config)
+    if pretrain_steps + lookup_steps > 0:
+        loss = pretrain_tiny_llm(model, tokenizer, pretrain_steps, lookup_steps, seed=seed)
+        print(f"tiny LLM warm-up: {lookup_steps} lookup + {pretrain_steps} reading steps, final loss {loss:.3f}", flush=True)
+    model.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
