@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from slicevlm.data.errors import DataError
+from slicevlm.data.errors import DataError, VolumeTooLarge
 from slicevlm.data.limits import DEFAULT_LIMITS, ReadLimits
 from slicevlm.data.reader_base import check_shape, suffix
 
@@ -195,10 +195,9 @@ def _header_text(path: Path, limits: ReadLimits) -> tuple[list[str], bool]:
 
 
 def _too_large(path: Path, limits: ReadLimits, ends: str) -> DataError:
-    return _refuse(
-        path,
-        f"no {ends} within the first {limits.max_header_bytes:,} bytes; expected a header smaller than that",
-        "The header is corrupt or padded: re-export the volume.",
+    return VolumeTooLarge(
+        f"{path}: no {ends} within the first {limits.max_header_bytes:,} bytes; expected a header smaller "
+        "than that. The header is corrupt or padded: re-export the volume."
     )
 
 

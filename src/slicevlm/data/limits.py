@@ -22,7 +22,7 @@ import re
 from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
 
-from slicevlm.data.errors import DataError
+from slicevlm.data.errors import DataError, VolumeTooLarge
 
 #: Default voxel cap: 512 × 512 × 1024 (1 GiB as float32), above any CT series we expect.
 MAX_VOXELS: int = 2**28
@@ -133,7 +133,7 @@ class ReadLimits:
     def check_files(self, volume: Path, count: int) -> None:
         """Refuse a volume folder with more than :attr:`max_files` files."""
         if count > self.max_files:
-            raise DataError(
+            raise VolumeTooLarge(
                 f"{volume}: more than {self.max_files:,} files in one volume folder; expected at most that many. "
                 "Split the folder per series, or raise the file limit (ReadLimits(max_files=...))."
             )

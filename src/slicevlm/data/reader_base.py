@@ -13,7 +13,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from slicevlm.data.errors import DataError
+from slicevlm.data.errors import DataError, VolumeTooLarge
 from slicevlm.data.limits import DEFAULT_LIMITS, MAX_VOXELS, VOXEL_KNOB, ReadLimits
 
 SIMPLEITK_SUFFIXES: tuple[str, ...] = (".nii", ".nii.gz", ".nrrd", ".nhdr", ".mha", ".mhd", ".dcm")
@@ -58,7 +58,7 @@ def check_shape(shape: tuple[int, ...], path: Path | str, max_voxels: int = MAX_
         )
     voxels = math.prod(dims)
     if voxels > max_voxels:
-        raise DataError(
+        raise VolumeTooLarge(
             f"{path}: header announces shape {tuple(shape)} = {voxels:,} voxels "
             f"({voxels * 4 / 2**30:.1f} GiB as float32); refusing to allocate more than "
             f"{max_voxels:,} voxels. A corrupt header usually causes this; if the volume is real, "
