@@ -22,10 +22,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from slicevlm.data.limits import MAX_VOXELS, ReadLimits
 from slicevlm.hub import ModelNotAvailableError
 from slicevlm.inference.errors import DataError, InputError
 from slicevlm.inference.instructions import check_choices, parse_choices, question_instruction
+from slicevlm.inference.limits import MAX_VOXELS, ReadLimits, check_header
 
 if TYPE_CHECKING:
     from slicevlm.inference.predictor import VolumeQA
@@ -101,6 +101,8 @@ def _load_qa(args: argparse.Namespace) -> VolumeQA:
 def _answer_one(args: argparse.Namespace, question: str | None, choices: list[str]) -> int:
     if not args.volume.exists():
         raise InputError(f"volume {args.volume} does not exist; expected a volume file or folder.")
+    if args.volume.is_file():  # a bad header is refused before the model loads
+        check_header(args.volume, ReadLimits(max_voxels=args.max_voxels))
     qa = _load_qa(args)
     prepared = qa.load(args.volume)
     answer = qa.report(prepared) if question is None else qa.ask(prepared, question, choices)
