@@ -39,7 +39,7 @@ from urllib.parse import parse_qs
 
 import anyio
 
-from server_limits import ServerLimits
+from server_limits import MAX_SMALL_BODY, ServerLimits
 from slicevlm.inference.errors import DataError, InputError, VolumeTooLarge, did_you_mean
 from slicevlm.inference.instructions import check_choices, is_report_request, parse_choices, question_instruction
 from slicevlm.inference.limits import check_header
@@ -57,8 +57,6 @@ TASKS: tuple[str, ...] = ("ask", "report", "preview")
 #: A refused body is drained up to this many bytes before the error is sent; past it, the
 #: connection is answered and closed.
 DRAIN_LIMIT: int = 16 * 1024 * 1024
-#: JSON and urlencoded bodies may not exceed this many bytes.
-MAX_SMALL_BODY: int = 256 * 1024
 
 
 @dataclass(frozen=True)

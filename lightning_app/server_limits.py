@@ -12,7 +12,12 @@ from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from slicevlm.inference.limits import ReadLimits
+from slicevlm.inference.instructions import MAX_QUESTION_CHARS
+from slicevlm.inference.limits import MAX_HEADER_BYTES, ReadLimits
+from uploads import MAX_FIELD_BYTES
+
+#: JSON and urlencoded bodies may not exceed this many bytes.
+MAX_SMALL_BODY: int = 256 * 1024
 
 
 def _limit(default: Any, flag: str, status: str, doc: str) -> Any:
@@ -23,8 +28,8 @@ def _limit(default: Any, flag: str, status: str, doc: str) -> Any:
 class ServerLimits:
     """What one server accepts, how long it waits, and how much work it takes on at once."""
 
-    max_upload_mb: float = _limit(512.0, "--max-upload-mb", "413", "request body (an upload), checked on Content-Length and while streaming")
-    max_unpacked_mb: float = _limit(1024.0, "--max-unpacked-mb", "413", "a .zip upload unpacked (declared sizes checked before writing, real sizes while writing)")
+    max_upload_mb: float = _limit(512.0, "--max-upload-mb", "413", "MiB of a request body (an upload), checked on Content-Length and while streaming")
+    max_unpacked_mb: float = _limit(1024.0, "--max-unpacked-mb", "413", "MiB of a .zip upload unpacked (declared sizes checked before writing, real sizes while writing)")
     max_zip_files: int = _limit(5000, "--max-zip-files", "400", "files in a .zip upload (also the most slices of one volume folder)")
     max_voxels: int = _limit(2**27, "--max-voxels", "413", "voxels a volume header may announce (512×512×512), checked before any decompression or allocation")
     max_queue: int = _limit(64, "--max-queue", "503 + Retry-After", "/predict requests admitted at once (uploading, queued or being answered); more are shed")
@@ -67,12 +72,12 @@ class ServerLimits:
         return cls(**{item.name: getattr(args, item.name) for item in fields(cls)})
 
 
-#: Fixed limits that are not options (the table lists them too).
+#: Fixed limits that are not options (the table lists them too): what, value, status, note.
 FIXED_LIMITS: tuple[tuple[str, str, str, str], ...] = (
-    ("text fields of a multipart form", "64 KiB", "413", "question, choices, task, path together"),
-    ("a JSON or urlencoded body", "256 KiB", "413", "nesting too deep for the parser is a 400"),
-    ("question / each choice", "1000 characters", "400", "also refused: the model's `<image>` marker, bytes that are not UTF-8"),
-    ("a volume's text header (MetaImage, NRRD)", "64 KiB", "413", "read before the pixel data"),
+    ("text fields of a multipart form", f"{MAX_FIELD_BYTES // 1024} KiB", "413", "question, choices, task, path together"),
+    ("a JSON or urlencoded body", f"{MAX_SMALL_BODY // 1024} KiB", "413", "nesting too deep for the parser is a 400"),
+    ("question, and each choice", f"{MAX_QUESTION_CHARS:,} characters", "400", "also refused: the model's `<image>` marker, bytes that are not UTF-8"),
+    ("a volume's text header (MetaImage, NRRD)", f"{MAX_HEADER_BYTES // 1024} KiB", "413", "read before the pixel data"),
 )
 
 
@@ -90,11 +95,15 @@ def add_limit_options(parser: argparse.ArgumentParser) -> None:
         )
 
 
+def _shown(value: float) -> str:
+    return f"{value:,}" if isinstance(value, int) else f"{value:g}"
+
+
 def limits_table() -> str:
     """The README's limits table (Markdown)."""
     rows = ["| limit | option | default | when exceeded |", "|---|---|---|---|"]
     for item in fields(ServerLimits):
-        rows.append(f"| {item.metadata['doc']} | `{item.metadata['flag']}` | {item.default} | {item.metadata['status']} |")
+        rows.append(f"| {item.metadata['doc']} | `{item.metadata['flag']}` | {_shown(item.default)} | {item.metadata['status']} |")
     for what, value, status, note in FIXED_LIMITS:
         rows.append(f"| {what} ({note}) | fixed | {value} | {status} |")
     return "\n".join(rows)

@@ -8,6 +8,6 @@ is read or queued for the model, importing from ``slicevlm.inference`` only.
 from __future__ import annotations
 
 from slicevlm.data.headers import check_header
-from slicevlm.data.limits import MAX_VOXELS, ReadLimits
+from slicevlm.data.limits import MAX_HEADER_BYTES, MAX_VOXELS, ReadLimits
 
-__all__ = ["MAX_VOXELS", "ReadLimits", "check_header"]
+__all__ = ["MAX_HEADER_BYTES", "MAX_VOXELS", "ReadLimits", "check_header"]
