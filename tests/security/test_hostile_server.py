@@ -69,9 +69,22 @@ def _gate(host: Host, qa: Any, **limit_overrides: Any) -> tuple[RequestGate, Vol
     return RequestGate(WorkerTwin(api), settings), api
 
 
+class _LazyQA:
+    """The tiny model, loaded only when a request gets as far as the worker."""
+
+    def __init__(self, request: pytest.FixtureRequest) -> None:
+        self._request = request
+        self._qa: Any = None
+
+    def __getattr__(self, name: str) -> Any:
+        if self._qa is None:
+            self._qa = self._request.getfixturevalue("tiny_qa")
+        return getattr(self._qa, name)
+
+
 @pytest.fixture
-def client(host: Host, tiny_qa: Any) -> TestClient:
-    gate, _ = _gate(host, tiny_qa, max_unpacked_mb=8, max_zip_files=50)
+def client(host: Host, request: pytest.FixtureRequest) -> TestClient:
+    gate, _ = _gate(host, _LazyQA(request), max_unpacked_mb=8, max_zip_files=50)
     return TestClient(gate)
 
 

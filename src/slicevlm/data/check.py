@@ -30,7 +30,7 @@ from slicevlm.data.duplicates import duplicate_groups
 from slicevlm.data.errors import DataError
 from slicevlm.data.limits import entry_path_problem
 from slicevlm.data.readers import find_reader, load_volume
-from slicevlm.data.records import case_of, iter_vqa_rows, read_caption_json
+from slicevlm.data.records import case_of, iter_vqa_rows, read_caption_json, read_utf8
 
 VQA_FILES: dict[str, str] = {
     "train": "M3D_VQA_train.csv",
@@ -295,12 +295,12 @@ def write_case_disjoint_split(
 
 
 def _read_csv(path: Path) -> tuple[list[str], list[dict[str, str]]]:
-    with open(path, newline="", encoding="utf-8-sig") as handle:
+    with io.StringIO(read_utf8(path), newline="") as handle:
         reader = csv.DictReader(handle)
         try:
             rows = list(reader)
-        except (UnicodeDecodeError, csv.Error) as e:
-            raise DataError(f"{path}: line {reader.line_num + 1} cannot be read as UTF-8 CSV ({e}); re-save it as UTF-8.") from e
+        except csv.Error as e:
+            raise DataError(f"{path}: line {reader.line_num} cannot be read as CSV ({e}); re-save it as a plain CSV.") from e
         return [name.strip() for name in reader.fieldnames or []], [
             {key.strip(): value for key, value in row.items() if key is not None} for row in rows
         ]

@@ -17,6 +17,8 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
+from slicevlm.data.limits import is_inside
+
 _SAMPLE = 64 * 1024
 
 
@@ -36,8 +38,8 @@ def _file_fingerprint(path: Path, digest: hashlib._Hash, full: bool) -> None:
 def volume_digest(path: Path, full: bool = True) -> str:
     """SHA-256 of a volume's bytes (``full``) or of its cheap fingerprint; folders hash their files."""
     digest = hashlib.sha256()
-    if path.is_dir():
-        for member in sorted(p for p in path.rglob("*") if p.is_file()):
+    if path.is_dir():  # links pointing out of the folder are not read (the readers refuse them)
+        for member in sorted(p for p in path.rglob("*") if p.is_file() and is_inside(path, p)):
             digest.update(member.relative_to(path).as_posix().encode("utf-8", "surrogateescape") + b"\0")
             _file_fingerprint(member, digest, full)
     else:

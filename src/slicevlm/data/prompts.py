@@ -50,15 +50,17 @@ def closed_answer(letter: str, answer: str) -> str:
     return f"{letter}. {answer}"
 
 
-def image_token_problem(text: str) -> str | None:
+def prompt_text_problem(text: str) -> str | None:
     """Why ``text`` may not go into a prompt or a target, or None when it may.
 
     The image token marks where the visual tokens go: a second one in a prompt breaks the splice.
     A lone surrogate (bytes that were not UTF-8, smuggled through the command line or JSON escapes)
-    cannot be tokenised.
+    cannot be tokenised. Control characters other than tab and newline are never text.
     """
     if IMAGE_TOKEN in text:
         return f"contains the reserved marker {IMAGE_TOKEN!r}, which only the model may place; remove it"
     if any("\ud800" <= char <= "\udfff" for char in text):
         return "contains bytes that are not valid UTF-8; send UTF-8 text"
+    if any((ord(char) < 32 and char not in "\t\n\r") or char == "\x7f" for char in text):
+        return "contains control characters (such as NUL); send plain text"
     return None

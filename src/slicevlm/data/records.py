@@ -14,6 +14,7 @@ read a file outside it. CSVs are read as UTF-8 with or without a byte-order mark
 from __future__ import annotations
 
 import csv
+import io
 import json
 import os
 from collections.abc import Iterator
@@ -22,7 +23,7 @@ from pathlib import Path, PurePosixPath
 
 from slicevlm.data.errors import DataError, did_you_mean
 from slicevlm.data.limits import entry_path_problem
-from slicevlm.data.prompts import image_token_problem
+from slicevlm.data.prompts import prompt_text_problem
 
 CAPTION_SPLITS: tuple[str, ...] = ("train", "validation", "test", "test100", "test500", "test1k")
 VQA_COLUMNS: tuple[str, ...] = (
@@ -91,6 +92,24 @@ class VQARecord:
 def case_of(image_path: str) -> str:
     """The case a volume belongs to: the folder holding it (``M3D_Cap_npy/ct_quizze/005461``)."""
     return str(PurePosixPath(image_path.replace("\\", "/")).parent)
+
+
+def read_utf8(path: str | os.PathLike) -> str:
+    """A whole text file as UTF-8 (a byte-order mark is dropped); the error names the line.
+
+    Raises:
+        FileNotFoundError: No such file.
+        DataError: Bytes that are not UTF-8 (the message gives the line and byte offset).
+    """
+    data = Path(path).read_bytes()
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        line = data[: e.start].count(b"\n") + 1
+        raise DataError(
+            f"{path}: line {line} is not UTF-8 ({e.reason} at byte {e.start}); re-save the file as UTF-8 "
+            "(with or without a byte-order mark)."
+        ) from e
 
 
 def read_caption_json(path: str | os.PathLike) -> dict[str, list]:
@@ -163,7 +182,7 @@ def read_report(path: str | os.PathLike, referenced_by: str = "") -> str:
     except UnicodeDecodeError as e:
         raise DataError(f"{path}: report is not UTF-8 text ({e}){where}; re-save it as UTF-8.") from e
     text = " ".join(text.split())
-    problem = image_token_problem(text)
+    problem = prompt_text_problem(text)
     if problem is not None:
         raise DataError(f"{path}: report text {problem}{where}.")
     if not text:
@@ -198,7 +217,7 @@ def parse_vqa_row(raw: dict, path: Path | str, row: int) -> VQARecord:
             "data root, e.g. 'M3D_Cap_npy/ct_quizze/005461/Axial_non_contrast.npy'."
         )
     for column in ("Question", "Choice A", "Choice B", "Choice C", "Choice D", "Answer"):
-        problem = image_token_problem(values[column])
+        problem = prompt_text_problem(values[column])
         if problem is not None:
             raise DataError(f"{where}, field {column!r}: {problem}.")
     try:
@@ -239,13 +258,13 @@ def iter_vqa_rows(path: str | os.PathLike) -> Iterator[tuple[int, dict, VQARecor
     """
     path = Path(path)
     try:
-        handle = open(path, newline="", encoding="utf-8-sig")
+        text = read_utf8(path)
     except FileNotFoundError as e:
         raise DataError(
             f"{path}: VQA CSV not found; expected an M3D-VQA CSV (M3D_VQA_train.csv, ...). Check "
             "data_root and the vqa_*_csv options (see data/README.md)."
         ) from e
-    with handle:
+    with io.StringIO(text, newline="") as handle:
         reader = csv.DictReader(handle)
         try:
             header = [name.strip() for name in (reader.fieldnames or [])]
@@ -259,11 +278,8 @@ def iter_vqa_rows(path: str | os.PathLike) -> Iterator[tuple[int, dict, VQARecor
                     yield row, raw, parse_vqa_row(raw, path, row), None
                 except DataError as error:
                     yield row, raw, None, error
-        except (UnicodeDecodeError, csv.Error) as e:
-            raise DataError(
-                f"{path}: line {reader.line_num + 1} cannot be read as UTF-8 CSV ({e}); re-save the file as "
-                "UTF-8 (with or without a byte-order mark)."
-            ) from e
+        except csv.Error as e:
+            raise DataError(f"{path}: line {reader.line_num} cannot be read as CSV ({e}); re-save it as a plain CSV.") from e
 
 
 def vqa_records(path: str | os.PathLike) -> list[VQARecord]:

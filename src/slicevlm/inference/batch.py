@@ -19,6 +19,7 @@ off and that row is answered again, so the file ends with every row exactly once
 from __future__ import annotations
 
 import csv
+import io
 import json
 import logging
 import os
@@ -27,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
+from slicevlm.data.records import read_utf8
 from slicevlm.inference.errors import DataError, InputError, did_you_mean
 from slicevlm.inference.instructions import (
     REPORT_INSTRUCTION,
@@ -119,7 +121,11 @@ def read_questions_lenient(csv_path: str | Path, data_root: str | Path | None = 
     root = Path(data_root) if data_root is not None else csv_path.resolve().parent
     rows: list[BatchRow] = []
     errors: list[InputError] = []
-    with open(csv_path, newline="", encoding="utf-8-sig") as handle:
+    try:
+        text = read_utf8(csv_path)
+    except DataError as error:
+        raise InputError(str(error)) from error
+    with io.StringIO(text, newline="") as handle:
         reader = csv.DictReader(handle)
         try:
             columns = _header_map(reader.fieldnames, csv_path)
@@ -130,10 +136,8 @@ def read_questions_lenient(csv_path: str | Path, data_root: str | Path | None = 
                 except InputError as error:
                     errors.append(error)
                 line = reader.line_num + 1
-        except (UnicodeDecodeError, csv.Error) as error:
-            raise InputError(
-                f"{csv_path} line {reader.line_num + 1}: not readable as UTF-8 CSV ({error}); save it as UTF-8 CSV with a header row."
-            ) from error
+        except csv.Error as error:
+            raise InputError(f"{csv_path} line {reader.line_num}: not readable as CSV ({error}); save it as a CSV with a header row.") from error
     if not rows and not errors:
         raise InputError(f"{csv_path}: header only, no rows; expected one row per question.")
     return rows, errors

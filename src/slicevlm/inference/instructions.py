@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from slicevlm.data.prompts import CAPTION_INSTRUCTIONS, closed_instruction, image_token_problem
+from slicevlm.data.prompts import CAPTION_INSTRUCTIONS, closed_instruction, prompt_text_problem
 from slicevlm.inference.errors import InputError
 
 #: The instruction `slicevlm report` and the server's report task send (fixed, for reproducibility).
@@ -50,7 +50,7 @@ def check_question(question: str) -> str:
         raise InputError(
             f"question has {len(text)} characters; expected at most {MAX_QUESTION_CHARS}. Shorten it."
         )
-    problem = image_token_problem(text)
+    problem = prompt_text_problem(text)
     if problem is not None:
         raise InputError(f"question {problem}.")
     return text
@@ -64,7 +64,7 @@ def check_choices(choices: Sequence[str] | None) -> list[str]:
     if any(not c for c in items):
         raise InputError(f"choices {items} contain an empty entry; expected 2 to {MAX_CHOICES} non-empty choices.")
     for item in items:
-        problem = image_token_problem(item)
+        problem = prompt_text_problem(item)
         if problem is not None:
             raise InputError(f"choice {item!r} {problem}.")
         if len(item) > MAX_QUESTION_CHARS:
