@@ -31,7 +31,7 @@ MAX_FILES: int = 5000
 #: Default cap on a text header (MetaImage, NRRD) before its pixel data.
 MAX_HEADER_BYTES: int = 64 * 1024
 #: The knob to name in a message about the voxel cap (command line, server, Python).
-VOXEL_KNOB: str = "--max-voxels (slicevlm ask/report/ask-batch and the server) or ReadLimits(max_voxels=...) in Python"
+VOXEL_KNOB: str = "--max-voxels of slicevlm ask, report, ask-batch and the server; ReadLimits(max_voxels=...) in Python"
 
 _DRIVE = re.compile(r"^[A-Za-z]:")
 

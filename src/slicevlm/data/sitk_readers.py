@@ -51,10 +51,10 @@ class SimpleITKReader(VolumeReader):
         return path.is_file() and suffix(path) in SIMPLEITK_SUFFIXES
 
     def _file_reader(self, path: Path, limits: ReadLimits):  # -> SimpleITK.ImageFileReader
-        import SimpleITK as sitk
-
         limits.check_volume_path(path)
         check_header(path, limits)
+        import SimpleITK as sitk
+
         reader = sitk.ImageFileReader()
         reader.SetImageIO(IMAGE_IO[suffix(path)])
         reader.SetFileName(str(path))
