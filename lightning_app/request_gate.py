@@ -20,8 +20,9 @@ Every request passes here first (it is registered through ``LitServer(middleware
 - the upload (and a zip's unpacked folder) is deleted when the response has been sent, when the
   request fails, and when the client disconnects mid-upload.
 
-A refused request's body is read and discarded (up to a cap) before the error is sent, so a client
-that writes its whole body before reading gets the status instead of a reset connection. Messages
+A refused request's body is read and discarded (up to a cap, within the body timeouts) before the
+error is sent, so a client that writes its whole body before reading gets the status instead of a
+reset connection; a shed request (503) is answered at once and its connection closed. Messages
 never name server-side paths: an upload is named by the client's file name, a path by the client's
 own text.
 """
@@ -213,8 +214,8 @@ class RequestGate:
                 await self.app(scope, receive, send)
         except UploadRejected as rejected:
             log.info("%s %s refused: %d %s", scope["method"], scope["path"], rejected.status, rejected.detail)
-            try:
-                complete = await body.drain()
+            try:  # a shed request is answered at once: draining would spend what shedding saves
+                complete = body.done if rejected.status == 503 else await body.drain()
             except ClientGone:
                 return
             await send_json(send, rejected.status, {"detail": rejected.detail}, close=not complete, extra=rejected.headers)
