@@ -12,6 +12,7 @@ import pytest
 from conftest import Host
 from hostile import good_volume, mha_header, nifti_gz_bomb
 
+from slicevlm.data.errors import DataError
 from slicevlm.inference.cli import ask_main, batch_main, report_main
 
 
@@ -136,4 +137,20 @@ def test_a_vqa_csv_with_a_byte_order_mark_reads(host: Host) -> None:
     row = "ct.npy,report,1,Which plane?,Axial,Coronal,Sagittal,NA,Axial,A"
     path = _csv(host.work / "vqa.csv", "\ufeff" + ",".join(VQA_COLUMNS) + "\n" + row + "\n")
     assert vqa_records(path)[0].question == "Which plane?"
+    host.assert_untouched()
+
+
+def test_ask_batch_generation_isolates_a_row_the_model_cannot_answer(host: Host, tiny_qa) -> None:
+    """A row that slipped past every check (its instruction holds the image marker) fails alone:
+    with --keep-going the batch around it is answered, without it the error names the row."""
+    from slicevlm.inference.batch import BatchRow, run_batch
+
+    np.save(host.work / "ct.npy", good_volume())
+    rows = [BatchRow(i, i + 1, "ct.npy", host.work / "ct.npy", f"Q{i}?", (), f"Question {i}?") for i in (1, 2, 3)]
+    rows[1] = BatchRow(2, 3, "ct.npy", host.work / "ct.npy", "Q2?", (), "What is <image>?")
+    summary = run_batch(tiny_qa, rows, host.work / "a.jsonl", batch_size=3, keep_going=True, csv_path="q.csv")
+    assert summary.answered == 2 and len(summary.failed) == 1
+    assert summary.failed[0].startswith("q.csv row 2 (line 3): the model could not answer this row")
+    with pytest.raises(DataError, match=r"q.csv row 2 \(line 3\): the model could not answer"):
+        run_batch(tiny_qa, rows, host.work / "b.jsonl", batch_size=3, keep_going=False, csv_path="q.csv")
     host.assert_untouched()
