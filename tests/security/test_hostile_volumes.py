@@ -46,6 +46,22 @@ def _dicom_slices(folder: Path, count: int = 3) -> None:
         writer.Execute(image)
 
 
+def _dicom_series_with_a_giant_slice(folder: Path) -> Path:
+    """Three 16×16 slices and one compressed slice declaring 4096×4096: refused on its header."""
+    import SimpleITK as sitk
+
+    _dicom_slices(folder)
+    image = sitk.GetImageFromArray(np.zeros((4096, 4096), np.int16))
+    for tag, value in {"0020|0032": "0\\0\\9", "0020|0037": "1\\0\\0\\0\\1\\0", "0020|000e": "1.2.3.4", "0008|0060": "CT"}.items():
+        image.SetMetaData(tag, value)
+    writer = sitk.ImageFileWriter()
+    writer.KeepOriginalImageUIDOn()
+    writer.UseCompressionOn()
+    writer.SetFileName(str(folder / "9.dcm"))
+    writer.Execute(image)
+    return folder
+
+
 def _png_folder(folder: Path, count: int) -> Path:
     from PIL import Image
 
@@ -107,6 +123,7 @@ CASES: list[tuple[str, Case, type[DataError], tuple[str, ...]]] = [
     ("npy-wrong-magic", lambda h: ((h.data / "a.npy").write_bytes(b"PK\x03\x04 not numpy") and h.data / "a.npy", _in_data(h)), DataError, ("not a readable .npy",)),
     ("volume-link-out-of-root", lambda h: (_link(h.data / "escape.npy", h.secret), _in_data(h)), DataError, ("resolves outside",)),
     ("dicom-folder-with-link-out", lambda h: (_dicom_slices(h.data / "ct") or _link(h.data / "ct" / "9.dcm", h.secret).parent, _in_data(h)), DataError, ("'9.dcm' is a link pointing outside",)),
+    ("dicom-series-slice-declaring-4096^2", lambda h: (_dicom_series_with_a_giant_slice(h.data / "ct"), _in_data(h)), DataError, ("Size mismatch",)),
     ("slice-folder-with-link-out", lambda h: (_link(_png_folder(h.data / "s", 3) / "4.png", h.secret).parent, _in_data(h)), DataError, ("'4.png' is a link pointing outside",)),
     ("slice-folder-over-file-cap", lambda h: (_png_folder(h.data / "s", 6), ReadLimits(root=h.data, max_files=4)), VolumeTooLarge, ("more than 4 files",)),
     ("png-that-is-postscript", lambda h: (_postscript_in(_png_folder(h.data / "s", 2)), _in_data(h)), DataError, ("3.png", "not a readable image")),

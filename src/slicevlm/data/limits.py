@@ -135,7 +135,7 @@ class ReadLimits:
         if count > self.max_files:
             raise VolumeTooLarge(
                 f"{volume}: more than {self.max_files:,} files in one volume folder; expected at most that many. "
-                "Split the folder per series, or raise the file limit (ReadLimits(max_files=...))."
+                "Split the folder per series, or raise the limit (--max-zip-files of the server; ReadLimits(max_files=...) in Python)."
             )
 
 
