@@ -14,8 +14,8 @@ the batch as a :class:`Failure` and answered with its own status, so one unreada
 fails its batch neighbours. ``predict`` answers all ask/report requests of a batch in one
 ``generate`` call; if that call fails, each request is answered on its own, so a request the model
 cannot answer fails alone. A preview runs the vision side only and returns the slices as PNGs with
-the kept slices and the injection attention. Neither method ever raises: LitServe would fail the
-whole batch.
+the kept slices and the injection attention. A failure caused by one request never escapes these
+methods: LitServe would fail the whole batch with it.
 
 No ``from __future__ import annotations`` here: LitServe reads the annotations of
 ``decode_request`` / ``encode_response`` at runtime to build the FastAPI route.
