@@ -36,6 +36,8 @@ from server_limits import ServerLimits
 from starlette.testclient import TestClient
 from volume_api import ServeSettings, VolumeAPI
 
+pytestmark = pytest.mark.filterwarnings("ignore:Duplicate name:UserWarning")  # zips built with duplicates on purpose
+
 KEY = "hostile-test-key"
 AUTH = {"X-API-Key": KEY}
 
