@@ -4,9 +4,10 @@
     python lightning_app/load_test.py --checkpoint runs/demo/checkpoint --clients 64 --requests 4   # starts its own server
 
 Each client uploads a volume (``--volume``, default a small synthetic ``.npy``) with a question and
-waits for the answer; nothing is retried. Prints the request count, the failures (any non-200 or
-network error), p50/p95/max latency and throughput; exits 1 if anything failed. Only 127.0.0.1 /
-localhost URLs are accepted.
+waits for the answer; nothing is retried. Prints the request count, the requests the server shed
+(503 with Retry-After: more clients than ``--max-queue``), the failures (any other non-200 or
+network error), p50/p95/max latency of the answered ones and throughput; exits 1 if anything
+failed. Only 127.0.0.1 / localhost URLs are accepted.
 """
 
 from __future__ import annotations
@@ -27,13 +28,14 @@ LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
 
 @dataclass
 class LoadResult:
-    """What a load test measured (latencies in ms, of successful requests)."""
+    """What a load test measured (latencies in ms, of successful requests; ``shed``: 503 answers)."""
 
     requests: int
     failed: int
     latencies_ms: list[float]
     seconds: float
     errors: Counter = field(default_factory=Counter)
+    shed: int = 0
 
     def percentile(self, q: float) -> float:
         """The q-th percentile latency (nearest rank), 0 when nothing succeeded."""
@@ -48,7 +50,7 @@ class LoadResult:
         errors = f" errors={dict(self.errors)}" if self.errors else ""
         mean = statistics.fmean(self.latencies_ms) if self.latencies_ms else 0.0
         return (
-            f"requests={self.requests} failed={self.failed} p50={self.percentile(50):.0f}ms "
+            f"requests={self.requests} shed={self.shed} failed={self.failed} p50={self.percentile(50):.0f}ms "
             f"p95={self.percentile(95):.0f}ms max={max(self.latencies_ms, default=0):.0f}ms mean={mean:.0f}ms "
             f"wall={self.seconds:.1f}s throughput={rate:.1f} req/s{errors}"
         )
@@ -91,6 +93,7 @@ def run_load_test(
     payload = volume.read_bytes()
     latencies: list[float] = []
     errors: Counter = Counter()
+    shed: list[float] = []
     lock = threading.Lock()
     start_line = threading.Barrier(clients)
 
@@ -115,6 +118,8 @@ def run_load_test(
             with lock:
                 if outcome == "ok":
                     latencies.append(elapsed)
+                elif outcome == "http 503":
+                    shed.append(elapsed)
                 else:
                     errors[outcome] += 1
 
@@ -125,7 +130,7 @@ def run_load_test(
     for thread in threads:
         thread.join()
     total = clients * requests_per_client
-    return LoadResult(total, total - len(latencies), latencies, time.perf_counter() - began, errors)
+    return LoadResult(total, total - len(latencies) - len(shed), latencies, time.perf_counter() - began, errors, len(shed))
 
 
 def main(argv: list[str] | None = None) -> int:

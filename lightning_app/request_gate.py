@@ -1,19 +1,30 @@
-"""The ASGI middleware in front of LitServe: API key, size and format limits, uploads to disk.
+"""The ASGI middleware in front of LitServe: API key, load shedding, limits, uploads to disk.
 
 Every request passes here first (it is registered through ``LitServer(middlewares=...)``):
 
 - with an API key configured, anything but the page, ``/health`` and ``/info`` needs ``X-API-Key``
   (401 otherwise);
+- at most ``--max-queue`` ``POST /predict`` requests are admitted at once (uploading, queued or
+  being answered); the next one is answered ``503`` with ``Retry-After`` at once, before its body
+  is read (load shedding);
+- a request body must arrive within ``--body-timeout`` seconds, with no pause over
+  ``--idle-timeout`` (408 otherwise; slow headers are cut off by ``connection.py``);
 - ``POST /predict`` is checked and rewritten before LitServe sees it: a multipart upload is streamed
   into the private upload folder (413 past ``--max-upload-mb``, 415 for an unknown suffix, 400 for a
   malformed body), a JSON or form body is parsed, the question and choices are validated (400), a
-  ``path`` must resolve inside ``--data-dir`` (403) and exist (404); LitServe then receives a small
-  JSON request naming the volume on disk, so no upload ever crosses a process queue;
+  ``path`` must resolve inside ``--data-dir`` (403) and exist (404); the volume's header is then
+  checked by hand (413 past ``--max-voxels``, 400 for a header naming another file, a pair-file
+  NIfTI, a truncated file ...), so a bad volume is refused before it is queued for the model;
+  LitServe then receives a small JSON request naming the volume on disk, so no upload ever crosses a
+  process queue;
 - the upload (and a zip's unpacked folder) is deleted when the response has been sent, when the
   request fails, and when the client disconnects mid-upload.
 
-A refused request's body is read and discarded (up to a cap) before the error is sent, so a client
-that writes its whole body before reading gets the status instead of a reset connection.
+A refused request's body is read and discarded (up to a cap, within the body timeouts) before the
+error is sent, so a client that writes its whole body before reading gets the status instead of a
+reset connection; a shed request (503) is answered at once and its connection closed. Messages
+never name server-side paths: an upload is named by the client's file name, a path by the client's
+own text.
 """
 
 from __future__ import annotations
@@ -29,10 +40,12 @@ from urllib.parse import parse_qs
 
 import anyio
 
-from slicevlm.inference.errors import InputError, did_you_mean
+from server_limits import MAX_SMALL_BODY, ServerLimits
+from slicevlm.inference.errors import DataError, InputError, VolumeTooLarge, did_you_mean
 from slicevlm.inference.instructions import check_choices, is_report_request, parse_choices, question_instruction
+from slicevlm.inference.limits import check_header
 from slicevlm.inference.paths import resolve_under
-from uploads import FORM_FIELDS, MultipartUpload, UploadRejected, extract_zip, remove_upload
+from uploads import FORM_FIELDS, MultipartUpload, UploadRejected, extract_zip, public_message, remove_upload
 
 log = logging.getLogger(__name__)
 
@@ -45,8 +58,6 @@ TASKS: tuple[str, ...] = ("ask", "report", "preview")
 #: A refused body is drained up to this many bytes before the error is sent; past it, the
 #: connection is answered and closed.
 DRAIN_LIMIT: int = 16 * 1024 * 1024
-#: JSON and urlencoded bodies may not exceed this many bytes.
-MAX_SMALL_BODY: int = 256 * 1024
 
 
 @dataclass(frozen=True)
@@ -55,8 +66,8 @@ class GateSettings:
 
     Attributes:
         upload_dir: private folder uploads are written to (mode 0700, removed at shutdown).
+        limits: sizes, timeouts and the admission bound (:class:`ServerLimits`).
         upload_token: secret the gate stamps on uploads, so the worker reads only files it wrote.
-        max_bytes: largest accepted request body.
         data_dir: folder clients may name volumes in (``path``); None refuses paths.
         api_key: required ``X-API-Key``; None disables the check.
         api_path: LitServe's prediction route.
@@ -64,7 +75,7 @@ class GateSettings:
     """
 
     upload_dir: Path
-    max_bytes: int
+    limits: ServerLimits = field(default_factory=ServerLimits)
     upload_token: str = field(default_factory=lambda: secrets.token_hex(16))
     data_dir: Path | None = None
     api_key: str | None = None
@@ -77,20 +88,41 @@ class ClientGone(Exception):
 
 
 class _Body:
-    """The request body as it arrives, with a byte limit and a disconnect signal."""
+    """The request body as it arrives, with a byte limit, timeouts and a disconnect signal."""
 
-    def __init__(self, receive: Receive, limit: int) -> None:
+    def __init__(self, receive: Receive, limit: int, limits: ServerLimits) -> None:
         self.receive = receive
         self.limit = limit
+        self.idle_timeout = limits.idle_timeout_s
+        self.total_timeout = limits.body_timeout_s
         self.received = 0
         self.done = False
+        self.timed_out = False
+        self._deadline: float | None = None
+
+    async def _next(self) -> Message:
+        """The next body message, or 408 when it is later than the idle or total deadline allows."""
+        now = anyio.current_time()
+        if self._deadline is None:
+            self._deadline = now + self.total_timeout
+        try:
+            with anyio.fail_after(max(0.0, min(self.idle_timeout, self._deadline - now))):
+                message = await self.receive()
+        except TimeoutError:
+            self.timed_out = True
+            raise UploadRejected(
+                408,
+                f"the request body arrived too slowly; send it within {self.total_timeout:g} s with no pause longer "
+                f"than {self.idle_timeout:g} s (--body-timeout, --idle-timeout).",
+            ) from None
+        if message["type"] == "http.disconnect":
+            raise ClientGone()
+        return message
 
     async def chunks(self) -> AsyncIterator[bytes]:
-        """Yield body chunks; raise 413 past the limit and ClientGone on a disconnect."""
+        """Yield body chunks; raise 413 past the limit, 408 when too slow, ClientGone on a disconnect."""
         while not self.done:
-            message = await self.receive()
-            if message["type"] == "http.disconnect":
-                raise ClientGone()
+            message = await self._next()
             data = message.get("body", b"")
             self.received += len(data)
             self.done = not message.get("more_body", False)
@@ -103,21 +135,42 @@ class _Body:
         return b"".join([chunk async for chunk in self.chunks()])
 
     async def drain(self) -> bool:
-        """Discard the rest of the body (up to DRAIN_LIMIT); True when it was all read."""
+        """Discard the rest of the body (up to DRAIN_LIMIT, within the timeouts); True when it was all read."""
         drained = 0
-        while not self.done and drained < DRAIN_LIMIT:
-            message = await self.receive()
-            if message["type"] == "http.disconnect":
-                raise ClientGone()
-            drained += len(message.get("body", b""))
-            self.done = not message.get("more_body", False)
+        try:
+            while not self.done and not self.timed_out and drained < DRAIN_LIMIT:
+                message = await self._next()
+                drained += len(message.get("body", b""))
+                self.done = not message.get("more_body", False)
+        except UploadRejected:
+            return False
         return self.done
 
 
-async def send_json(send: Send, status: int, content: dict[str, Any], close: bool = False) -> None:
-    """Send a complete JSON response."""
+class Admission:
+    """At most ``capacity`` requests in progress at once (one event loop: no lock needed)."""
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self.active = 0
+
+    def enter(self) -> bool:
+        """Take a place; False when all are taken."""
+        if self.active >= self.capacity:
+            return False
+        self.active += 1
+        return True
+
+    def leave(self) -> None:
+        """Give a place back."""
+        self.active -= 1
+
+
+async def send_json(send: Send, status: int, content: dict[str, Any], close: bool = False, extra: dict[str, str] | None = None) -> None:
+    """Send a complete JSON response (``extra``: more headers, e.g. Retry-After)."""
     body = json.dumps(content).encode()
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    headers += [(key.lower().encode("latin-1"), value.encode("latin-1")) for key, value in (extra or {}).items()]
     if close:
         headers.append((b"connection", b"close"))
     await send({"type": "http.response.start", "status": status, "headers": headers})
@@ -135,29 +188,42 @@ class RequestGate:
     def __init__(self, app: Callable[[Scope, Receive, Send], Awaitable[None]], settings: GateSettings) -> None:
         self.app = app
         self.settings = settings
+        self.admission = Admission(settings.limits.max_queue)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         headers = {key.lower(): value for key, value in scope.get("headers", [])}
-        body = _Body(receive, self.settings.max_bytes)
+        body = _Body(receive, self.settings.limits.max_upload_bytes, self.settings.limits)
+        admitted = False
         try:
             if not self._authorized(scope["path"], headers):
                 raise UploadRejected(401, "missing or wrong API key; send it in the X-API-Key header.")
             if scope["method"] == "POST" and scope["path"] == self.settings.api_path:
+                admitted = self.admission.enter()
+                if not admitted:
+                    wait = self.settings.limits.retry_after_s
+                    raise UploadRejected(
+                        503,
+                        f"the server is busy ({self.admission.capacity} requests in progress); retry after {wait} s.",
+                        {"Retry-After": str(wait)},
+                    )
                 await self._predict(scope, headers, body, send)
             else:
                 await self.app(scope, receive, send)
         except UploadRejected as rejected:
             log.info("%s %s refused: %d %s", scope["method"], scope["path"], rejected.status, rejected.detail)
-            try:
-                complete = await body.drain()
+            try:  # a shed request is answered at once: draining would spend what shedding saves
+                complete = body.done if rejected.status == 503 else await body.drain()
             except ClientGone:
                 return
-            await send_json(send, rejected.status, {"detail": rejected.detail}, close=not complete)
+            await send_json(send, rejected.status, {"detail": rejected.detail}, close=not complete, extra=rejected.headers)
         except ClientGone:
             log.info("%s %s: client disconnected before the body was complete", scope["method"], scope["path"])
+        finally:
+            if admitted:
+                self.admission.leave()
 
     def _authorized(self, path: str, headers: dict[bytes, bytes]) -> bool:
         if not self.settings.api_key or path in self.settings.public_paths:
@@ -170,9 +236,11 @@ class RequestGate:
         if length is not None:
             if not length.isdigit():
                 raise UploadRejected(400, f"Content-Length {length.decode(errors='replace')!r} is not a number.")
-            if int(length) > self.settings.max_bytes:
+            if int(length) > self.settings.limits.max_upload_bytes:
                 raise UploadRejected(
-                    413, f"request body of {int(length):,} bytes exceeds the limit of {self.settings.max_bytes:,} bytes (--max-upload-mb)."
+                    413,
+                    f"request body of {int(length):,} bytes exceeds the limit of {self.settings.limits.max_upload_bytes:,} bytes "
+                    "(--max-upload-mb).",
                 )
         content_type = headers.get(b"content-type", b"").decode("latin-1")
         kind = content_type.split(";")[0].strip().lower()
@@ -204,8 +272,10 @@ class RequestGate:
                 archive = Path(payload["volume"]["path"])
                 unpacked = archive.with_suffix(".d")
                 cleanup.append(unpacked)
-                folder = await anyio.to_thread.run_sync(extract_zip, archive, unpacked, 4 * self.settings.max_bytes)
+                limits = self.settings.limits
+                folder = await anyio.to_thread.run_sync(extract_zip, archive, unpacked, limits.max_unpacked_bytes, limits.max_zip_files)
                 payload["volume"]["path"] = str(folder)
+            await self._check_volume(payload["volume"])
             await self._forward(scope, payload, body, send, before_last_message=lambda: anyio.to_thread.run_sync(_remove_all, cleanup))
         finally:
             _remove_all(cleanup)  # a rejected or failed request: nothing was forwarded, or it broke off
@@ -242,7 +312,29 @@ class RequestGate:
             raise UploadRejected(400, "no volume; upload one in the 'file' field (multipart) or name a 'path' under the server's data folder.")
         return {"task": task, "question": question.strip(), "choices": choices, "volume": volume}
 
-    def _check_path(self, path: str) -> None:
+    async def _check_volume(self, volume: dict[str, Any]) -> None:
+        """Check a volume file's header by hand before it is queued (folders are left to the worker).
+
+        Raises:
+            UploadRejected: 413 beyond a cap, 400 for any other header problem; the message names
+                the volume as the client knows it.
+        """
+        upload = volume["kind"] == "upload"
+        root = self.settings.upload_dir if upload else self.settings.data_dir
+        if root is None:
+            return
+        path = Path(volume["path"]) if upload else self._check_path(volume["path"])
+        if not path.is_file():
+            return
+        shown = {str(path): str(volume["filename"]), str(root): "upload folder" if upload else "data folder"}
+        try:
+            await anyio.to_thread.run_sync(check_header, path, self.settings.limits.read_limits(root, detached=not upload))
+        except VolumeTooLarge as error:
+            raise UploadRejected(413, public_message(str(error), shown)) from error
+        except DataError as error:
+            raise UploadRejected(400, public_message(str(error), shown)) from error
+
+    def _check_path(self, path: str) -> Path:
         if self.settings.data_dir is None:
             raise UploadRejected(403, "this server reads no paths (started without --data-dir); upload the volume instead.")
         try:
@@ -251,6 +343,7 @@ class RequestGate:
             raise UploadRejected(403, str(error)) from error
         if not resolved.exists():
             raise UploadRejected(404, f"no volume at {path!r} in the server's data folder; check the path (relative to --data-dir).")
+        return resolved
 
     async def _forward(
         self, scope: Scope, payload: dict[str, Any], body: _Body, send: Send, before_last_message: Callable[[], Awaitable[Any]]
@@ -302,6 +395,8 @@ def _parse_small_body(kind: str, raw: bytes) -> dict[str, Any]:
             fields = json.loads(raw.decode("utf-8"))
         except (UnicodeDecodeError, json.JSONDecodeError) as error:
             raise UploadRejected(400, f"the body is not valid JSON ({error}); send an object like {{\"path\": ..., \"question\": ...}}.") from error
+        except RecursionError as error:
+            raise UploadRejected(400, "the JSON body is nested too deeply; send a flat object like {\"path\": ..., \"question\": ...}.") from error
         if not isinstance(fields, dict):
             raise UploadRejected(400, f"the JSON body is a {type(fields).__name__}; expected an object with 'path' and 'question'.")
         choices = fields.get("choices")
@@ -309,7 +404,7 @@ def _parse_small_body(kind: str, raw: bytes) -> dict[str, Any]:
             raise UploadRejected(400, "'choices' must be a list of strings or one comma-separated string.")
         return fields
     try:
-        parsed = parse_qs(raw.decode("utf-8"), keep_blank_values=True, strict_parsing=False)
+        parsed = parse_qs(raw.decode("utf-8"), keep_blank_values=True, strict_parsing=False, errors="strict")
     except (UnicodeDecodeError, ValueError) as error:
         raise UploadRejected(400, f"the form body cannot be parsed ({error}).") from error
     return {key: values[-1] for key, values in parsed.items()}

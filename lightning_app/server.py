@@ -15,8 +15,13 @@ Routes: ``GET /`` the page, ``GET /health`` (200 once the model is loaded), ``GE
 Tasks: ``ask`` (question, optional 2–4 choices), ``report``, ``preview`` (slice PNGs, kept slices,
 attention, for the page's viewer). Concurrent requests are batched (``--max-batch-size``,
 ``--batch-timeout``). Errors: 400 bad input or unreadable volume (with the reader's reason), 401
-wrong API key, 403 path outside ``--data-dir``, 404 no such path, 413 too large, 415 unknown format.
-Uploads go to a private temporary folder and are deleted after each request.
+wrong API key, 403 path outside ``--data-dir``, 404 no such path, 408 too slow, 413 too large, 415
+unknown format, 503 busy (with Retry-After), 504 the model took too long. Every limit is an option
+(``server_limits.py``; the README's limits table). Uploads go to a private temporary folder and are
+deleted after each request.
+
+Listening beyond 127.0.0.1 without ``--api-key`` (or ``$SLICEVLM_API_KEY``) generates a random key
+and prints it once on stderr; ``--no-api-key`` turns the key off explicitly.
 """
 
 from __future__ import annotations
@@ -24,43 +29,50 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import secrets
 import shutil
 import signal
 import sys
 import tempfile
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
 import litserve as ls
 
+from connection import header_deadline_protocol
 from request_gate import GateSettings, RequestGate
+from server_limits import ServerLimits, add_limit_options
 from uploads import UPLOAD_SUFFIXES
 from volume_api import ServeSettings, VolumeAPI
 from web_page import add_page
+
+LOOPBACK: str = "127.0.0.1"
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The server's command line."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--checkpoint", required=True, type=Path, help="checkpoint folder written by training")
-    parser.add_argument("--host", default="127.0.0.1", choices=("127.0.0.1", "0.0.0.0", "::"), help="interface to listen on")
+    parser.add_argument("--host", default=LOOPBACK, choices=(LOOPBACK, "0.0.0.0", "::"), help="interface to listen on")
     parser.add_argument("--port", type=int, default=8000, help="TCP port (1024-65535)")
     parser.add_argument("--data-dir", type=Path, default=None, help="folder clients may name volumes in (JSON 'path'); default: uploads only")
     parser.add_argument(
         "--api-key",
         default=os.environ.get("SLICEVLM_API_KEY"),
-        help="require this X-API-Key on every route but the page, /health and /info (default: $SLICEVLM_API_KEY)",
+        help="require this X-API-Key on every route but the page, /health and /info (default: $SLICEVLM_API_KEY; "
+        "beyond 127.0.0.1 a random one is generated when none is given)",
     )
-    parser.add_argument("--max-upload-mb", type=float, default=512, help="largest accepted request body in MiB (413 above)")
+    parser.add_argument("--no-api-key", action="store_true", help="serve beyond 127.0.0.1 without an API key (not recommended)")
     parser.add_argument("--max-batch-size", type=int, default=8, help="requests answered in one batch")
     parser.add_argument("--batch-timeout", type=float, default=0.05, help="seconds to wait for a batch to fill")
-    parser.add_argument("--timeout", type=float, default=300, help="seconds a request may wait for the model (504 after)")
     parser.add_argument("--max-new-tokens", type=int, default=256, help="answer length cap (SPEC §4: 256)")
     parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"), help="where the model runs")
     parser.add_argument("--dtype", default="auto", choices=("auto", "float32", "bfloat16", "float16"), help="auto: float32 on CPU, the checkpoint's on GPU")
     parser.add_argument("--axis", default="axial", choices=("axial", "coronal", "sagittal"), help="slicing axis")
     parser.add_argument("--engine", default="hf", choices=("hf", "fast"), help="decoding: transformers generate, or our static-cache loop")
     parser.add_argument("--log-level", default="info", choices=("debug", "info", "warning", "error"), help="server log level")
+    add_limit_options(parser)
     return parser
 
 
@@ -70,19 +82,53 @@ def check_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Non
         parser.error(f"--checkpoint {args.checkpoint} is not a checkpoint folder (no slicevlm.json); pass the folder a training run wrote.")
     if args.data_dir is not None and not args.data_dir.is_dir():
         parser.error(f"--data-dir {args.data_dir} is not a folder; pass the folder clients may read volumes from.")
-    if args.max_upload_mb <= 0 or args.max_batch_size < 1 or args.batch_timeout < 0 or args.max_new_tokens < 1:
-        parser.error("--max-upload-mb, --max-batch-size and --max-new-tokens must be positive and --batch-timeout >= 0.")
+    if args.max_batch_size < 1 or args.batch_timeout < 0 or args.max_new_tokens < 1:
+        parser.error("--max-batch-size and --max-new-tokens must be positive and --batch-timeout >= 0.")
     if not 1024 <= args.port <= 65535:
         parser.error(f"--port {args.port} is outside 1024-65535.")
+    try:
+        ServerLimits.from_args(args)
+    except ValueError as error:
+        parser.error(str(error))
+    if args.no_api_key and args.api_key:
+        parser.error("--no-api-key and an API key (--api-key or $SLICEVLM_API_KEY) contradict each other; pass one.")
 
 
-def build_server(args: argparse.Namespace, upload_dir: Path) -> ls.LitServer:
+def resolve_api_key(args: argparse.Namespace) -> str | None:
+    """The key the server requires: the given one; a fresh random one beyond loopback; else none.
+
+    A generated key is printed once on stderr (it is not stored anywhere).
+    """
+    if args.api_key:
+        return args.api_key
+    if args.host == LOOPBACK or args.no_api_key:
+        return None
+    key = secrets.token_urlsafe(24)
+    sys.stderr.write(
+        f"server.py: listening on {args.host} without --api-key: clients must send this generated key as "
+        f"X-API-Key (pass --api-key or $SLICEVLM_API_KEY to choose one):\n{key}\n"
+    )
+    sys.stderr.flush()
+    return key
+
+
+def uvicorn_options(limits: ServerLimits) -> dict[str, Any]:
+    """uvicorn settings that enforce the connection-level limits (``LitServer.run`` forwards them)."""
+    return {
+        "http": header_deadline_protocol(limits.header_timeout_s),
+        "limit_concurrency": limits.max_connections,
+        "timeout_keep_alive": limits.keep_alive_s,
+    }
+
+
+def build_server(args: argparse.Namespace, upload_dir: Path, api_key: str | None = None) -> ls.LitServer:
     """The LitServer with the gate middleware and the page, ready to `run`."""
+    limits = ServerLimits.from_args(args)
     gate = GateSettings(
         upload_dir=upload_dir,
-        max_bytes=int(args.max_upload_mb * 1024 * 1024),
+        limits=limits,
         data_dir=args.data_dir.resolve() if args.data_dir else None,
-        api_key=args.api_key or None,
+        api_key=api_key,
     )
     settings = ServeSettings(
         checkpoint=str(args.checkpoint.resolve()),
@@ -93,6 +139,7 @@ def build_server(args: argparse.Namespace, upload_dir: Path) -> ls.LitServer:
         dtype=args.dtype,
         axis=args.axis,
         engine=args.engine,
+        limits=limits,
     )
     metadata = json.loads((args.checkpoint / "slicevlm.json").read_text(encoding="utf-8"))
     info = {
@@ -102,8 +149,9 @@ def build_server(args: argparse.Namespace, upload_dir: Path) -> ls.LitServer:
         "visual_tokens": metadata.get("visual_tokens"),
         "tasks": ["ask", "report", "preview"],
         "formats": list(UPLOAD_SUFFIXES),
-        "max_upload_mb": args.max_upload_mb,
-        "api_key_required": bool(args.api_key),
+        "max_upload_mb": limits.max_upload_mb,
+        "max_voxels": limits.max_voxels,
+        "api_key_required": bool(api_key),
         "paths_allowed": args.data_dir is not None,
         "max_new_tokens": args.max_new_tokens,
     }
@@ -112,7 +160,7 @@ def build_server(args: argparse.Namespace, upload_dir: Path) -> ls.LitServer:
         api,
         accelerator="auto" if args.device == "auto" else args.device,
         devices=1,
-        timeout=args.timeout,
+        timeout=limits.request_timeout_s,
         model_metadata=info,
         middlewares=[(RequestGate, {"settings": gate})],
     )
@@ -129,12 +177,18 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     check_args(parser, args)
+    api_key = resolve_api_key(args)
     upload_dir = Path(tempfile.mkdtemp(prefix="slicevlm-uploads-"))  # mode 0700: private to this user
     signal.signal(signal.SIGTERM, _stop)
     try:
-        server = build_server(args, upload_dir)
+        server = build_server(args, upload_dir, api_key)
         server.run(
-            host=args.host, port=args.port, num_api_servers=1, log_level=args.log_level, generate_client_file=False
+            host=args.host,
+            port=args.port,
+            num_api_servers=1,  # one request process: the gate's admission count is the server's
+            log_level=args.log_level,
+            generate_client_file=False,
+            **uvicorn_options(ServerLimits.from_args(args)),
         )
     finally:
         shutil.rmtree(upload_dir, ignore_errors=True)

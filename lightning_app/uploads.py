@@ -2,13 +2,17 @@
 
 The request process never holds an upload in memory: multipart parts are parsed as they arrive
 (``python_multipart``) and the file part is written straight into the server's private upload folder.
-A ``.zip`` holding a DICOM series or a folder of numbered slices is unpacked next to it (member names
-checked, sizes and counts capped) so the folder readers of :mod:`slicevlm.data.readers` can read it.
+A ``.zip`` holding a DICOM series or a folder of numbered slices is unpacked next to it so the
+folder readers of :mod:`slicevlm.data.readers` can read it. Every member name is checked before
+anything is written (no absolute paths, ``..``, links, control characters, over-long names,
+duplicates or file/folder clashes), the declared sizes and the count are capped, and the real sizes
+are counted while writing.
 """
 
 from __future__ import annotations
 
 import shutil
+import stat
 import uuid
 import zipfile
 from pathlib import Path, PurePosixPath
@@ -25,17 +29,29 @@ FORM_FIELDS: tuple[str, ...] = ("task", "question", "choices", "path")
 FILE_FIELD: str = "file"
 #: All text fields together may not exceed this many bytes.
 MAX_FIELD_BYTES: int = 64 * 1024
-#: A zip may hold at most this many members.
-MAX_ZIP_MEMBERS: int = 5000
+#: Longest file or folder name inside a zip (bytes of UTF-8), and deepest folder nesting.
+MAX_ZIP_NAME: int = 200
+MAX_ZIP_DEPTH: int = 16
 
 
 class UploadRejected(Exception):
-    """An upload the gate refuses; carries the HTTP status and the message for the client."""
+    """An upload the gate refuses; carries the HTTP status, the message and extra response headers."""
 
-    def __init__(self, status: int, detail: str) -> None:
+    def __init__(self, status: int, detail: str, headers: dict[str, str] | None = None) -> None:
         super().__init__(detail)
         self.status = status
         self.detail = detail
+        self.headers = dict(headers or {})
+
+
+def public_message(message: str, shown: dict[str, str]) -> str:
+    """``message`` with every server-side path in ``shown`` replaced by what the client knows it as.
+
+    Longer paths are replaced first, so a file inside a replaced folder never leaks half a path.
+    """
+    for hidden in sorted(filter(None, shown), key=len, reverse=True):
+        message = message.replace(hidden, shown[hidden])
+    return message
 
 
 def upload_suffix(filename: str) -> str | None:
@@ -177,55 +193,101 @@ class MultipartUpload:
         if self._handle is not None:
             self.close()
         elif self._buffer is not None and self._name is not None:
-            self.fields[self._name] = self._buffer.decode("utf-8", errors="replace")
+            try:
+                self.fields[self._name] = self._buffer.decode("utf-8")
+            except UnicodeDecodeError as error:
+                raise UploadRejected(400, f"form field {self._name!r} is not valid UTF-8 ({error}); send UTF-8 text.") from error
             self._buffer = None
         self._name = None
 
 
-def extract_zip(archive: Path, folder: Path, max_bytes: int) -> Path:
+def extract_zip(archive: Path, folder: Path, max_bytes: int, max_files: int = 5000) -> Path:
     """Unpack an uploaded zip into ``folder`` and return the folder that holds the slices.
 
-    Members with absolute paths, ``..`` or links are refused; the total unpacked size is capped at
-    ``max_bytes`` (checked from the directory before anything is written, and again while writing).
-    When everything sits in one top-level folder, that folder is returned.
+    All member names are checked before anything is written (:func:`zip_member_paths`); the
+    declared sizes are summed against ``max_bytes`` first and the real bytes counted while
+    writing. When everything sits in one top-level folder, that folder is returned.
 
     Raises:
-        UploadRejected: 400 for a corrupt or unsafe archive, 413 when it unpacks too large.
+        UploadRejected: 400 for a corrupt, encrypted or unsafe archive, 413 when it unpacks too large.
     """
     try:
         with zipfile.ZipFile(archive) as bundle:
-            members = [m for m in bundle.infolist() if not m.is_dir()]
+            entries = bundle.infolist()
+            members = [m for m in entries if not m.is_dir()]
             if not members:
                 raise UploadRejected(400, "the zip holds no files; expected a DICOM series or numbered slice images.")
-            if len(members) > MAX_ZIP_MEMBERS:
-                raise UploadRejected(400, f"the zip holds {len(members)} files; expected at most {MAX_ZIP_MEMBERS} slices.")
+            if len(members) > max_files:
+                raise UploadRejected(400, f"the zip holds {len(members)} files; expected at most {max_files} slices (--max-zip-files).")
             total = sum(m.file_size for m in members)
             if total > max_bytes:
-                raise UploadRejected(413, f"the zip unpacks to {total:,} bytes; the limit is {max_bytes:,}.")
+                raise UploadRejected(413, f"the zip unpacks to {total:,} bytes; the limit is {max_bytes:,} (--max-unpacked-mb).")
+            targets = zip_member_paths(entries)
             folder.mkdir(mode=0o700)
             written = 0
             for member in members:
-                target = _member_target(folder, member)
+                target = folder.joinpath(*targets[member.filename])
                 target.parent.mkdir(parents=True, exist_ok=True)
                 with bundle.open(member) as source, open(target, "xb") as sink:
                     while chunk := source.read(1 << 20):
                         written += len(chunk)
                         if written > max_bytes:
-                            raise UploadRejected(413, f"the zip unpacks to more than {max_bytes:,} bytes.")
+                            raise UploadRejected(413, f"the zip unpacks to more than {max_bytes:,} bytes (--max-unpacked-mb).")
                         sink.write(chunk)
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, NotImplementedError) as error:
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, NotImplementedError, RuntimeError, ValueError) as error:
         raise UploadRejected(400, f"the .zip cannot be read ({error}); re-create it (zip -r series.zip folder/).") from error
-    entries = [p for p in folder.iterdir() if not p.name.startswith((".", "__MACOSX"))]
-    return entries[0] if len(entries) == 1 and entries[0].is_dir() else folder
+    except OSError as error:  # anything the names check did not foresee: never a 500
+        raise UploadRejected(400, f"the .zip cannot be unpacked ({error.strerror or error}); re-create it with plain file names.") from error
+    entries_out = [p for p in folder.iterdir() if not p.name.startswith((".", "__MACOSX"))]
+    return entries_out[0] if len(entries_out) == 1 and entries_out[0].is_dir() else folder
 
 
-def _member_target(folder: Path, member: zipfile.ZipInfo) -> Path:
-    name = PurePosixPath(member.filename.replace("\\", "/"))
-    if name.is_absolute() or ".." in name.parts or not name.parts:
-        raise UploadRejected(400, f"the zip member {member.filename!r} points outside the archive; re-create the zip.")
-    if (member.external_attr >> 16) & 0o170000 == 0o120000:
-        raise UploadRejected(400, f"the zip member {member.filename!r} is a symbolic link; store the files themselves.")
-    return folder.joinpath(*name.parts)
+def zip_member_paths(entries: list[zipfile.ZipInfo]) -> dict[str, tuple[str, ...]]:
+    """The path parts each member is written to; refuse any name that cannot be written safely.
+
+    Refused (400, naming the member): absolute paths, drive letters, ``..``, empty names, control
+    characters, names longer than :data:`MAX_ZIP_NAME` bytes or nested deeper than :data:`MAX_ZIP_DEPTH`,
+    links and other special files, two members with one name, and a name that is a file in one
+    member and a folder in another.
+    """
+    files: dict[tuple[str, ...], str] = {}
+    folders: set[tuple[str, ...]] = set()
+    targets: dict[str, tuple[str, ...]] = {}
+    for member in entries:
+        shown = repr(member.filename[:80])
+        parts = PurePosixPath(member.filename.replace("\\", "/")).parts
+        if (
+            member.filename.replace("\\", "/").startswith("/")
+            or not parts
+            or ".." in parts
+            or (parts[0].endswith(":"))
+        ):
+            raise UploadRejected(400, f"the zip member {shown} points outside the archive; re-create the zip.")
+        if any(ord(char) < 32 or char == "\x7f" for char in member.filename):
+            raise UploadRejected(400, f"the zip member {shown} has control characters in its name; rename it.")
+        if any(len(part.encode("utf-8", "surrogatepass")) > MAX_ZIP_NAME for part in parts) or len(parts) > MAX_ZIP_DEPTH:
+            raise UploadRejected(
+                400,
+                f"the zip member {shown} has a name longer than {MAX_ZIP_NAME} bytes or is nested deeper than "
+                f"{MAX_ZIP_DEPTH} folders; shorten it.",
+            )
+        kind = stat.S_IFMT(member.external_attr >> 16)
+        if kind == stat.S_IFLNK:
+            raise UploadRejected(400, f"the zip member {shown} is a symbolic link; store the files themselves.")
+        if kind not in (0, stat.S_IFREG, stat.S_IFDIR):
+            raise UploadRejected(400, f"the zip member {shown} is not a regular file; store the files themselves.")
+        if member.is_dir():
+            folders.add(parts)
+            continue
+        if parts in files:
+            raise UploadRejected(400, f"the zip holds two members named {shown}; expected one file per name.")
+        files[parts] = member.filename
+        targets[member.filename] = parts
+        folders.update(parts[:depth] for depth in range(1, len(parts)))
+    clash = next((parts for parts in files if parts in folders), None)
+    if clash is not None:
+        raise UploadRejected(400, f"the zip member {'/'.join(clash)[:80]!r} is both a file and a folder; rename one of them.")
+    return targets
 
 
 def remove_upload(path: Path | None) -> None:

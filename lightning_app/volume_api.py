@@ -7,11 +7,15 @@ there by name). A request is the JSON the gate wrote::
      "volume": {"kind": "upload" | "path", "path": str, "filename": str, "token": str}}
 
 ``decode_request`` re-checks it (the worker trusts only uploads stamped with the gate's token and
-inside the upload folder, and paths inside the data folder) and reads the volume. A request that
-fails there is carried through the batch as a :class:`Failure` and answered with its own status,
-so one unreadable upload never fails its batch neighbours. ``predict`` answers all ask/report
-requests of a batch in one ``generate`` call; a preview runs the vision side only and returns the
-slices as PNGs with the kept slices and the injection attention.
+inside the upload folder, and paths inside the data folder) and reads the volume under the
+server's caps, confined to that folder (an upload may never name another file; a data-folder file
+may name a data file inside the data folder only). A request that fails there is carried through
+the batch as a :class:`Failure` and answered with its own status, so one unreadable upload never
+fails its batch neighbours. ``predict`` answers all ask/report requests of a batch in one
+``generate`` call; if that call fails, each request is answered on its own, so a request the model
+cannot answer fails alone. A preview runs the vision side only and returns the slices as PNGs with
+the kept slices and the injection attention. A failure caused by one request never escapes these
+methods: LitServe would fail the whole batch with it.
 
 No ``from __future__ import annotations`` here: LitServe reads the annotations of
 ``decode_request`` / ``encode_response`` at runtime to build the FastAPI route.
@@ -27,6 +31,9 @@ from typing import Any
 
 import litserve as ls
 from fastapi.responses import JSONResponse
+
+from server_limits import ServerLimits
+from uploads import public_message
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +51,7 @@ class ServeSettings:
         dtype: ``auto`` / ``float32`` / ``bfloat16`` / ``float16`` (see ``VolumeQA.from_checkpoint``).
         axis: slicing axis for every volume.
         engine: decoding engine, ``hf`` or ``fast``.
+        limits: the server's caps (voxels, files per volume folder).
     """
 
     checkpoint: str
@@ -54,6 +62,7 @@ class ServeSettings:
     dtype: str = "auto"
     axis: str = "axial"
     engine: str = "hf"
+    limits: ServerLimits = field(default_factory=ServerLimits)
 
 
 @dataclass
@@ -109,28 +118,36 @@ class VolumeAPI(ls.LitAPI):
     # -- request → job -----------------------------------------------------------------------------
     def decode_request(self, request: dict) -> Job | Failure:
         """Check a gate-written request and read its volume; failures become :class:`Failure`."""
-        from slicevlm.inference.errors import DataError, InputError
+        from slicevlm.inference.errors import DataError, InputError, VolumeTooLarge
         from slicevlm.inference.instructions import REPORT_INSTRUCTION, question_instruction
 
         path: Path | None = None
         try:
             task, volume = request["task"], request["volume"]
-            path = self._volume_path(volume)
+            path, limits = self._volume_path(volume)
             name = str(volume.get("filename") or path.name)
             if task == "ask":
                 instruction = question_instruction(request["question"], request.get("choices") or [])
             else:
                 instruction = REPORT_INSTRUCTION if task == "report" else ""
-            prepared = self.qa.load(path)
+            prepared = self.qa.load(path, limits)
         except (KeyError, TypeError) as error:
             return Failure(400, f"malformed request ({error!r}); send it through the server's /predict route.")
         except PermissionError as error:
             return Failure(403, str(error))
+        except (VolumeTooLarge, MemoryError) as error:
+            return Failure(413, self._public(f"{error}" if str(error) else "the volume is too large to hold in memory.", path, request))
         except (DataError, InputError) as error:
-            return Failure(400, _public_message(str(error), path, request))
+            return Failure(400, self._public(str(error), path, request))
+        except OSError as error:
+            return Failure(400, self._public(f"the volume could not be read ({error.strerror or error}).", path, request))
+        except Exception:  # a reader bug must not fail the batch: this request alone gets a 500
+            log.exception("reading %s failed unexpectedly", path)
+            return Failure(500, "internal error while reading the volume; the server log has the details.")
         return Job(task, request.get("question", ""), list(request.get("choices") or []), instruction, prepared, name)
 
-    def _volume_path(self, volume: dict) -> Path:
+    def _volume_path(self, volume: dict) -> tuple[Path, Any]:
+        """The volume's path and how it may be read (``ReadLimits`` confined to its folder)."""
         from slicevlm.inference.paths import is_inside, resolve_under
 
         s = self.settings
@@ -139,12 +156,22 @@ class VolumeAPI(ls.LitAPI):
             path = Path(volume["path"])
             if not token_ok or not is_inside(s.upload_dir, path):
                 raise PermissionError("upload reference not issued by this server; upload the file through /predict.")
-            return path
+            return path, s.limits.read_limits(Path(s.upload_dir), detached=False)
         if volume["kind"] == "path":
             if s.data_dir is None:
                 raise PermissionError("this server reads no paths (started without --data-dir); upload the volume instead.")
-            return resolve_under(s.data_dir, volume["path"])
+            return resolve_under(s.data_dir, volume["path"]), s.limits.read_limits(Path(s.data_dir), detached=True)
         raise KeyError(f"volume kind {volume['kind']!r}")
+
+    def _public(self, message: str, path: Path | None, request: dict) -> str:
+        """``message`` with server-side paths replaced by the names the client used."""
+        volume = request.get("volume") or {}
+        shown = str(volume.get("filename") or "volume")
+        s = self.settings
+        hidden = {str(path) if path else "": shown, str(volume.get("path", "")): shown, s.upload_dir: "upload folder"}
+        if s.data_dir:
+            hidden[s.data_dir] = "data folder"
+        return public_message(message, hidden)
 
     # -- batch → results ---------------------------------------------------------------------------
     def predict(self, x: Any) -> Any:
@@ -157,14 +184,17 @@ class VolumeAPI(ls.LitAPI):
         results: list[Result | None] = [None] * len(items)
         questions = [(i, item) for i, item in enumerate(items) if isinstance(item, Job) and item.task != "preview"]
         if questions:
-            answers = self.qa.generate([job.volume for _, job in questions], [job.instruction for _, job in questions])
+            answers = self.qa.generate_isolated([job.volume for _, job in questions], [job.instruction for _, job in questions])
             for (i, job), answer in zip(questions, answers):
-                results[i] = Result(self._answer_content(job, answer))
+                results[i] = Result(self._answer_content(job, answer)) if not isinstance(answer, Exception) else _failed(answer)
         for i, item in enumerate(items):
             if isinstance(item, Failure):
                 results[i] = Result({"detail": item.detail}, item.status)
             elif isinstance(item, Job) and item.task == "preview":
-                results[i] = Result(self._preview_content(item))
+                try:
+                    results[i] = Result(self._preview_content(item))
+                except (ValueError, RuntimeError) as error:
+                    results[i] = _failed(error)
         return [r if r is not None else Result({"detail": "internal error: request not answered"}, 500) for r in results]
 
     def _answer_content(self, job: Job, answer: Any) -> dict[str, Any]:
@@ -217,10 +247,9 @@ class VolumeAPI(ls.LitAPI):
         return JSONResponse(output.content, status_code=output.status)
 
 
-def _public_message(message: str, path: Path | None, request: dict) -> str:
-    """An error message with server-side paths replaced by the name the client used."""
-    volume = request.get("volume") or {}
-    shown = str(volume.get("filename") or "volume")
-    for hidden in filter(None, [str(path) if path else None, str(volume.get("path", ""))]):
-        message = message.replace(hidden, shown)
-    return message
+def _failed(error: Exception) -> Result:
+    """The result of a request the model could not answer on its own (it fails alone)."""
+    if isinstance(error, ValueError):
+        return Result({"detail": f"the model cannot answer this request ({error})."}, 400)
+    log.error("answering one request failed: %s", error)
+    return Result({"detail": "internal error while answering this request; the server log has the details."}, 500)

@@ -101,7 +101,7 @@ def test_slice_folder_integer_order_and_common_shape(tmp_path: Path, caplog: pyt
 def test_single_image_is_a_single_slice(tmp_path: Path) -> None:
     path = tmp_path / "one.png"
     Image.fromarray(np.arange(48, dtype=np.uint8).reshape(6, 8)).save(path)
-    _raises(path, "single slice", "min_slices=1")
+    _raises(path, "single slice", "whole series")
     assert load_volume(path, min_slices=1).shape == (1, 6, 8)
 
 

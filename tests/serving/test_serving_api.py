@@ -76,7 +76,8 @@ def server(tiny_model_factory, files, tmp_path_factory):
     checkpoint = save_checkpoint_folder(model, tmp_path_factory.mktemp("serve") / "ckpt", stage=2, input_size=(32, 64, 64))
     files["tmp"].mkdir()
     args = ["--checkpoint", checkpoint, "--data-dir", files["data"], "--api-key", KEY, "--max-upload-mb", "1",
-            "--max-new-tokens", "8", "--max-batch-size", "8", "--batch-timeout", "0.2", "--log-level", "warning"]
+            "--max-new-tokens", "8", "--max-batch-size", "8", "--batch-timeout", "0.2", "--log-level", "warning",
+            "--header-timeout", "2"]
     process = ServerProcess(args, log_path=files["root"] / "server.log", env={"TMPDIR": str(files["tmp"])})
     with process:
         yield process
@@ -244,6 +245,43 @@ def test_small_load_test_has_no_failures(server, files):
     assert result.failed == 0, result.summary()
     assert result.requests == 32 and result.percentile(95) >= result.percentile(50) > 0
     print(result.summary())
+
+
+def test_hostile_uploads_through_the_real_server_read_nothing_outside(server, files):
+    """End to end (LitServe worker included): a MetaImage naming a host file asked for a preview,
+    and a .nii.gz declaring 2**29 voxels, are refused; the host file is never opened."""
+    sys.path.insert(0, str(REPO / "tests" / "security"))
+    import host_watch
+    from hostile import SECRET, mha_header, nifti_gz_bomb
+
+    host = files["root"] / "host"
+    host.mkdir(exist_ok=True)
+    (host / "secret.bin").write_bytes(SECRET)
+    evil = mha_header(files["root"] / "evil.mha", str(host / "secret.bin"))
+    bomb = nifti_gz_bomb(files["root"] / "bomb.nii.gz")
+    watch = host_watch.HostWatch([host]) if host_watch.available() else None
+    try:
+        refused = _ask(server, evil, task="preview")
+        assert refused.status_code == 400 and "carry their pixel data inside" in refused.json()["detail"]
+        assert refused.json()["detail"].startswith("evil.mha: ") and "TOP-SECRET" not in refused.text
+        too_large = _ask(server, bomb, question="Which organ?")
+        assert too_large.status_code == 413 and "refusing to allocate" in too_large.json()["detail"]
+        if watch is not None:
+            watch.assert_untouched()
+    finally:
+        if watch is not None:
+            watch.close()
+    assert not _uploads_left(files)
+
+
+def test_slow_headers_are_cut_off(server):
+    with socket.create_connection(("127.0.0.1", server.port), timeout=30) as raw:
+        raw.sendall(b"POST /predict HTTP/1.1\r\nHost: x\r\nX-Api-Key: ")  # and never finishes
+        reply = b""
+        while chunk := raw.recv(4096):
+            reply += chunk
+    assert reply.startswith(b"HTTP/1.1 408")
+    assert server.alive()
 
 
 def test_accepted_upload_suffixes_are_ones_the_readers_read():

@@ -1,11 +1,16 @@
 """``slicevlm check-data``: what is wrong with an M3D data root, counted and listed.
 
-Errors (exit status 1): index files that cannot be read, bad json entries and CSV rows, missing
-files, volumes whose header (``--deep``: whole content) cannot be used, empty reports.
+Errors (exit status 1): index files that cannot be read, bad json entries and CSV rows (paths
+that are absolute or climb out of the data root with ``..`` included: nothing outside the root is
+ever opened), missing files, volumes whose header (``--deep``: whole content) cannot be used, empty
+reports.
 Leakage (reported; exit status 3 only with ``--strict``): the same case folder in a training split
-and in a validation/test split — a known issue of the M3D release (SPEC §3).
-``--write-case-disjoint-split OUT_DIR`` writes the json and CSVs without leakage: test cases stay
-as they are, training (and validation) rows of held-out cases are dropped.
+and in a validation/test split — a known issue of the M3D release — and the same content under
+*different* case folders: identical volumes (bytes) or reports (text) in two folders, which the
+public M3D-Cap also holds. Duplicate groups are listed with their splits.
+``--write-case-disjoint-split OUT_DIR`` writes the json and CSVs without leakage: test cases (and
+every case holding a copy of one) stay as they are, training (and validation) rows of held-out cases
+are dropped.
 """
 
 from __future__ import annotations
@@ -21,9 +26,11 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from slicevlm.data.duplicates import duplicate_groups
 from slicevlm.data.errors import DataError
+from slicevlm.data.limits import entry_path_problem
 from slicevlm.data.readers import find_reader, load_volume
-from slicevlm.data.records import case_of, iter_vqa_rows, read_caption_json
+from slicevlm.data.records import case_of, iter_vqa_rows, read_caption_json, read_utf8
 
 VQA_FILES: dict[str, str] = {
     "train": "M3D_VQA_train.csv",
@@ -48,6 +55,7 @@ class _Scan:
         self.images: dict[str, str] = {}
         self.texts: dict[str, str] = {}
         self.cases: dict[str, set[str]] = defaultdict(set)
+        self.groups: dict[str, set[str]] = defaultdict(set)  # path -> split groups referencing it
         self.counts: dict[str, int] = {}
 
     def caption(self, root: Path, cap_json: str) -> None:
@@ -69,10 +77,20 @@ class _Scan:
                     )
                     continue
                 image, text = fields
+                unsafe = [(f, v, entry_path_problem(v)) for f, v in (("image", image), ("text", text))]
+                unsafe = [(f, v, problem) for f, v, problem in unsafe if problem is not None]
+                if unsafe:  # never stat or open it: the entry is wrong whatever lives there
+                    for field, value, problem in unsafe:
+                        self.errors["bad_rows"].append(
+                            _issue(f"{where} field {field!r}", value, f"{problem}; expected a path inside the data root")
+                        )
+                    continue
                 self.images.setdefault(image, where)
                 self.texts.setdefault(text, where)
                 group = "caption test" if split in CAPTION_TEST_KEYS else f"caption {split}"
                 self.cases[group].add(case_of(image))
+                self.groups[image].add(group)
+                self.groups[text].add(group)
 
     def vqa(self, root: Path, split: str, name: str) -> None:
         """Collect the rows of one VQA CSV (a missing optional CSV is fine)."""
@@ -89,7 +107,9 @@ class _Scan:
                     self.errors["bad_rows"].append(_issue(f"{name} row {row + 1}", str(path), str(error)))
                     continue
                 self.images.setdefault(record.image_path, f"{name} row {row + 1}")
-                self.cases["vqa test" if split == "test5k" else f"vqa {split}"].add(case_of(record.image_path))
+                group = "vqa test" if split == "test5k" else f"vqa {split}"
+                self.cases[group].add(case_of(record.image_path))
+                self.groups[record.image_path].add(group)
         except DataError as e:
             self.errors["bad_index"].append(_issue(name, str(path), str(e)))
         self.counts[f"vqa {split} rows"] = rows
@@ -117,6 +137,20 @@ class _Scan:
         self.counts["volumes checked"] = len(self.images)
         self.counts["reports checked"] = len(self.texts)
 
+    def duplicates(self, root: Path) -> dict[str, list[dict]]:
+        """Identical volumes and reports under different case folders, with the splits of each."""
+        found: dict[str, list[dict]] = {}
+        for kind, paths in (("volumes", self.images), ("reports", self.texts)):
+            found[kind] = [
+                {
+                    "paths": group,
+                    "cases": sorted({case_of(p) for p in group}),
+                    "splits": sorted(set().union(*(self.groups[p] for p in group))),
+                }
+                for group in duplicate_groups(root, sorted(paths), case_of, kind)
+            ]
+        return found
+
 
 LEAKAGE_PAIRS: tuple[tuple[str, str], ...] = (
     ("caption train", "caption test"),
@@ -128,11 +162,23 @@ LEAKAGE_PAIRS: tuple[tuple[str, str], ...] = (
 )
 
 
+def _duplicate_leakage(duplicates: dict[str, list[dict]]) -> list[dict]:
+    """Duplicate groups whose copies sit on both sides of a leakage pair (train vs held out)."""
+    leaks = []
+    for kind, groups in duplicates.items():
+        for group in groups:
+            pairs = [f"{left} & {right}" for left, right in LEAKAGE_PAIRS if left in group["splits"] and right in group["splits"]]
+            if pairs:
+                leaks.append({"kind": kind, "cases": group["cases"], "pairs": pairs})
+    return leaks
+
+
 def check_data_root(
     data_root: str | os.PathLike,
     cap_json: str = "M3D_Cap.json",
     vqa_files: dict[str, str] | None = None,
     deep: bool = False,
+    duplicates: bool = True,
 ) -> dict:
     """Check a data root and return the report (see :func:`main` for the printed form).
 
@@ -141,10 +187,13 @@ def check_data_root(
         cap_json: Caption index name.
         vqa_files: split -> CSV name; default :data:`VQA_FILES`.
         deep: Load every volume fully (NaN, constant, ...) instead of checking headers.
+        duplicates: Hash volumes and reports to find identical content under different case folders.
 
     Returns:
         ``{"data_root", "counts", "errors": {kind: [issue]}, "leakage": {pair: {"cases", "examples"}},
-        "n_errors", "n_leaked_cases"}``; an issue is ``{"where", "path", "problem"}``.
+        "duplicates": {"volumes"|"reports": [{"paths", "cases", "splits"}]}, "duplicate_leakage":
+        [{"kind", "cases", "pairs"}], "n_errors", "n_leaked_cases"}``; an issue is
+        ``{"where", "path", "problem"}``. ``n_leaked_cases`` counts cases leaked by folder or by content.
     """
     root = Path(data_root)
     scan = _Scan()
@@ -157,12 +206,17 @@ def check_data_root(
         shared = sorted(scan.cases.get(left, set()) & scan.cases.get(right, set()))
         if shared:
             leakage[f"{left} & {right}"] = {"cases": len(shared), "examples": shared}
+    found = scan.duplicates(root) if duplicates else {"volumes": [], "reports": []}
+    content_leaks = _duplicate_leakage(found)
     leaked = set().union(*(set(v["examples"]) for v in leakage.values())) if leakage else set()
+    leaked |= {case for leak in content_leaks for case in leak["cases"]}
     return {
         "data_root": str(root),
         "counts": scan.counts,
         "errors": scan.errors,
         "leakage": leakage,
+        "duplicates": found,
+        "duplicate_leakage": content_leaks,
         "n_errors": sum(len(v) for v in scan.errors.values()),
         "n_leaked_cases": len(leaked),
     }
@@ -173,6 +227,7 @@ def write_case_disjoint_split(
     out_dir: str | os.PathLike,
     cap_json: str = "M3D_Cap.json",
     vqa_files: dict[str, str] | None = None,
+    linked_cases: list[list[str]] | None = None,
 ) -> dict[str, int]:
     """Write the json and CSVs of ``data_root`` to ``out_dir`` without case leakage.
 
@@ -181,6 +236,10 @@ def write_case_disjoint_split(
     cases. Training rows of held-out or validation cases, and validation rows of test cases, are
     dropped; test lists are unchanged. Paths inside stay relative to ``data_root``, so point the
     DataModule at the new files with absolute paths (``cap_json=OUT_DIR/M3D_Cap.json``).
+
+    Args:
+        linked_cases: Groups of case folders holding identical content (``check_data_root``'s
+            duplicate groups): a case linked to a held-out case is held out too.
 
     Returns:
         Rows dropped per file/split.
@@ -191,10 +250,25 @@ def write_case_disjoint_split(
     cap = read_caption_json(root / cap_json)
     vqa = {split: _read_csv(root / name) for split, name in vqa_files.items() if (root / name).exists()}
     image_key = "Image Path"
+    for split, entries in cap.items():
+        for position, entry in enumerate(entries):
+            if not isinstance(entry, dict) or not isinstance(entry.get("image"), str):
+                raise DataError(
+                    f"{root / cap_json}: split {split!r}, entry {position}: expected an object with an 'image' path, "
+                    f"got {entry!r}. Fix the entries check-data lists before writing a split."
+                )
+    for split, (fieldnames, _) in vqa.items():
+        if image_key not in fieldnames:
+            raise DataError(f"{root / vqa_files[split]}: header {fieldnames} lacks {image_key!r}; fix the CSV first.")
     test_cases = {case_of(e["image"]) for key in CAPTION_TEST_KEYS for e in cap.get(key, [])}
     test_cases |= {case_of(row[image_key]) for split in ("test", "test5k") for row in vqa.get(split, (None, []))[1]}
     val_cases = {case_of(e["image"]) for e in cap.get("validation", [])}
     val_cases |= {case_of(row[image_key]) for row in vqa.get("val", (None, []))[1]}
+    val_cases -= test_cases
+    for group in linked_cases or []:
+        for held_out in (test_cases, val_cases):
+            if held_out & set(group):
+                held_out |= set(group)
     val_cases -= test_cases
     drop = {"train": test_cases | val_cases, "validation": test_cases, "val": test_cases}
     dropped: dict[str, int] = {}
@@ -221,9 +295,12 @@ def write_case_disjoint_split(
 
 
 def _read_csv(path: Path) -> tuple[list[str], list[dict[str, str]]]:
-    with open(path, newline="", encoding="utf-8") as handle:
+    with io.StringIO(read_utf8(path), newline="") as handle:
         reader = csv.DictReader(handle)
-        rows = list(reader)
+        try:
+            rows = list(reader)
+        except csv.Error as e:
+            raise DataError(f"{path}: line {reader.line_num} cannot be read as CSV ({e}); re-save it as a plain CSV.") from e
         return [name.strip() for name in reader.fieldnames or []], [
             {key.strip(): value for key, value in row.items() if key is not None} for row in rows
         ]
@@ -240,11 +317,21 @@ def format_report(report: dict, limit: int = 20) -> str:
             lines += [f"    - {i['where']}: {i['path']} {i['problem']}".rstrip() for i in issues[:limit]]
             if len(issues) > limit:
                 lines.append(f"    ... and {len(issues) - limit} more (--json lists all)")
-    lines.append(f"leakage (same case folder in both): {report['n_leaked_cases']} cases")
+    folder_leaks = len(set().union(*(set(v["examples"]) for v in report["leakage"].values()))) if report["leakage"] else 0
+    lines.append(f"leakage (same case folder in both): {folder_leaks} cases")
     for pair, found in report["leakage"].items():
         shown = ", ".join(found["examples"][:5])
         lines.append(f"  {pair}: {found['cases']} cases (e.g. {shown})")
-    if report["leakage"]:
+    for kind, groups in report.get("duplicates", {}).items():
+        lines.append(f"duplicate {kind} under different case folders: {len(groups)} groups")
+        for group in groups[:limit]:
+            lines.append(f"    - {' = '.join(group['paths'])} (splits: {', '.join(group['splits'])})")
+        if len(groups) > limit:
+            lines.append(f"    ... and {len(groups) - limit} more (--json lists all)")
+    content = report.get("duplicate_leakage", [])
+    if content:
+        lines.append(f"leakage by content (copies in train and held-out splits): {len(content)} groups")
+    if report["leakage"] or content:
         lines.append("  fix: slicevlm check-data DATA_ROOT --write-case-disjoint-split OUT_DIR")
     return "\n".join(lines)
 
@@ -257,18 +344,19 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--json", action="store_true", help="print the full report as JSON")
     parser.add_argument("--deep", action="store_true", help="load every volume fully (slow) instead of reading headers")
     parser.add_argument("--captions-only", action="store_true", help="check M3D-Cap only (no VQA CSVs expected)")
-    parser.add_argument("--strict", action="store_true", help="exit 3 when train and test share cases")
+    parser.add_argument("--strict", action="store_true", help="exit 3 when train and test share cases (by folder or content)")
+    parser.add_argument("--no-duplicates", action="store_true", help="skip hashing volumes and reports for duplicates")
     parser.add_argument("--write-case-disjoint-split", metavar="OUT_DIR", help="write json/CSVs without case leakage")
     args = parser.parse_args(argv)
     vqa_files = {} if args.captions_only else None
-    report = check_data_root(args.data_root, args.cap_json, vqa_files, deep=args.deep)
+    report = check_data_root(args.data_root, args.cap_json, vqa_files, deep=args.deep, duplicates=not args.no_duplicates)
     if args.write_case_disjoint_split:
-        report["case_disjoint_split"] = {
-            "out_dir": args.write_case_disjoint_split,
-            "dropped": write_case_disjoint_split(
-                args.data_root, args.write_case_disjoint_split, args.cap_json, vqa_files
-            ),
-        }
+        linked = [group["cases"] for groups in report["duplicates"].values() for group in groups]
+        try:
+            dropped = write_case_disjoint_split(args.data_root, args.write_case_disjoint_split, args.cap_json, vqa_files, linked)
+        except DataError as e:
+            parser.exit(1, f"slicevlm check-data: error: {e}\n")
+        report["case_disjoint_split"] = {"out_dir": args.write_case_disjoint_split, "dropped": dropped}
     if args.json:
         print(json.dumps(report, indent=1))
     else:

@@ -124,6 +124,8 @@ class M3DDataModule(LightningDataModule):
         self.image_controls, self.control_seed = list(dict.fromkeys(image_controls)), control_seed
         if len(volume_size) != 3 or min(volume_size) < 1:
             raise ValueError(f"volume_size must be (D, H, W) of positive ints, got {volume_size}.")
+        if ct_window is not None and not (len(ct_window) == 2 and np.isfinite(ct_window).all() and ct_window[1] > 0):
+            raise ValueError(f"ct_window must be (center, width) with a finite center and a width > 0, got {ct_window}.")
         self.loader = VolumeLoader(
             resolve(data_root, ""),
             tuple(int(s) for s in volume_size),  # type: ignore[arg-type]

@@ -22,6 +22,7 @@ import torch
 from torch.utils.data import Dataset
 
 from slicevlm.data.errors import DataError, check_choice
+from slicevlm.data.limits import entry_path_problem
 from slicevlm.data.prompts import caption_instruction, closed_answer, closed_instruction
 from slicevlm.data.readers import load_volume, volume_from_array
 from slicevlm.data.records import CaptionRecord, VQARecord, read_report
@@ -53,6 +54,9 @@ class VolumeLoader:
 
     def __call__(self, image_path: str, referenced_by: str) -> torch.Tensor:
         """Volume ``(D, H, W)`` float32 in [0, 1]; a DataError names the file and who referenced it."""
+        problem = entry_path_problem(image_path)
+        if problem is not None:  # records are checked when parsed; this guards every other caller
+            raise DataError(f"{image_path!r} {problem}; expected a path inside the data root (referenced by {referenced_by}).")
         try:
             if self.shards is None:
                 volume = load_volume(self.data_root / image_path, axis=self.axis, window=self.window)

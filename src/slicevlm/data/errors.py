@@ -15,6 +15,14 @@ class DataError(ValueError):
     """
 
 
+class VolumeTooLarge(DataError):
+    """A volume, folder or header beyond a :class:`~slicevlm.data.limits.ReadLimits` cap.
+
+    Raised from headers, before anything is decompressed or allocated; the server answers it
+    with 413.
+    """
+
+
 def did_you_mean(value: str, options: Iterable[str]) -> str:
     """Return ``" Did you mean 'x'?"`` for the closest option, or ``""`` when nothing is close.
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
 import re
 from collections import Counter
@@ -10,9 +11,13 @@ from pathlib import Path
 import numpy as np
 
 from slicevlm.data.errors import DataError
-from slicevlm.data.reader_base import IMAGE_SUFFIXES, MAX_VOXELS, VolumeReader, check_shape, suffix
+from slicevlm.data.limits import DEFAULT_LIMITS, ReadLimits
+from slicevlm.data.reader_base import IMAGE_SUFFIXES, VolumeReader, check_shape, suffix
 
 log = logging.getLogger(__name__)
+
+#: The only decoders Pillow may use: it never picks another format from a file's content.
+PIL_FORMATS: tuple[str, ...] = ("PNG", "JPEG", "BMP", "TIFF")
 
 
 class SliceFolderReader(VolumeReader):
@@ -20,7 +25,8 @@ class SliceFolderReader(VolumeReader):
 
     Slices are sorted by the integer in their file name (``2.png`` before ``10.png``), read as
     greyscale, and only slices of the most common shape are kept (the peers' recipe, SPEC §3); the
-    dropped ones are logged as a warning.
+    dropped ones are logged as a warning. The folder may hold at most ``limits.max_files`` files,
+    and no slice may be a link pointing outside the allowed folder.
     """
 
     name = "SliceFolderReader"
@@ -29,11 +35,15 @@ class SliceFolderReader(VolumeReader):
     def can_read(self, path: Path) -> bool:
         return path.is_dir() and any(suffix(child) in IMAGE_SUFFIXES for child in path.iterdir())
 
-    def _sorted_slices(self, path: Path) -> list[Path]:
+    def _sorted_slices(self, path: Path, limits: ReadLimits) -> list[Path]:
+        limits.check_volume_path(path)
+        children = list(itertools.islice(path.iterdir(), limits.max_files + 1))
+        limits.check_files(path, len(children))
         numbered: dict[int, Path] = {}
-        for child in path.iterdir():
+        for child in children:
             if suffix(child) not in IMAGE_SUFFIXES:
                 continue
+            limits.check_member(path, child)
             digits = re.findall(r"\d+", child.stem)
             if not digits:
                 raise DataError(
@@ -49,30 +59,22 @@ class SliceFolderReader(VolumeReader):
             numbered[number] = child
         return [numbered[n] for n in sorted(numbered)]
 
-    def _shapes(self, path: Path) -> tuple[list[Path], tuple[int, int]]:
-        from PIL import Image
-
-        files = self._sorted_slices(path)
-        shapes = []
-        for file in files:
-            try:
-                with Image.open(file) as image:
-                    shapes.append((image.height, image.width))
-            except OSError as e:
-                raise DataError(f"{file}: not a readable image ({e}); re-export the slice.") from e
+    def _shapes(self, path: Path, limits: ReadLimits) -> tuple[list[Path], tuple[int, int]]:
+        files = self._sorted_slices(path, limits)
+        shapes = [image_size(file) for file in files]
         common = Counter(shapes).most_common(1)[0][0]
         kept = [file for file, shape in zip(files, shapes) if shape == common]
         if len(kept) < len(files):
             log.warning("%s: kept %d of %d slices with the most common shape %s", path, len(kept), len(files), common)
         return kept, common
 
-    def header_shape(self, path: Path, max_voxels: int = MAX_VOXELS) -> tuple[int, int, int]:
-        kept, (height, width) = self._shapes(path)
-        return check_shape((len(kept), height, width), path, max_voxels)
+    def header_shape(self, path: Path, limits: ReadLimits = DEFAULT_LIMITS) -> tuple[int, int, int]:
+        kept, (height, width) = self._shapes(path, limits)
+        return check_shape((len(kept), height, width), path, limits.max_voxels)
 
-    def read(self, path: Path, max_voxels: int = MAX_VOXELS) -> np.ndarray:
-        kept, (height, width) = self._shapes(path)
-        check_shape((len(kept), height, width), path, max_voxels)
+    def read(self, path: Path, limits: ReadLimits = DEFAULT_LIMITS) -> np.ndarray:
+        kept, (height, width) = self._shapes(path, limits)
+        check_shape((len(kept), height, width), path, limits.max_voxels)
         return np.stack([read_grey_image(file) for file in kept])  # (D, H, W)
 
 
@@ -85,18 +87,28 @@ class ImageReader(VolumeReader):
     def can_read(self, path: Path) -> bool:
         return path.is_file() and suffix(path) in IMAGE_SUFFIXES
 
-    def header_shape(self, path: Path, max_voxels: int = MAX_VOXELS) -> tuple[int, int, int]:
-        from PIL import Image
+    def header_shape(self, path: Path, limits: ReadLimits = DEFAULT_LIMITS) -> tuple[int, int, int]:
+        limits.check_volume_path(path)
+        return check_shape(image_size(path), path, limits.max_voxels)
 
-        try:
-            with Image.open(path) as image:
-                return check_shape((image.height, image.width), path, max_voxels)
-        except OSError as e:
-            raise DataError(f"{path}: not a readable image ({e}); re-export it.") from e
-
-    def read(self, path: Path, max_voxels: int = MAX_VOXELS) -> np.ndarray:
-        self.header_shape(path, max_voxels)
+    def read(self, path: Path, limits: ReadLimits = DEFAULT_LIMITS) -> np.ndarray:
+        self.header_shape(path, limits)
         return read_grey_image(path)[None]  # (1, H, W)
+
+
+def image_size(path: Path) -> tuple[int, int]:
+    """``(H, W)`` of a 2D image from its header (no pixel is decoded).
+
+    Raises:
+        DataError: Not a PNG, JPEG, BMP or TIFF image Pillow can open.
+    """
+    from PIL import Image
+
+    try:
+        with Image.open(path, formats=PIL_FORMATS) as image:
+            return image.height, image.width
+    except (OSError, Image.DecompressionBombError, ValueError) as e:
+        raise DataError(f"{path}: not a readable image ({e}); expected {', '.join(PIL_FORMATS)}. Re-export it.") from e
 
 
 def read_grey_image(path: Path) -> np.ndarray:
@@ -104,12 +116,12 @@ def read_grey_image(path: Path) -> np.ndarray:
     from PIL import Image
 
     try:
-        with Image.open(path) as image:
+        with Image.open(path, formats=PIL_FORMATS) as image:
             image.load()
             if image.mode in ("I", "F") or image.mode.startswith("I;16"):
                 return np.asarray(image, dtype=np.float32)
             return np.asarray(image.convert("L"), dtype=np.float32)
-    except OSError as e:
+    except (OSError, Image.DecompressionBombError, ValueError) as e:
         raise DataError(
             f"{path}: could not decode the image ({e}); the file is truncated or corrupt. Re-export it."
         ) from e

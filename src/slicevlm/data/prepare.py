@@ -9,8 +9,9 @@ none is there (an existing one is replaced only if this command wrote it).
 The peers' recipe: slices sorted by the integer in their name, greyscale, most common slice shape
 kept, whole-volume min-max, foreground crop, resize. Report: the text after ``study_findings:``
 (after ``discussion:`` when the findings are under 5 characters), newlines → spaces.
-Resumable (finished outputs are skipped; every file is written to a temp name then renamed), run
-in a process pool with a progress bar. Failures are never skipped silently: each is listed with
+Only files inside RAW_ROOT are read: a slice or report that is a link pointing elsewhere is a
+failure. Resumable (finished outputs are skipped; every file is written to a temp name then
+renamed), run in a process pool with a progress bar. Failures are never skipped silently: each is listed with
 its reason in ``OUT_ROOT/prepare_failures.tsv`` and the command exits 1.
 """
 
@@ -30,6 +31,7 @@ import numpy as np
 from tqdm import tqdm
 
 from slicevlm.data.errors import DataError
+from slicevlm.data.limits import is_inside
 from slicevlm.data.readers import IMAGE_SUFFIXES, NumpyReader, SliceFolderReader
 from slicevlm.data.transforms import crop_foreground, normalize_intensity, resize_exact
 
@@ -152,6 +154,8 @@ def write_reports(raw_root: Path, out_root: Path, jobs: list[SeriesJob]) -> list
         source = case_dir / "text.txt"
         target = out_root / "M3D_Cap_npy" / case_dir.relative_to(raw_root) / "text.txt"
         try:
+            if not is_inside(raw_root, source):  # checked before looking at what the link points to
+                raise DataError(f"{source}: a link pointing outside RAW_ROOT; expected the report file itself.")
             if not source.is_file():
                 raise DataError(f"{source}: report text not found; expected text.txt beside the series folders.")
             report = report_from_raw_text(source.read_text(encoding="utf-8", errors="replace"), str(source))

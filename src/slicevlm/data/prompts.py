@@ -8,6 +8,10 @@ from __future__ import annotations
 
 import random
 
+#: The token the model replaces with the visual tokens. The model writes it once in front of every
+#: prompt; user text (questions, choices, answers, reports) must never contain it.
+IMAGE_TOKEN: str = "<image>"
+
 #: Report-request phrasings in the spirit of M3D's caption prompts; one is picked per sample.
 CAPTION_INSTRUCTIONS: tuple[str, ...] = (
     "Can you provide a caption consists of findings for this medical image?",
@@ -44,3 +48,19 @@ def closed_instruction(question: str, choices: tuple[str, str, str, str]) -> str
 def closed_answer(letter: str, answer: str) -> str:
     """``"{letter}. {answer}"`` (M3D's closed-ended target)."""
     return f"{letter}. {answer}"
+
+
+def prompt_text_problem(text: str) -> str | None:
+    """Why ``text`` may not go into a prompt or a target, or None when it may.
+
+    The image token marks where the visual tokens go: a second one in a prompt breaks the splice.
+    A lone surrogate (bytes that were not UTF-8, smuggled through the command line or JSON escapes)
+    cannot be tokenised. Control characters other than tab and newline are never text.
+    """
+    if IMAGE_TOKEN in text:
+        return f"contains the reserved marker {IMAGE_TOKEN!r}, which only the model may place; remove it"
+    if any("\ud800" <= char <= "\udfff" for char in text):
+        return "contains bytes that are not valid UTF-8; send UTF-8 text"
+    if any((ord(char) < 32 and char not in "\t\n\r") or char == "\x7f" for char in text):
+        return "contains control characters (such as NUL); send plain text"
+    return None

@@ -1,7 +1,8 @@
 """What every volume reader shares: the reader interface and the header checks.
 
 :func:`check_shape` is the one place that turns a header's shape into ``(D, H, W)`` and refuses
-4D input and absurd sizes before any pixel memory is allocated.
+4D input and absurd sizes before any pixel memory is allocated. What a read may cost and touch
+travels as one :class:`~slicevlm.data.limits.ReadLimits`.
 """
 
 from __future__ import annotations
@@ -12,10 +13,9 @@ from typing import ClassVar
 
 import numpy as np
 
-from slicevlm.data.errors import DataError
+from slicevlm.data.errors import DataError, VolumeTooLarge
+from slicevlm.data.limits import DEFAULT_LIMITS, MAX_VOXELS, VOXEL_KNOB, ReadLimits
 
-#: Refuse volumes larger than this many voxels (2 GiB as float32) unless the caller raises it.
-MAX_VOXELS: int = 2**29
 SIMPLEITK_SUFFIXES: tuple[str, ...] = (".nii", ".nii.gz", ".nrrd", ".nhdr", ".mha", ".mhd", ".dcm")
 IMAGE_SUFFIXES: tuple[str, ...] = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
 DICOM_SUFFIXES: tuple[str, ...] = (".dcm", ".ima")
@@ -58,11 +58,11 @@ def check_shape(shape: tuple[int, ...], path: Path | str, max_voxels: int = MAX_
         )
     voxels = math.prod(dims)
     if voxels > max_voxels:
-        raise DataError(
+        raise VolumeTooLarge(
             f"{path}: header announces shape {tuple(shape)} = {voxels:,} voxels "
             f"({voxels * 4 / 2**30:.1f} GiB as float32); refusing to allocate more than "
-            f"max_voxels={max_voxels:,}. A corrupt header usually causes this; if the volume is real, "
-            "downsample it first or pass a larger max_voxels."
+            f"{max_voxels:,} voxels. A corrupt header usually causes this; if the volume is real, "
+            f"downsample it first or raise the limit ({VOXEL_KNOB})."
         )
     return dims  # type: ignore[return-value]
 
@@ -77,11 +77,11 @@ class VolumeReader:
         """Whether this reader handles ``path`` (by suffix or folder content; no pixel I/O)."""
         raise NotImplementedError
 
-    def header_shape(self, path: Path, max_voxels: int = MAX_VOXELS) -> tuple[int, int, int]:
-        """``(D, H, W)`` from the header alone, after the 4D and size checks."""
+    def header_shape(self, path: Path, limits: ReadLimits = DEFAULT_LIMITS) -> tuple[int, int, int]:
+        """``(D, H, W)`` from the header alone, after the 4D, size and confinement checks."""
         raise NotImplementedError
 
-    def read(self, path: Path, max_voxels: int = MAX_VOXELS) -> np.ndarray:
+    def read(self, path: Path, limits: ReadLimits = DEFAULT_LIMITS) -> np.ndarray:
         """The pixel array ``(z, y, x)`` in its stored dtype, after :meth:`header_shape`'s checks."""
         raise NotImplementedError
 

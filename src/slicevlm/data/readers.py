@@ -12,25 +12,27 @@ Readers, tried in this order (the first whose ``can_read`` accepts the path read
 ========================  ===============================================================
 
 Every reader checks the header first (shape, channels, size) and refuses 4D input and absurd sizes
-*before* allocating pixel memory; it returns ``(z, y, x)`` arrays. SimpleITK images are reoriented
+*before* decompressing or allocating pixel memory; it returns ``(z, y, x)`` arrays. What a read may
+cost and which files it may open (a header's separate data file, a folder's members) is one
+:class:`~slicevlm.data.limits.ReadLimits`: by default a volume's parts must sit in its own folder. SimpleITK images are reoriented
 to LPS (``DICOMOrient(image, "LPS")``) so that every format lands in one anatomical frame;
 ``.npy`` and image slices carry no orientation and are taken as stored (axial).
 """
 
 from __future__ import annotations
 
-import math
 import os
 from pathlib import Path
 
 import numpy as np
 
 from slicevlm.data.errors import DataError
+from slicevlm.data.headers import check_header
 from slicevlm.data.image_readers import ImageReader, SliceFolderReader, read_grey_image
+from slicevlm.data.limits import DEFAULT_LIMITS, MAX_VOXELS, ReadLimits
 from slicevlm.data.reader_base import (
     DICOM_SUFFIXES,
     IMAGE_SUFFIXES,
-    MAX_VOXELS,
     SIMPLEITK_SUFFIXES,
     VolumeReader,
     check_shape,
@@ -47,6 +49,7 @@ __all__ = [
     "DicomSeriesReader",
     "ImageReader",
     "NumpyReader",
+    "ReadLimits",
     "SimpleITKReader",
     "SliceFolderReader",
     "VolumeReader",
@@ -67,45 +70,12 @@ class NumpyReader(VolumeReader):
     def can_read(self, path: Path) -> bool:
         return path.is_file() and suffix(path) == ".npy"
 
-    def _header(self, path: Path) -> tuple[tuple[int, ...], np.dtype, int]:
-        """(shape, dtype, offset of the pixel data)."""
-        try:
-            with open(path, "rb") as handle:
-                version = np.lib.format.read_magic(handle)
-                if version == (1, 0):
-                    shape, _, dtype = np.lib.format.read_array_header_1_0(handle)
-                elif version == (2, 0):
-                    shape, _, dtype = np.lib.format.read_array_header_2_0(handle)
-                else:
-                    array = np.load(path, mmap_mode="r", allow_pickle=False)
-                    return tuple(array.shape), array.dtype, int(array.offset)
-                return tuple(shape), np.dtype(dtype), handle.tell()
-        except (ValueError, OSError, EOFError) as e:
-            raise DataError(
-                f"{path}: not a readable .npy file ({e}); expected a numpy array saved with np.save. "
-                "The file is truncated or not an .npy: re-create it."
-            ) from e
+    def header_shape(self, path: Path, limits: ReadLimits = DEFAULT_LIMITS) -> tuple[int, int, int]:
+        limits.check_volume_path(path)
+        return check_header(path, limits)  # type: ignore[return-value]  (always a shape for .npy)
 
-    def header_shape(self, path: Path, max_voxels: int = MAX_VOXELS) -> tuple[int, int, int]:
-        shape, dtype, offset = self._header(path)
-        if dtype.hasobject or dtype.kind not in "biuf":
-            raise DataError(
-                f"{path}: .npy of dtype {dtype}; expected a real numeric array (float32 in M3D). "
-                "Save the pixel array itself, not a pickled object or complex data."
-            )
-        dims = check_shape(shape, path, max_voxels)
-        expected = offset + math.prod(shape) * dtype.itemsize
-        actual = os.path.getsize(path)
-        if actual < expected:
-            raise DataError(
-                f"{path}: truncated .npy: the header announces shape {shape} {dtype} "
-                f"({expected:,} bytes with the header) but the file has {actual:,} bytes. "
-                "The copy or download was interrupted: fetch or re-create the file."
-            )
-        return dims
-
-    def read(self, path: Path, max_voxels: int = MAX_VOXELS) -> np.ndarray:
-        dims = self.header_shape(path, max_voxels)
+    def read(self, path: Path, limits: ReadLimits = DEFAULT_LIMITS) -> np.ndarray:
+        dims = self.header_shape(path, limits)
         array = np.load(path, mmap_mode="r", allow_pickle=False)
         return np.array(array, copy=True).reshape(dims)  # (D, H, W)
 
@@ -145,7 +115,7 @@ def load_volume(
     window: tuple[float, float] | None = None,
     normalize: bool = True,
     min_slices: int = 2,
-    max_voxels: int = MAX_VOXELS,
+    limits: ReadLimits = DEFAULT_LIMITS,
     dicom_series: str | None = None,
 ) -> np.ndarray:
     """Read any supported volume as float32 ``(D, H, W)`` slices along ``axis``, scaled to [0, 1].
@@ -157,18 +127,21 @@ def load_volume(
             M3D's npy volumes are display images in [0, 1] already).
         normalize: Min-max scale to [0, 1] (SPEC §1). ``False`` returns raw intensities.
         min_slices: Fewest slices accepted along every axis; 1 lets a single 2D image through.
-        max_voxels: Largest accepted volume, checked on the header before allocating.
+        limits: Caps (voxels, files, header bytes) checked on headers before allocating, and the
+            folder every file read must resolve into (see :class:`ReadLimits`).
         dicom_series: SeriesInstanceUID when a DICOM folder holds several series.
 
     Returns:
         float32 array ``(D, H, W)``.
 
     Raises:
-        DataError: Missing or unreadable file, 4D input, absurd size, truncated file, NaN/Inf,
-            constant volume, or fewer than ``min_slices`` slices. The message names the file.
+        DataError: Missing or unreadable file, 4D input, absurd size, truncated file, a data file or
+            folder member outside the allowed folder, NaN/Inf, constant volume, or fewer than
+            ``min_slices`` slices. The message names the file.
     """
     path = Path(path)
-    array = find_reader(path, dicom_series).read(path, max_voxels)  # (z, y, x)
+    limits.check_volume_path(path)  # before anything is looked up: no hint about what exists outside
+    array = find_reader(path, dicom_series).read(path, limits)  # (z, y, x)
     return volume_from_array(array, path, axis=axis, window=window, normalize=normalize, min_slices=min_slices)
 
 
@@ -194,8 +167,8 @@ def volume_from_array(
     if min(array.shape) < min_slices:
         raise DataError(
             f"{source}: shape {array.shape} has a single slice along axis {int(np.argmin(array.shape))}; "
-            f"expected at least {min_slices} slices along every axis of a 3D volume. Point the "
-            "json/CSV at the whole series (a folder or a 3D file), or pass min_slices=1 for 2D input."
+            f"expected at least {min_slices} slices along every axis of a 3D volume. Give the whole "
+            "series (a folder of slices or a 3D file) instead of one slice."
         )
     array = array.astype(np.float32, copy=False)
     finite = np.isfinite(array)

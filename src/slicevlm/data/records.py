@@ -5,11 +5,16 @@ paths relative to the data root. The VQA CSVs have exactly the columns in :data:
 ``Question Type`` is 1..5 (Plane, Phase, Organ, Abnormality, Location), missing choices are the
 string ``NA`` and ``Answer Choice`` is a bare letter. A bad entry or row raises :class:`DataError`
 naming the file, the row, the field and what was expected.
+
+Paths in entries and rows stay inside the data root: absolute paths, drive letters and ``..`` are
+refused (:func:`~slicevlm.data.limits.entry_path_problem`), so no index file can make the pipeline
+read a file outside it. CSVs are read as UTF-8 with or without a byte-order mark.
 """
 
 from __future__ import annotations
 
 import csv
+import io
 import json
 import os
 from collections.abc import Iterator
@@ -17,6 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from slicevlm.data.errors import DataError, did_you_mean
+from slicevlm.data.limits import entry_path_problem
+from slicevlm.data.prompts import prompt_text_problem
 
 CAPTION_SPLITS: tuple[str, ...] = ("train", "validation", "test", "test100", "test500", "test1k")
 VQA_COLUMNS: tuple[str, ...] = (
@@ -87,6 +94,24 @@ def case_of(image_path: str) -> str:
     return str(PurePosixPath(image_path.replace("\\", "/")).parent)
 
 
+def read_utf8(path: str | os.PathLike) -> str:
+    """A whole text file as UTF-8 (a byte-order mark is dropped); the error names the line.
+
+    Raises:
+        FileNotFoundError: No such file.
+        DataError: Bytes that are not UTF-8 (the message gives the line and byte offset).
+    """
+    data = Path(path).read_bytes()
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        line = data[: e.start].count(b"\n") + 1
+        raise DataError(
+            f"{path}: line {line} is not UTF-8 ({e.reason} at byte {e.start}); re-save the file as UTF-8 "
+            "(with or without a byte-order mark)."
+        ) from e
+
+
 def read_caption_json(path: str | os.PathLike) -> dict[str, list]:
     """Load ``M3D_Cap.json`` and check that it is an object of lists.
 
@@ -95,15 +120,17 @@ def read_caption_json(path: str | os.PathLike) -> dict[str, list]:
     """
     path = Path(path)
     try:
-        with open(path, encoding="utf-8") as handle:
+        with open(path, encoding="utf-8-sig") as handle:
             data = json.load(handle)
     except FileNotFoundError as e:
         raise DataError(
             f"{path}: caption index not found; expected M3D_Cap.json from the M3D-Cap release (or "
             "`slicevlm synth`/`prepare-m3d` output). Check data_root and cap_json (see data/README.md)."
         ) from e
-    except json.JSONDecodeError as e:
-        raise DataError(f"{path}: not valid JSON ({e}); re-download or regenerate the file.") from e
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise DataError(f"{path}: not valid JSON (or not UTF-8: {e}); re-download or regenerate the file.") from e
+    except RecursionError as e:
+        raise DataError(f"{path}: JSON nested too deeply to parse; expected an object of lists of entries.") from e
     if not isinstance(data, dict) or not all(isinstance(value, list) for value in data.values()):
         raise DataError(
             f"{path}: expected one JSON object whose values are lists of {{'image', 'text'}} entries "
@@ -129,10 +156,11 @@ def caption_records(path: str | os.PathLike, split: str) -> list[CaptionRecord]:
     for position, entry in enumerate(data[split]):
         for field in ("image", "text"):
             value = entry.get(field) if isinstance(entry, dict) else None
-            if not isinstance(value, str) or not value.strip():
+            problem = entry_path_problem(value) if isinstance(value, str) else "is not a string"
+            if problem is not None:
                 raise DataError(
-                    f"{path}: split {split!r}, entry {position}, field {field!r}: got {value!r}; expected "
-                    "a path relative to the data root, e.g. "
+                    f"{path}: split {split!r}, entry {position}, field {field!r}: got {value!r}, which {problem}; "
+                    "expected a path relative to the data root, e.g. "
                     "'M3D_Cap_npy/ct_quizze/005461/Axial_non_contrast.npy'. Fix or remove the entry."
                 )
         records.append(CaptionRecord(entry["image"], entry["text"], split, position))
@@ -154,6 +182,9 @@ def read_report(path: str | os.PathLike, referenced_by: str = "") -> str:
     except UnicodeDecodeError as e:
         raise DataError(f"{path}: report is not UTF-8 text ({e}){where}; re-save it as UTF-8.") from e
     text = " ".join(text.split())
+    problem = prompt_text_problem(text)
+    if problem is not None:
+        raise DataError(f"{path}: report text {problem}{where}.")
     if not text:
         raise DataError(
             f"{path}: empty report{where}; expected the findings text. Regenerate it (prepare-m3d) or "
@@ -179,6 +210,16 @@ def parse_vqa_row(raw: dict, path: Path | str, row: int) -> VQARecord:
     for column in ("Image Path", "Question", "Answer"):
         if not values[column]:
             raise DataError(f"{where}, field {column!r}: empty; expected a non-empty value.")
+    problem = entry_path_problem(values["Image Path"])
+    if problem is not None:
+        raise DataError(
+            f"{where}, field 'Image Path': {values['Image Path']!r} {problem}; expected a path relative to the "
+            "data root, e.g. 'M3D_Cap_npy/ct_quizze/005461/Axial_non_contrast.npy'."
+        )
+    for column in ("Question", "Choice A", "Choice B", "Choice C", "Choice D", "Answer"):
+        problem = prompt_text_problem(values[column])
+        if problem is not None:
+            raise DataError(f"{where}, field {column!r}: {problem}.")
     try:
         question_type = int(values["Question Type"])
     except ValueError as e:
@@ -217,25 +258,28 @@ def iter_vqa_rows(path: str | os.PathLike) -> Iterator[tuple[int, dict, VQARecor
     """
     path = Path(path)
     try:
-        handle = open(path, newline="", encoding="utf-8")
+        text = read_utf8(path)
     except FileNotFoundError as e:
         raise DataError(
             f"{path}: VQA CSV not found; expected an M3D-VQA CSV (M3D_VQA_train.csv, ...). Check "
             "data_root and the vqa_*_csv options (see data/README.md)."
         ) from e
-    with handle:
+    with io.StringIO(text, newline="") as handle:
         reader = csv.DictReader(handle)
-        header = [name.strip() for name in (reader.fieldnames or [])]
-        missing = [column for column in VQA_COLUMNS if column not in header]
-        if missing:
-            hints = "".join(did_you_mean(column, header) for column in missing)
-            raise DataError(f"{path}: header {header} lacks {missing}; expected exactly {list(VQA_COLUMNS)}.{hints}")
-        reader.fieldnames = header
-        for row, raw in enumerate(reader):
-            try:
-                yield row, raw, parse_vqa_row(raw, path, row), None
-            except DataError as error:
-                yield row, raw, None, error
+        try:
+            header = [name.strip() for name in (reader.fieldnames or [])]
+            missing = [column for column in VQA_COLUMNS if column not in header]
+            if missing:
+                hints = "".join(did_you_mean(column, header) for column in missing)
+                raise DataError(f"{path}: header {header} lacks {missing}; expected exactly {list(VQA_COLUMNS)}.{hints}")
+            reader.fieldnames = header
+            for row, raw in enumerate(reader):
+                try:
+                    yield row, raw, parse_vqa_row(raw, path, row), None
+                except DataError as error:
+                    yield row, raw, None, error
+        except csv.Error as e:
+            raise DataError(f"{path}: line {reader.line_num} cannot be read as CSV ({e}); re-save it as a plain CSV.") from e
 
 
 def vqa_records(path: str | os.PathLike) -> list[VQARecord]:

@@ -7,17 +7,16 @@ right→left. SimpleITK is imported when a reader runs, not at import time.
 
 from __future__ import annotations
 
-import gzip
-import os
-import zlib
+import itertools
 from pathlib import Path
 
 import numpy as np
 
 from slicevlm.data.errors import DataError
+from slicevlm.data.headers import check_dicom, check_header
+from slicevlm.data.limits import DEFAULT_LIMITS, ReadLimits
 from slicevlm.data.reader_base import (
     DICOM_SUFFIXES,
-    MAX_VOXELS,
     SIMPLEITK_SUFFIXES,
     VolumeReader,
     check_shape,
@@ -25,9 +24,25 @@ from slicevlm.data.reader_base import (
     suffix,
 )
 
+#: The one SimpleITK ImageIO allowed per suffix: the library never guesses a format from content.
+IMAGE_IO: dict[str, str] = {
+    ".nii": "NiftiImageIO",
+    ".nii.gz": "NiftiImageIO",
+    ".nrrd": "NrrdImageIO",
+    ".nhdr": "NrrdImageIO",
+    ".mha": "MetaImageIO",
+    ".mhd": "MetaImageIO",
+    ".dcm": "GDCMImageIO",
+}
+
 
 class SimpleITKReader(VolumeReader):
-    """NIfTI, NRRD, MetaImage and single DICOM files through SimpleITK, reoriented to LPS."""
+    """NIfTI, NRRD, MetaImage and single DICOM files through SimpleITK, reoriented to LPS.
+
+    The file's own header is checked by hand first (:func:`~slicevlm.data.headers.check_header`:
+    size, detached data files, pair-file NIfTI, deflated DICOM); SimpleITK then reads it with the
+    ImageIO its suffix names, never one guessed from the content.
+    """
 
     name = "SimpleITKReader"
     accepts = ", ".join(SIMPLEITK_SUFFIXES)
@@ -35,10 +50,13 @@ class SimpleITKReader(VolumeReader):
     def can_read(self, path: Path) -> bool:
         return path.is_file() and suffix(path) in SIMPLEITK_SUFFIXES
 
-    def _file_reader(self, path: Path):  # -> SimpleITK.ImageFileReader
+    def _file_reader(self, path: Path, limits: ReadLimits):  # -> SimpleITK.ImageFileReader
+        limits.check_volume_path(path)
+        check_header(path, limits)
         import SimpleITK as sitk
 
         reader = sitk.ImageFileReader()
+        reader.SetImageIO(IMAGE_IO[suffix(path)])
         reader.SetFileName(str(path))
         try:
             reader.ReadImageInformation()
@@ -49,24 +67,22 @@ class SimpleITKReader(VolumeReader):
             ) from e
         return reader
 
-    def header_shape(self, path: Path, max_voxels: int = MAX_VOXELS) -> tuple[int, int, int]:
-        return self._checked(self._file_reader(path), path, max_voxels)
+    def header_shape(self, path: Path, limits: ReadLimits = DEFAULT_LIMITS) -> tuple[int, int, int]:
+        return self._checked(self._file_reader(path, limits), path, limits)
 
     @staticmethod
-    def _checked(reader, path: Path, max_voxels: int) -> tuple[int, int, int]:
+    def _checked(reader, path: Path, limits: ReadLimits) -> tuple[int, int, int]:
         components = reader.GetNumberOfComponents()
         if components != 1:
             raise DataError(
                 f"{path}: {components} components per voxel (colour or vector image); expected one "
                 "grey value per voxel. Convert it to a scalar image first."
             )
-        return check_shape(tuple(reversed(reader.GetSize())), path, max_voxels)
+        return check_shape(tuple(reversed(reader.GetSize())), path, limits.max_voxels)
 
-    def read(self, path: Path, max_voxels: int = MAX_VOXELS) -> np.ndarray:
-        reader = self._file_reader(path)
-        self._checked(reader, path, max_voxels)
-        if suffix(path) in (".nii", ".nii.gz"):
-            check_nifti_complete(path)  # ITK zero-fills a short NIfTI instead of failing
+    def read(self, path: Path, limits: ReadLimits = DEFAULT_LIMITS) -> np.ndarray:
+        reader = self._file_reader(path, limits)
+        self._checked(reader, path, limits)
         try:
             image = reader.Execute()
         except RuntimeError as e:
@@ -78,7 +94,11 @@ class SimpleITKReader(VolumeReader):
 
 
 class DicomSeriesReader(VolumeReader):
-    """A folder holding one DICOM series (ImageSeriesReader, slices sorted by GDCM by position)."""
+    """A folder holding one DICOM series (ImageSeriesReader, slices sorted by GDCM by position).
+
+    The folder's files must be regular files inside the allowed folder (no links pointing out),
+    at most ``limits.max_files`` of them, none with a deflated data set.
+    """
 
     name = "DicomSeriesReader"
     accepts = "a folder of DICOM slices (.dcm, .ima or no extension)"
@@ -89,14 +109,21 @@ class DicomSeriesReader(VolumeReader):
     def can_read(self, path: Path) -> bool:
         if not path.is_dir():
             return False
-        for child in path.iterdir():
-            if child.is_file() and (child.suffix.lower() in DICOM_SUFFIXES or (not child.suffix and is_dicom(child))):
+        for child in path.iterdir():  # links are not opened here: _files checks where they point first
+            if child.suffix.lower() in DICOM_SUFFIXES and child.is_file():
+                return True
+            if not child.suffix and not child.is_symlink() and child.is_file() and is_dicom(child):
                 return True
         return False
 
-    def _files(self, path: Path) -> list[str]:
+    def _files(self, path: Path, limits: ReadLimits) -> list[str]:
         import SimpleITK as sitk
 
+        limits.check_volume_path(path)
+        children = list(itertools.islice(path.iterdir(), limits.max_files + 1))
+        limits.check_files(path, len(children))
+        for child in children:
+            limits.check_member(path, child)
         series = list(sitk.ImageSeriesReader.GetGDCMSeriesIDs(str(path)))
         if not series:
             raise DataError(
@@ -106,25 +133,42 @@ class DicomSeriesReader(VolumeReader):
         if self.series_uid is None and len(series) > 1:
             raise DataError(
                 f"{path}: {len(series)} DICOM series in one folder ({', '.join(series)}); expected one. "
-                "Pass dicom_series=<SeriesInstanceUID> to load_volume or split the folder per series."
+                "Move each series into its own folder (one SeriesInstanceUID per folder)."
             )
         uid = self.series_uid or series[0]
         if uid not in series:
             raise DataError(f"{path}: DICOM series {uid!r} not in this folder; found {series}.")
-        return list(sitk.ImageSeriesReader.GetGDCMSeriesFileNames(str(path), uid))
+        files = list(sitk.ImageSeriesReader.GetGDCMSeriesFileNames(str(path), uid))
+        for file in files:
+            check_dicom(Path(file))
+        return files
 
-    def header_shape(self, path: Path, max_voxels: int = MAX_VOXELS) -> tuple[int, int, int]:
-        files = self._files(path)
-        first = SimpleITKReader()._file_reader(Path(files[0]))
-        width, height = first.GetSize()[:2]
-        return check_shape((len(files), height, width), path, max_voxels)
+    def header_shape(self, path: Path, limits: ReadLimits = DEFAULT_LIMITS) -> tuple[int, int, int]:
+        return self._shape(self._files(path, limits), path, limits)
 
-    def read(self, path: Path, max_voxels: int = MAX_VOXELS) -> np.ndarray:
+    @staticmethod
+    def _shape(files: list[str], path: Path, limits: ReadLimits) -> tuple[int, int, int]:
         import SimpleITK as sitk
 
-        self.header_shape(path, max_voxels)
+        first = sitk.ImageFileReader()
+        first.SetImageIO("GDCMImageIO")
+        first.SetFileName(files[0])
+        try:
+            first.ReadImageInformation()
+        except RuntimeError as e:
+            raise DataError(f"{files[0]}: GDCM could not read the slice header ({first_line(e)}); re-export the series.") from e
+        size = tuple(first.GetSize())  # (x, y) or (x, y, frames)
+        frames = size[2] if len(size) > 2 else 1
+        return check_shape((len(files) * frames, size[1], size[0]), path, limits.max_voxels)
+
+    def read(self, path: Path, limits: ReadLimits = DEFAULT_LIMITS) -> np.ndarray:
+        import SimpleITK as sitk
+
+        files = self._files(path, limits)
+        self._shape(files, path, limits)
         reader = sitk.ImageSeriesReader()
-        reader.SetFileNames(self._files(path))
+        reader.SetImageIO("GDCMImageIO")
+        reader.SetFileNames(files)
         try:
             image = reader.Execute()
         except RuntimeError as e:
@@ -145,41 +189,6 @@ def sitk_to_array(image) -> np.ndarray:
         image = sitk.DICOMOrient(image, "LPS")
     array = sitk.GetArrayFromImage(image)  # (z, y, x) or (y, x)
     return array[None] if array.ndim == 2 else array
-
-
-def check_nifti_complete(path: Path) -> None:
-    """Raise when a NIfTI file holds fewer pixel bytes than its header announces."""
-    opener = gzip.open if suffix(path) == ".nii.gz" else open
-    try:
-        with opener(path, "rb") as handle:
-            header = handle.read(540)
-            size = int.from_bytes(header[:4], "little")
-            order = "<" if size in (348, 540) else ">"
-            if np.frombuffer(header[:4], dtype=f"{order}i4")[0] == 348:  # NIfTI-1
-                dims = np.frombuffer(header[40:56], dtype=f"{order}i2").astype(np.int64)
-                bitpix = int(np.frombuffer(header[72:74], dtype=f"{order}i2")[0])
-                offset = int(np.frombuffer(header[108:112], dtype=f"{order}f4")[0])
-            else:  # NIfTI-2
-                dims = np.frombuffer(header[16:80], dtype=f"{order}i8")
-                bitpix = int(np.frombuffer(header[14:16], dtype=f"{order}i2")[0])
-                offset = int(np.frombuffer(header[168:176], dtype=f"{order}i8")[0])
-            expected = offset + int(np.prod(dims[1 : 1 + int(dims[0])])) * bitpix // 8
-            if opener is open:
-                actual = os.path.getsize(path)
-            else:  # stream through the gzip data without holding it: a cut stream raises EOFError
-                actual = len(header)
-                while chunk := handle.read(1 << 22):
-                    actual += len(chunk)
-    except (OSError, EOFError, zlib.error, ValueError) as e:
-        raise DataError(
-            f"{path}: the NIfTI data cannot be read to its end ({e}); the file is truncated or "
-            "corrupt. Fetch or re-export it."
-        ) from e
-    if actual < expected:
-        raise DataError(
-            f"{path}: truncated NIfTI: the header announces {expected:,} bytes with the pixel data but "
-            f"the file holds {actual:,}. Fetch or re-export it."
-        )
 
 
 def is_dicom(path: Path) -> bool:

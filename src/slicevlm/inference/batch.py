@@ -19,6 +19,7 @@ off and that row is answered again, so the file ends with every row exactly once
 from __future__ import annotations
 
 import csv
+import io
 import json
 import logging
 import os
@@ -27,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
+from slicevlm.data.records import read_utf8
 from slicevlm.inference.errors import DataError, InputError, did_you_mean
 from slicevlm.inference.instructions import (
     REPORT_INSTRUCTION,
@@ -88,7 +90,7 @@ def _header_map(fieldnames: Sequence[str] | None, csv_path: Path) -> dict[str, s
 
 
 def read_questions(csv_path: str | Path, data_root: str | Path | None = None) -> list[BatchRow]:
-    """Read and check every row of a questions CSV.
+    """Read and check every row of a questions CSV; the first bad row raises.
 
     Args:
         csv_path: the CSV (see the module docstring).
@@ -98,24 +100,47 @@ def read_questions(csv_path: str | Path, data_root: str | Path | None = None) ->
         InputError: a missing file or column, an empty field, a bad choice list; the message names
             the row and line.
     """
+    rows, errors = read_questions_lenient(csv_path, data_root)
+    if errors:
+        raise errors[0]
+    return rows
+
+
+def read_questions_lenient(csv_path: str | Path, data_root: str | Path | None = None) -> tuple[list[BatchRow], list[InputError]]:
+    """Read a questions CSV, collecting bad rows instead of stopping at the first (``--keep-going``).
+
+    Returns:
+        ``(good rows, one InputError per bad row)``, each error naming its row and line.
+
+    Raises:
+        InputError: the file itself is unusable (missing, no header, not UTF-8, no rows).
+    """
     csv_path = Path(csv_path)
     if not csv_path.is_file():
         raise InputError(f"questions CSV {csv_path} does not exist; expected a CSV with columns volume,question[,choices].")
     root = Path(data_root) if data_root is not None else csv_path.resolve().parent
     rows: list[BatchRow] = []
+    errors: list[InputError] = []
     try:
-        with open(csv_path, newline="", encoding="utf-8-sig") as handle:
-            reader = csv.DictReader(handle)
+        text = read_utf8(csv_path)
+    except DataError as error:
+        raise InputError(str(error)) from error
+    with io.StringIO(text, newline="") as handle:
+        reader = csv.DictReader(handle)
+        try:
             columns = _header_map(reader.fieldnames, csv_path)
             line = reader.line_num + 1
             for number, record in enumerate(reader, start=1):
-                rows.append(_check_row(record, columns, number, line, root, csv_path))
+                try:
+                    rows.append(_check_row(record, columns, number, line, root, csv_path))
+                except InputError as error:
+                    errors.append(error)
                 line = reader.line_num + 1
-    except (UnicodeDecodeError, csv.Error) as error:
-        raise InputError(f"{csv_path}: not a readable UTF-8 CSV ({error}); save it as UTF-8 CSV with a header row.") from error
-    if not rows:
+        except csv.Error as error:
+            raise InputError(f"{csv_path} line {reader.line_num}: not readable as CSV ({error}); save it as a CSV with a header row.") from error
+    if not rows and not errors:
         raise InputError(f"{csv_path}: header only, no rows; expected one row per question.")
-    return rows
+    return rows, errors
 
 
 def _check_row(record: dict[str, Any], columns: dict[str, str], number: int, line: int, root: Path, csv_path: Path) -> BatchRow:
@@ -245,13 +270,14 @@ def run_batch(
         rows: from :func:`read_questions`.
         out_path: the JSONL file (created, or resumed).
         batch_size: rows generated together.
-        keep_going: on an unreadable volume, log it and go on (the row is retried on the next run);
-            otherwise stop with the error.
+        keep_going: on an unreadable volume or a row the model cannot answer, log it and go on (the
+            row is retried on the next run); otherwise stop with the error.
         overwrite: start a fresh file instead of resuming.
         csv_path: for messages.
 
     Raises:
-        DataError: an unreadable volume, unless ``keep_going`` (the message names the row and file).
+        DataError: an unreadable volume or an unanswerable row, unless ``keep_going`` (the message
+            names the row and file).
     """
     out_path = Path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)
@@ -263,6 +289,13 @@ def run_batch(
     summary = BatchSummary(total=len(rows), skipped=len(rows) - len(pending), answered=0, failed=[])
     if summary.skipped:
         log.info("%s: %d of %d rows already answered; resuming", out_path, summary.skipped, len(rows))
+    def fail(row: BatchRow, error: Exception, what: str = "") -> None:
+        message = f"{row.where(csv_path)}: {what}{error}"
+        if not keep_going:
+            raise DataError(message) from error
+        log.error("%s", message)
+        summary.failed.append(message)
+
     with open(out_path, "a", encoding="utf-8") as handle:
         for chunk in _chunks(pending, batch_size):
             loaded = []
@@ -270,14 +303,13 @@ def run_batch(
                 try:
                     loaded.append((row, qa.load(row.path)))
                 except (DataError, InputError) as error:
-                    message = f"{row.where(csv_path)}: {error}"
-                    if not keep_going:
-                        raise DataError(message) from error
-                    log.error("%s", message)
-                    summary.failed.append(message)
+                    fail(row, error)
             if loaded:
-                answers = qa.generate([volume for _, volume in loaded], [row.instruction for row, _ in loaded])
+                answers = qa.generate_isolated([volume for _, volume in loaded], [row.instruction for row, _ in loaded])
                 for (row, _), answer in zip(loaded, answers):
+                    if isinstance(answer, Exception):
+                        fail(row, answer, "the model could not answer this row: ")
+                        continue
                     _write_line(handle, answer_record(row, answer, checkpoint))
                     summary.answered += 1
                     log.info("row %d/%d answered (%.0f ms)", row.row, len(rows), answer.timings_ms["total"])

@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import math
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -24,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 from slicevlm.hub import ModelNotAvailableError
 from slicevlm.inference.errors import DataError, InputError
 from slicevlm.inference.instructions import check_choices, parse_choices, question_instruction
+from slicevlm.inference.limits import MAX_VOXELS, ReadLimits, check_header
 
 if TYPE_CHECKING:
     from slicevlm.inference.predictor import VolumeQA
@@ -40,7 +42,19 @@ def _window(text: str) -> tuple[float, float]:
         center, width = (float(part) for part in text.split(","))
     except ValueError as error:
         raise argparse.ArgumentTypeError(f"expected CENTER,WIDTH in HU (e.g. 40,400), got {text!r}") from error
+    if not (math.isfinite(center) and math.isfinite(width) and width > 0):
+        raise argparse.ArgumentTypeError(f"expected a finite CENTER and a WIDTH > 0 in HU (e.g. 40,400), got {text!r}")
     return center, width
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from error
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
 
 
 def _model_options(parser: argparse.ArgumentParser) -> None:
@@ -52,6 +66,10 @@ def _model_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--engine", default="hf", choices=("hf", "fast"), help="decoding: transformers generate, or our static-cache loop (same tokens)")
     group.add_argument("--axis", default="axial", choices=("axial", "coronal", "sagittal"), help="slicing axis of the volume")
     group.add_argument("--window", type=_window, default=None, metavar="CENTER,WIDTH", help="CT window in HU before min-max (raw HU volumes)")
+    group.add_argument(
+        "--max-voxels", type=_positive_int, default=MAX_VOXELS, metavar="N",
+        help=f"refuse volumes whose header announces more voxels (default {MAX_VOXELS:,} = 512x512x1024)",
+    )
 
 
 def _single_parser(prog: str, description: str, with_question: bool) -> argparse.ArgumentParser:
@@ -76,13 +94,15 @@ def _load_qa(args: argparse.Namespace) -> VolumeQA:
         raise InputError(f"checkpoint folder {args.checkpoint} does not exist; pass the folder a training run wrote (--checkpoint).")
     return VolumeQA.from_checkpoint(
         args.checkpoint, device=args.device, dtype=args.dtype, max_new_tokens=args.max_new_tokens, axis=args.axis, window=args.window,
-        engine=args.engine,
+        engine=args.engine, limits=ReadLimits(max_voxels=args.max_voxels),
     )
 
 
 def _answer_one(args: argparse.Namespace, question: str | None, choices: list[str]) -> int:
     if not args.volume.exists():
         raise InputError(f"volume {args.volume} does not exist; expected a volume file or folder.")
+    if args.volume.is_file():  # a bad header is refused before the model loads
+        check_header(args.volume, ReadLimits(max_voxels=args.max_voxels))
     qa = _load_qa(args)
     prepared = qa.load(args.volume)
     answer = qa.report(prepared) if question is None else qa.ask(prepared, question, choices)
@@ -152,14 +172,21 @@ def batch_main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", required=True, type=Path, help="JSONL answers file (appended to; rerun to resume)")
     parser.add_argument("--data-root", type=Path, default=None, help="folder volume paths are relative to (default: the CSV's)")
     parser.add_argument("--batch-size", type=int, default=4, help="rows generated together")
-    parser.add_argument("--keep-going", action="store_true", help="log unreadable volumes and go on (retried on the next run)")
+    parser.add_argument(
+        "--keep-going", action="store_true", help="log bad rows, unreadable volumes and unanswerable rows and go on (retried on the next run)"
+    )
     parser.add_argument("--overwrite", action="store_true", help="start a fresh output file instead of resuming")
     _model_options(parser)
 
     def body(args: argparse.Namespace) -> int:
         if args.batch_size < 1:
             raise InputError(f"--batch-size {args.batch_size}; expected at least 1.")
-        rows = batch.read_questions(args.questions, args.data_root)
+        if args.keep_going:
+            rows, bad_rows = batch.read_questions_lenient(args.questions, args.data_root)
+            for error in bad_rows:
+                log.error("%s", error)
+        else:
+            rows, bad_rows = batch.read_questions(args.questions, args.data_root), []
         missing = batch.missing_volumes(rows)
         if missing and not args.keep_going:
             listed = "; ".join(f"row {row.row} (line {row.line}): {row.path}" for row in missing[:5])
@@ -172,8 +199,8 @@ def batch_main(argv: list[str] | None = None) -> int:
         summary = batch.run_batch(qa, rows, args.out, args.batch_size, args.keep_going, args.overwrite, args.questions)
         log.info(
             "%s: %d answered, %d already there, %d failed, of %d rows",
-            args.out, summary.answered, summary.skipped, len(summary.failed), summary.total,
+            args.out, summary.answered, summary.skipped, len(summary.failed) + len(bad_rows), summary.total + len(bad_rows),
         )
-        return 1 if summary.failed else 0
+        return 1 if summary.failed or bad_rows else 0
 
     return _run(parser, argv, body)

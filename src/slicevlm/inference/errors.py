@@ -1,15 +1,16 @@
 """The exceptions inference raises for input a user can fix.
 
 :class:`InputError` covers questions, choice lists, CSV rows, paths and options; ``DataError`` (from
-the data readers: missing or unreadable volumes) is re-exported here so the faces on top
+the data readers: missing or unreadable volumes; its subclass ``VolumeTooLarge`` for volumes beyond a
+cap) is re-exported here so the faces on top
 (``slicevlm ask``, ``lightning_app/``) import errors from ``slicevlm.inference`` only.
 """
 
 from __future__ import annotations
 
-from slicevlm.data.errors import DataError, did_you_mean
+from slicevlm.data.errors import DataError, VolumeTooLarge, did_you_mean
 
-__all__ = ["DataError", "InputError", "did_you_mean"]
+__all__ = ["DataError", "InputError", "VolumeTooLarge", "did_you_mean"]
 
 
 class InputError(ValueError):

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from slicevlm.data.prompts import CAPTION_INSTRUCTIONS, closed_instruction
+from slicevlm.data.prompts import CAPTION_INSTRUCTIONS, closed_instruction, prompt_text_problem
 from slicevlm.inference.errors import InputError
 
 #: The instruction `slicevlm report` and the server's report task send (fixed, for reproducibility).
@@ -41,7 +41,8 @@ def parse_choices(text: str | None) -> list[str]:
 
 
 def check_question(question: str) -> str:
-    """Return the stripped question, or raise :class:`InputError` when it is empty or too long."""
+    """Return the stripped question, or raise :class:`InputError` when it is empty, too long, holds
+    the model's image marker or bytes that were not UTF-8."""
     text = (question or "").strip()
     if not text:
         raise InputError("question is empty; expected the question to ask about the volume, e.g. 'Which organ is abnormal?'.")
@@ -49,6 +50,9 @@ def check_question(question: str) -> str:
         raise InputError(
             f"question has {len(text)} characters; expected at most {MAX_QUESTION_CHARS}. Shorten it."
         )
+    problem = prompt_text_problem(text)
+    if problem is not None:
+        raise InputError(f"question {problem}.")
     return text
 
 
@@ -59,6 +63,12 @@ def check_choices(choices: Sequence[str] | None) -> list[str]:
         return []
     if any(not c for c in items):
         raise InputError(f"choices {items} contain an empty entry; expected 2 to {MAX_CHOICES} non-empty choices.")
+    for item in items:
+        problem = prompt_text_problem(item)
+        if problem is not None:
+            raise InputError(f"choice {item!r} {problem}.")
+        if len(item) > MAX_QUESTION_CHARS:
+            raise InputError(f"a choice has {len(item)} characters; expected at most {MAX_QUESTION_CHARS}. Shorten it.")
     if not 2 <= len(items) <= MAX_CHOICES:
         raise InputError(
             f"{len(items)} choices given ({items}); expected 2 to {MAX_CHOICES} (A–D, as in M3D-VQA), or none "

@@ -6,7 +6,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from slicevlm.data.limits import is_inside
 from slicevlm.inference.errors import InputError
+
+__all__ = ["is_inside", "resolve_under"]
 
 
 def resolve_under(root: str | os.PathLike, relative: str) -> Path:
@@ -23,24 +26,18 @@ def resolve_under(root: str | os.PathLike, relative: str) -> Path:
         The resolved path (it may not exist; the reader reports that).
 
     Raises:
-        InputError: The path is empty, absolute, or resolves outside ``root``.
+        InputError: The path is empty, not text, absolute, or resolves outside ``root``. The message
+            is the same whether or not the named file exists.
     """
     text = (relative or "").strip()
     if not text:
         raise InputError("path is empty; expected a volume path relative to the server's data folder.")
-    if "\x00" in text:
-        raise InputError("path contains a NUL byte; expected a plain relative path.")
+    if "\x00" in text or any("\ud800" <= char <= "\udfff" for char in text):
+        raise InputError("path contains a NUL byte or bytes that are not UTF-8; expected a plain relative path.")
     candidate = Path(text)
     if candidate.is_absolute():
         raise InputError(f"path {text!r} is absolute; expected a path relative to the server's data folder.")
-    base = Path(root).resolve()
-    resolved = (base / candidate).resolve()
-    if resolved != base and base not in resolved.parents:
+    resolved = (Path(root).resolve() / candidate).resolve()
+    if not is_inside(root, resolved):
         raise InputError(f"path {text!r} leaves the server's data folder; expected a path inside it (no '..', no links out).")
     return resolved
-
-
-def is_inside(root: str | os.PathLike, path: str | os.PathLike) -> bool:
-    """Whether ``path`` resolves to ``root`` itself or somewhere below it."""
-    base, resolved = Path(root).resolve(), Path(path).resolve()
-    return resolved == base or base in resolved.parents

@@ -12,6 +12,7 @@ through the vision side once.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -21,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
+from slicevlm.data.limits import DEFAULT_LIMITS, ReadLimits
 from slicevlm.inference.errors import InputError
 from slicevlm.inference.instructions import REPORT_INSTRUCTION, question_instruction
 from slicevlm.inference.volumes import PreparedVolume, VolumeLike, prepare_volume
@@ -29,6 +31,8 @@ from slicevlm.vision.pipeline import VisionOutput
 
 if TYPE_CHECKING:
     from slicevlm.inference.explain import Explanation
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -104,6 +108,7 @@ class VolumeQA:
         window: optional CT window ``(center, width)`` applied to files before min-max.
         metadata: the checkpoint's ``slicevlm.json``, kept for reporting.
         engine: decoding engine, ``"hf"`` or ``"fast"`` (see :meth:`SliceVLM.generate`).
+        limits: caps and confinement for volumes read from files (see :class:`ReadLimits`).
     """
 
     def __init__(
@@ -115,6 +120,7 @@ class VolumeQA:
         window: tuple[float, float] | None = None,
         metadata: dict[str, Any] | None = None,
         engine: str = "hf",
+        limits: ReadLimits = DEFAULT_LIMITS,
     ) -> None:
         if max_new_tokens < 1:
             raise InputError(f"max_new_tokens={max_new_tokens}; expected a positive number of tokens.")
@@ -127,6 +133,7 @@ class VolumeQA:
         if engine not in ("hf", "fast"):
             raise InputError(f"engine={engine!r}; expected 'hf' or 'fast'.")
         self.engine = engine
+        self.limits = limits
 
     @classmethod
     def from_checkpoint(
@@ -139,6 +146,7 @@ class VolumeQA:
         axis: str = "axial",
         window: tuple[float, float] | None = None,
         engine: str = "hf",
+        limits: ReadLimits = DEFAULT_LIMITS,
     ) -> VolumeQA:
         """Load a checkpoint folder (see :mod:`slicevlm.checkpoint`) for answering.
 
@@ -152,6 +160,7 @@ class VolumeQA:
             axis: slicing axis for volumes read from files.
             window: optional CT window ``(center, width)``.
             engine: decoding engine, ``"hf"`` or ``"fast"``.
+            limits: caps and confinement for volumes read from files.
         """
         from slicevlm.checkpoint import load_checkpoint_folder, read_metadata
 
@@ -163,7 +172,7 @@ class VolumeQA:
         start = time.perf_counter()
         model, metadata = load_checkpoint_folder(folder, device=device, overrides=overrides, merge_adapter=merge_adapter)
         metadata = {**metadata, "checkpoint": str(folder), "load_ms": (time.perf_counter() - start) * 1000}
-        return cls(model, tuple(metadata["input_size"]), max_new_tokens, axis, window, metadata, engine)
+        return cls(model, tuple(metadata["input_size"]), max_new_tokens, axis, window, metadata, engine, limits)
 
     @property
     def device(self) -> torch.device:
@@ -171,9 +180,14 @@ class VolumeQA:
         return next(self.model.projector.parameters()).device
 
     # -- inputs -----------------------------------------------------------------------------------
-    def load(self, volume: VolumeLike) -> PreparedVolume:
-        """Read and resample one volume to the checkpoint's input size (see :func:`prepare_volume`)."""
-        return prepare_volume(volume, self.input_size, self.axis, self.window)
+    def load(self, volume: VolumeLike, limits: ReadLimits | None = None) -> PreparedVolume:
+        """Read and resample one volume to the checkpoint's input size (see :func:`prepare_volume`).
+
+        Args:
+            volume: A path or an array.
+            limits: Caps and confinement for this read; default :attr:`limits`.
+        """
+        return prepare_volume(volume, self.input_size, self.axis, self.window, self.limits if limits is None else limits)
 
     # -- answering --------------------------------------------------------------------------------
     def ask(self, volume: VolumeLike | PreparedVolume, question: str, choices: Sequence[str] | None = None) -> Answer:
@@ -232,6 +246,27 @@ class VolumeQA:
                 Answer(text, instruction, slices, [volume.original_slice(i) for i in slices], timings, volume.source, len(volumes))
             )
         return answers
+
+    def generate_isolated(self, volumes: Sequence[PreparedVolume], instructions: Sequence[str]) -> list[Answer | Exception]:
+        """Like :meth:`generate`, but one item that breaks generation fails alone.
+
+        The batch is generated together; if that raises, every item is generated on its own and
+        the items that still fail get their exception in place of an answer (``ValueError`` for
+        input the model refuses, ``RuntimeError`` for what torch refuses, e.g. memory).
+        """
+        try:
+            return list(self.generate(volumes, instructions))
+        except (ValueError, RuntimeError) as error:
+            if len(volumes) == 1:
+                return [error]
+            log.warning("a batch of %d failed (%s); answering its items one by one", len(volumes), error)
+        results: list[Answer | Exception] = []
+        for volume, instruction in zip(volumes, instructions):
+            try:
+                results += self.generate([volume], [instruction])
+            except (ValueError, RuntimeError) as error:
+                results.append(error)
+        return results
 
     def warmup(self, batch_sizes: Sequence[int] = (1,)) -> float:
         """Run throw-away generations (one new token) so the first real requests are not slow.

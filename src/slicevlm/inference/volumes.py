@@ -16,6 +16,7 @@ from typing import Union
 import numpy as np
 import torch
 
+from slicevlm.data.limits import DEFAULT_LIMITS, ReadLimits
 from slicevlm.inference.errors import InputError
 
 VolumeLike = Union[str, os.PathLike, np.ndarray, torch.Tensor]
@@ -77,6 +78,7 @@ def prepare_volume(
     input_size: tuple[int, int, int],
     axis: str = "axial",
     window: tuple[float, float] | None = None,
+    limits: ReadLimits = DEFAULT_LIMITS,
 ) -> PreparedVolume:
     """Read (if a path), min-max to [0, 1] and resample a volume to ``input_size``.
 
@@ -85,6 +87,8 @@ def prepare_volume(
         input_size: The checkpoint's ``(D, H, W)``.
         axis: Slicing axis for files: ``"axial"``, ``"coronal"`` or ``"sagittal"``.
         window: Optional CT window ``(center, width)`` in HU, applied before min-max.
+        limits: Caps and confinement for reading files (see :class:`ReadLimits`); arrays are
+            checked against its voxel cap too.
 
     Raises:
         slicevlm.data.errors.DataError: The file is missing or unreadable (the message names it).
@@ -96,9 +100,11 @@ def prepare_volume(
     start = time.perf_counter()
     if isinstance(volume, (str, os.PathLike)):
         source = str(volume)
-        array = load_volume(volume, axis=axis, window=window)  # (D, H, W) in [0, 1]
+        array = load_volume(volume, axis=axis, window=window, limits=limits)  # (D, H, W) in [0, 1]
     else:
         source = "<array>"
+        if int(np.prod(volume.shape)) > limits.max_voxels:
+            raise InputError(f"array volume of shape {tuple(volume.shape)} exceeds the limit of {limits.max_voxels:,} voxels.")
         array = _array_volume(volume)
     original_shape = tuple(int(s) for s in array.shape)
     tensor = resize_to_model(array, tuple(input_size))  # (D, H, W)

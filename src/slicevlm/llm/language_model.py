@@ -16,10 +16,10 @@ import torch
 from torch import nn
 
 from slicevlm.config_record import record_init_args
+from slicevlm.data.prompts import IMAGE_TOKEN
 from slicevlm.hub import ModelNotAvailableError, local_directory, missing_model_message
 from slicevlm.llm.lora import LoraSettings, add_lora, load_lora
 
-IMAGE_TOKEN = "<image>"
 LLAMA2_7B = "meta-llama/Llama-2-7b-hf"
 _ARCHITECTURES = Path(__file__).resolve().parent.parent / "assets" / "llms"
 

@@ -1,0 +1,78 @@
+"""A deadline for request headers, which uvicorn does not have: slow-header clients are cut off.
+
+uvicorn's ``timeout_keep_alive`` only covers idle time between requests and is reset by every byte,
+so a client that connects and trickles its headers (or sends nothing) holds a connection for as
+long as it likes, and ASGI middleware never sees it (the app is called once headers are complete).
+:func:`header_deadline_protocol` returns uvicorn's own HTTP protocol class (httptools or h11, as
+uvicorn would pick) with one addition: from the moment a connection opens, or bytes of a new
+request arrive, the headers must be complete within ``seconds``; otherwise the client gets
+``408 Request Timeout`` and the connection is closed. Pass it as ``uvicorn.Config(http=...)``
+(``LitServer.run`` forwards the keyword). Body timeouts are the request gate's (``request_gate.py``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+log = logging.getLogger(__name__)
+
+_TIMEOUT_BODY = b"request headers took too long; the server closed the connection.\n"
+_TIMEOUT_RESPONSE = (
+    b"HTTP/1.1 408 Request Timeout\r\ncontent-type: text/plain; charset=utf-8\r\n"
+    b"content-length: " + str(len(_TIMEOUT_BODY)).encode() + b"\r\nconnection: close\r\n\r\n" + _TIMEOUT_BODY
+)
+
+
+def header_deadline_protocol(seconds: float) -> type[asyncio.Protocol]:
+    """uvicorn's auto-selected HTTP protocol with a ``seconds`` deadline on request headers.
+
+    Args:
+        seconds: Time from connecting (or from the first byte of a later request on a kept-alive
+            connection) until the request headers are complete.
+    """
+    from uvicorn.protocols.http.auto import AutoHTTPProtocol
+
+    if seconds <= 0:
+        raise ValueError(f"header timeout must be positive, got {seconds!r}.")
+
+    class HeaderDeadlineProtocol(AutoHTTPProtocol):  # type: ignore[valid-type, misc]
+        header_timeout: float = seconds
+
+        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+            self._header_timer: asyncio.TimerHandle | None = None
+            super().connection_made(transport)
+            self._arm()
+
+        def data_received(self, data: bytes) -> None:
+            if self._awaiting_headers():
+                self._arm()
+            super().data_received(data)
+            if not self._awaiting_headers():
+                self._disarm()
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            self._disarm()
+            super().connection_lost(exc)
+
+        def _awaiting_headers(self) -> bool:
+            """No request in progress: the next bytes belong to headers not yet complete."""
+            return self.cycle is None or self.cycle.response_complete
+
+        def _arm(self) -> None:
+            if self._header_timer is None:
+                self._header_timer = self.loop.call_later(self.header_timeout, self._expired)
+
+        def _disarm(self) -> None:
+            if self._header_timer is not None:
+                self._header_timer.cancel()
+                self._header_timer = None
+
+        def _expired(self) -> None:
+            self._header_timer = None
+            if self._awaiting_headers() and not self.transport.is_closing():
+                log.info("%s: request headers not complete after %.0f s; closing", self.client, self.header_timeout)
+                self.transport.write(_TIMEOUT_RESPONSE)
+                self.transport.close()
+
+    return HeaderDeadlineProtocol
