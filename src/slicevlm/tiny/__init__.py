@@ -36,7 +36,7 @@ __all__ = [
 
 
 def write_tiny_models(
-    out: Path, image_size: int = 64, patch_size: int = 8, pretrain_steps: int = 600, lookup_steps: int = 1200
+    out: Path, image_size: int = 64, patch_size: int = 8, pretrain_steps: int = 3000
 ) -> dict[str, Path]:
     """Write both tiny models under `out` (skips a part that is already complete)."""
     out = Path(out)
@@ -44,7 +44,7 @@ def write_tiny_models(
     if not (encoder / "open_clip_model.safetensors").is_file():
         write_tiny_encoder(encoder, image_size=image_size, patch_size=patch_size)
     if not (llm / "config.json").is_file() or not (llm / "tokenizer.json").is_file():
-        write_tiny_llm(llm, pretrain_steps=pretrain_steps, lookup_steps=lookup_steps)
+        write_tiny_llm(llm, pretrain_steps=pretrain_steps)
     return {"encoder": encoder, "llm": llm}
 
 
@@ -54,10 +54,9 @@ def main(argv: list[str]) -> int:
     parser.add_argument("out", type=Path, help="folder to write encoder/ and llm/ into")
     parser.add_argument("--image-size", type=int, default=64, help="slice size the tiny ViT reads")
     parser.add_argument("--patch-size", type=int, default=8, help="ViT patch size (grid = image/patch)")
-    parser.add_argument("--pretrain-steps", type=int, default=600, help="tiny LLM warm-up steps on case-card rows")
-    parser.add_argument("--lookup-steps", type=int, default=1200, help="tiny LLM warm-up steps on choice lookup, first")
+    parser.add_argument("--pretrain-steps", type=int, default=3000, help="tiny LLM warm-up steps (choice lookup and case cards; 0: random)")
     args = parser.parse_args(argv)
-    paths = write_tiny_models(args.out, args.image_size, args.patch_size, args.pretrain_steps, args.lookup_steps)
+    paths = write_tiny_models(args.out, args.image_size, args.patch_size, args.pretrain_steps)
     for name, path in paths.items():
         print(f"{name}: {path}")
     return 0

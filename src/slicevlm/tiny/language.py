@@ -3,6 +3,7 @@ trained on the fly, warmed up on text (`reading.py`) and saved with `save_pretra
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import torch
@@ -41,49 +42,43 @@ def _answer_rows(tokenizer, pairs: list[tuple[str, str]]) -> list[tuple[list[int
 
 
 def pretrain_tiny_llm(
-    model,
-    tokenizer,
-    steps: int,
-    lookup_steps: int = 0,
-    batch_size: int = 32,
-    learning_rate: float = 3e-3,
-    lookup_share: float = 0.25,
-    seed: int = 0,
+    model, tokenizer, steps: int, batch_size: int = 32, learning_rate: float = 3e-3, lookup_share: float = 0.5, seed: int = 0
 ) -> float:
-    """Warm-up: `lookup_steps` steps of choice lookup, then `steps` steps of case-card rows (a
-    `lookup_share` of each batch still lookup rows). Next-token loss on the answers, AdamW with
-    linear warm-up and cosine decay.
+    """Warm-up: `steps` AdamW steps (linear warm-up, cosine decay), each on `batch_size` rows of which
+    a `lookup_share` are choice-lookup rows and the rest case-card rows. Next-token loss on the
+    answers. The two kinds are padded separately (lookup rows are short).
 
     Returns:
         The mean loss over the last 10 steps.
     """
     from slicevlm.llm.prompting import IGNORE_INDEX, pad_rows
 
-    total = lookup_steps + steps
+    lookup_rows = round(lookup_share * batch_size)
     pairs_per_case = 11  # a report request, then five questions both closed and open
-    cards = _answer_rows(tokenizer, card_pairs(max(200, steps * batch_size // pairs_per_case), seed=WARMUP_SEED))
-    lookups = _answer_rows(tokenizer, lookup_pairs(max(2000, total * batch_size), seed=WARMUP_SEED))
+    cards = _answer_rows(tokenizer, card_pairs(max(200, steps * (batch_size - lookup_rows) // pairs_per_case), seed=WARMUP_SEED))
+    lookups = _answer_rows(tokenizer, lookup_pairs(max(2000, steps * lookup_rows), seed=WARMUP_SEED))
     generator = torch.Generator().manual_seed(seed)
     optimizer = torch.optim.AdamW(model.parameters(), lr=learning_rate, weight_decay=0.0)
-    warmup = max(1, total // 20)
-    schedule = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda step: min(1.0, (step + 1) / warmup) * 0.5 * (1 + torch.cos(torch.tensor(torch.pi * step / total)).item())
-    )
+    warmup = max(1, steps // 20)
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: min(1.0, (step + 1) / warmup) * 0.5 * (1 + math.cos(math.pi * step / steps)))
     model.train()
     losses = []
-    for step in range(total):
-        lookup_rows = batch_size if step < lookup_steps else round(lookup_share * batch_size)
-        picked = [lookups[i] for i in torch.randint(len(lookups), (lookup_rows,), generator=generator).tolist()]
-        picked += [cards[i] for i in torch.randint(len(cards), (batch_size - lookup_rows,), generator=generator).tolist()]
-        input_ids = pad_rows([ids for ids, _ in picked], tokenizer.pad_token_id, left=False)
-        labels = pad_rows([labels for _, labels in picked], IGNORE_INDEX, left=False)
-        attention_mask = pad_rows([[1] * len(ids) for ids, _ in picked], 0, left=False)
-        loss = model(input_ids=input_ids, attention_mask=attention_mask, labels=labels).loss
+    for _ in range(steps):
         optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        total = 0.0
+        for rows, count in ((lookups, lookup_rows), (cards, batch_size - lookup_rows)):
+            if count == 0:
+                continue
+            picked = [rows[i] for i in torch.randint(len(rows), (count,), generator=generator).tolist()]
+            input_ids = pad_rows([ids for ids, _ in picked], tokenizer.pad_token_id, left=False)
+            labels = pad_rows([labels for _, labels in picked], IGNORE_INDEX, left=False)
+            attention_mask = pad_rows([[1] * len(ids) for ids, _ in picked], 0, left=False)
+            loss = model(input_ids=input_ids, attention_mask=attention_mask, labels=labels).loss * (count / batch_size)
+            loss.backward()
+            total += loss.item()
         optimizer.step()
         schedule.step()
-        losses.append(loss.item())
+        losses.append(total)
     model.eval()
     tail = losses[-10:]
     return sum(tail) / max(1, len(tail))
@@ -95,11 +90,10 @@ def write_tiny_llm(
     layers: int = 2,
     heads: int = 4,
     seed: int = 0,
-    pretrain_steps: int = 600,
-    lookup_steps: int = 1200,
+    pretrain_steps: int = 3000,
 ) -> Path:
-    """A LLaMA-architecture causal LM plus tokenizer, saved with `save_pretrained`, after the warm-up
-    (`pretrain_steps` case-card steps after `lookup_steps` lookup steps; 0 and 0: random weights)."""
+    """A LLaMA-architecture causal LM plus tokenizer, saved with `save_pretrained`, after
+    `pretrain_steps` warm-up steps (0: random weights)."""
     from transformers import LlamaConfig, LlamaForCausalLM
 
     folder.mkdir(parents=True, exist_ok=True)
@@ -119,9 +113,9 @@ def write_tiny_llm(
     )
     torch.manual_seed(seed)
     model = LlamaForCausalLM(config)
-    if pretrain_steps + lookup_steps > 0:
-        loss = pretrain_tiny_llm(model, tokenizer, pretrain_steps, lookup_steps, seed=seed)
-        print(f"tiny LLM warm-up: {lookup_steps} lookup + {pretrain_steps} reading steps, final loss {loss:.3f}", flush=True)
+    if pretrain_steps > 0:
+        loss = pretrain_tiny_llm(model, tokenizer, pretrain_steps, seed=seed)
+        print(f"tiny LLM warm-up (choice lookup and case cards): {pretrain_steps} steps, final loss {loss:.3f}", flush=True)
     model.save_pretrained(folder)
     tokenizer.save_pretrained(folder)
     return folder

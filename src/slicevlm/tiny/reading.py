@@ -5,8 +5,8 @@ and it picks the letter of the choice that names an answer. The paper's model re
 visual tokens take the place of the facts). A randomly initialised LM has neither skill, and a tiny
 one does not pick them up from stage 1 or 2 of a short CPU run, so the warm-up teaches them on text:
 
-* **choice lookup**: ``"{fact}. Choices: A. … B. {fact} …"`` → ``"B. {fact}"``, over the answer
-  vocabularies of the five question types (short rows; learnt first);
+* **choice lookup**: ``" {fact}. Choices: A. … B. {fact} …"`` → ``"B. {fact}"``, over the answer
+  vocabularies of the five question types (short rows, half of every batch);
 * **reading a case card**: the training formats (a report request, the five question types closed
   and open) with a card of the case's facts written *where the image goes*, so the LLM learns to
   answer from what precedes the prompt, which is where stage 1 and 2 put the visual tokens.
@@ -22,6 +22,7 @@ import numpy as np
 from slicevlm.data.findings import (
     ABNORMALITY_CHOICES,
     LOCATIONS,
+    MM_PER_VOXEL,
     ORGANS,
     PHASE_ANSWER,
     CaseTruth,
@@ -48,28 +49,23 @@ ANSWER_VOCABULARIES: tuple[tuple[str, ...], ...] = (
 
 
 def case_card(truth: CaseTruth, plane: str) -> str:
-    """Every fact of one series in a fixed order: ``"Coronal series. Arterial phase. Two kidney cysts,
-    upper, largest 24 mm."`` (the size on the report's millimetre scale)."""
-    from slicevlm.data.findings import MM_PER_VOXEL
-
-    count = "One" if len(truth.lesions) == 1 else "Two"
-    plural = "" if len(truth.lesions) == 1 else "s"
+    """Every fact of one series, each written as the choice that names it, in a fixed order:
+    ``" Coronal. Arterial phase. Kidney. Cyst. Upper. Two lesions, largest 24 mm."``."""
+    count = "One lesion" if len(truth.lesions) == 1 else "Two lesions"
     largest = max(lesion.diameter for lesion in truth.lesions) * MM_PER_VOXEL
-    return (
-        f"{plane.capitalize()} series. {PHASE_ANSWER[truth.phase]}. {count} {truth.organ} "
-        f"{truth.lesion_type}{plural}, {truth.location}, largest {largest} mm."
-    )
+    facts = (plane.capitalize(), PHASE_ANSWER[truth.phase], truth.organ.capitalize(), truth.lesion_type.capitalize(), truth.location.capitalize())
+    return " " + " ".join(f"{fact}." for fact in facts) + f" {count}, largest {largest} mm."
 
 
 def lookup_pairs(count: int, seed: int = WARMUP_SEED) -> list[tuple[str, str]]:
-    """`count` choice-lookup rows: ``("{fact}. Choices: A. …", "{letter}. {fact}")``."""
+    """`count` choice-lookup rows: ``(" {fact}. Choices: A. …", "{letter}. {fact}")``."""
     rng = np.random.default_rng([seed, 1])
     pairs = []
     for _ in range(count):
         vocabulary = ANSWER_VOCABULARIES[rng.integers(len(ANSWER_VOCABULARIES))]
         choices = tuple(vocabulary[i] for i in rng.permutation(len(vocabulary))[:4])
         key = int(rng.integers(4))
-        pairs.append((f"{choices[key]}. {closed_instruction('', choices).strip()}", closed_answer("ABCD"[key], choices[key])))
+        pairs.append((f" {choices[key]}. {closed_instruction('', choices).strip()}", closed_answer("ABCD"[key], choices[key])))
     return pairs
 
 
