@@ -1,7 +1,9 @@
 """``M3DDataModule``: M3D-Cap and M3D-VQA from one data root to batches (SPEC §2–3).
 
 Training draws from a mixture of tasks (stage 1: captions only; stage 2: captions + closed +
-open VQA) with :class:`~slicevlm.data.samplers.MixtureSampler`, optionally length-bucketed.
+open VQA) with :class:`~slicevlm.data.samplers.MixtureSampler`, optionally length-bucketed, each
+rank reading its own shard of the epoch; the training loader's position is part of every
+checkpoint, so a resumed run continues the epoch in the same order (``data/resumable.py``).
 Validation, test and predict iterate their tasks one after the other in file order, in one
 DataLoader; each item says its ``task``. Batches are ``{"volume": (B, D, H, W), <key>: list[str]}``.
 """
@@ -9,12 +11,14 @@ DataLoader; each item says its ``task``. Batches are ``{"volume": (B, D, H, W), 
 from __future__ import annotations
 
 import numpy as np
+import torch
 from lightning import LightningDataModule
-from torch.utils.data import ConcatDataset, DataLoader, Dataset, SequentialSampler, Subset
+from torch.utils.data import ConcatDataset, DataLoader, Dataset, Subset
 
 from slicevlm.data.datasets import TASKS, CaptionDataset, VolumeLoader, VQADataset, collate_batch, resolve
 from slicevlm.data.errors import DataError, check_choice
 from slicevlm.data.records import VQARecord, caption_records, vqa_records
+from slicevlm.data.resumable import RankShardSampler, ResumableDataLoader
 from slicevlm.data.samplers import BucketBatchSampler, MixtureSampler
 from slicevlm.data.shards import ShardVolumeSource
 from slicevlm.data.transforms import AXES
@@ -180,25 +184,33 @@ class M3DDataModule(LightningDataModule):
             "pin_memory": self.pin_memory,
             "persistent_workers": self.num_workers > 0,
             "collate_fn": collate_batch,
+            # Worker seeds come from this generator, not from the global RNG (which a resumed run restores).
+            "generator": torch.Generator().manual_seed(self.seed),
         }
 
+    def _replicas(self) -> tuple[int, int]:
+        """(world size, this rank) of the attached trainer; (1, 0) without one."""
+        trainer = self.trainer
+        return (1, 0) if trainer is None else (int(trainer.world_size), int(trainer.global_rank))
+
     def train_dataloader(self) -> DataLoader:
-        """Mixture of the training tasks, optionally length-bucketed."""
+        """Mixture of the training tasks, optionally length-bucketed; this rank's shard; resumable mid-epoch."""
         if self.train_dataset is None:
             self.setup("fit")
-        sampler = self.train_sampler()
+        mixture = self.train_sampler()
         if self.length_bucketing:
             batch_sampler = BucketBatchSampler(
-                SequentialSampler(self.train_dataset),  # Lightning swaps in a DistributedSampler under DDP
+                mixture,  # Lightning swaps in a DistributedSampler under DDP (rank and epoch only)
                 self.batch_size,
                 False,
                 lengths=self.train_lengths(),
                 bucket_batches=self.bucket_batches,
                 seed=self.seed,
-                mixture=sampler,
+                mixture=mixture,
             )
-            return DataLoader(self.train_dataset, batch_sampler=batch_sampler, **self._loader_kwargs())
-        return DataLoader(self.train_dataset, batch_size=self.batch_size, sampler=sampler, **self._loader_kwargs())
+            return ResumableDataLoader(self.train_dataset, batch_sampler=batch_sampler, **self._loader_kwargs())
+        shard = RankShardSampler(mixture, *self._replicas())
+        return ResumableDataLoader(self.train_dataset, batch_size=self.batch_size, sampler=shard, **self._loader_kwargs())
 
     def eval_loader(self, dataset: Dataset | None) -> DataLoader:
         """An in-order loader over ``dataset`` with the evaluation batch size."""
