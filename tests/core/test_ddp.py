@@ -1,12 +1,17 @@
 """Two-process DDP (gloo, CPU) against one process at the same global batch: same samples per step, same weights.
 
 `slicevlm fit` with the demo stage-2 config (three-task mixture, LoRA), once as one process with
-batch 8 and once with `strategy: ddp` as two CPU processes with batch 4 each, 4 optimiser steps.
-LoRA dropout is off (two ranks cannot draw one process's masks). Tolerance: each rank pads its
-4 rows to its own longest row and every matrix product has other shapes than the single process's,
-so float32 sums round differently (~1e-7 relative per operation); Adam then scales updates by
-1/sqrt(v), which keeps such differences at the level of a few 1e-6 over 4 steps at lr 1e-3, far
-below what a wrong loss weighting or data split gives (those move weights by ~1e-4 and more).
+batch 8 and once with `strategy: ddp` as two CPU processes with batch 4 each, 4 optimiser steps at
+lr 1e-3. LoRA dropout is off (two ranks cannot draw one process's masks).
+
+Tolerance 2e-6 (measured: 6.5e-7): each rank pads its rows to its own longest row and every matrix
+product has other shapes than the single process's, so float32 sums round differently, and Adam
+divides by sqrt(v). Two parameters are left out: by symmetry their gradient is zero and what they
+get is rounding noise, which Adam turns into steps of about lr in either direction. They are the
+key bias of the injection attention (a constant added to every key shifts all of a query's logits
+equally, and softmax ignores it) and the bias of the frequency path's imaginary-part conv (a
+constant imaginary offset lands in the imaginary part of one voxel after the inverse FFT, which the
+real part drops).
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ import torch
 from train_probes import fit_command, read_batches, record, start, trained_weights
 
 TIMEOUT = 900
+SYMMETRIC = {"injection.key.bias", "fusion.frequency.imag_conv.bias"}  # zero gradient by symmetry (see above)
 
 
 @pytest.fixture(scope="module")
@@ -50,6 +56,7 @@ def test_two_process_ddp_matches_one_process_at_the_same_global_batch(tiny_model
         assert sorted(part0["ids"] + part1["ids"]) == sorted(whole["ids"])  # the ranks split each global batch
 
     expected, actual = trained_weights(one / "export"), trained_weights(two / "export")
-    assert expected.keys() == actual.keys()
-    worst = max((expected[k] - actual[k]).abs().max().item() for k in expected)
-    assert worst < 2e-5, f"DDP drifted from one process by {worst:.2e}"
+    assert expected.keys() == actual.keys() and SYMMETRIC <= expected.keys()
+    drift = {k: (expected[k] - actual[k]).abs().max().item() for k in expected if k not in SYMMETRIC}
+    worst = max(drift, key=drift.get)
+    assert drift[worst] < 2e-6, f"DDP drifted from one process by {drift[worst]:.2e} in {worst}"

@@ -45,17 +45,18 @@ def run(rank: int, world: int, port: int, encoder_dir: str, llm_dir: str, out: s
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank), WORLD_SIZE=str(world),
                       LOCAL_RANK=str(rank), DS_ACCELERATOR="cpu")
     import deepspeed
-    import deepspeed.comm.torch
     import torch
     import yaml
 
     from slicevlm.checkpoint import save_checkpoint_folder
     from slicevlm.training.optim import build_optimizer
-    from slicevlm.training.zero import CONFIG_KEY, gathered
+    from slicevlm.training.zero import CONFIG_KEY, gather_whole_in_forward, gathered
 
-    deepspeed.comm.torch.build_shm_op = lambda: None  # an optional C++ all-reduce DeepSpeed would compile first (minutes)
+    # An optional C++ all-reduce kernel that DeepSpeed would first compile (minutes); gloo does the same work.
+    sys.modules["deepspeed.comm.torch"].build_shm_op = lambda: None
     deepspeed.init_distributed(dist_backend="gloo")
     module, config = build(encoder_dir, llm_dir)
+    gather_whole_in_forward(module.model.vision.encoder)  # what SliceVLMModule.setup does under ZeRO-3
     trainable = [p for p in module.parameters() if p.requires_grad]
     optimizer = build_optimizer(trainable, 1e-2, 0.0, (0.9, 0.999), fused=False)
     ds_config = {"train_micro_batch_size_per_gpu": 2, "zero_optimization": {"stage": 3}, "zero_allow_untested_optimizer": True}

@@ -29,12 +29,12 @@ from slicevlm.data.resumable import ResumableDataLoader
 from slicevlm.llm.language_model import LanguageModel
 from slicevlm.llm.lora import LoraSettings
 from slicevlm.model import SliceVLM
-from slicevlm.training.errors import ExportExistsError, ResumeError
+from slicevlm.training.errors import ExportExistsError, ResumeError, RunError
 from slicevlm.training.nonfinite import NonFiniteGuard
 from slicevlm.training.optim import build_optimizer, warmup_cosine
 from slicevlm.training.parameters import format_parameter_table, parameter_table
 from slicevlm.training.rng import restore_rng_state, rng_states_of_all_ranks
-from slicevlm.training.zero import CONFIG_KEY, gathered
+from slicevlm.training.zero import CONFIG_KEY, gather_whole_in_forward, gathered
 from slicevlm.vision.pipeline import VisionPipeline
 
 
@@ -120,10 +120,15 @@ class SliceVLMModule(L.LightningModule):
         rank_zero_info(f"Initialised trained modules from {folder}")
 
     # -- set-up -----------------------------------------------------------------------------------
+    def setup(self, stage: str) -> None:
+        """Before the strategy wraps the model: under ZeRO-3 the frozen encoder gathers its weights as a whole."""
+        if getattr(self.trainer.strategy, "zero_stage_3", False):
+            gather_whole_in_forward(self.model.vision.encoder)
+
     def on_fit_start(self) -> None:
         rank_zero_info(f"Stage {self.stage} parameters:\n{format_parameter_table(parameter_table(self.model))}")
         if self.hparams.nonfinite_policy == "skip" and type(self.trainer.strategy).__name__ == "DeepSpeedStrategy":
-            raise ValueError(
+            raise RunError(
                 "model.nonfinite_policy: skip cannot drop a step under DeepSpeed (its optimiser reads its own "
                 "gradient buffers); use nonfinite_policy: stop."
             )
@@ -277,6 +282,7 @@ class SliceVLMModule(L.LightningModule):
         self._rng_to_restore = states[rank]
 
     def _training_config_path(self) -> Path | None:
+        """The resolved config LightningCLI saved beside the logs (call on every rank: log_dir is collective)."""
         log_dir = self.trainer.log_dir if self._trainer is not None else None
         config = Path(log_dir) / "config.yaml" if log_dir else None
         return config if config is not None and config.is_file() else None
@@ -296,11 +302,10 @@ class SliceVLMModule(L.LightningModule):
         if datamodule is None or "volume_size" not in datamodule.hparams:
             raise RuntimeError("Exporting a checkpoint folder needs the data module's volume_size (the model's input size).")
         input_size = tuple(datamodule.hparams["volume_size"])
+        config = self._training_config_path()  # every rank: trainer.log_dir is a broadcast under DDP
         trainable = [p for p in self.parameters() if p.requires_grad]
         with gathered(trainable):
             if self.trainer.is_global_zero:
-                folder = save_checkpoint_folder(
-                    self.model, self.hparams.export_dir, self.stage, input_size, self._training_config_path()
-                )
+                folder = save_checkpoint_folder(self.model, self.hparams.export_dir, self.stage, input_size, config)
                 rank_zero_info(f"Checkpoint folder written to {folder}")
         self._exported = True

@@ -1,7 +1,10 @@
 """DeepSpeed ZeRO checkpoints: gathering partitioned weights for export, and converting a saved run.
 
 Under ZeRO-3 every parameter is split across ranks; a rank's ``param.data`` is an empty placeholder.
-Two consequences:
+Three consequences:
+
+- Code that reads a parameter outside its own module's forward finds the placeholder:
+  :func:`gather_whole_in_forward` makes the frozen encoder gather all its weights when it runs.
 
 - The checkpoint folder written at the end of ``fit`` needs the trained weights whole:
   :func:`gathered` assembles them (on every rank, a collective) for the duration of the export.
@@ -51,6 +54,21 @@ def gathered(parameters: Iterable[torch.nn.Parameter]) -> Iterator[None]:
 
     with deepspeed.zero.GatheredParameters(partitioned, modifier_rank=None):
         yield
+
+
+def gather_whole_in_forward(module: torch.nn.Module) -> None:
+    """Under ZeRO-3, have DeepSpeed assemble every parameter of ``module`` whenever ``module`` runs.
+
+    ZeRO-3 gathers a submodule's own parameters when that submodule is called. The frozen encoder
+    reads some parameters outside such a call (timm's ``forward_features`` adds ``cls_token`` and
+    ``pos_embed`` itself; open_clip's ViT embeds with ``class_embedding``), which would find empty
+    placeholders. Registering them as external parameters of the whole encoder makes its forward
+    gather them first (a frozen ViT is small next to the LLM). Harmless without ZeRO-3.
+    """
+    import deepspeed
+
+    for parameter in module.parameters():
+        deepspeed.zero.register_external_parameter(module, parameter)
 
 
 def _deepspeed_fp32_reader():
