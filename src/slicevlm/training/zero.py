@@ -18,7 +18,8 @@ Three consequences:
 
 With ``exclude_frozen_parameters: true`` (the shipped strategy configs) DeepSpeed's own files hold
 only the trainable weights, their optimiser state and the training state; the frozen encoder and LLM
-are rebuilt from the names in the training config, as for every checkpoint folder.
+are rebuilt from the names in the training config, as for every checkpoint folder. DeepSpeed's files
+are pickles: convert only checkpoints you trust (your own runs).
 """
 
 from __future__ import annotations
