@@ -6,11 +6,15 @@ import os
 from pathlib import Path
 
 import pytest
+import torch
 
 # Tests never touch the network: a hub name must fail fast with our message, not hang.
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# DeepSpeed, when installed, prints a stdout warning each time it is imported on a machine without a GPU.
+if not torch.cuda.is_available():
+    os.environ.setdefault("DS_ACCELERATOR", "cpu")
 
 
 @pytest.fixture(scope="session")

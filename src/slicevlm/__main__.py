@@ -19,6 +19,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "check-data": ("slicevlm.data.check:main", "check an M3D data root: missing files, bad rows, leakage"),
     "prepare-m3d": ("slicevlm.data.prepare:main", "raw M3D-Cap slice folders -> model-ready volumes"),
     "shard": ("slicevlm.data.shards:main", "pack a data root's .npy volumes into LitData shards (object storage)"),
+    "export-zero": ("slicevlm.training.zero:main", "DeepSpeed ZeRO checkpoint folder -> inference checkpoint folder"),
     "make-tiny-models": ("slicevlm.tiny:main", "write the tiny encoder/LLM/tokenizer used by the demo and CI"),
     "score": ("slicevlm.metrics.score:main", "score a predictions JSONL under the m3d or coco protocol"),
     "ask": ("slicevlm.inference.cli:ask_main", "ask a question about one volume"),
@@ -45,10 +46,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     command, rest = argv[0], argv[1:]
     if command in LIGHTNING_SUBCOMMANDS or command.startswith("-"):
-        from slicevlm.cli import run_lightning_cli
+        from slicevlm.cli import run_reporting_errors
 
-        run_lightning_cli(argv)
-        return 0
+        return run_reporting_errors(argv, prog="slicevlm")
     if command not in COMMANDS:
         import difflib
 

@@ -5,9 +5,12 @@
   texts to TensorBoard.
 - :class:`PredictionWriter` — predictions JSONL written incrementally (flush + fsync per batch),
   resumable after a crash via ``pl_module.skip_ids``, summary JSON + markdown at the end.
+- :class:`ResumableCheckpoint` — ``ModelCheckpoint`` whose files (and DeepSpeed folders) are written
+  atomically into a folder that a restarted run finds; ``--ckpt_path last`` resumes from it.
 """
 
+from slicevlm.callbacks.checkpointing import ResumableCheckpoint
 from slicevlm.callbacks.generation import GenerationEvaluator
 from slicevlm.callbacks.prediction_writer import PredictionWriter
 
-__all__ = ["GenerationEvaluator", "PredictionWriter"]
+__all__ = ["GenerationEvaluator", "PredictionWriter", "ResumableCheckpoint"]

@@ -1,9 +1,11 @@
-"""``M3DDataModule``: M3D-Cap and M3D-VQA from one data root to batches (SPEC §2–3).
+"""``M3DDataModule``: M3D-Cap and M3D-VQA from one data root to batches.
 
 Training draws from a mixture of tasks (stage 1: captions only; stage 2: captions + closed +
-open VQA) with :class:`~slicevlm.data.samplers.MixtureSampler`, optionally length-bucketed. By
-default the tasks are concatenated at their natural sizes (every training sample once per epoch,
-as M3D trains its stage 2); explicit ratios (e.g. equal shares) are an option.
+open VQA) with :class:`~slicevlm.data.samplers.MixtureSampler`, optionally length-bucketed, each
+rank reading its own shard of the epoch. By default the tasks are concatenated at their natural
+sizes (every training sample once per epoch, as M3D trains its stage 2); explicit ratios (e.g.
+equal shares) are an option. The training loader's position is part of every checkpoint, so a
+resumed run continues the epoch in the same order (``data/resumable.py``).
 Validation, test and predict iterate their tasks one after the other in file order, in one
 DataLoader; each item says its ``task``. Batches are ``{"volume": (B, D, H, W), <key>: list[str]}``.
 With ``image_controls`` the test/predict set also asks every question of another case's volume
@@ -13,13 +15,15 @@ and/or a blank one (:mod:`slicevlm.data.controls`).
 from __future__ import annotations
 
 import numpy as np
+import torch
 from lightning import LightningDataModule
-from torch.utils.data import ConcatDataset, DataLoader, Dataset, SequentialSampler, Subset
+from torch.utils.data import ConcatDataset, DataLoader, Dataset, Subset
 
 from slicevlm.data.controls import CONTROL_CONDITIONS, ImageControlDataset
 from slicevlm.data.datasets import TASKS, CaptionDataset, VolumeLoader, VQADataset, collate_batch, resolve
 from slicevlm.data.errors import DataError, check_choice
 from slicevlm.data.records import VQARecord, caption_records, vqa_records
+from slicevlm.data.resumable import RankShardSampler, ResumableDataLoader
 from slicevlm.data.samplers import BucketBatchSampler, MixtureSampler
 from slicevlm.data.shards import ShardVolumeSource
 from slicevlm.data.transforms import AXES
@@ -212,25 +216,33 @@ class M3DDataModule(LightningDataModule):
             "pin_memory": self.pin_memory,
             "persistent_workers": self.num_workers > 0,
             "collate_fn": collate_batch,
+            # Worker seeds come from this generator, not from the global RNG (which a resumed run restores).
+            "generator": torch.Generator().manual_seed(self.seed),
         }
 
+    def _replicas(self) -> tuple[int, int]:
+        """(world size, this rank) of the attached trainer; (1, 0) without one."""
+        trainer = self.trainer
+        return (1, 0) if trainer is None else (int(trainer.world_size), int(trainer.global_rank))
+
     def train_dataloader(self) -> DataLoader:
-        """Mixture of the training tasks, optionally length-bucketed."""
+        """Mixture of the training tasks, optionally length-bucketed; this rank's shard; resumable mid-epoch."""
         if self.train_dataset is None:
             self.setup("fit")
-        sampler = self.train_sampler()
+        mixture = self.train_sampler()
         if self.length_bucketing:
             batch_sampler = BucketBatchSampler(
-                SequentialSampler(self.train_dataset),  # Lightning swaps in a DistributedSampler under DDP
+                mixture,  # Lightning swaps in a DistributedSampler under DDP (rank and epoch only)
                 self.batch_size,
                 False,
                 lengths=self.train_lengths(),
                 bucket_batches=self.bucket_batches,
                 seed=self.seed,
-                mixture=sampler,
+                mixture=mixture,
             )
-            return DataLoader(self.train_dataset, batch_sampler=batch_sampler, **self._loader_kwargs())
-        return DataLoader(self.train_dataset, batch_size=self.batch_size, sampler=sampler, **self._loader_kwargs())
+            return ResumableDataLoader(self.train_dataset, batch_sampler=batch_sampler, **self._loader_kwargs())
+        shard = RankShardSampler(mixture, *self._replicas())
+        return ResumableDataLoader(self.train_dataset, batch_size=self.batch_size, sampler=shard, **self._loader_kwargs())
 
     def eval_loader(self, dataset: Dataset | None) -> DataLoader:
         """An in-order loader over ``dataset`` with the evaluation batch size."""

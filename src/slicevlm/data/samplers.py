@@ -1,9 +1,10 @@
 """Samplers for training: a task mixture (stage 2) and length bucketing.
 
-Both are reproducible from ``(seed, epoch)``. Under DDP, Lightning wraps the mixture sampler in
-its ``DistributedSamplerWrapper`` (which splits the mixture's sequence across ranks), and injects a
-``DistributedSampler`` into the bucketing batch sampler, which then shards the mixture itself.
-Lightning calls ``set_epoch`` each epoch; without it, every new iteration advances the epoch.
+Both are reproducible from ``(seed, epoch)``. Under DDP, the data module shards the mixture with
+``data.resumable.RankShardSampler``, and Lightning injects a ``DistributedSampler`` into the
+bucketing batch sampler, which then shards the mixture itself. Lightning calls ``set_epoch`` each
+epoch; without it, every new iteration advances the epoch. A resumed run continues an epoch
+mid-way through ``skip_next`` (see ``data/resumable.py``).
 """
 
 from __future__ import annotations
@@ -125,18 +126,34 @@ class BucketBatchSampler(BatchSampler):
         self.seed = seed
         self.mixture = mixture
         self._epoch = 0
+        self._skip = 0
 
     def set_epoch(self, epoch: int) -> None:
         """Choose the epoch whose batches the next iteration yields."""
         self._epoch = int(epoch)
-        if self.mixture is not None:
+        if isinstance(self.sampler, (DistributedSampler, MixtureSampler)):
+            self.sampler.set_epoch(epoch)
+        if self.mixture is not None and self.mixture is not self.sampler:
             self.mixture.set_epoch(epoch)
 
-    def _next_epoch(self) -> int:
+    @property
+    def next_epoch(self) -> int:
+        """The epoch whose batches the next iteration yields."""
         if isinstance(self.sampler, (DistributedSampler, MixtureSampler)):
             return int(self.sampler.epoch)  # Lightning calls set_epoch on it
-        self._epoch += 1
-        return self._epoch - 1
+        return self._epoch
+
+    def skip_next(self, count: int) -> None:
+        """Leave out the first ``count`` batches of the next iteration (a resumed epoch)."""
+        self._skip = int(count)
+
+    def _next_epoch(self) -> int:
+        epoch = self.next_epoch
+        if isinstance(self.sampler, (DistributedSampler, MixtureSampler)):
+            self.sampler.set_epoch(epoch + 1)  # set_epoch (Lightning, every epoch) overrides this
+        else:
+            self._epoch = epoch + 1
+        return epoch
 
     def indices(self, epoch: int) -> np.ndarray:
         """This rank's indices for ``epoch``, before bucketing."""
@@ -149,6 +166,8 @@ class BucketBatchSampler(BatchSampler):
         return order
 
     def __iter__(self) -> Iterator[list[int]]:
+        # A generator: nothing (epoch, skip) is consumed until the first batch is asked for; a
+        # multi-worker DataLoader calls iter() twice and iterates only the second.
         epoch = self._next_epoch()
         indices = self.indices(epoch)
         chunk = self.batch_size * self.bucket_batches
@@ -160,7 +179,8 @@ class BucketBatchSampler(BatchSampler):
         if self.drop_last and batches and len(batches[-1]) < self.batch_size:
             batches.pop()
         order = np.random.default_rng([self.seed, epoch, 7]).permutation(len(batches))
-        return iter([batches[i] for i in order])
+        start, self._skip = self._skip, 0
+        yield from (batches[i] for i in order[start:])
 
     def __len__(self) -> int:
         if self.mixture is None:

@@ -6,7 +6,13 @@ adapters to the LLM. The vision pipeline and the language model arrive by inject
 
 Text is tokenised in `on_before_batch_transfer` with the model's own tokenizer and padded to the
 longest row of the batch. Lightning checkpoints keep only trainable weights (the frozen 7B LLM is
-never copied into them); at the end of `fit` a self-describing checkpoint folder is written.
+never copied into them), plus every rank's RNG state and the run's config, so that `fit
+--ckpt_path last` continues exactly where a killed run stopped; at the end of `fit` a
+self-describing checkpoint folder is written (never over another run's folder by a run from scratch).
+
+With several processes the loss is normalised by the answer tokens of the whole global batch, so
+DDP / DeepSpeed training follows the same objective as one process with the same global batch.
+NaN/Inf losses or gradients are handled by `nonfinite_policy` (`training/nonfinite.py`).
 """
 
 from __future__ import annotations
@@ -16,14 +22,19 @@ from typing import Any
 
 import lightning as L
 import torch
-from lightning.pytorch.utilities import rank_zero_info
+from lightning.pytorch.utilities import rank_zero_info, rank_zero_warn
 
 from slicevlm.checkpoint import load_vision_weights, save_checkpoint_folder
+from slicevlm.data.resumable import ResumableDataLoader
 from slicevlm.llm.language_model import LanguageModel
 from slicevlm.llm.lora import LoraSettings
 from slicevlm.model import SliceVLM
+from slicevlm.training.errors import ExportExistsError, ResumeError, RunError
+from slicevlm.training.nonfinite import NonFiniteGuard
 from slicevlm.training.optim import build_optimizer, warmup_cosine
 from slicevlm.training.parameters import format_parameter_table, parameter_table
+from slicevlm.training.rng import restore_rng_state, rng_states_of_all_ranks
+from slicevlm.training.zero import CONFIG_KEY, gather_whole_in_forward, gathered
 from slicevlm.vision.pipeline import VisionPipeline
 
 
@@ -47,6 +58,13 @@ class SliceVLMModule(L.LightningModule):
         decoding_engine: "hf" (transformers `generate`) or "fast" (static KV cache, CUDA graph on GPU;
             same greedy tokens).
         export_dir: write the checkpoint folder here when fit ends (None: do not).
+        overwrite_export: let a run from scratch replace a checkpoint folder already in export_dir
+            (a resumed run always may: it continues the run that wrote it). False: such a run stops
+            at the start, before training.
+        nonfinite_policy: what a NaN/Inf loss or gradient does: "stop" (an error naming the step,
+            the sample ids and the parameters; no update) or "skip" (drop that optimiser step and
+            warn with the same details). DeepSpeed supports "stop" only.
+        max_consecutive_skips: with "skip", stop after this many skipped steps in a row.
     """
 
     def __init__(
@@ -65,6 +83,9 @@ class SliceVLMModule(L.LightningModule):
         max_new_tokens: int = 256,
         decoding_engine: str = "hf",
         export_dir: str | None = None,
+        overwrite_export: bool = False,
+        nonfinite_policy: str = "stop",
+        max_consecutive_skips: int = 10,
     ) -> None:
         super().__init__()
         if stage not in (1, 2):
@@ -74,6 +95,10 @@ class SliceVLMModule(L.LightningModule):
         self.stage = stage
         self.skip_ids: set[str] = set()  # set by PredictionWriter when resuming test/predict
         self.strict_loading = False  # Lightning checkpoints hold trainable weights only
+        self.nonfinite = NonFiniteGuard(nonfinite_policy, max_consecutive_skips)
+        self._rng_to_restore: dict[str, Any] | None = None
+        self._loader_state: dict[str, int] | None = None
+        self._exported = False
         if init_from is not None:
             self._initialise_from(Path(init_from))
         if stage == 2 and not language.has_lora:
@@ -95,8 +120,48 @@ class SliceVLMModule(L.LightningModule):
         rank_zero_info(f"Initialised trained modules from {folder}")
 
     # -- set-up -----------------------------------------------------------------------------------
+    def setup(self, stage: str) -> None:
+        """Before the strategy wraps the model: under ZeRO-3 the frozen encoder gathers its weights as a whole."""
+        if getattr(self.trainer.strategy, "zero_stage_3", False):
+            gather_whole_in_forward(self.model.vision.encoder)
+
     def on_fit_start(self) -> None:
         rank_zero_info(f"Stage {self.stage} parameters:\n{format_parameter_table(parameter_table(self.model))}")
+        if self.hparams.nonfinite_policy == "skip" and type(self.trainer.strategy).__name__ == "DeepSpeedStrategy":
+            raise RunError(
+                "model.nonfinite_policy: skip cannot drop a step under DeepSpeed (its optimiser reads its own "
+                "gradient buffers); use nonfinite_policy: stop."
+            )
+
+    def on_train_start(self) -> None:
+        """After a checkpoint was restored (or not): refuse to overwrite an export; restore data position and RNG."""
+        self._refuse_overwriting_export()
+        loader = self.trainer.train_dataloader
+        if self._loader_state is not None and isinstance(loader, ResumableDataLoader):
+            # Lightning restores a loader's position only if it builds the loader after the restore, but
+            # configure_optimizers (estimated_stepping_batches) has it built before: give it the position here.
+            loader.load_state_dict(self._loader_state)
+        self._loader_state = None
+        if self._rng_to_restore is not None:
+            restore_rng_state(self._rng_to_restore)
+            self._rng_to_restore = None
+
+    def _refuse_overwriting_export(self) -> None:
+        folder = self.hparams.export_dir
+        if folder is None or self.trainer.ckpt_path is not None:
+            return  # nothing to export, or a resumed run continuing its own export
+        folder = Path(folder)
+        occupied = folder.is_dir() and any(folder.iterdir()) if self.trainer.is_global_zero else False
+        if not self.trainer.strategy.broadcast(occupied, src=0):
+            return
+        if self.hparams.overwrite_export:
+            rank_zero_warn(f"{folder} holds an earlier export; this run from scratch replaces it at the end (overwrite_export).")
+            return
+        raise ExportExistsError(
+            f"model.export_dir {folder} already holds files (an earlier run's checkpoint folder?), and this run starts "
+            "from scratch, so it would overwrite them when it ends. Resume that run with --ckpt_path last, choose "
+            "another --model.export_dir, or pass --model.overwrite_export true to replace it."
+        )
 
     def configure_optimizers(self) -> dict[str, Any]:
         hp = self.hparams
@@ -120,11 +185,28 @@ class SliceVLMModule(L.LightningModule):
         return output.loss
 
     def training_step(self, batch: dict[str, Any], batch_idx: int) -> torch.Tensor:
-        loss = self._loss(batch)
+        loss = self._loss(batch)  # mean over this batch's answer tokens
         size = len(batch["id"])
+        tokens = (batch["labels"] != -100).sum().float()  # = the shifted labels the LM scores (position 0 is prompt)
+        self.nonfinite.record(batch["id"], loss)
         self.log("train/loss", loss, prog_bar=True, batch_size=size)
-        self.log("train/answer_tokens", (batch["labels"] != -100).sum().float(), reduce_fx="sum", batch_size=size)
-        return loss
+        self.log("train/answer_tokens", tokens, reduce_fx="sum", batch_size=size)
+        world = self.trainer.world_size
+        if world == 1:
+            return loss
+        # DDP/DeepSpeed average the ranks' gradients; weighting each rank by its share of the global batch's
+        # answer tokens makes that average the gradient of the mean over all of them (one process, same batch).
+        total = self.trainer.strategy.reduce(tokens.detach().clone(), reduce_op="sum")
+        return loss * tokens * (world / total)
+
+    def on_before_optimizer_step(self, optimizer: torch.optim.Optimizer) -> None:
+        """NaN/Inf check of this step's losses and gradients (after backward, before the update)."""
+        trainable = [(name, p) for name, p in self.named_parameters() if p.requires_grad]
+        if not self.nonfinite.check(trainable, self.global_step, self._any_rank):
+            self.log("train/skipped_steps", float(self.nonfinite.skipped_steps), reduce_fx="max")
+
+    def _any_rank(self, flag: bool) -> bool:
+        return bool(self.trainer.strategy.reduce_boolean_decision(flag, all=False))
 
     def validation_step(self, batch: dict[str, Any], batch_idx: int) -> torch.Tensor:
         loss = self._loss(batch)
@@ -175,18 +257,56 @@ class SliceVLMModule(L.LightningModule):
 
     # -- checkpoints ------------------------------------------------------------------------------
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        """Keep only trainable weights in Lightning checkpoints (the frozen encoder and LLM are named, not copied)."""
+        """Trainable weights only (the frozen encoder and LLM are named, not copied), RNG states, the config."""
         trainable = {name for name, p in self.named_parameters() if p.requires_grad}
         checkpoint["state_dict"] = {k: v for k, v in checkpoint["state_dict"].items() if k in trainable}
+        checkpoint["rng_states"] = rng_states_of_all_ranks()  # collective: every rank saves through here
+        config = self._training_config_path()
+        if config is not None:
+            checkpoint[CONFIG_KEY] = config.read_text(encoding="utf-8")
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        """Keep the loader's position and this rank's RNG state for `on_train_start` (before the first batch)."""
+        loader_states = checkpoint.get("loops", {}).get("fit_loop", {}).get("state_dict", {}).get("combined_loader")
+        self._loader_state = loader_states[0] if loader_states and len(loader_states) == 1 else None
+        states = checkpoint.get("rng_states")
+        if not states or self._trainer is None:
+            return
+        world, rank = self.trainer.world_size, self.trainer.global_rank
+        if len(states) != world:
+            if self.trainer.state.fn == "fit":
+                raise ResumeError(
+                    f"The checkpoint was written by {len(states)} processes and this run has {world}: its data shards "
+                    "and random streams cannot continue. Resume on as many devices as it was trained on."
+                )
+            return
+        self._rng_to_restore = states[rank]
+
+    def _training_config_path(self) -> Path | None:
+        """The resolved config LightningCLI saved beside the logs (call on every rank: log_dir is collective)."""
+        log_dir = self.trainer.log_dir if self._trainer is not None else None
+        config = Path(log_dir) / "config.yaml" if log_dir else None
+        return config if config is not None and config.is_file() else None
+
+    def on_train_end(self) -> None:
+        self._export()
 
     def on_fit_end(self) -> None:
-        if self.hparams.export_dir is None or not self.trainer.is_global_zero:
+        if not self._exported:  # a resumed run whose training had already finished
+            self._export()
+
+    def _export(self) -> None:
+        """Write the checkpoint folder (every rank calls this: under ZeRO-3 the weights are gathered first)."""
+        if self.hparams.export_dir is None:
             return
         datamodule = self.trainer.datamodule
         if datamodule is None or "volume_size" not in datamodule.hparams:
             raise RuntimeError("Exporting a checkpoint folder needs the data module's volume_size (the model's input size).")
         input_size = tuple(datamodule.hparams["volume_size"])
-        log_dir = self.trainer.log_dir
-        config = Path(log_dir) / "config.yaml" if log_dir else None
-        folder = save_checkpoint_folder(self.model, self.hparams.export_dir, self.stage, input_size, config)
-        rank_zero_info(f"Checkpoint folder written to {folder}")
+        config = self._training_config_path()  # every rank: trainer.log_dir is a broadcast under DDP
+        trainable = [p for p in self.parameters() if p.requires_grad]
+        with gathered(trainable):
+            if self.trainer.is_global_zero:
+                folder = save_checkpoint_folder(self.model, self.hparams.export_dir, self.stage, input_size, config)
+                rank_zero_info(f"Checkpoint folder written to {folder}")
+        self._exported = True
