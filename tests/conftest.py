@@ -22,7 +22,8 @@ def tiny_models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """Tiny open_clip encoder folder and tiny LLaMA folder (with a tokenizer trained on the fly)."""
     from slicevlm.tiny import write_tiny_models
 
-    return write_tiny_models(tmp_path_factory.mktemp("tiny"))
+    # A short warm-up: the tests check code paths, not how well the tiny LLM reads (the demo does).
+    return write_tiny_models(tmp_path_factory.mktemp("tiny"), pretrain_steps=150)
 
 
 @pytest.fixture(scope="session")

@@ -127,7 +127,7 @@ def evaluate_checkpoint(
 
 
 # -- the synthetic twin ---------------------------------------------------------------------------
-def train_synthetic(work: Path, name: str, overlay: Path | None, seed: int, max_steps: int | None) -> Path:
+def train_synthetic(work: Path, name: str, overlay: Path | None, seed: int, max_steps: int | None, tiny: Path) -> Path:
     """Train stage 1 then stage 2 with the demo configs on the synthetic testbed; returns the checkpoint."""
     from slicevlm.cli import run_lightning_cli
 
@@ -139,8 +139,8 @@ def train_synthetic(work: Path, name: str, overlay: Path | None, seed: int, max_
         "--seed_everything", str(seed),
         "--data.data_root", str(work / "data"),
         "--data.seed", str(seed),
-        "--model.vision.init_args.encoder.init_args.model_name", f"local-dir:{work / 'tiny' / 'encoder'}",
-        "--model.language.init_args.model_name", str(work / "tiny" / "llm"),
+        "--model.vision.init_args.encoder.init_args.model_name", f"local-dir:{(tiny / 'encoder').resolve()}",
+        "--model.language.init_args.model_name", str((tiny / "llm").resolve()),
         "--trainer.logger.init_args.save_dir", str(work / name / f"seed{seed}" / "logs"),
         *(["--trainer.max_steps", str(max_steps), "--trainer.limit_val_batches", "1"] if max_steps else []),
     ]
@@ -154,14 +154,14 @@ def train_synthetic(work: Path, name: str, overlay: Path | None, seed: int, max_
     return checkpoint
 
 
-def prepare_synthetic(work: Path, n: int) -> None:
-    """Synthetic testbed and tiny models under `work` (kept if already there)."""
+def prepare_synthetic(work: Path, n: int, tiny: Path) -> None:
+    """Synthetic testbed under `work` and tiny models in `tiny` (each kept if already there)."""
     from slicevlm.data.synth import write_synthetic_dataset
     from slicevlm.tiny import write_tiny_models
 
     if not (work / "data" / "M3D_Cap.json").is_file():
         write_synthetic_dataset(work / "data", n=n, seed=0, shape=(32, 64, 64))
-    write_tiny_models(work / "tiny")
+    write_tiny_models(tiny)
 
 
 # -- tables ---------------------------------------------------------------------------------------
@@ -205,7 +205,8 @@ def run(args: argparse.Namespace) -> str:
     out_root = Path(args.out) / args.table
     if synthetic:
         work = Path(args.work)
-        prepare_synthetic(work, args.n)
+        tiny = Path(args.tiny_models) if args.tiny_models else work / "tiny"
+        prepare_synthetic(work, args.n, tiny)
         data_root = work / "data"
         variants = {"full": None} if args.table != "table8" else {"full": None, **{k: REPO / "configs" / "ablations" / f"{k}.yaml" for k in SYNTHETIC_ABLATIONS}}
         seeds = args.seeds
@@ -227,7 +228,7 @@ def run(args: argparse.Namespace) -> str:
     for name, source in variants.items():
         for seed in seeds:
             if synthetic:
-                checkpoint = train_synthetic(Path(args.work), name, source, seed, args.max_steps)
+                checkpoint = train_synthetic(Path(args.work), name, source, seed, args.max_steps, tiny)
                 out_dir = out_root / name / f"seed{seed}"
             else:
                 checkpoint, out_dir = source, out_root / name
@@ -280,6 +281,8 @@ def build_parser() -> argparse.ArgumentParser:
     synthetic.add_argument("--n", type=int, default=160, help="synthetic cases")
     synthetic.add_argument("--seeds", type=int, nargs="+", default=[0], help="training seeds (table8: mean ± 95%% CI)")
     synthetic.add_argument("--max-steps", type=int, default=None, help="cap optimiser steps per stage (smoke runs)")
+    synthetic.add_argument("--tiny-models", default=None,
+                           help="folder of tiny models to use (e.g. runs/tiny after make demo); default WORK/tiny, written if missing")
     return parser
 
 

@@ -7,8 +7,9 @@ import json
 from slicevlm.reproduce import main
 
 
-def test_table4_synthetic_twin_runs_the_whole_pipeline(tmp_path, capsys):
+def test_table4_synthetic_twin_runs_the_whole_pipeline(tmp_path, capsys, tiny_models):
     code = main(["table4", "--data", "synthetic", "--work", str(tmp_path / "work"), "--out", str(tmp_path / "out"),
+                 "--tiny-models", str(tiny_models["llm"].parent),
                  "--n", "24", "--max-steps", "2", "--max-samples", "6", "--device", "cpu", "--controls", "swapped", "blank"])
     assert code == 0
     printed = capsys.readouterr().out

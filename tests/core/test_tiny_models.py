@@ -5,21 +5,38 @@ import math
 import torch
 
 from slicevlm.data.findings import ORGANS
-from slicevlm.tiny import pretrain_tiny_llm, train_tiny_tokenizer, warmup_texts
+from slicevlm.data.prompts import CAPTION_INSTRUCTIONS
+from slicevlm.llm.prompting import PROMPT_PREFIX
+from slicevlm.tiny import card_pairs, lookup_pairs, pretrain_tiny_llm, train_tiny_tokenizer
 
 
-def test_warmup_texts_cover_every_task_format():
-    pairs = warmup_texts(3)
+def test_card_pairs_cover_every_task_format_with_the_card_where_the_image_goes():
+    pairs = card_pairs(3)
     assert len(pairs) == 3 * (1 + 5 * 2)  # a report, then five questions closed and open, per case
     prompts = [prompt for prompt, _ in pairs]
     assert sum("Choices: A." in prompt for prompt in prompts) == 15
     assert all("<image>" not in prompt for prompt in prompts)  # the image token is added by LanguageModel
-    closed_answers = [answer for prompt, answer in pairs if "Choices: A." in prompt]
-    assert all(answer[0] in "ABCD" and answer[1:3] == ". " for answer in closed_answers)
+    closed = [(prompt, answer) for prompt, answer in pairs if "Choices: A." in prompt]
+    assert all(answer[0] in "ABCD" and answer[1:3] == ". " for _, answer in closed)
+    suffix = PROMPT_PREFIX.replace("<image>", "")
+    for prompt, answer in pairs:
+        card, _, instruction = prompt.partition(suffix)
+        assert card and instruction  # the card stands exactly where the visual tokens go
+        if "Choices: A." in prompt:  # every closed answer is written in the card as the choice names it
+            assert f" {answer[3:]}." in card, (card, answer)
+        elif instruction not in CAPTION_INSTRUCTIONS:  # and every open answer too
+            assert f" {answer}." in card, (card, answer)
+
+
+def test_lookup_pairs_name_the_choice_that_holds_the_fact():
+    for prompt, answer in lookup_pairs(50, seed=3):
+        fact, _, choices = prompt.partition(". Choices: ")
+        letter, text = answer.split(". ", 1)
+        assert fact.strip() == text and f"{letter}. {text}" in choices
 
 
 def test_warmup_seeds_are_not_the_synthetic_testbed_seeds():
-    assert warmup_texts(2) != warmup_texts(2, seed=0)
+    assert card_pairs(2) != card_pairs(2, seed=0)
 
 
 def test_language_warmup_moves_the_loss_far_below_uniform():

@@ -51,7 +51,7 @@ def build(size: str, device: torch.device, workdir: Path, volume_size: tuple[int
         raise ValueError(f"--size must be one of {SIZES}, got {size!r}")
     if size == "full" and device.type != "cuda":
         raise ValueError("--size full (ViT-B/16 + LLaMA-2-7B, bf16) needs --device cuda; use --size tiny on the CPU.")
-    tiny = write_tiny_models(workdir / "tiny-models")
+    tiny = write_tiny_models(workdir / "tiny-models", pretrain_steps=150)  # speed only: a short warm-up is enough
     # The padding comparison pads text to 512 tokens, as the peers' loaders do, so the visual tokens
     # do not count towards the context here.
     dtype = "bfloat16" if device.type == "cuda" else "float32"

@@ -95,7 +95,7 @@ class Lesion:
 
     Attributes:
         kind: ``"cyst"`` (dark, round), ``"calcification"`` (small, bright) or ``"mass"`` (larger,
-            textured).
+            with a periodic texture).
         center: ``(z, y, x)`` normalised patient coordinates.
         diameter: Voxels on a 64-voxel reference grid (2–8), i.e. a radius of ``diameter / 64``.
     """
@@ -180,6 +180,19 @@ def _paint(volume: np.ndarray, grid: _Grid, blob: Blob, value: float | np.ndarra
     target[mask] = value[box][mask] if isinstance(value, np.ndarray) else value
 
 
+#: Period (voxels) and amplitude of a mass's texture.
+MASS_TEXTURE_PERIOD, MASS_TEXTURE_AMPLITUDE = 3.0, 0.12
+
+
+def periodic_texture(shape: tuple[int, int, int]) -> np.ndarray:
+    """A mass's texture: a plane wave of period `MASS_TEXTURE_PERIOD` voxels along the volume's
+    diagonal, float32 ``(D, H, W)``. Masses differ from cysts by it (and by brightness): a finding
+    that lives in the volume's spectrum, where the frequency path of the fusion module looks."""
+    z, y, x = np.meshgrid(*(np.arange(n, dtype=np.float32) for n in shape), indexing="ij")
+    phase = 2 * np.pi * (z + y + x) / MASS_TEXTURE_PERIOD
+    return (MASS_TEXTURE_AMPLITUDE * np.cos(phase)).astype(np.float32)
+
+
 def render(
     phase: str,
     lesions: tuple[Lesion, ...],
@@ -196,7 +209,7 @@ def render(
         organ: The organ holding the lesions (sets the lesion contrast).
         plane: Presentation plane (one of :data:`PLANES`).
         shape: Output ``(D, H, W)``.
-        rng: Source of the noise and the mass texture.
+        rng: Source of the noise.
 
     Returns:
         float32 ``(D, H, W)``, min-max scaled to [0, 1].
@@ -214,11 +227,12 @@ def render(
     _paint(volume, grid, IVC, values["ivc"])
     _paint(volume, grid, SPINE, BONE)
     noise = rng.standard_normal(shape, dtype=np.float32)  # (D, H, W)
+    texture = periodic_texture(shape) if any(lesion.kind == "mass" for lesion in lesions) else None  # (D, H, W)
     for lesion in lesions:
         center = grid.snap(lesion.center)
         radii = tuple(max(lesion.diameter / 64.0, grid.min_radius(axis)) for axis in range(3))
         value = np.float32(lesion_value(lesion.kind, organ, phase))
-        _paint(volume, grid, Blob(center, radii), value + 0.08 * noise if lesion.kind == "mass" else value)  # type: ignore[arg-type]
+        _paint(volume, grid, Blob(center, radii), value + texture if lesion.kind == "mass" else value)  # type: ignore[arg-type]
     volume += 0.015 * noise
     np.clip(volume, 0.0, 1.0, out=volume)
     low, high = float(volume.min()), float(volume.max())

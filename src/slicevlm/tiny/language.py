@@ -3,12 +3,14 @@ trained on the fly, warmed up on text (`reading.py`) and saved with `save_pretra
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 import math
 from pathlib import Path
 
 import torch
 
-from slicevlm.tiny.reading import WARMUP_SEED, card_pairs, lookup_pairs
+from slicevlm.llm.language_model import IMAGE_TOKEN
+from slicevlm.tiny.reading import CHOICES_MARK, WARMUP_SEED, card_pairs, lookup_pairs
 
 _CORPUS = """
 the liver spleen kidney kidneys lung lungs bladder pancreas gallbladder aorta vessel organ lesion lesions
@@ -29,16 +31,62 @@ def train_tiny_tokenizer(vocab_size: int = 512):
     return train_byte_level_tokenizer(sentences, vocab_size)
 
 
-def _answer_rows(tokenizer, pairs: list[tuple[str, str]]) -> list[tuple[list[int], list[int]]]:
-    """(ids, labels) per pair, tokenised as training rows are: prompt (with BOS) + answer + EOS, loss on the answer."""
-    from slicevlm.llm.prompting import IGNORE_INDEX
+@dataclass
+class WarmupRow:
+    """One tokenised warm-up row.
 
+    Attributes:
+        ids: prompt (with BOS) + answer + EOS.
+        labels: −100 on the prompt, the answer ids after it.
+        hidden: for a closed row, the positions ``[start, stop)`` of the choice list that may not
+            look at the facts ``[1, facts_end)``: ``(facts_end, start, stop)``; None otherwise.
+    """
+
+    ids: list[int]
+    labels: list[int]
+    hidden: tuple[int, int, int] | None
+
+
+def _token_count(tokenizer, text: str) -> int:
+    return len(tokenizer(text)["input_ids"])
+
+
+def _warmup_rows(tokenizer, pairs: list[tuple[str, str]]) -> list[WarmupRow]:
+    """Rows tokenised as training rows are (prompt + answer + EOS, loss on the answer).
+
+    In a closed row the choice list cannot see the facts; only the prompt's last token (which
+    writes the letter) and the answer can. So the LLM learns to read the answer from what precedes
+    the prompt and then find it among the choices, the path a visual prefix can take too, and not
+    to match each choice word against a fact written in the same words.
+    """
+    from slicevlm.llm.prompting import IGNORE_INDEX, PROMPT_PREFIX
+
+    suffix = PROMPT_PREFIX.replace(IMAGE_TOKEN, "")
     rows = []
     for prompt, answer in pairs:
         prompt_ids = tokenizer(prompt)["input_ids"]
         answer_ids = tokenizer(answer.strip(), add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
-        rows.append((prompt_ids + answer_ids, [IGNORE_INDEX] * len(prompt_ids) + answer_ids))
+        hidden = None
+        if CHOICES_MARK in prompt:
+            facts = prompt.index(suffix) if suffix in prompt else prompt.index(CHOICES_MARK)
+            start = _token_count(tokenizer, prompt[: prompt.index(CHOICES_MARK)])
+            hidden = (_token_count(tokenizer, prompt[:facts]), start, len(prompt_ids) - 1)
+        rows.append(WarmupRow(prompt_ids + answer_ids, [IGNORE_INDEX] * len(prompt_ids) + answer_ids, hidden))
     return rows
+
+
+def _attention_mask(rows: list[WarmupRow], width: int) -> torch.Tensor:
+    """(B, 1, L, L) boolean mask: causal, no padding keys, closed rows' choice lists blind to the facts."""
+    causal = torch.tril(torch.ones(width, width, dtype=torch.bool))
+    masks = []
+    for row in rows:
+        mask = causal.clone()
+        mask[:, len(row.ids) :] = False  # padding keys
+        if row.hidden is not None:
+            facts_end, start, stop = row.hidden
+            mask[start:stop, 1:facts_end] = False
+        masks.append(mask)
+    return torch.stack(masks)[:, None]
 
 
 def pretrain_tiny_llm(
@@ -55,8 +103,8 @@ def pretrain_tiny_llm(
 
     lookup_rows = round(lookup_share * batch_size)
     pairs_per_case = 11  # a report request, then five questions both closed and open
-    cards = _answer_rows(tokenizer, card_pairs(max(200, steps * (batch_size - lookup_rows) // pairs_per_case), seed=WARMUP_SEED))
-    lookups = _answer_rows(tokenizer, lookup_pairs(max(2000, steps * lookup_rows), seed=WARMUP_SEED))
+    cards = _warmup_rows(tokenizer, card_pairs(max(200, steps * (batch_size - lookup_rows) // pairs_per_case), seed=WARMUP_SEED))
+    lookups = _warmup_rows(tokenizer, lookup_pairs(max(2000, steps * lookup_rows), seed=WARMUP_SEED))
     generator = torch.Generator().manual_seed(seed)
     optimizer = torch.optim.AdamW(model.parameters(), lr=learning_rate, weight_decay=0.0)
     warmup = max(1, steps // 20)
@@ -70,10 +118,10 @@ def pretrain_tiny_llm(
             if count == 0:
                 continue
             picked = [rows[i] for i in torch.randint(len(rows), (count,), generator=generator).tolist()]
-            input_ids = pad_rows([ids for ids, _ in picked], tokenizer.pad_token_id, left=False)
-            labels = pad_rows([labels for _, labels in picked], IGNORE_INDEX, left=False)
-            attention_mask = pad_rows([[1] * len(ids) for ids, _ in picked], 0, left=False)
-            loss = model(input_ids=input_ids, attention_mask=attention_mask, labels=labels).loss * (count / batch_size)
+            input_ids = pad_rows([row.ids for row in picked], tokenizer.pad_token_id, left=False)
+            labels = pad_rows([row.labels for row in picked], IGNORE_INDEX, left=False)
+            mask = _attention_mask(picked, input_ids.shape[1])
+            loss = model(input_ids=input_ids, attention_mask=mask, labels=labels).loss * (count / batch_size)
             loss.backward()
             total += loss.item()
         optimizer.step()

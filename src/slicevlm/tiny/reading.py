@@ -35,6 +35,9 @@ from slicevlm.data.prompts import caption_instruction, closed_answer, closed_ins
 from slicevlm.llm.language_model import IMAGE_TOKEN
 from slicevlm.llm.prompting import PROMPT_PREFIX
 
+#: Where a closed prompt's choice list begins.
+CHOICES_MARK = " Choices:"
+
 #: Seed of the warm-up cases: far from any seed `slicevlm synth` is run with.
 WARMUP_SEED = 1_000_003
 
@@ -50,11 +53,12 @@ ANSWER_VOCABULARIES: tuple[tuple[str, ...], ...] = (
 
 def case_card(truth: CaseTruth, plane: str) -> str:
     """Every fact of one series, each written as the choice that names it, in a fixed order:
-    ``" Coronal. Arterial phase. Kidney. Cyst. Upper. Two lesions, largest 24 mm."``."""
+    ``" Coronal. Arterial phase. Kidney. Cyst. Upper. Two lesions, largest 24 mm, right side."``."""
     count = "One lesion" if len(truth.lesions) == 1 else "Two lesions"
     largest = max(lesion.diameter for lesion in truth.lesions) * MM_PER_VOXEL
     facts = (plane.capitalize(), PHASE_ANSWER[truth.phase], truth.organ.capitalize(), truth.lesion_type.capitalize(), truth.location.capitalize())
-    return " " + " ".join(f"{fact}." for fact in facts) + f" {count}, largest {largest} mm."
+    side = f", {truth.side} side" if truth.side and truth.side != truth.location else ""
+    return " " + " ".join(f"{fact}." for fact in facts) + f" {count}, largest {largest} mm{side}."
 
 
 def lookup_pairs(count: int, seed: int = WARMUP_SEED) -> list[tuple[str, str]]:
