@@ -4,8 +4,10 @@
 batch 8 and once with `strategy: ddp` as two CPU processes with batch 4 each, 4 optimiser steps at
 lr 1e-3. LoRA dropout is off (two ranks cannot draw one process's masks).
 
-Tolerance 2e-6 (measured: 6.5e-7): each rank pads its rows to its own longest row and every matrix
-product has other shapes than the single process's, so float32 sums round differently, and Adam
+Tolerance 3e-5. Measured: 6.6e-6 with the warmed tiny LLM, while returning each rank's plain mean
+loss instead of the token-weighted one drifts by 4.5e-3 (four steps at lr 1e-3 move a weight by up
+to ~4e-3). The drift is not zero because each rank pads its rows to its own longest row and every
+matrix product has other shapes than the single process's, so float32 sums round differently, and Adam
 divides by sqrt(v). Two parameters are left out: by symmetry their gradient is zero and what they
 get is rounding noise, which Adam turns into steps of about lr in either direction. They are the
 key bias of the injection attention (a constant added to every key shifts all of a query's logits
@@ -59,4 +61,4 @@ def test_two_process_ddp_matches_one_process_at_the_same_global_batch(tiny_model
     assert expected.keys() == actual.keys() and SYMMETRIC <= expected.keys()
     drift = {k: (expected[k] - actual[k]).abs().max().item() for k in expected if k not in SYMMETRIC}
     worst = max(drift, key=drift.get)
-    assert drift[worst] < 2e-6, f"DDP drifted from one process by {drift[worst]:.2e} in {worst}"
+    assert drift[worst] < 3e-5, f"DDP drifted from one process by {drift[worst]:.2e} in {worst}"

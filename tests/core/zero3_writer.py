@@ -64,7 +64,7 @@ def run(rank: int, world: int, port: int, encoder_dir: str, llm_dir: str, out: s
     generator = torch.Generator().manual_seed(rank)
     for _ in range(2):
         volume = torch.rand(2, *INPUT_SIZE, generator=generator)
-        tokens = module.model.tokenize_for_training(["describe the scan", "which organ?"], ["a small cyst", "liver"])
+        tokens = module.model.tokenize_for_training(["describe the scan", "which organ?"], ["a small cyst", "liver"], INPUT_SIZE[0])
         loss = module.model(volume, **tokens).loss
         engine.backward(loss)
         engine.step()

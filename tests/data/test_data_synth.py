@@ -72,6 +72,35 @@ def test_answer_letters_near_chance(tmp_path: Path) -> None:
     assert all(0.18 < count / total < 0.32 for count in letters.values()), letters
 
 
+def test_fixed_choice_order_changes_only_the_order_of_the_choices(tmp_path: Path) -> None:
+    from slicevlm.data.findings import ABNORMALITY_CHOICES, ORGANS, PHASE_ANSWER
+    from slicevlm.data.phantom import PLANES
+
+    shuffled = write_synthetic_dataset(tmp_path / "shuffled", n=40, seed=2, shape=(4, 8, 8))
+    fixed = write_synthetic_dataset(tmp_path / "fixed", n=40, seed=2, shape=(4, 8, 8), choice_order="fixed")
+    tree_s, tree_f = _tree(shuffled), _tree(fixed)
+    assert {k: v for k, v in tree_s.items() if not k.endswith(".csv")} == {k: v for k, v in tree_f.items() if not k.endswith(".csv")}
+    canonical = {
+        1: [p.capitalize() for p in PLANES] + ["NA"],
+        2: list(PHASE_ANSWER.values()),
+        3: [o.capitalize() for o in ORGANS],
+        4: list(ABNORMALITY_CHOICES),
+        5: ["Left", "Right", "Upper", "Lower"],
+    }
+    rows_s, rows_f = vqa_records(shuffled / "M3D_VQA_train.csv"), vqa_records(fixed / "M3D_VQA_train.csv")
+    assert len(rows_s) == len(rows_f) > 100
+    letters = Counter()
+    for a, b in zip(rows_s, rows_f, strict=True):
+        assert (a.image_path, a.question_type, a.question, a.answer) == (b.image_path, b.question_type, b.question, b.answer)
+        assert sorted(a.choices) == sorted(b.choices)
+        assert list(b.choices) == sorted(b.choices, key=canonical[b.question_type].index)
+        assert b.choices["ABCD".index(b.answer_choice)] == b.answer
+        letters[a.choices != b.choices] += 1
+    assert letters[True] > len(rows_s) / 2  # the shuffled set really is shuffled
+    with pytest.raises(ValueError, match="choice_order must be one of"):
+        write_synthetic_dataset(tmp_path / "bad", n=3, seed=0, shape=(4, 8, 8), choice_order="sorted")
+
+
 def test_lesions_occupy_few_slices() -> None:
     for case in range(12):
         truth = sample_case(np.random.default_rng([0, case]))

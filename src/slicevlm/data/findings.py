@@ -5,6 +5,14 @@ A case has one contrast phase, one or two lesions of one type in one organ at on
 (presentation planes). Questions of all five M3D types are asked about each series, with
 shuffled choices (chance 25%; the Plane question has three planes and ``NA`` as choice D, as in
 M3D, so its chance is 33%).
+
+``choice_order="fixed"`` lists the same choices in one canonical order per question type instead
+(the order of the option tuples below), so that the letter of an answer is a function of the
+answer (except Organ: four of five organs are listed). Reading a shuffled choice list back to a
+letter is an in-context lookup that a small language model learns only slowly; the fixed order
+takes that skill out of the question, so a tiny model's closed answers measure what it reads from
+the volume. The random draws are the same in both orders: a fixed-order dataset has the same
+volumes, reports, questions and choice sets as the shuffled one of the same seed.
 """
 
 from __future__ import annotations
@@ -160,19 +168,38 @@ def report_text(truth: CaseTruth, rng: np.random.Generator) -> str:
     return f"{PHASE_TEXT[truth.phase]} of the chest, abdomen and pelvis. {finding} {closing}"
 
 
-def _choices(answer: str, options: tuple[str, ...], rng: np.random.Generator) -> tuple[list[str], str]:
-    """Four shuffled choices holding ``answer`` (distractors drawn from ``options``) and its letter."""
+CHOICE_ORDERS: tuple[str, ...] = ("shuffled", "fixed")
+
+
+def _choices(
+    answer: str, options: tuple[str, ...], rng: np.random.Generator, order: str = "shuffled"
+) -> tuple[list[str], str]:
+    """Four choices holding ``answer`` (distractors drawn from ``options``) and its letter.
+
+    ``order="shuffled"`` shuffles them; ``"fixed"`` lists them in the order of ``options``
+    (after the same random draws, so the rest of the dataset does not change).
+    """
     distractors = [option for option in options if option != answer]
     picked = [distractors[i] for i in rng.permutation(len(distractors))[:3]]
     choices = [answer, *picked]
     choices = [choices[i] for i in rng.permutation(len(choices))]
+    if order == "fixed":
+        choices.sort(key=options.index)
     return choices, "ABCD"[choices.index(answer)]
 
 
 def vqa_rows(
-    truth: CaseTruth, plane: str, image_path: str, report: str, rng: np.random.Generator
+    truth: CaseTruth,
+    plane: str,
+    image_path: str,
+    report: str,
+    rng: np.random.Generator,
+    choice_order: str = "shuffled",
 ) -> list[dict[str, str]]:
-    """Five M3D-VQA rows (question types 1..5) about one series."""
+    """Five M3D-VQA rows (question types 1..5) about one series; ``choice_order`` is
+    ``"shuffled"`` (as M3D) or ``"fixed"`` (one canonical order per type, see the module doc)."""
+    if choice_order not in CHOICE_ORDERS:
+        raise ValueError(f"choice_order must be one of {CHOICE_ORDERS}, got {choice_order!r}.")
     lesion = truth.lesion_type
     rows = []
     for qtype in range(1, 6):
@@ -181,19 +208,21 @@ def vqa_rows(
         if qtype == 1:
             answer = plane.capitalize()
             planes = [PLANES[i].capitalize() for i in rng.permutation(3)]
+            if choice_order == "fixed":
+                planes = [p.capitalize() for p in PLANES]
             choices, letter = [*planes, "NA"], "ABC"[planes.index(answer)]
         elif qtype == 2:
             answer = PHASE_ANSWER[truth.phase]
-            choices, letter = _choices(answer, tuple(PHASE_ANSWER.values()), rng)
+            choices, letter = _choices(answer, tuple(PHASE_ANSWER.values()), rng, choice_order)
         elif qtype == 3:
             answer = truth.organ.capitalize()
-            choices, letter = _choices(answer, tuple(o.capitalize() for o in ORGANS), rng)
+            choices, letter = _choices(answer, tuple(o.capitalize() for o in ORGANS), rng, choice_order)
         elif qtype == 4:
             answer = lesion.capitalize()
-            choices, letter = _choices(answer, ABNORMALITY_CHOICES, rng)
+            choices, letter = _choices(answer, ABNORMALITY_CHOICES, rng, choice_order)
         else:
             answer = truth.location.capitalize()
-            choices, letter = _choices(answer, tuple(x.capitalize() for x in LOCATIONS), rng)
+            choices, letter = _choices(answer, tuple(x.capitalize() for x in LOCATIONS), rng, choice_order)
         rows.append(
             {
                 "Image Path": image_path,

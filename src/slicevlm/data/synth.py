@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from slicevlm.data.findings import CaseTruth, report_text, sample_case, vqa_rows
+from slicevlm.data.findings import CHOICE_ORDERS, CaseTruth, report_text, sample_case, vqa_rows
 from slicevlm.data.phantom import render
 from slicevlm.data.records import VQA_COLUMNS  # stdlib-only module: `synth` stays light
 
@@ -101,6 +101,7 @@ def write_synthetic_dataset(
     shape: tuple[int, int, int] = (32, 256, 256),
     raw: bool = False,
     source: str = "synth",
+    choice_order: str = "shuffled",
 ) -> Path:
     """Write the synthetic testbed and return ``out``.
 
@@ -111,6 +112,9 @@ def write_synthetic_dataset(
         shape: Volume shape ``(D, H, W)``.
         raw: Write the raw M3D-Cap layout (numbered PNG slices) instead of npy + json + CSVs.
         source: Name of the source folder (M3D has e.g. ``ct_quizze``, ``ct_case``).
+        choice_order: ``"shuffled"`` closed-question choices (as M3D) or ``"fixed"`` (one
+            canonical order per question type; same volumes, reports and questions otherwise).
+            The CPU demo uses ``"fixed"``: see ``slicevlm.data.findings``.
     """
     out = Path(out)
     if raw:
@@ -131,7 +135,7 @@ def write_synthetic_dataset(
             _atomic_write(out / image, _npy_bytes(volume[None]))  # (1, D, H, W)
             entries[split_of[index]].append({"image": image, "text": f"{case_dir}/text.txt"})
             rng = np.random.default_rng([seed, index, 100 + series])
-            rows[split_of[index]] += vqa_rows(truth, plane, image, report, rng)
+            rows[split_of[index]] += vqa_rows(truth, plane, image, report, rng, choice_order)
     test = entries["test"]
     index_json = {**entries, "test100": test[:100], "test500": test[:500], "test1k": test[:1000]}
     _atomic_write(out / "M3D_Cap.json", json.dumps(index_json, indent=1).encode("utf-8"))
@@ -173,8 +177,13 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--shape", type=parse_shape, default=(32, 256, 256), help="volume D,H,W (default 32,256,256)")
     parser.add_argument("--raw", action="store_true", help="write raw numbered PNG slices for prepare-m3d")
     parser.add_argument("--source", default="synth", help="source folder name (default synth)")
+    parser.add_argument(
+        "--choice-order", choices=CHOICE_ORDERS, default="shuffled",
+        help="closed-question choices shuffled (default, as M3D) or in one fixed order per question type "
+        "(the CPU demo: a tiny language model cannot yet read a shuffled list back to a letter)",
+    )
     args = parser.parse_args(argv)
-    out = write_synthetic_dataset(args.out, args.n, args.seed, args.shape, args.raw, args.source)
+    out = write_synthetic_dataset(args.out, args.n, args.seed, args.shape, args.raw, args.source, args.choice_order)
     layout = "raw slice folders" if args.raw else "M3D layout"
     print(f"wrote {args.n} synthetic cases ({layout}, shape {','.join(map(str, args.shape))}) to {out}")
     return 0
