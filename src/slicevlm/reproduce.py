@@ -20,6 +20,7 @@ Predictions are written incrementally (PredictionWriter); rerunning resumes wher
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 from pathlib import Path
 from typing import Any
@@ -159,8 +160,11 @@ def prepare_synthetic(work: Path, n: int, tiny: Path) -> None:
     from slicevlm.data.synth import write_synthetic_dataset
     from slicevlm.tiny import write_tiny_models
 
-    if not (work / "data" / "M3D_Cap.json").is_file():
-        write_synthetic_dataset(work / "data", n=n, seed=0, shape=(32, 64, 64))
+    recipe = {"n": n, "seed": 0, "shape": [32, 64, 64], "choice_order": "fixed"}  # fixed: see `slicevlm.data.findings`
+    marker = work / "data" / "synth_recipe.json"
+    if not marker.is_file() or json.loads(marker.read_text(encoding="utf-8")) != recipe:
+        write_synthetic_dataset(work / "data", n=n, seed=0, shape=(32, 64, 64), choice_order="fixed")
+        marker.write_text(json.dumps(recipe), encoding="utf-8")
     write_tiny_models(tiny)
 
 

@@ -57,3 +57,29 @@ def test_tokenizer_spells_the_testbed_vocabulary_compactly():
     tokenizer = train_tiny_tokenizer()
     for organ in ORGANS:
         assert len(tokenizer(" " + organ, add_special_tokens=False)["input_ids"]) <= 2, organ
+
+
+def test_card_pairs_write_closed_choices_in_the_requested_order():
+    from slicevlm.tiny.reading import ANSWER_VOCABULARIES
+
+    def choice_lists(pairs):
+        return [prompt.split("Choices: ", 1)[1] for prompt, _ in pairs if "Choices: A." in prompt]
+
+    fixed, shuffled = choice_lists(card_pairs(20)), choice_lists(card_pairs(20, choice_order="shuffled"))
+    plane_lists = [c for c in fixed if "Axial" in c]
+    assert plane_lists and all(c == "A. Axial B. Coronal C. Sagittal D. NA" for c in plane_lists), plane_lists[:2]
+    assert ANSWER_VOCABULARIES[0] == ("Axial", "Coronal", "Sagittal", "NA")
+    assert sorted(fixed) != sorted(shuffled)  # same cases, other orders
+
+
+def test_tiny_models_are_rebuilt_when_their_recipe_changes(tmp_path):
+    from slicevlm.tiny import write_tiny_models
+
+    paths = write_tiny_models(tmp_path, image_size=16, patch_size=8, pretrain_steps=0)
+    weights = paths["llm"] / "model.safetensors"
+    first = weights.stat().st_mtime_ns
+    write_tiny_models(tmp_path, image_size=16, patch_size=8, pretrain_steps=0)
+    assert weights.stat().st_mtime_ns == first  # same recipe: kept
+    (paths["llm"] / "recipe.json").write_text('{"pretrain_steps": 0, "warmup": "an older warm-up"}', encoding="utf-8")
+    write_tiny_models(tmp_path, image_size=16, patch_size=8, pretrain_steps=0)
+    assert weights.stat().st_mtime_ns != first  # an LLM from another warm-up is rebuilt

@@ -7,9 +7,8 @@ sizes differ. The tokenizer is a byte-level BPE trained on the fly, so it can sp
 
 LLaMA-2 arrives pretrained on language and able to read its context; a randomly initialised LM
 cannot, and a frozen random LM gives near-uniform next-token logits that no visual prefix can steer.
-So the tiny LLM gets a short warm-up on text (`reading.py`): choice lookup, then the training
-formats with a card of the case's facts where the image goes. It learns to read and answer, never
-the images.
+So the tiny LLM gets a short warm-up on text (`reading.py`): the training formats with a card of
+the case's facts where the image goes. It learns to read and answer, never the images.
 
     slicevlm make-tiny-models runs/tiny      # -> runs/tiny/encoder, runs/tiny/llm
 """
@@ -17,6 +16,7 @@ the images.
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 
 from slicevlm.tiny.encoder import write_tiny_encoder
@@ -36,16 +36,36 @@ __all__ = [
 
 
 def write_tiny_models(
-    out: Path, image_size: int = 64, patch_size: int = 8, pretrain_steps: int = 3000
+    out: Path, image_size: int = 64, patch_size: int = 8, pretrain_steps: int = 400
 ) -> dict[str, Path]:
-    """Write both tiny models under `out` (skips a part that is already complete)."""
+    """Write both tiny models under `out`, skipping a part that is already complete and was built
+    with the same settings (`recipe.json` in each folder records them)."""
     out = Path(out)
     encoder, llm = out / "encoder", out / "llm"
-    if not (encoder / "open_clip_model.safetensors").is_file():
+    encoder_recipe = {"image_size": image_size, "patch_size": patch_size}
+    if not _built_with(encoder, encoder_recipe, "open_clip_model.safetensors"):
         write_tiny_encoder(encoder, image_size=image_size, patch_size=patch_size)
-    if not (llm / "config.json").is_file() or not (llm / "tokenizer.json").is_file():
+        _write_recipe(encoder, encoder_recipe)
+    llm_recipe = {"pretrain_steps": pretrain_steps, "warmup": WARMUP_RECIPE}
+    if not _built_with(llm, llm_recipe, "config.json", "tokenizer.json"):
         write_tiny_llm(llm, pretrain_steps=pretrain_steps)
+        _write_recipe(llm, llm_recipe)
     return {"encoder": encoder, "llm": llm}
+
+
+#: Changes whenever the warm-up's texts or schedule change, so that older tiny LLMs are rebuilt.
+WARMUP_RECIPE = "case cards, fixed choice order, v3"
+
+
+def _built_with(folder: Path, recipe: dict, *files: str) -> bool:
+    path = folder / "recipe.json"
+    if not all((folder / name).is_file() for name in files) or not path.is_file():
+        return False
+    return json.loads(path.read_text(encoding="utf-8")) == recipe
+
+
+def _write_recipe(folder: Path, recipe: dict) -> None:
+    (folder / "recipe.json").write_text(json.dumps(recipe, indent=1), encoding="utf-8")
 
 
 def main(argv: list[str]) -> int:
@@ -54,7 +74,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("out", type=Path, help="folder to write encoder/ and llm/ into")
     parser.add_argument("--image-size", type=int, default=64, help="slice size the tiny ViT reads")
     parser.add_argument("--patch-size", type=int, default=8, help="ViT patch size (grid = image/patch)")
-    parser.add_argument("--pretrain-steps", type=int, default=3000, help="tiny LLM warm-up steps (choice lookup and case cards; 0: random)")
+    parser.add_argument("--pretrain-steps", type=int, default=400, help="tiny LLM warm-up steps on case cards (0: random weights)")
     args = parser.parse_args(argv)
     paths = write_tiny_models(args.out, args.image_size, args.patch_size, args.pretrain_steps)
     for name, path in paths.items():

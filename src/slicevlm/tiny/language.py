@@ -90,11 +90,19 @@ def _attention_mask(rows: list[WarmupRow], width: int) -> torch.Tensor:
 
 
 def pretrain_tiny_llm(
-    model, tokenizer, steps: int, batch_size: int = 32, learning_rate: float = 3e-3, lookup_share: float = 0.5, seed: int = 0
+    model,
+    tokenizer,
+    steps: int,
+    batch_size: int = 32,
+    learning_rate: float = 3e-3,
+    lookup_share: float = 0.0,
+    seed: int = 0,
+    choice_order: str = "fixed",
 ) -> float:
     """Warm-up: `steps` AdamW steps (linear warm-up, cosine decay), each on `batch_size` rows of which
-    a `lookup_share` are choice-lookup rows and the rest case-card rows. Next-token loss on the
-    answers. The two kinds are padded separately (lookup rows are short).
+    a `lookup_share` are choice-lookup rows and the rest case-card rows (closed choices in
+    `choice_order`). Next-token loss on the answers. The two kinds are padded separately (lookup
+    rows are short). Lookup rows matter only for shuffled choices (see `reading.py`).
 
     Returns:
         The mean loss over the last 10 steps.
@@ -103,8 +111,9 @@ def pretrain_tiny_llm(
 
     lookup_rows = round(lookup_share * batch_size)
     pairs_per_case = 11  # a report request, then five questions both closed and open
-    cards = _warmup_rows(tokenizer, card_pairs(max(200, steps * (batch_size - lookup_rows) // pairs_per_case), seed=WARMUP_SEED))
-    lookups = _warmup_rows(tokenizer, lookup_pairs(max(2000, steps * lookup_rows), seed=WARMUP_SEED))
+    n_cases = max(200, steps * (batch_size - lookup_rows) // pairs_per_case)
+    cards = _warmup_rows(tokenizer, card_pairs(n_cases, seed=WARMUP_SEED, choice_order=choice_order))
+    lookups = _warmup_rows(tokenizer, lookup_pairs(max(2000, steps * lookup_rows), seed=WARMUP_SEED)) if lookup_rows else []
     generator = torch.Generator().manual_seed(seed)
     optimizer = torch.optim.AdamW(model.parameters(), lr=learning_rate, weight_decay=0.0)
     warmup = max(1, steps // 20)
@@ -138,10 +147,12 @@ def write_tiny_llm(
     layers: int = 2,
     heads: int = 4,
     seed: int = 0,
-    pretrain_steps: int = 3000,
+    pretrain_steps: int = 400,
+    choice_order: str = "fixed",
+    lookup_share: float = 0.0,
 ) -> Path:
     """A LLaMA-architecture causal LM plus tokenizer, saved with `save_pretrained`, after
-    `pretrain_steps` warm-up steps (0: random weights)."""
+    `pretrain_steps` warm-up steps (0: random weights; see `pretrain_tiny_llm`)."""
     from transformers import LlamaConfig, LlamaForCausalLM
 
     folder.mkdir(parents=True, exist_ok=True)
@@ -162,8 +173,8 @@ def write_tiny_llm(
     torch.manual_seed(seed)
     model = LlamaForCausalLM(config)
     if pretrain_steps > 0:
-        loss = pretrain_tiny_llm(model, tokenizer, pretrain_steps, seed=seed)
-        print(f"tiny LLM warm-up (choice lookup and case cards): {pretrain_steps} steps, final loss {loss:.3f}", flush=True)
+        loss = pretrain_tiny_llm(model, tokenizer, pretrain_steps, seed=seed, lookup_share=lookup_share, choice_order=choice_order)
+        print(f"tiny LLM warm-up on case cards: {pretrain_steps} steps, final loss {loss:.3f}", flush=True)
     model.save_pretrained(folder)
     tokenizer.save_pretrained(folder)
     return folder

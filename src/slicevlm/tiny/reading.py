@@ -3,13 +3,18 @@
 LLaMA-2 arrives able to read: given facts earlier in its context, it answers a question about them,
 and it picks the letter of the choice that names an answer. The paper's model relies on both (the
 visual tokens take the place of the facts). A randomly initialised LM has neither skill, and a tiny
-one does not pick them up from stage 1 or 2 of a short CPU run, so the warm-up teaches them on text:
+one does not pick them up from stage 1 or 2 of a short CPU run, so the warm-up teaches on text:
 
-* **choice lookup**: ``" {fact}. Choices: A. … B. {fact} …"`` → ``"B. {fact}"``, over the answer
-  vocabularies of the five question types (short rows, half of every batch);
-* **reading a case card**: the training formats (a report request, the five question types closed
-  and open) with a card of the case's facts written *where the image goes*, so the LLM learns to
-  answer from what precedes the prompt, which is where stage 1 and 2 put the visual tokens.
+* **reading a case card** (the default warm-up): the training formats (a report request, the five
+  question types closed and open) with a card of the case's facts written *where the image goes*,
+  so the LLM learns to answer from what precedes the prompt, which is where stage 1 and 2 put the
+  visual tokens;
+* **choice lookup** (optional, ``lookup_share``): ``" {fact}. Choices: A. … B. {fact} …"`` →
+  ``"B. {fact}"`` over the answer vocabularies of the five question types. Reading a *shuffled*
+  choice list back to a letter is a skill the 2-layer tiny LLM learns only after ~1000 such steps,
+  and even then it matches the choice words against card words and does not transfer to visual
+  tokens. So the CPU demo writes its synthetic data with ``--choice-order fixed`` (the letter is a
+  function of the answer) and the default warm-up has no lookup rows.
 
 Cases come from the synthetic generator with a seed no data set uses (`WARMUP_SEED`): the LLM learns
 how to read and answer, never the images or the cases it will be tested on.
@@ -73,9 +78,10 @@ def lookup_pairs(count: int, seed: int = WARMUP_SEED) -> list[tuple[str, str]]:
     return pairs
 
 
-def card_pairs(n_cases: int, seed: int = WARMUP_SEED) -> list[tuple[str, str]]:
+def card_pairs(n_cases: int, seed: int = WARMUP_SEED, choice_order: str = "fixed") -> list[tuple[str, str]]:
     """(prompt, answer) rows in the training formats for `n_cases` cases, each prompt opened by the
-    case card in place of the image: a report request and the five question types, closed and open."""
+    case card in place of the image: a report request and the five question types, closed and open
+    (closed choices in `choice_order`, as `slicevlm synth --choice-order` writes them)."""
     pairs = []
     for index in range(n_cases):
         rng = np.random.default_rng([seed, index])
@@ -84,7 +90,7 @@ def card_pairs(n_cases: int, seed: int = WARMUP_SEED) -> list[tuple[str, str]]:
         plane = truth.planes[0]
         prefix = PROMPT_PREFIX.replace(IMAGE_TOKEN, case_card(truth, plane))
         pairs.append((prefix + caption_instruction(seed, index), report))
-        for row in vqa_rows(truth, plane, "", report, rng):
+        for row in vqa_rows(truth, plane, "", report, rng, choice_order):
             choices = tuple(row[f"Choice {x}"] for x in "ABCD")
             pairs.append((prefix + closed_instruction(row["Question"], choices), closed_answer(row["Answer Choice"], row["Answer"])))
             pairs.append((prefix + row["Question"], row["Answer"]))
