@@ -1,4 +1,4 @@
-"""`slicevlm reproduce table2|table3|table4|table8`: our numbers beside the paper's (SPEC §5).
+"""`slicevlm reproduce table2|table3|table4|table8`: our numbers beside the paper's (docs/method.md#the-papers-numbers).
 
 Real data (`--data DIR`): evaluate a trained checkpoint folder on the M3D test split and print
 paper-vs-ours tables, protocol named. Without the data or the checkpoint it stops at once and says

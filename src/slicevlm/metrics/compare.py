@@ -1,4 +1,4 @@
-"""Paper-vs-ours markdown tables (paper Tables 2, 3, 4, 6, 8; SPEC §5).
+"""Paper-vs-ours markdown tables (paper Tables 2, 3, 4, 6, 8; docs/method.md#the-papers-numbers).
 
 The paper's numbers are m3d-protocol numbers. A report under another protocol can be shown next
 to them, but the table then says in its heading that the numbers are not comparable.
