@@ -66,7 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--no-api-key", action="store_true", help="serve beyond 127.0.0.1 without an API key (not recommended)")
     parser.add_argument("--max-batch-size", type=int, default=8, help="requests answered in one batch")
     parser.add_argument("--batch-timeout", type=float, default=0.05, help="seconds to wait for a batch to fill")
-    parser.add_argument("--max-new-tokens", type=int, default=256, help="answer length cap (SPEC §4: 256)")
+    parser.add_argument("--max-new-tokens", type=int, default=256, help="answer length cap (256, as the paper's evaluation)")
     parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"), help="where the model runs")
     parser.add_argument("--dtype", default="auto", choices=("auto", "float32", "bfloat16", "float16"), help="auto: float32 on CPU, the checkpoint's on GPU")
     parser.add_argument("--axis", default="axial", choices=("axial", "coronal", "sagittal"), help="slicing axis")

@@ -1,6 +1,6 @@
 """Start `server.py` as a child in its own process group, wait until healthy, stop the whole group.
 
-Used by the tests and by ``load_test.py --checkpoint`` (SPEC §8: the server and its LitServe
+Used by the tests and by ``load_test.py --checkpoint`` (the server and its LitServe
 workers share one process group, which is what gets stopped)::
 
     with ServerProcess(["--checkpoint", ckpt, "--max-new-tokens", "16"]) as server:

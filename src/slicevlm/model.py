@@ -91,7 +91,7 @@ class SliceVLM(nn.Module):
         Args:
             volume: (B, D, H, W) in [0, 1] on the model's device.
             instructions: one instruction per row (the image prefix is added here).
-            max_new_tokens: answer length cap (SPEC §4: 256).
+            max_new_tokens: answer length cap (256, as the paper's evaluation).
             engine: "hf" (Hugging Face `generate`, dynamic cache) or "fast" (our decode loop over a
                 static KV cache, CUDA-graph replayed on GPU; same tokens, see `llm/decoding.py`).
         """

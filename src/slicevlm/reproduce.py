@@ -1,4 +1,4 @@
-"""`slicevlm reproduce table2|table3|table4|table8`: our numbers beside the paper's (SPEC §5).
+"""`slicevlm reproduce table2|table3|table4|table8`: our numbers beside the paper's (docs/method.md#the-papers-numbers).
 
 Real data (`--data DIR`): evaluate a trained checkpoint folder on the M3D test split and print
 paper-vs-ours tables, protocol named. Without the data or the checkpoint it stops at once and says
@@ -7,7 +7,8 @@ what to download or train. Table 8 evaluates one checkpoint per ablation, found 
 
 Synthetic twin (`--data synthetic`): the same pipeline end to end on CPU — synthetic testbed, tiny
 models, stage 1 + stage 2 training with the demo configs, evaluation — so CI exercises every step.
-Its numbers measure the synthetic task, never the paper's; the output says so.
+Its numbers measure the synthetic task, never the paper's: its tables show the chance level of
+each column and the paper's rows only as a labelled reference, with no difference to them.
 
 Image-reliance controls (`--controls`, default `swapped`): every question is also asked of another
 case's volume (a fixed-seed derangement of the test cases) and, with `blank`, of an all-zero volume;
@@ -15,6 +16,9 @@ the tables report accuracy and text metrics per condition beside the normal scor
 McNemar tests and bootstrap intervals. `--controls none` evaluates the own volumes only.
 
 Predictions are written incrementally (PredictionWriter); rerunning resumes where a run stopped.
+
+Progress lines go to stderr from the first second; the tables go to stdout. The libraries' tips and
+warnings are hidden unless `--verbose` is given.
 """
 
 from __future__ import annotations
@@ -22,8 +26,17 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+#: Receives one progress line per step (see :class:`slicevlm.console.Progress`).
+ProgressFn = Callable[[str], None]
+
+
+def _silent(message: str) -> None:
+    """A progress callback that prints nothing."""
+
 
 REPO = Path(__file__).resolve().parents[2]
 TABLE_TASKS: dict[str, list[str]] = {
@@ -89,11 +102,14 @@ def evaluate_checkpoint(
     num_workers: int = 2,
     controls: list[str] | None = None,
     control_seed: int = 0,
+    comparable: bool = True,
 ):
     """Generate on the test split with a checkpoint folder and score it; returns the PredictionWriter.
 
     ``controls`` (``"swapped"``, ``"blank"``) also asks every question of another case's volume and/or
     a blank one (the data module's ``image_controls``); ``control_seed`` fixes the case derangement.
+    ``comparable=False`` (the synthetic twin) shows the paper's rows in the summary as a labelled
+    reference, with the chance level and no difference to them.
     """
     import lightning as L
     import torch
@@ -124,16 +140,29 @@ def evaluate_checkpoint(
         logger=False, enable_checkpointing=False, enable_model_summary=False, callbacks=[writer],
     )
     trainer.test(module, datamodule=datamodule)
+    if not comparable and writer.summary is not None:
+        from slicevlm.callbacks.summary import summary_markdown
+
+        writer.summary_md_path.write_text(
+            summary_markdown(writer.summary, writer.reports, compare=True, comparable=False), encoding="utf-8"
+        )
     return writer
 
 
 # -- the synthetic twin ---------------------------------------------------------------------------
-def train_synthetic(work: Path, name: str, overlay: Path | None, seed: int, max_steps: int | None, tiny: Path) -> Path:
-    """Train stage 1 then stage 2 with the demo configs on the synthetic testbed; returns the checkpoint."""
+def train_synthetic(
+    work: Path, name: str, overlay: Path | None, seed: int, max_steps: int | None, tiny: Path,
+    progress: ProgressFn = _silent, quiet: bool = False,
+) -> Path:
+    """Train stage 1 then stage 2 with the demo configs on the synthetic testbed; returns the checkpoint.
+
+    ``quiet`` leaves out Lightning's model summary (the progress bars stay).
+    """
     from slicevlm.cli import run_lightning_cli
 
     checkpoint = work / name / f"seed{seed}" / "checkpoint"
     if (checkpoint / "slicevlm.json").is_file():
+        progress(f"[{name}, seed {seed}] already trained: {checkpoint}")
         return checkpoint  # resume: this variant is already trained
     configs = REPO / "configs"
     common = [
@@ -144,10 +173,13 @@ def train_synthetic(work: Path, name: str, overlay: Path | None, seed: int, max_
         "--model.language.init_args.model_name", str((tiny / "llm").resolve()),
         "--trainer.logger.init_args.save_dir", str(work / name / f"seed{seed}" / "logs"),
         *(["--trainer.max_steps", str(max_steps), "--trainer.limit_val_batches", "1"] if max_steps else []),
+        *(["--trainer.enable_model_summary", "false"] if quiet else []),
     ]
     extra = ["--config", str(overlay)] if overlay else []
     stage1 = work / name / f"seed{seed}" / "stage1"
+    progress(f"[{name}, seed {seed}] stage 1: training fusion, injection and projector on reports (encoder and LLM frozen)")
     run_lightning_cli(["fit", "--config", str(configs / "demo.yaml"), *extra, *common, "--model.export_dir", str(stage1)])
+    progress(f"[{name}, seed {seed}] stage 2: training the same + LoRA on reports, closed and open questions")
     run_lightning_cli(
         ["fit", "--config", str(configs / "demo.yaml"), "--config", str(configs / "demo_stage2.yaml"), *extra, *common,
          "--model.init_from", str(stage1), "--model.export_dir", str(checkpoint)]
@@ -155,26 +187,35 @@ def train_synthetic(work: Path, name: str, overlay: Path | None, seed: int, max_
     return checkpoint
 
 
-def prepare_synthetic(work: Path, n: int, tiny: Path) -> None:
-    """Synthetic testbed under `work` and tiny models in `tiny` (each kept if already there)."""
-    from slicevlm.data.synth import write_synthetic_dataset
-    from slicevlm.tiny import write_tiny_models
-
-    recipe = {"n": n, "seed": 0, "shape": [32, 64, 64], "choice_order": "fixed"}  # fixed: see `slicevlm.data.findings`
+def prepare_synthetic(work: Path, n: int, tiny: Path, progress: ProgressFn = _silent) -> None:
+    """Synthetic testbed under `work` and tiny models in `tiny` (each kept if already there and
+    written with the same settings). Closed choices come in a fixed order: see `slicevlm.data.findings`."""
+    recipe = {"n": n, "seed": 0, "shape": [32, 64, 64], "choice_order": "fixed"}
     marker = work / "data" / "synth_recipe.json"
-    if not marker.is_file() or json.loads(marker.read_text(encoding="utf-8")) != recipe:
+    if marker.is_file() and json.loads(marker.read_text(encoding="utf-8")) == recipe:
+        progress(f"using the synthetic testbed in {work / 'data'}")
+    else:
+        progress(f"writing the synthetic testbed: {n} cases at 32×64×64 in {work / 'data'}")
+        from slicevlm.data.synth import write_synthetic_dataset
+
         write_synthetic_dataset(work / "data", n=n, seed=0, shape=(32, 64, 64), choice_order="fixed")
         marker.write_text(json.dumps(recipe), encoding="utf-8")
+    progress(f"tiny models in {tiny} (written if missing: the tiny LLM's language warm-up takes about a minute on a CPU)")
+    from slicevlm.tiny import write_tiny_models
+
     write_tiny_models(tiny)
 
 
 # -- tables ---------------------------------------------------------------------------------------
-def table8_markdown(rows: dict[str, Any], protocol: str, seeds_note: str = "") -> str:
-    """Paper Table 8 beside ours: one of our rows per ablation (`ours_table8` tuples)."""
+def table8_markdown(rows: dict[str, Any], protocol: str, seeds_note: str = "", comparable: bool = True) -> str:
+    """Paper Table 8 beside ours: one of our rows per ablation (`ours_table8` tuples).
+
+    ``comparable=False`` (the synthetic twin): the paper's rows are a labelled reference only.
+    """
     from slicevlm.metrics.compare import render_comparison
     from slicevlm.metrics.paper_tables import TABLE8
 
-    return render_comparison(TABLE8, rows, protocol) + seeds_note
+    return render_comparison(TABLE8, rows, protocol, comparable=comparable) + seeds_note
 
 
 def closed_accuracy_interval(values: list[float]) -> str:
@@ -198,9 +239,14 @@ def controls_markdown(rows: dict[str, Any]) -> str:
             + "\n".join(markdown_table(header, body)) + "\n")
 
 
-def run(args: argparse.Namespace) -> str:
-    """Do the work of one `reproduce` call; returns the markdown printed at the end."""
-    from slicevlm.metrics.compare import ours_table8
+def run(args: argparse.Namespace, progress: ProgressFn = _silent) -> str:
+    """Do the work of one `reproduce` call; returns the markdown printed at the end.
+
+    Args:
+        args: The parsed command line (:func:`build_parser`).
+        progress: Called with one line before each step (testbed, models, each stage, evaluation).
+    """
+    from slicevlm.metrics.compare import CHANCE_LABEL, closed_chance_mean, ours_table8
 
     tasks = TABLE_TASKS[args.table]
     synthetic = args.data == "synthetic"
@@ -210,7 +256,7 @@ def run(args: argparse.Namespace) -> str:
     if synthetic:
         work = Path(args.work)
         tiny = Path(args.tiny_models) if args.tiny_models else work / "tiny"
-        prepare_synthetic(work, args.n, tiny)
+        prepare_synthetic(work, args.n, tiny, progress)
         data_root = work / "data"
         variants = {"full": None} if args.table != "table8" else {"full": None, **{k: REPO / "configs" / "ablations" / f"{k}.yaml" for k in SYNTHETIC_ABLATIONS}}
         seeds = args.seeds
@@ -232,12 +278,16 @@ def run(args: argparse.Namespace) -> str:
     for name, source in variants.items():
         for seed in seeds:
             if synthetic:
-                checkpoint = train_synthetic(Path(args.work), name, source, seed, args.max_steps, tiny)
+                checkpoint = train_synthetic(Path(args.work), name, source, seed, args.max_steps, tiny,
+                                             progress, quiet=not args.verbose)
                 out_dir = out_root / name / f"seed{seed}"
             else:
                 checkpoint, out_dir = source, out_root / name
+            progress(f"[{name}{'' if seed is None else f', seed {seed}'}] evaluating {checkpoint} on the test split "
+                     f"({', '.join(tasks)}{'; controls: ' + ', '.join(controls) if controls else ''}) -> {out_dir}")
             writer = evaluate_checkpoint(checkpoint, data_root, tasks, out_dir, protocol, bertscore, args.batch_size,
-                                         args.max_samples, args.device, controls=controls, control_seed=args.control_seed)
+                                         args.max_samples, args.device, controls=controls, control_seed=args.control_seed,
+                                         comparable=not synthetic)
             report = writer.reports[protocol]
             row_name = FULL_MODEL if name == "full" else ABLATIONS[name]
             accuracies.setdefault(row_name, []).append(report.results.get("vqa_closed", {}).get("Mean", {}).get("accuracy"))
@@ -251,15 +301,18 @@ def run(args: argparse.Namespace) -> str:
     header = f"# Reproduction of paper {args.table.replace('table', 'Table ')} — protocol: {protocol}\n"
     if synthetic:
         header += ("\n**Synthetic twin**: tiny models on the synthetic testbed. These numbers test the pipeline; "
-                   "they are not comparable with the paper's.\n")
+                   "they are not comparable with the paper's. Compare them with the chance row; the paper's rows "
+                   "are printed for reference only.\n")
     if args.table == "table8":
         intervals = "\n".join(f"| {row} | {closed_accuracy_interval([a for a in accs if a is not None])} |" for row, accs in accuracies.items())
-        sections.append(table8_markdown(table8_rows, protocol)
+        intervals += f"\n| {CHANCE_LABEL} | {closed_chance_mean():.2f} |"
+        sections.append(table8_markdown(table8_rows, protocol, comparable=not synthetic)
                         + "\n\nClosed-VQA accuracy (Mean over types) across seeds:\n\n| row | accuracy |\n|---|---|\n" + intervals + "\n"
                         + (controls_markdown(control_rows) if control_rows else ""))
     text = header + "\n" + "\n".join(sections)
     out_root.mkdir(parents=True, exist_ok=True)
     (out_root / "reproduction.md").write_text(text, encoding="utf-8")
+    progress(f"done; the tables follow and are in {out_root / 'reproduction.md'}")
     return text
 
 
@@ -280,6 +333,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="image-reliance controls: also ask every question of another case's volume (swapped) "
                         "and/or an all-zero volume (blank); 'none' for own volumes only (default: swapped)")
     parser.add_argument("--control-seed", type=int, default=0, help="seed of the case derangement of --controls swapped")
+    parser.add_argument("--verbose", action="store_true",
+                        help="show the libraries' own output too (Lightning tips and warnings, model summaries, loading bars)")
     synthetic = parser.add_argument_group("synthetic twin (--data synthetic)")
     synthetic.add_argument("--work", default="runs/reproduce-synthetic", help="where the testbed, tiny models and runs go")
     synthetic.add_argument("--n", type=int, default=160, help="synthetic cases")
@@ -294,11 +349,18 @@ def main(argv: list[str]) -> int:
     """Entry point of `slicevlm reproduce`."""
     import sys
 
+    from slicevlm.console import Progress, library_noise
     from slicevlm.data.errors import DataError
 
     args = build_parser().parse_args(argv)
+    progress = Progress("reproduce")
+    what = "the synthetic twin (testbed, tiny models, stage 1 + stage 2 training, evaluation)" if args.data == "synthetic" \
+        else f"a checkpoint on the M3D data in {args.data}"
+    progress(f"{args.table}: {what}" + ("" if args.verbose else "; --verbose shows the libraries' own output"))
     try:
-        print(run(args))
+        with library_noise(args.verbose):
+            text = run(args, progress)
+        print(text)
     except (ReproduceError, DataError) as error:  # missing inputs, or data the run cannot use
         print(f"slicevlm reproduce: {error}", file=sys.stderr)
         return 2

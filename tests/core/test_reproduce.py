@@ -7,14 +7,25 @@ import json
 from slicevlm.reproduce import main
 
 
-def test_table4_synthetic_twin_runs_the_whole_pipeline(tmp_path, capsys, tiny_models):
+def test_table4_synthetic_twin_runs_the_whole_pipeline(tmp_path, capsys, recwarn, tiny_models):
     code = main(["table4", "--data", "synthetic", "--work", str(tmp_path / "work"), "--out", str(tmp_path / "out"),
                  "--tiny-models", str(tiny_models["llm"].parent),
                  "--n", "24", "--max-steps", "2", "--max-samples", "6", "--device", "cpu", "--controls", "swapped", "blank"])
     assert code == 0
-    printed = capsys.readouterr().out
+    captured = capsys.readouterr()
+    printed = captured.out
     assert "protocol: m3d" in printed and "Synthetic twin" in printed
-    assert "paper: Ours | 99.82 | 90.04 | 79.93 | 74.41 | 70.32 | 82.90" in printed
+    # Synthetic numbers sit beside the chance level; the paper's are a labelled reference, never a difference.
+    assert "| chance (random choice) | 33.33 | 25.00 | 25.00 | 25.00 | 25.00 | 26.67 |" in printed
+    assert "| paper, for reference only (not comparable): Ours | 99.82 | 90.04 | 79.93 | 74.41 | 70.32 | 82.90 |" in printed
+    assert "Δ this run − paper" not in printed and "| paper: " not in printed
+    # Progress on stderr, step by step, from the first line; no library tips or warnings by default.
+    steps = [line.split("] ", 1)[1] for line in captured.err.splitlines() if line.startswith("reproduce [")]
+    expected = ["table4: the synthetic twin", "writing the synthetic testbed: 24 cases", "tiny models in",
+                "[full, seed 0] stage 1", "[full, seed 0] stage 2", "[full, seed 0] evaluating", "done"]
+    assert len(steps) == len(expected) and all(s.startswith(e) for s, e in zip(steps, expected)), steps
+    assert "Tip" not in captured.err + printed and "Name" not in printed  # no Lightning tips, no model summary
+    assert not [w for w in recwarn if "lightning" in w.filename or "transformers" in w.filename], [str(w.message) for w in recwarn]
     rows = [json.loads(line) for line in (tmp_path / "out" / "table4" / "full" / "seed0" / "predictions.jsonl").read_text(encoding="utf-8").splitlines()]
     assert len(rows) == 18 and {row["task"] for row in rows} == {"vqa_closed"}  # 6 questions x own, swapped, blank
     assert [row["condition"] for row in rows[:3]] == ["own", "swapped", "blank"]
@@ -35,6 +46,20 @@ def test_table8_control_columns():
     text = controls_markdown({"Full model (Tables 2-4) (seed 0)": control_report(rows, n_resamples=100)})
     assert "| row | own volume | swapped volume | own − swapped | follows swapped-in truth | blank volume |" in text
     assert "| Full model (Tables 2-4) (seed 0) | 100.00 [100.0, 100.0] | 100.00 [100.0, 100.0] | 0.00 [0.0, 0.0] | 0.00 [0.0, 0.0] (n 4) | – |" in text
+
+
+def test_the_first_progress_line_comes_before_any_work(tmp_path, capsys, monkeypatch):
+    import slicevlm.reproduce as reproduce
+
+    def no_work(args, progress):
+        assert "table2: the synthetic twin" in capsys.readouterr().err  # printed before the run starts
+        progress("working")
+        return "tables"
+
+    monkeypatch.setattr(reproduce, "run", no_work)
+    assert main(["table2", "--data", "synthetic"]) == 0
+    captured = capsys.readouterr()
+    assert captured.out == "tables\n" and "] working" in captured.err
 
 
 def test_controls_option_parses():

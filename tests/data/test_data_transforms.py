@@ -1,4 +1,4 @@
-"""The model-size transform, orientation and intensity (SPEC §1)."""
+"""The model-size transform, orientation and intensity (docs/method.md#input-and-preprocessing)."""
 
 from __future__ import annotations
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from slicevlm.metrics import PredictionRecord, aggregate_m3d, evaluate
-from slicevlm.metrics.compare import compare_with_paper, ours_table8, render_comparison
+from slicevlm.metrics.compare import CHANCE_LABEL, compare_with_paper, ours_table8, render_comparison
 from slicevlm.metrics.paper_tables import TABLE2, TABLE3, TABLE4, TABLE8, TABLES
 from slicevlm.metrics.report import ScoreReport
 
@@ -93,3 +93,29 @@ def test_compare_with_paper_renders_deltas_and_protocol() -> None:
     assert ours_table8(report)[:3] == (51.26, 53.37, 50.0)
     with pytest.raises(ValueError, match="unknown Table 8 row"):
         compare_with_paper(report, ablation="nope")
+
+
+def test_comparisons_show_the_chance_level_of_closed_questions_only() -> None:
+    closed = ScoreReport(protocol="m3d", description="", results={"vqa_closed": {
+        "Plane": {"accuracy": 40.0}, "Phase": {"accuracy": 30.0}, "Organ": {"accuracy": 30.0},
+        "Abnormality": {"accuracy": 20.0}, "Location": {"accuracy": 20.0}, "Mean": {"accuracy": 28.0}}})
+    text = compare_with_paper(closed)
+    # Plane: three planes + "NA"; other types: four choices; Mean: unweighted over the five types.
+    assert "| chance (random choice) | 33.33 | 25.00 | 25.00 | 25.00 | 25.00 | 26.67 |" in text
+    assert "| Δ this run − paper: Ours | -59.82 |" in text  # a run on M3D data keeps its difference to the paper
+    open_text = render_comparison(TABLE3, {"Ours BLEU": (1.0, 2.0, 3.0, 4.0, 5.0, 3.0)}, "m3d")
+    assert "| chance (random choice) | — | — | — | — | — | — |" in open_text
+    table8 = render_comparison(TABLE8, {"No injection": (1.0,) * 9}, "m3d")
+    assert "| chance (random choice) | — | — | — | — | — | — | — | — | 26.67 |" in table8
+
+
+def test_a_run_that_is_not_comparable_shows_the_paper_as_reference_without_a_difference() -> None:
+    closed = ScoreReport(protocol="m3d", description="", results={"vqa_closed": {"Plane": {"accuracy": 40.0}}})
+    text = compare_with_paper(closed, comparable=False)
+    assert "Δ" not in text and "| paper: " not in text
+    assert "| paper, for reference only (not comparable): Ours | 99.82 | 90.04 | 79.93 | 74.41 | 70.32 | 82.90 |" in text
+    assert "**Not comparable**" in text and "chance (random choice)" in text
+    rows = [line.split("|")[1].strip() for line in text.splitlines() if line.startswith("| ")]
+    assert rows.index("this run: Ours") < rows.index(CHANCE_LABEL) < rows.index("paper, for reference only (not comparable): Ours")
+    table8 = render_comparison(TABLE8, {"No injection": (1.0,) * 9}, "m3d", comparable=False)
+    assert "Δ" not in table8 and "paper, for reference only (not comparable): No injection" in table8

@@ -1,7 +1,7 @@
 """The LitServe app end to end on 127.0.0.1: uploads, paths, batching, limits, bad clients, load.
 
 One server per module (tiny stage-2 checkpoint, CPU), started in its own process group and
-stopped as a group (SPEC §8).
+stopped as a group.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """CUDA-graph decoding gives the same tokens as eager decoding and as Hugging Face `generate` (GPU only).
 
-Run on the lent GPU machine: `make test-gpu` (or `pytest -m gpu tests/speed`). A small random
+Run on a CUDA machine: `make test-gpu` (or `pytest -m gpu tests/speed`). A small random
 LLaMA with large initial weights (peaked logits, so greedy has no near-ties) in fp32 and bf16.
 """
 

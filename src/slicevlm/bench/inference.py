@@ -1,4 +1,4 @@
-"""Inference speed, side by side in one run (issue 6): latency, per-token decode, vision, batched evaluation.
+"""Inference speed, side by side in one run: latency, per-token decode, vision, batched evaluation.
 
 Floors are computed from quantities measured in the same run: vision time + prefill time + tokens ×
 (LLM weight bytes / measured copy bandwidth). "fast" is `slicevlm.llm.decoding.GreedyDecoder`

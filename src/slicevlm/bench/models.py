@@ -16,7 +16,7 @@ import torch
 from slicevlm.model import SliceVLM
 
 SIZES = ("tiny", "full")
-#: Closed-ended M3D-VQA style questions (SPEC §3: question + " Choices: A. … D. …"), different lengths.
+#: Closed-ended M3D-VQA style questions (M3D's prompt: question + " Choices: A. … D. …"), different lengths.
 CLOSED_QUESTIONS = (
     "Which organ shows the abnormality in this image? Choices: A. liver B. spleen C. kidney D. pancreas",
     "What plane is this image? Choices: A. axial B. coronal C. sagittal D. oblique",

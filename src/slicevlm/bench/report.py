@@ -16,7 +16,7 @@ class Figure:
         value: the measured number (a ratio, or a rate where the target is absolute).
         unit: "×", "volumes/s", "min", ...
         detail: the raw timings behind the number, human-readable.
-        target: the issue's target as (comparison, bound), e.g. ("<=", 1.25); None when informative only.
+        target: the speed goal as (comparison, bound), e.g. ("<=", 1.25); None when informative only.
     """
 
     suite: str

@@ -1,12 +1,12 @@
-"""`slicevlm bench`: speed figures as ratios measured side by side in one run (issue 6).
+"""`slicevlm bench`: speed figures as ratios measured side by side in one run.
 
     slicevlm bench --device cuda --size full --json runs/bench/gpu.json     # make bench
     slicevlm bench --device cpu  --size tiny --json runs/bench/cpu.json     # make bench-cpu
 
 Suites (comma list with --suite; default all): latency, decode, vision, eval, train. Every figure
 compares two timings from this run (fast vs floor, fast vs plain generate, dynamic vs fixed padding);
-targets are the issue's and apply to `--size full` on one H100/H200 (they are shown, not judged, for
-tiny/CPU runs). The table is printed as markdown; the JSON holds every raw timing plus the machine,
+targets are the project's speed goals and apply to `--size full` on one H100/H200 (they are
+shown, not judged, for tiny/CPU runs). The table is printed as markdown; the JSON holds every raw timing plus the machine,
 the command and the date, ready to be copied into BENCHMARKS.md.
 """
 

@@ -54,7 +54,7 @@ def compare(fns: dict[str, Callable[[], Any]], device: torch.device, warmup: int
 def copy_bandwidth(device: torch.device, megabytes: int, repeats: int = 10) -> float:
     """Measured memory bandwidth in bytes/s: a large same-device copy counts its bytes read plus written.
 
-    This is the number the weight-read floor uses (SPEC §7: 3.0 TB/s on an H100 80GB).
+    This is the number the weight-read floor uses (3.0 TB/s measured on an H100 80GB; docs/method.md#speed-anchors).
     """
     count = megabytes * 2**20 // 4
     source = torch.empty(count, dtype=torch.float32, device=device).uniform_()

@@ -1,4 +1,4 @@
-"""Stage-2 training throughput: dynamic padding (± length bucketing) vs fixed 512-token padding (issue 6).
+"""Stage-2 training throughput: dynamic padding (± length bucketing) vs fixed 512-token padding.
 
 The real stage-2 set-up — `SliceVLMModule(stage=2)`: LoRA on every linear layer of the LLM, fusion,
 injection and projector trainable, encoder frozen — runs forward + backward + AdamW step on

@@ -65,7 +65,10 @@ def build_summary(
 
 
 def summary_markdown(
-    summary: Mapping[str, Any], reports: Mapping[str, ScoreReport | ControlReport], compare: bool = False
+    summary: Mapping[str, Any],
+    reports: Mapping[str, ScoreReport | ControlReport],
+    compare: bool = False,
+    comparable: bool = True,
 ) -> str:
     """Markdown version of :func:`build_summary`'s output.
 
@@ -73,6 +76,8 @@ def summary_markdown(
         summary: The summary dict.
         reports: Reports by protocol, and the control report under ``"controls"``.
         compare: Append paper-vs-ours tables for each report.
+        comparable: False when the run does not measure the paper's task (the synthetic twin): the
+            paper's rows are then a labelled reference, with no difference to them.
 
     Returns:
         The markdown document.
@@ -94,5 +99,5 @@ def summary_markdown(
         if compare and isinstance(report, ScoreReport):
             from slicevlm.metrics.compare import compare_with_paper
 
-            lines += [compare_with_paper(report), ""]
+            lines += [compare_with_paper(report, comparable=comparable), ""]
     return "\n".join(lines)

@@ -1,4 +1,4 @@
-"""Everything between files on disk and a batch (SPEC §1 and §3).
+"""Everything between files on disk and a batch (docs/method.md#input-and-preprocessing, docs/method.md#data).
 
 - :mod:`~slicevlm.data.readers`: :func:`load_volume`, one loader in front of per-format readers
 - :mod:`~slicevlm.data.transforms`: orientation, intensity, :func:`resize_to_model`

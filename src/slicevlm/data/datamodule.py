@@ -49,7 +49,7 @@ class M3DDataModule(LightningDataModule):
         test_tasks: Tasks of the test and predict sets.
         cap_test_split: Caption test list: test, test100, test500 or test1k.
         volume_size: Model input (D, H, W): depth resampled linearly, in-plane resized and centre
-            cropped (SPEC §1).
+            cropped (docs/method.md#input-and-preprocessing).
         slicing_axis: axial, coronal or sagittal.
         ct_window: Optional (center, width) CT window applied before min-max; only for HU data.
         volume_shards: LitData shards (a folder or an s3:// URL) written by `slicevlm shard` or

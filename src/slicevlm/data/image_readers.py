@@ -24,7 +24,7 @@ class SliceFolderReader(VolumeReader):
     """A folder of numbered 2D images, one per slice (the raw M3D-Cap layout).
 
     Slices are sorted by the integer in their file name (``2.png`` before ``10.png``), read as
-    greyscale, and only slices of the most common shape are kept (the peers' recipe, SPEC §3); the
+    greyscale, and only slices of the most common shape are kept (the peers' recipe); the
     dropped ones are logged as a warning. The folder may hold at most ``limits.max_files`` files,
     and no slice may be a link pointing outside the allowed folder.
     """

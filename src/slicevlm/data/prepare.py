@@ -1,4 +1,4 @@
-"""``slicevlm prepare-m3d``: raw M3D-Cap slice folders → model-ready volumes (SPEC §3).
+"""``slicevlm prepare-m3d``: raw M3D-Cap slice folders → model-ready volumes (docs/method.md#data).
 
 Input layout (the M3D-Cap download): ``RAW_ROOT/<source>/<case>/<series>/<n>.jpeg`` slice images
 and ``RAW_ROOT/<source>/<case>/text.txt``. Output (a data root): ``OUT_ROOT/M3D_Cap_npy/<source>/

@@ -1,4 +1,4 @@
-"""Instruction and target text for each task (SPEC §3).
+"""Instruction and target text for each task (M3D's prompts; docs/method.md#data).
 
 The model adds the image prefix (``"<image>\\nThis provides an overview of the picture.\\n"``)
 itself; everything here is the user text after it and the answer the loss is computed on.

@@ -125,7 +125,7 @@ def load_volume(
         axis: Slicing axis: ``"axial"``, ``"coronal"`` or ``"sagittal"``.
         window: Optional CT window ``(center, width)`` in HU applied before min-max (HU data only;
             M3D's npy volumes are display images in [0, 1] already).
-        normalize: Min-max scale to [0, 1] (SPEC §1). ``False`` returns raw intensities.
+        normalize: Min-max scale to [0, 1] (the model's input). ``False`` returns raw intensities.
         min_slices: Fewest slices accepted along every axis; 1 lets a single 2D image through.
         limits: Caps (voxels, files, header bytes) checked on headers before allocating, and the
             folder every file read must resolve into (see :class:`ReadLimits`).

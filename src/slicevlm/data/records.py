@@ -1,4 +1,4 @@
-"""M3D's index files parsed into records: ``M3D_Cap.json`` and the M3D-VQA CSVs (SPEC §3).
+"""M3D's index files parsed into records: ``M3D_Cap.json`` and the M3D-VQA CSVs (docs/method.md#data).
 
 ``M3D_Cap.json`` is one object whose values are lists of ``{"image": ..., "text": ...}`` entries,
 paths relative to the data root. The VQA CSVs have exactly the columns in :data:`VQA_COLUMNS`;

@@ -1,4 +1,4 @@
-"""Array transforms between a volume as read and the model's input (SPEC §1).
+"""Array transforms between a volume as read and the model's input (docs/method.md#input-and-preprocessing).
 
 Orientation convention: readers hand over arrays in ``(z, y, x)`` order of the LPS frame (z runs
 inferior→superior, y anterior→posterior, x patient right→left; the radiological view of an axial
@@ -7,8 +7,8 @@ the superior side at the top of coronal and sagittal slices. Arrays without orie
 slice images) are taken to be stored axially already.
 
 The model-size transform (:func:`resize_to_model`) resamples depth linearly and resizes in-plane
-so that the image covers the target, then crops the centre: for a square target, "shorter side to
-H, centre crop" exactly as SPEC §1 writes it.
+so that the image covers the target, then crops the centre: for a square target, this is "shorter
+side to H, centre crop".
 """
 
 from __future__ import annotations
@@ -87,7 +87,7 @@ def resize_to_model(
     volume: np.ndarray | torch.Tensor,
     size: tuple[int, int, int] = (50, 224, 224),
 ) -> torch.Tensor:
-    """Bring a ``(D, H, W)`` volume to the model's input size (SPEC §1).
+    """Bring a ``(D, H, W)`` volume to the model's input size (docs/method.md#input-and-preprocessing).
 
     Depth is resampled linearly to ``size[0]``; in-plane, the image is scaled (same factor on both
     axes) so that it covers ``size[1] × size[2]`` and the centre is cropped. One trilinear

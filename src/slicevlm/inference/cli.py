@@ -62,7 +62,7 @@ def _model_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--checkpoint", required=True, type=Path, help="checkpoint folder written by training")
     group.add_argument("--device", default="auto", help="auto (GPU if present), cpu, cuda or cuda:N")
     group.add_argument("--dtype", default="auto", choices=("auto", "float32", "bfloat16", "float16"), help="auto: float32 on CPU, the checkpoint's on GPU")
-    group.add_argument("--max-new-tokens", type=int, default=256, help="answer length cap (SPEC §4: 256)")
+    group.add_argument("--max-new-tokens", type=int, default=256, help="answer length cap (256, as the paper's evaluation)")
     group.add_argument("--engine", default="hf", choices=("hf", "fast"), help="decoding: transformers generate, or our static-cache loop (same tokens)")
     group.add_argument("--axis", default="axial", choices=("axial", "coronal", "sagittal"), help="slicing axis of the volume")
     group.add_argument("--window", type=_window, default=None, metavar="CENTER,WIDTH", help="CT window in HU before min-max (raw HU volumes)")

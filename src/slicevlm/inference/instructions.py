@@ -1,4 +1,4 @@
-"""User text → the instruction the model was trained on (SPEC §3, via :mod:`slicevlm.data.prompts`).
+"""User text → the instruction the model was trained on (M3D's prompts, via :mod:`slicevlm.data.prompts`).
 
 A closed question carries up to four choices and is written exactly as M3D-VQA's closed-ended prompt
 (``question Choices: A. .. B. .. C. .. D. ..``; missing choices are M3D's ``NA``). A report request

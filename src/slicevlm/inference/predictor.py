@@ -5,9 +5,9 @@
     qa.report("ct.nii.gz").text
     qa.answer_many(["a.npy", "b.npy"], ["What phase?", "What plane?"], batch_size=8)
 
-Answers are greedy (SPEC §4). Each :class:`Answer` carries its timings and the slices the selector
-kept, captured by hooks on the vision pipeline while ``SliceVLM.generate`` runs, so the volume goes
-through the vision side once.
+Answers are greedy, as the paper's evaluation decodes. Each :class:`Answer` carries its timings
+and the slices the selector kept, captured by hooks on the vision pipeline while
+``SliceVLM.generate`` runs, so the volume goes through the vision side once.
 """
 
 from __future__ import annotations
@@ -103,7 +103,7 @@ class VolumeQA:
     Args:
         model: the model, in eval mode, on its device.
         input_size: ``(D, H, W)`` every volume is resampled to.
-        max_new_tokens: answer length cap (SPEC §4: 256).
+        max_new_tokens: answer length cap (256, as the paper's evaluation).
         axis: slicing axis for volumes read from files.
         window: optional CT window ``(center, width)`` applied to files before min-max.
         metadata: the checkpoint's ``slicevlm.json``, kept for reporting.

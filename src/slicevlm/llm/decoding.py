@@ -1,4 +1,6 @@
-"""Fast greedy decoding: a decode loop we own over a static KV cache, replayed as a CUDA graph (SPEC §7).
+"""Fast greedy decoding: a decode loop we own over a static KV cache, replayed as a CUDA graph.
+
+Measured speed anchors for this design: docs/method.md#speed-anchors.
 
 Hugging Face `generate` re-enters Python, rebuilds masks and grows a dynamic cache on every token,
 which costs ~4× the weight-read floor per token on an H100. Here the loop is ours:
@@ -158,7 +160,11 @@ class GreedyDecoder:
         return state
 
     def _set_cache_column(self, state: _DecodeState, column: torch.Tensor | int) -> None:
-        """Point every cache layer's write counter at `column` (the rewind SPEC §7 warns about)."""
+        """Point every cache layer's write counter at `column`.
+
+        A transformers 5 static cache layer writes at its own counter, not at the `cache_position`
+        passed in, so a replayed graph must rewind that counter or it writes out of bounds.
+        """
         for layer in state.cache.layers:
             if torch.is_tensor(column):
                 layer.cumulative_length.copy_(column)

@@ -1,4 +1,4 @@
-"""LoRA on the language model via peft (paper § Implementation details; SPEC §2)."""
+"""LoRA on the language model via peft (paper, "Implementation details"; docs/method.md#training)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Prompts and token batches (SPEC §1.6).
+"""Prompts and token batches (docs/method.md#language-model-and-prompt).
 
 A prompt is the paper's prefix — `"<image>\\nThis provides an overview of the picture.\\n"` — followed
 by the instruction. Prompt and answer are tokenised separately and concatenated, so training sees

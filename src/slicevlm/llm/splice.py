@@ -1,4 +1,4 @@
-"""Splice visual embeddings into a token sequence at the `<image>` token (SPEC §1.6).
+"""Splice visual embeddings into a token sequence at the `<image>` token (docs/method.md#language-model-and-prompt).
 
 Each row holds exactly one `<image>` token. It is found by id, not by position, so tokenizers with
 or without BOS and left- or right-padded batches all work. The token's single embedding is

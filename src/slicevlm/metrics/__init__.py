@@ -1,6 +1,6 @@
 """Evaluation metrics: pure functions over strings (no Lightning, nothing heavy at import).
 
-Two protocols (SPEC §4), always named in their output so numbers are never mixed:
+Two protocols (docs/method.md#evaluation-protocols), always named in their output so numbers are never mixed:
 
 - ``m3d`` (default, paper-comparable): per-sample BLEU-1, ROUGE-1 F1, nltk METEOR, BERTScore F1
   (roberta-large layer 17), averaged ×100; closed-ended accuracy by the peers' rule and a strict

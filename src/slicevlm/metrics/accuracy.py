@@ -1,4 +1,4 @@
-"""Closed-ended VQA accuracy rules (SPEC §4, paper Table 4).
+"""Closed-ended VQA accuracy rules (docs/method.md#evaluation-protocols, paper Table 4).
 
 Targets are written ``"{letter}. {answer}"`` (e.g. ``"B. Coronal plane"``), so a generated answer
 names its choice as a capital letter followed by a period.

@@ -1,4 +1,4 @@
-"""BERTScore F1 through the ``bert_score`` package (SPEC §4, §8).
+"""BERTScore F1 through the ``bert_score`` package (docs/method.md#evaluation-protocols).
 
 The m3d protocol's BERTScore is F1 of ``roberta-large`` layer 17, no idf, no baseline rescaling
 (what HF ``evaluate``'s ``bertscore`` with ``lang="en"`` computes). Nothing is downloaded

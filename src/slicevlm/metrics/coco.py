@@ -1,4 +1,4 @@
-"""The ``coco`` protocol (SPEC §4): pycocoevalcap, corpus level, ×100.
+"""The ``coco`` protocol (docs/method.md#evaluation-protocols): pycocoevalcap, corpus level, ×100.
 
 All predictions and references are lower-cased and tokenised by Stanford's PTB tokenizer
 (punctuation removed) in one Java call; then, per task and question type, BLEU-1..4 (corpus BLEU,

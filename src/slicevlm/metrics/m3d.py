@@ -1,4 +1,4 @@
-"""The ``m3d`` protocol (SPEC §4): per-sample scores, averaged per group, ×100.
+"""The ``m3d`` protocol (docs/method.md#evaluation-protocols): per-sample scores, averaged per group, ×100.
 
 This is what the paper's and the peers' tables use. Free-text tasks (``caption``, ``vqa_open``)
 get BLEU-1, ROUGE-1 F1, METEOR and (optionally) BERTScore F1 per sample

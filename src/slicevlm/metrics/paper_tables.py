@@ -1,4 +1,4 @@
-"""The paper's published numbers (Lian et al., Sci Rep 2026; SPEC §5), as data.
+"""The paper's published numbers (Lian et al., Sci Rep 2026), as data.
 
 All quality numbers are under the m3d protocol (per-sample BLEU-1, ROUGE-1, nltk METEOR,
 BERTScore F1 of roberta-large, ×100; closed-ended accuracy by the peers' rule).

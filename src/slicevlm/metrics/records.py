@@ -1,6 +1,6 @@
 """Prediction records: the rows every protocol scores and every predictions JSONL holds.
 
-One row per sample, fields (SPEC §4):
+One row per sample, fields:
 
 - ``id`` (str): unique sample id.
 - ``task``: ``"caption"`` (report generation, M3D-Cap), ``"vqa_closed"`` or ``"vqa_open"`` (M3D-VQA).

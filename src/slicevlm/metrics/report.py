@@ -1,6 +1,6 @@
 """The result of scoring a predictions set under one protocol, and its markdown / JSON forms.
 
-Layout (SPEC §4, paper Tables 2–4): ``results[task][group][metric]``, values ×100, where ``group``
+Layout (paper Tables 2–4): ``results[task][group][metric]``, values ×100, where ``group``
 is ``"Overall"`` (all samples of the task pooled) and, for VQA, each question type present plus
 ``"Mean"`` (unweighted mean over the question types present, as the paper's Mean column).
 """

@@ -1,6 +1,6 @@
 """External resources the metrics need: WordNet (nltk METEOR) and Java (pycocoevalcap).
 
-Neither is fetched at run time (SPEC §8): a missing one is a :class:`MissingResourceError` that
+Neither is fetched at run time: a missing one is a :class:`MissingResourceError` that
 says what to install. WordNet comes from Debian through ``scripts/install_wordnet.sh`` (``make
 resources``) into ``$NLTK_DATA/corpora/wordnet``; the project's default ``NLTK_DATA`` is
 ``.cache/nltk_data`` at the repository root, which is searched even when the variable is unset.

@@ -12,7 +12,7 @@ moves sentence boundaries).
 - Algorithm: Punkt's inference only (no training). Tokens come from Punkt's own word pattern;
   a first pass marks sentence ends, ellipses and known abbreviations by token type; a second pass
   revisits every period-final token with the collocation, orthographic and frequent-sentence-starter
-  heuristics (Kiss & Strunk 2006, §4.1–4.3). A candidate boundary (``.``, ``?``, ``!`` followed by
+  heuristics (Kiss & Strunk 2006, sections 4.1–4.3). A candidate boundary (``.``, ``?``, ``!`` followed by
   punctuation or whitespace and a token) becomes a break when the text around it holds a break;
   closing quotes and brackets right after a break are moved back into the sentence before it.
 """

@@ -1,4 +1,4 @@
-"""Per-sample text scores of the ``m3d`` protocol (SPEC §4), each in [0, 1].
+"""Per-sample text scores of the ``m3d`` protocol (docs/method.md#evaluation-protocols), each in [0, 1].
 
 The peers (M3D-LaMed, Med3DVLM) score every sample separately with Hugging Face ``evaluate`` 0.4.x
 metric scripts and average; these functions give the same per-sample values (golden-tested against

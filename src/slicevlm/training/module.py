@@ -1,4 +1,4 @@
-"""The LightningModule: two-stage training of SliceVLM (paper § Implementation details; SPEC §2).
+"""The LightningModule: two-stage training of SliceVLM (paper, "Implementation details"; docs/method.md#training).
 
 Stage 1 trains fusion + injection + projector with encoder and LLM frozen; stage 2 adds LoRA
 adapters to the LLM. The vision pipeline and the language model arrive by injection (LightningCLI
@@ -54,7 +54,7 @@ class SliceVLMModule(L.LightningModule):
         warmup_ratio: fraction of optimiser steps with linear warm-up before cosine decay.
         min_lr_ratio: final learning rate as a fraction of the peak.
         fused_optimizer: use the fused CUDA AdamW kernel when on a GPU.
-        max_new_tokens: generation cap for validation / test / predict (SPEC §4: 256).
+        max_new_tokens: generation cap for validation / test / predict (256, as the paper's evaluation).
         decoding_engine: "hf" (transformers `generate`) or "fast" (static KV cache, CUDA graph on GPU;
             same greedy tokens).
         export_dir: write the checkpoint folder here when fit ends (None: do not).

@@ -1,4 +1,4 @@
-"""AdamW with linear warm-up then cosine decay (paper § Implementation details)."""
+"""AdamW with linear warm-up then cosine decay (paper, "Implementation details")."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Frozen 2D slice encoder (paper § "Biomedical CLIP vision encoder", eq. 1–2).
+"""Frozen 2D slice encoder (paper, "Biomedical CLIP vision encoder", eq. 1–2).
 
 Every slice of a volume is repeated to three channels, normalised with the encoder's own mean and
 std, and passed through the vision trunk; we keep the patch tokens of the last block after the final

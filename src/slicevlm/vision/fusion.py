@@ -1,4 +1,4 @@
-"""Spatial–frequency fusion (paper § "Spatial–frequency fusion", eq. 6–13).
+"""Spatial–frequency fusion (paper, "Spatial–frequency fusion", eq. 6–13).
 
 The kept slices form a 3D grid (C, D̂, H', W'). Two paths restore 3D context:
 

@@ -1,4 +1,4 @@
-"""Fine-grained feature injection (paper § "Fine-grained feature injection", eq. 14–19).
+"""Fine-grained feature injection (paper, "Fine-grained feature injection", eq. 14–19).
 
 The fused grid F_high (C, D̂, H', W') is downsampled trilinearly by s to F_low
 (C, D̂/s, H'/s, W'/s). Each low-resolution position queries the high-resolution grid:

@@ -1,10 +1,10 @@
-"""Slice selection (paper § "Slice selection", eq. 3–5).
+"""Slice selection (paper, "Slice selection", eq. 3–5).
 
 Each slice's patch tokens are averaged into one descriptor f_i (eq. 3). Neighbouring slices are
 compared by cosine similarity S_i = cos(f_i, f_{i+1}) (eq. 4); the last slice, which has no
-successor, takes S_{D-1} (SPEC §1 decision). The D̂ = ⌊D·ρ⌋ slices with the *lowest* similarity —
-the least redundant ones — are kept (eq. 5), in their original z order so the 3D paths downstream
-see a well-ordered stack. No parameters.
+successor, takes S_{D-1} (the paper leaves this open; see docs/method.md#slice-selection). The
+D̂ = ⌊D·ρ⌋ slices with the *lowest* similarity — the least redundant ones — are kept (eq. 5), in
+their original z order so the 3D paths downstream see a well-ordered stack. No parameters.
 """
 
 from __future__ import annotations
