@@ -14,6 +14,8 @@ export PYTHONUTF8 := 1
 # Where real runs read M3D from (see data/README.md) and which checkpoint reproduce-* evaluates.
 DATA ?= data/M3D
 CHECKPOINT ?= runs/stage2/checkpoint
+# Training seeds of the synthetic twin (DATA=synthetic), e.g. SEEDS="0 1 2" for intervals over seeds.
+SEEDS ?= 0
 
 .DEFAULT_GOAL := help
 .PHONY: help install resources demo test test-gpu bench bench-cpu bench-data serve load-test tensorboard check-data synth \
@@ -82,8 +84,8 @@ reproduce-table3: install  ## open-ended M3D-VQA vs Table 3
 reproduce-table4: install  ## closed-ended M3D-VQA vs Table 4
 	$(PY) -m slicevlm reproduce table4 --data $(DATA) --checkpoint $(CHECKPOINT)
 
-reproduce-table8: install  ## the six Table 8 ablations
-	$(PY) -m slicevlm reproduce table8 --data $(DATA) --checkpoint $(CHECKPOINT)
+reproduce-table8: install  ## the six Table 8 ablations (DATA=synthetic SEEDS="0 1 2": the twin over seeds)
+	$(PY) -m slicevlm reproduce table8 --data $(DATA) --checkpoint $(CHECKPOINT) $(if $(filter synthetic,$(DATA)),--seeds $(SEEDS))
 
 clean:  ## remove runs/ and caches (keeps .venv)
 	rm -rf runs .pytest_cache
