@@ -17,7 +17,7 @@ from torch import nn
 
 from slicevlm.config_record import record_init_args
 from slicevlm.data.prompts import IMAGE_TOKEN
-from slicevlm.hub import ModelNotAvailableError, local_directory, missing_model_message
+from slicevlm.hub import ModelNotAvailableError, local_directory, local_files_only, missing_model_message
 from slicevlm.llm.lora import LoraSettings, add_lora, load_lora
 
 LLAMA2_7B = "meta-llama/Llama-2-7b-hf"
@@ -29,7 +29,7 @@ def _load_tokenizer(name: str, stand_in_vocab_size: int | None = None):
     from transformers import AutoTokenizer
 
     try:
-        return AutoTokenizer.from_pretrained(name)
+        return AutoTokenizer.from_pretrained(name, local_files_only=local_files_only(name))
     except (OSError, ValueError) as error:
         if stand_in_vocab_size is None:
             raise ModelNotAvailableError(missing_model_message(name, "tokenizer", "model.language.tokenizer_name", error)) from error
@@ -53,7 +53,7 @@ def _architecture_config(name: str):
         settings = json.loads(known.read_text(encoding="utf-8"))
         return AutoConfig.for_model(settings.pop("model_type"), **settings)
     try:
-        return AutoConfig.from_pretrained(name)
+        return AutoConfig.from_pretrained(name, local_files_only=local_files_only(name))
     except (OSError, ValueError) as error:
         raise ModelNotAvailableError(missing_model_message(name, "language model config", "model.language.model_name", error)) from error
 
@@ -64,7 +64,9 @@ def _load_model(name: str, config, dtype: torch.dtype, attn_implementation: str)
 
     if config is None:
         try:
-            return AutoModelForCausalLM.from_pretrained(name, dtype=dtype, attn_implementation=attn_implementation)
+            return AutoModelForCausalLM.from_pretrained(
+                name, dtype=dtype, attn_implementation=attn_implementation, local_files_only=local_files_only(name)
+            )
         except (OSError, ValueError) as error:
             raise ModelNotAvailableError(missing_model_message(name, "language model", "model.language.model_name", error)) from error
     config._attn_implementation = attn_implementation
