@@ -33,6 +33,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "ask-batch": ("slicevlm.inference.cli:batch_main", "answer a CSV of (volume, question) rows, resumable"),
     "reproduce": ("slicevlm.reproduce:main", "evaluate a checkpoint (or the synthetic twin) and print paper-vs-ours"),
     "bench": ("slicevlm.bench.run:main", "speed benchmarks printed as ratios measured side by side"),
+    "memory": ("slicevlm.training.memory:main", "GPU memory per training config, computed (not measured)"),
 }
 
 
