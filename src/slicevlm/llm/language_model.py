@@ -95,7 +95,7 @@ class LanguageModel(nn.Module):
             `context_length` counts text tokens only and the visual tokens come on top.
         quantization: null (weights in `dtype`), "8bit" or "4bit": load the frozen base weights k-bit with
             bitsandbytes (4bit: NF4 + double quantisation, computing in `dtype`), QLoRA-style with stage 2's
-            LoRA. Needs a CUDA GPU and the `gpu` extra; LLaMA-2-7B's base drops from 13.5 GB to about 3.9 GB.
+            LoRA. Needs a CUDA GPU and the `gpu` extra; LLaMA-2-7B's base drops from 13.5 GB to about 4.4 GB.
     """
 
     def __init__(

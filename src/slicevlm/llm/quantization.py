@@ -2,9 +2,9 @@
 
 `LanguageModel(quantization="4bit")` loads the frozen base weights as 4-bit NormalFloat (NF4) with
 double quantisation of the scales and computes in the model's `dtype`; `"8bit"` loads LLM.int8()
-weights. Stage 2's LoRA adapters stay in 16/32 bit on top (QLoRA). For LLaMA-2-7B this brings the
-base from 13.5 GB (bf16) to about 3.9 GB (4-bit) or 7.0 GB (8-bit), so stage 2 fits a 24 GB GPU
-(README: "Memory per config").
+weights. Stage 2's LoRA adapters stay in fp32 on top (QLoRA). For LLaMA-2-7B this brings the base
+from 13.5 GB (bf16) to about 4.4 GB (4-bit: 3.3 GB of block linears plus embeddings, LM head and norms
+upcast to fp32 for training) or 7.5 GB (8-bit), so stage 2 fits a 24 GB GPU (`slicevlm memory`).
 
 bitsandbytes is in the `gpu` extra. Its quantised matmuls are meant for CUDA: a machine without a
 CUDA GPU gets a `ConfigError` saying so (set `quantization: null` for CPU runs and inference).
