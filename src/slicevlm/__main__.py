@@ -48,11 +48,27 @@ def _usage() -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """Run one `slicevlm` command and return its exit code."""
-    from slicevlm.errors import DEBUG_ENV, SliceVLMError, report, take_debug_flag
+    from slicevlm.errors import DEBUG_ENV, take_debug_flag
 
     argv, debug = take_debug_flag(list(sys.argv[1:] if argv is None else argv))
-    if debug:  # subcommands that report their own errors read the switch from the environment
-        os.environ[DEBUG_ENV] = "1"
+    if not debug:
+        return _dispatch(argv, debug)
+    # Subcommands that report their own errors read the switch from the environment (for this call only).
+    previous = os.environ.get(DEBUG_ENV)
+    os.environ[DEBUG_ENV] = "1"
+    try:
+        return _dispatch(argv, debug)
+    finally:
+        if previous is None:
+            del os.environ[DEBUG_ENV]
+        else:
+            os.environ[DEBUG_ENV] = previous
+
+
+def _dispatch(argv: list[str], debug: bool) -> int:
+    """Run the command `argv[0]` with the rest of `argv`; user errors become one message."""
+    from slicevlm.errors import SliceVLMError, report
+
     if not argv or argv[0] in ("-h", "--help"):
         print(_usage())
         return 0

@@ -21,7 +21,7 @@ ENCODER_KEY = "--model.vision.init_args.encoder.init_args.model_name"
 
 @pytest.fixture(autouse=True)
 def _no_debug_env(monkeypatch):
-    monkeypatch.delenv(errors.DEBUG_ENV, raising=False)
+    monkeypatch.setenv(errors.DEBUG_ENV, "0")  # recorded, so the test's value never outlives it
 
 
 def _lightning_cli(monkeypatch, *args: str) -> int:
@@ -80,6 +80,7 @@ def test_slicevlm_tool_user_error_is_one_message(monkeypatch, capsys):
     assert err.strip() == "slicevlm broken-input: error: /data/x.npy: not a volume; expected a .npy array."
     assert entry.main(["broken-input", "--debug"]) == 1
     assert "Traceback (most recent call last)" in capsys.readouterr().err
+    assert os.environ[errors.DEBUG_ENV] == "0"  # the switch held for that call only
 
 
 def _raise_data_error(argv: list[str]) -> int:
