@@ -18,7 +18,7 @@ CHECKPOINT ?= runs/stage2/checkpoint
 SEEDS ?= 0
 
 .DEFAULT_GOAL := help
-.PHONY: help install resources demo test test-gpu bench bench-cpu bench-data serve load-test tensorboard check-data synth \
+.PHONY: help install install-gpu constraints resources demo test test-gpu bench bench-cpu bench-data serve load-test tensorboard check-data synth \
         reproduce-table2 reproduce-table3 reproduce-table4 reproduce-table8 clean
 
 help:  ## list every target
@@ -31,6 +31,17 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 install: $(STAMP) resources  ## create .venv/ and install the package with its extras, WordNet and Java checks
+
+install-gpu:  ## on a CUDA machine: .venv/ with the gpu extra (DeepSpeed, bitsandbytes) pinned by constraints-gpu.txt
+	python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -c constraints-gpu.txt -e '.[gpu,serve,shards]'
+	@$(MAKE) --no-print-directory resources
+
+constraints:  ## rewrite constraints-cpu.txt (and constraints-gpu.txt when .venv has the gpu extra) from .venv
+	$(PY) scripts/constraints.py serve,shards,dev > constraints-cpu.txt
+	@if $(PY) -c "import deepspeed, bitsandbytes" 2>/dev/null; then $(PY) scripts/constraints.py gpu,serve,shards > constraints-gpu.txt; \
+	  else echo "constraints-gpu.txt left as is: .venv lacks the gpu extra (make install-gpu on a CUDA machine)"; fi
 
 resources:  ## WordNet for METEOR (into $NLTK_DATA) and a Java check for pycocoevalcap
 	@bash scripts/install_wordnet.sh

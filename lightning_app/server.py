@@ -38,7 +38,10 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-import litserve as ls
+try:
+    import litserve as ls
+except ImportError as _missing:  # the serve extra is optional; say which one to install
+    sys.exit(f"lightning_app/server.py needs the serve extra ({_missing.name} is missing): pip install 'slicevlm[serve]'")
 
 from connection import header_deadline_protocol
 from request_gate import GateSettings, RequestGate

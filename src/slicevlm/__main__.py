@@ -4,11 +4,17 @@
 Lightning's own subcommands (fit, validate, test, predict) go to the LightningCLI in `slicevlm.cli`;
 every other command is a small `main(argv) -> int` in the module that owns the work, imported only
 when it is called so `slicevlm --help` stays fast.
+
+A user error (any `slicevlm.errors.SliceVLMError`: a bad config value, missing weights or data, an
+unreadable input file, a missing optional package) prints as one `slicevlm COMMAND: error: ...`
+message without a traceback; `--debug` anywhere on the command line, or `SLICEVLM_DEBUG=1`, prints
+the traceback too. Any other exception is a bug and always shows its traceback.
 """
 
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 
 LIGHTNING_SUBCOMMANDS = ("fit", "validate", "test", "predict")
@@ -27,6 +33,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "ask-batch": ("slicevlm.inference.cli:batch_main", "answer a CSV of (volume, question) rows, resumable"),
     "reproduce": ("slicevlm.reproduce:main", "evaluate a checkpoint (or the synthetic twin) and print paper-vs-ours"),
     "bench": ("slicevlm.bench.run:main", "speed benchmarks printed as ratios measured side by side"),
+    "memory": ("slicevlm.training.memory:main", "GPU memory per training config, computed (not measured)"),
 }
 
 
@@ -35,12 +42,33 @@ def _usage() -> str:
     lines += [f"  {name:<18} see `slicevlm {name} --help`" for name in LIGHTNING_SUBCOMMANDS]
     lines += ["", "tools:"]
     lines += [f"  {name:<18} {help_text}" for name, (_, help_text) in COMMANDS.items()]
+    lines += ["", "--debug (or SLICEVLM_DEBUG=1) shows the traceback of errors that are otherwise one message."]
     return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run one `slicevlm` command and return its exit code."""
-    argv = list(sys.argv[1:] if argv is None else argv)
+    from slicevlm.errors import DEBUG_ENV, take_debug_flag
+
+    argv, debug = take_debug_flag(list(sys.argv[1:] if argv is None else argv))
+    if not debug:
+        return _dispatch(argv, debug)
+    # Subcommands that report their own errors read the switch from the environment (for this call only).
+    previous = os.environ.get(DEBUG_ENV)
+    os.environ[DEBUG_ENV] = "1"
+    try:
+        return _dispatch(argv, debug)
+    finally:
+        if previous is None:
+            del os.environ[DEBUG_ENV]
+        else:
+            os.environ[DEBUG_ENV] = previous
+
+
+def _dispatch(argv: list[str], debug: bool) -> int:
+    """Run the command `argv[0]` with the rest of `argv`; user errors become one message."""
+    from slicevlm.errors import SliceVLMError, report
+
     if not argv or argv[0] in ("-h", "--help"):
         print(_usage())
         return 0
@@ -48,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     if command in LIGHTNING_SUBCOMMANDS or command.startswith("-"):
         from slicevlm.cli import run_reporting_errors
 
-        return run_reporting_errors(argv, prog="slicevlm")
+        return run_reporting_errors(argv, prog="slicevlm", debug=debug or None)
     if command not in COMMANDS:
         import difflib
 
@@ -58,8 +86,11 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     target, _ = COMMANDS[command]
     module_name, function_name = target.split(":")
-    function = getattr(importlib.import_module(module_name), function_name)
-    return int(function(rest) or 0)
+    try:
+        function = getattr(importlib.import_module(module_name), function_name)
+        return int(function(rest) or 0)
+    except SliceVLMError as error:
+        return report(f"slicevlm {command}", error, debug or None)
 
 
 if __name__ == "__main__":

@@ -23,6 +23,7 @@ import yaml
 
 from slicevlm import __version__
 from slicevlm.config_record import build, describe
+from slicevlm.errors import MissingFileError
 from slicevlm.model import SliceVLM
 
 FORMAT_VERSION = 1
@@ -83,7 +84,7 @@ def read_metadata(folder: str | Path) -> dict[str, Any]:
     folder = Path(folder)
     missing = [name for name in REQUIRED_FILES if not (folder / name).exists()]
     if missing:
-        raise FileNotFoundError(
+        raise MissingFileError(
             f"{folder} is not a SliceVLM checkpoint folder: missing {missing}. "
             "Point at the folder a training run wrote (e.g. runs/demo/checkpoint)."
         )

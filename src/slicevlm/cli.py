@@ -6,9 +6,15 @@ becomes `--help` text; `--print_config` prints the resolved, documented config. 
 config is saved beside the logs of every run and copied into the checkpoint folder.
 
 `fit --ckpt_path last` resumes the newest `last` checkpoint of the config's checkpoint callbacks and
-is an error when there is none (Lightning itself would warn and start from scratch). A run that
-refuses to start or stops on purpose (`training.errors.RunError`) prints its message and exits with
-a non-zero status, without a traceback.
+is an error when there is none (Lightning itself would warn and start from scratch).
+
+Errors the user can fix print as one `lightning-cli fit: error: ...` message and a non-zero exit
+status, without a traceback: the project's own (`slicevlm.errors.SliceVLMError`: a run that refuses
+to start, missing weights or data, a bad config value), Lightning's configuration errors, and a
+missing optional package (named with the pyproject extra that installs it). Before any model is
+built, the trainer settings are checked against the machine: a DeepSpeed strategy needs the
+`deepspeed` package, `accelerator: gpu` needs as many CUDA devices as `devices` asks for.
+`--debug` (anywhere before a `--`) or `SLICEVLM_DEBUG=1` adds the traceback.
 """
 
 from __future__ import annotations
@@ -19,12 +25,18 @@ import warnings
 
 from lightning.pytorch.cli import LightningCLI
 
+from slicevlm.errors import EXTRAS, ConfigError, MissingDependencyError, SliceVLMError, install_hint, report, take_debug_flag
+
 
 class SliceVLMCLI(LightningCLI):
     """LightningCLI with SliceVLM's model and data module fixed."""
 
     def add_arguments_to_parser(self, parser) -> None:  # noqa: D401 - Lightning hook
         parser.set_defaults({"trainer.log_every_n_steps": 10})
+
+    def before_instantiate_classes(self) -> None:
+        """Refuse trainer settings this machine cannot run before the (large) models are built."""
+        check_trainer_fits_machine(self.config[self.subcommand]["trainer"] if self.subcommand else self.config["trainer"])
 
     def before_fit(self) -> None:
         """Resolve `--ckpt_path last` to a file, or stop: asking to resume with nothing to resume is an error."""
@@ -33,6 +45,46 @@ class SliceVLMCLI(LightningCLI):
         config = self.config_init[self.subcommand]
         if config.get("ckpt_path") == "last":
             config["ckpt_path"] = find_last_checkpoint(self.trainer)
+
+
+def _class_path(value: object) -> str:
+    """The class path (or plain string) a strategy/accelerator config value names, lower-cased."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value.lower()
+    class_path = value.get("class_path") if hasattr(value, "get") else None
+    return str(class_path or type(value).__name__).lower()
+
+
+def check_trainer_fits_machine(trainer: dict) -> None:
+    """Raise a `SliceVLMError` when the trainer config needs a package or GPUs this machine lacks.
+
+    Args:
+        trainer: the `trainer` section of the parsed config (a jsonargparse Namespace or dict).
+    """
+    import importlib.util
+
+    import torch
+
+    if "deepspeed" in _class_path(trainer.get("strategy")) and importlib.util.find_spec("deepspeed") is None:
+        raise MissingDependencyError(
+            "trainer.strategy is DeepSpeed, which needs the `deepspeed` package: " + install_hint("deepspeed")
+            + " (GPU machines; `make install-gpu` does it). On one GPU without DeepSpeed, add "
+            "`--config configs/single_gpu/stage1.yaml` (or stage2.yaml), which trains with plain bf16."
+        )
+    accelerator, devices = _class_path(trainer.get("accelerator")), trainer.get("devices")
+    if accelerator not in ("gpu", "cuda"):
+        return
+    available = torch.cuda.device_count()
+    wanted = int(devices) if isinstance(devices, int) or (isinstance(devices, str) and devices.isdigit()) else None
+    wanted = len(devices) if isinstance(devices, (list, tuple)) else wanted
+    if available == 0 or (wanted is not None and wanted > available):
+        raise ConfigError(
+            f"trainer.accelerator={accelerator!r} with trainer.devices={devices!r}, but this machine has "
+            f"{available} CUDA GPU(s). On one GPU add `--config configs/single_gpu/stage1.yaml` (or stage2.yaml) "
+            "after the stage config, or set --trainer.devices; the CPU twin is `--config configs/demo.yaml`."
+        )
 
 
 def run_lightning_cli(argv: list[str] | None = None) -> SliceVLMCLI:
@@ -52,16 +104,36 @@ def run_lightning_cli(argv: list[str] | None = None) -> SliceVLMCLI:
     )
 
 
-def run_reporting_errors(argv: list[str] | None = None, prog: str = "lightning-cli") -> int:
-    """`run_lightning_cli`, with a `RunError` printed as `prog: error: ...` and turned into its exit status."""
-    from slicevlm.training.errors import RunError
+def _as_user_error(error: BaseException) -> BaseException | None:
+    """`error` when it is the user's to fix (or its translation, for a missing optional package), else None."""
+    from lightning.fabric.utilities.exceptions import MisconfigurationException
 
+    if isinstance(error, (SliceVLMError, MisconfigurationException)):
+        return error
+    if isinstance(error, ModuleNotFoundError) and (error.name or "").split(".")[0] in EXTRAS:
+        translated = MissingDependencyError(f"`{error.name}` is not installed: {install_hint(error.name)}.")
+        translated.__cause__, translated.__traceback__ = error, error.__traceback__
+        return translated
+    return None
+
+
+def run_reporting_errors(argv: list[str] | None = None, prog: str = "lightning-cli", debug: bool | None = None) -> int:
+    """`run_lightning_cli`, with a user error printed as `prog SUBCOMMAND: error: ...` and turned into an exit status.
+
+    Args:
+        argv: the command line after the program name; None reads sys.argv.
+        prog: the program name for messages.
+        debug: print tracebacks of user errors too; None: `--debug` in argv or `SLICEVLM_DEBUG`.
+    """
+    argv, flag = take_debug_flag(list(sys.argv[1:] if argv is None else argv))
+    debug = flag or debug
     try:
         run_lightning_cli(argv)
-    except RunError as error:
-        label = " ".join([prog, *(argv if argv is not None else sys.argv[1:])[:1]])
-        print(f"{label}: error: {error}", file=sys.stderr)
-        return error.exit_code
+    except Exception as error:  # noqa: BLE001 - user errors become one message, the rest re-raise
+        user_error = _as_user_error(error)
+        if user_error is None:
+            raise
+        return report(" ".join([prog, *argv[:1]]), user_error, debug)
     return 0
 
 

@@ -7,16 +7,27 @@ One place resolves every model name the project accepts (open_clip style):
 * `local-dir:/path` or a plain existing directory — the same files in a folder;
 * for language models, a Hugging Face repo id (`meta-llama/Llama-2-7b-hf`) or a local directory.
 
-When a name cannot be resolved, `ModelNotAvailableError` says what to fetch and where it looked.
+Files already in the Hugging Face cache are read from it without asking the hub. A name that is
+not cached fails at once, without the hub client's retries, when the hub cannot be asked:
+`HF_HUB_OFFLINE=1` is set, or the hub's host does not accept a connection within a few seconds
+(checked once per process). `ModelNotAvailableError` then says what to fetch and where it looked.
 """
 
 from __future__ import annotations
 
+import functools
 import os
+import socket
 from pathlib import Path
+from urllib.parse import urlparse
+
+from slicevlm.errors import SliceVLMError
+
+#: Seconds to wait for the hub's host to accept a TCP connection before calling the machine offline.
+CONNECT_TIMEOUT_S = 3.0
 
 
-class ModelNotAvailableError(RuntimeError):
+class ModelNotAvailableError(SliceVLMError, RuntimeError):
     """A model named in the config cannot be found locally and cannot be downloaded."""
 
 
@@ -27,23 +38,104 @@ def hf_cache_dir() -> str:
     return str(constants.HF_HUB_CACHE)
 
 
+def offline_by_setting() -> bool:
+    """True when `HF_HUB_OFFLINE` forbids the hub (read now, and as huggingface_hub read it at import)."""
+    from huggingface_hub import constants
+
+    value = os.environ.get("HF_HUB_OFFLINE", "").strip().lower()
+    return bool(constants.HF_HUB_OFFLINE) or value in ("1", "on", "yes", "true")
+
+
+@functools.lru_cache(maxsize=1)
+def hub_answers() -> bool:
+    """True when the hub's host (`HF_ENDPOINT`) accepts a TCP connection within `CONNECT_TIMEOUT_S`."""
+    from huggingface_hub import constants
+
+    url = urlparse(constants.ENDPOINT)
+    port = url.port or (443 if url.scheme == "https" else 80)
+    try:
+        socket.create_connection((url.hostname or "", port), timeout=CONNECT_TIMEOUT_S).close()
+    except OSError:
+        return False
+    return True
+
+
+def hub_offline() -> bool:
+    """True when the hub must not or cannot be asked: `HF_HUB_OFFLINE` is set, or its host does not answer."""
+    return offline_by_setting() or not hub_answers()
+
+
+def local_files_only(name: str) -> bool:
+    """The `local_files_only` to pass `from_pretrained` for `name`: a folder, or a hub id while offline."""
+    return local_directory(name) is not None or hub_offline()
+
+
+def _where_looked() -> str:
+    from huggingface_hub import constants
+
+    if offline_by_setting():
+        return f"Looked in the Hugging Face cache ({hf_cache_dir()}); HF_HUB_OFFLINE is set, so the hub was not asked."
+    if not hub_answers():
+        host = urlparse(constants.ENDPOINT).hostname
+        return f"Looked in the Hugging Face cache ({hf_cache_dir()}); the hub ({host}) cannot be reached from this machine."
+    return f"Looked in the Hugging Face cache ({hf_cache_dir()}) and on the hub, which did not provide it."
+
+
 def missing_model_message(name: str, what: str, config_key: str, cause: BaseException | None = None) -> str:
     """The text of a `ModelNotAvailableError`: what was asked, where we looked, how to fix it."""
     repo = name.removeprefix("hf-hub:")
-    offline = os.environ.get("HF_HUB_OFFLINE", "0") not in ("0", "", "false", "False")
     lines = [
         f"Cannot load the {what} {name!r}.",
-        f"Looked in the Hugging Face cache ({hf_cache_dir()})"
-        + (" with HF_HUB_OFFLINE set, so the hub was not asked." if offline else " and on the hub, which did not answer."),
+        _where_looked(),
         "To fix it, either:",
-        f"  * on a machine with internet run `hf download {repo}` and copy the cache folder here "
-        "(or point HF_HOME at it), or",
+        f"  * on a machine with internet run `hf download {repo}` (older huggingface_hub: "
+        f"`huggingface-cli download {repo}`) and copy its cache folder here (or point HF_HOME at it), or",
         f"  * put the files in a folder and set `{config_key}` to that folder"
         + (" as `local-dir:/path/to/folder`." if name.startswith("hf-hub:") else "."),
     ]
+    if repo.startswith("meta-llama/"):
+        lines.append(f"  ({repo} is gated: accept its licence on huggingface.co and run `hf auth login` first.)")
     if cause is not None:
-        lines.append(f"Underlying error: {type(cause).__name__}: {cause}")
+        lines.append(f"Underlying error: {type(cause).__name__}: {str(cause).splitlines()[0] if str(cause) else ''}")
     return "\n".join(lines)
+
+
+def cached_file(repo: str, filename: str) -> str | None:
+    """The path of `filename` from `repo` in the Hugging Face cache, or None when it is not cached."""
+    from huggingface_hub import try_to_load_from_cache
+
+    path = try_to_load_from_cache(repo, filename, cache_dir=hf_cache_dir())
+    return path if isinstance(path, str) else None
+
+
+def hub_file(repo: str, filenames: tuple[str, ...], name: str, what: str, config_key: str) -> str:
+    """The first of `filenames` that `repo` has, from the cache, else downloaded; fails at once when offline.
+
+    Args:
+        repo: `org/name` on the hub.
+        filenames: files to try in order (e.g. safetensors before the pickled `.bin`).
+        name: the model name as the config writes it (for the message).
+        what: what the file is for, e.g. "slice encoder" (for the message).
+        config_key: the config key to change (for the message).
+
+    Raises:
+        ModelNotAvailableError: none of the files is cached and the hub cannot provide one.
+    """
+    for filename in filenames:
+        path = cached_file(repo, filename)
+        if path is not None:
+            return path
+    if hub_offline():
+        raise ModelNotAvailableError(missing_model_message(name, what, config_key))
+    from huggingface_hub import hf_hub_download
+
+    last_error: Exception | None = None
+    for filename in filenames:
+        try:
+            return hf_hub_download(repo, filename, cache_dir=hf_cache_dir())
+        except Exception as error:  # hub client errors vary by version; all mean "not available"
+            last_error = error
+    raise ModelNotAvailableError(missing_model_message(name, what, config_key, last_error)) from last_error
 
 
 def local_directory(name: str) -> Path | None:
@@ -51,7 +143,8 @@ def local_directory(name: str) -> Path | None:
     if name.startswith("local-dir:"):
         path = Path(name.removeprefix("local-dir:")).expanduser()
         if not path.is_dir():
-            raise FileNotFoundError(f"{name!r} names a folder that does not exist: {path}")
+            where = "" if path.is_absolute() else f" (relative to the current folder {Path.cwd()})"
+            raise ModelNotAvailableError(f"{name!r} names a folder that does not exist: {path}{where}")
         return path
     path = Path(name).expanduser()
     return path if path.is_dir() else None

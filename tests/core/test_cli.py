@@ -22,6 +22,9 @@ def _config_invocations() -> list[list[str]]:
             invocations.append(["--config", str(CONFIGS / "stage2.yaml"), "--trainer.strategy", str(path)])
         elif relative.parts[0] == "ablations":
             invocations.append(["--config", str(CONFIGS / "stage2.yaml"), "--config", str(path)])
+        elif relative.parts[0] == "single_gpu":  # overlays on the stage config their name starts with
+            stage = "stage1.yaml" if path.name.startswith("stage1") else "stage2.yaml"
+            invocations.append(["--config", str(CONFIGS / stage), "--config", str(path)])
         elif path.name.startswith("demo_"):
             invocations.append(["--config", str(CONFIGS / "demo.yaml"), "--config", str(path)])
         else:

@@ -27,6 +27,7 @@ import torch
 from lightning.fabric.utilities.apply_func import move_data_to_device
 from lightning.pytorch.callbacks import Callback
 
+from slicevlm.errors import ConfigError
 from slicevlm.metrics.bertscore import BertScoreSpec
 from slicevlm.metrics.evaluate import check_protocol, evaluate
 from slicevlm.metrics.records import PredictionRecord, record_from_dict
@@ -123,7 +124,7 @@ class GenerationEvaluator(Callback):
     ) -> None:
         super().__init__()
         if every_n_epochs < 1 or max_samples < 1:
-            raise ValueError(f"every_n_epochs and max_samples must be >= 1, got {every_n_epochs}, {max_samples}")
+            raise ConfigError(f"every_n_epochs and max_samples must be >= 1, got {every_n_epochs}, {max_samples}")
         self.every_n_epochs = every_n_epochs
         self.max_samples = max_samples
         self.protocol = check_protocol(protocol)

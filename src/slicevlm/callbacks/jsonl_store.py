@@ -13,8 +13,10 @@ import os
 from pathlib import Path
 from typing import IO, Any
 
+from slicevlm.errors import SliceVLMError
 
-class JsonlCorruptError(ValueError):
+
+class JsonlCorruptError(SliceVLMError, ValueError):
     """A line other than the last one of a JSONL file is not a JSON object."""
 
 

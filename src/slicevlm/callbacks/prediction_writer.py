@@ -38,6 +38,7 @@ from lightning.pytorch.callbacks import Callback
 
 from slicevlm.callbacks.jsonl_store import JsonlAppender, read_jsonl, repair_jsonl
 from slicevlm.callbacks.summary import build_summary, summary_markdown
+from slicevlm.errors import ConfigError
 from slicevlm.metrics.bertscore import BertScoreSpec, load_bertscorer
 from slicevlm.metrics.evaluate import check_protocol
 from slicevlm.metrics.m3d import fill_sample_scores
@@ -92,7 +93,7 @@ class PredictionWriter(Callback):
     ) -> None:
         super().__init__()
         if on_other_run not in ("error", "restart"):
-            raise ValueError(f"on_other_run must be 'error' or 'restart', got {on_other_run!r}.")
+            raise ConfigError(f"on_other_run must be 'error' or 'restart', got {on_other_run!r}.")
         self.on_other_run = on_other_run
         self.output_path = Path(output_path)
         self.protocols = [check_protocol(p) for p in protocols]

@@ -27,6 +27,7 @@ from slicevlm.data.resumable import RankShardSampler, ResumableDataLoader
 from slicevlm.data.samplers import BucketBatchSampler, MixtureSampler
 from slicevlm.data.shards import ShardVolumeSource
 from slicevlm.data.transforms import AXES
+from slicevlm.errors import ConfigError
 
 CAPTION_TEST_SPLITS: tuple[str, ...] = ("test", "test100", "test500", "test1k")
 
@@ -118,7 +119,7 @@ class M3DDataModule(LightningDataModule):
             check_choice("task", task, TASKS)
         ratios = list((self.train_ratios or {}).values())
         if not self.train_tasks or any(ratio < 0 for ratio in ratios):
-            raise ValueError(
+            raise ConfigError(
                 f"train_tasks needs at least one task (a list), or ratios >= 0 with at least one > 0 (a mapping), got {train_tasks}."
             )
         check_choice("cap_test_split", cap_test_split, CAPTION_TEST_SPLITS)
@@ -127,9 +128,9 @@ class M3DDataModule(LightningDataModule):
             check_choice("image_controls", condition, CONTROL_CONDITIONS)
         self.image_controls, self.control_seed = list(dict.fromkeys(image_controls)), control_seed
         if len(volume_size) != 3 or min(volume_size) < 1:
-            raise ValueError(f"volume_size must be (D, H, W) of positive ints, got {volume_size}.")
+            raise ConfigError(f"volume_size must be (D, H, W) of positive ints, got {volume_size}.")
         if ct_window is not None and not (len(ct_window) == 2 and np.isfinite(ct_window).all() and ct_window[1] > 0):
-            raise ValueError(f"ct_window must be (center, width) with a finite center and a width > 0, got {ct_window}.")
+            raise ConfigError(f"ct_window must be (center, width) with a finite center and a width > 0, got {ct_window}.")
         self.loader = VolumeLoader(
             resolve(data_root, ""),
             tuple(int(s) for s in volume_size),  # type: ignore[arg-type]

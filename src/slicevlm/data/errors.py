@@ -5,8 +5,10 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterable
 
+from slicevlm.errors import ConfigError, SliceVLMError
 
-class DataError(ValueError):
+
+class DataError(SliceVLMError, ValueError):
     """A file, row or field that the data pipeline cannot use.
 
     Every message names what was received (the file, and the row and field where there is one),
@@ -35,7 +37,7 @@ def did_you_mean(value: str, options: Iterable[str]) -> str:
 
 
 def check_choice(name: str, value: str, options: Iterable[str]) -> str:
-    """Return ``value`` when it is one of ``options``; raise a ValueError naming them otherwise.
+    """Return ``value`` when it is one of ``options``; raise a ConfigError (a ValueError) naming them otherwise.
 
     Args:
         name: The option's name as the user writes it (e.g. ``"slicing_axis"``).
@@ -44,5 +46,5 @@ def check_choice(name: str, value: str, options: Iterable[str]) -> str:
     """
     options = tuple(options)
     if value not in options:
-        raise ValueError(f"{name}={value!r} is not one of {list(options)}.{did_you_mean(value, options)}")
+        raise ConfigError(f"{name}={value!r} is not one of {list(options)}.{did_you_mean(value, options)}")
     return value

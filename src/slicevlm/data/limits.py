@@ -23,6 +23,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
 
 from slicevlm.data.errors import DataError, VolumeTooLarge
+from slicevlm.errors import ConfigError
 
 #: Default voxel cap: 512 × 512 × 1024 (1 GiB as float32), above any CT series we expect.
 MAX_VOXELS: int = 2**28
@@ -60,7 +61,7 @@ class ReadLimits:
     def __post_init__(self) -> None:
         for name in ("max_voxels", "max_files", "max_header_bytes"):
             if int(getattr(self, name)) < 1:
-                raise ValueError(f"ReadLimits.{name}={getattr(self, name)!r}; expected a positive integer.")
+                raise ConfigError(f"ReadLimits.{name}={getattr(self, name)!r}; expected a positive integer.")
 
     def confined_to(self, root: str | os.PathLike | None, detached: bool | None = None) -> ReadLimits:
         """A copy that confines reads to ``root`` (and sets ``detached`` when given)."""

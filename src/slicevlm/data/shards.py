@@ -31,6 +31,7 @@ import numpy as np
 
 from slicevlm.data.errors import DataError
 from slicevlm.data.readers import NumpyReader
+from slicevlm.errors import show_traceback_if_debug
 
 #: The sample field that holds the key (the volume path relative to the data root).
 KEY_FIELD = "image_path"
@@ -172,6 +173,7 @@ def main(argv: list[str]) -> int:
     try:
         summary = write_volume_shards(args.data_root, args.output_dir, args.workers, args.chunk_bytes)
     except DataError as error:
+        show_traceback_if_debug(error)
         print(f"slicevlm shard: {error}", file=sys.stderr)
         return 2
     state = "already written, left as is" if summary["skipped"] else "written"

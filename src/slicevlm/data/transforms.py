@@ -18,6 +18,7 @@ import torch
 import torch.nn.functional as F
 
 from slicevlm.data.errors import DataError, check_choice
+from slicevlm.errors import ConfigError
 
 AXES: tuple[str, ...] = ("axial", "coronal", "sagittal")
 
@@ -65,7 +66,7 @@ def normalize_intensity(
     if window is not None:
         center, width = float(window[0]), float(window[1])
         if width <= 0:
-            raise ValueError(f"CT window width must be > 0, got window={window!r} (center, width).")
+            raise ConfigError(f"CT window width must be > 0, got window={window!r} (center, width).")
         volume = np.clip(volume, center - width / 2, center + width / 2)
     low, high = float(volume.min()), float(volume.max())
     if high <= low:

@@ -22,6 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from slicevlm.errors import show_traceback_if_debug
 from slicevlm.hub import ModelNotAvailableError
 from slicevlm.inference.errors import DataError, InputError
 from slicevlm.inference.instructions import check_choices, parse_choices, question_instruction
@@ -139,6 +140,7 @@ def _run(parser: argparse.ArgumentParser, argv: list[str] | None, body: Callable
     try:
         return body(args)
     except USER_ERRORS as error:
+        show_traceback_if_debug(error)
         parser.exit(1, f"{parser.prog}: error: {error}\n")
     return 1
 

@@ -9,11 +9,12 @@ cap) is re-exported here so the faces on top
 from __future__ import annotations
 
 from slicevlm.data.errors import DataError, VolumeTooLarge, did_you_mean
+from slicevlm.errors import SliceVLMError
 
 __all__ = ["DataError", "InputError", "VolumeTooLarge", "did_you_mean"]
 
 
-class InputError(ValueError):
+class InputError(SliceVLMError, ValueError):
     """A question, choice list, CSV row, path or option that inference cannot use.
 
     Like :class:`slicevlm.data.errors.DataError` (which covers unreadable volumes), the message says

@@ -86,7 +86,11 @@ def resolve_device(device: str) -> str:
 
 
 def dtype_overrides(folder: str | Path, dtype: str) -> dict[str, Any]:
-    """``load_checkpoint_folder`` overrides that put the encoder and the LLM in ``dtype``."""
+    """``load_checkpoint_folder`` overrides that put the encoder and the LLM in ``dtype``.
+
+    A model trained on a k-bit base (``quantization: 4bit``, QLoRA) is loaded with its base in ``dtype``
+    (the full-precision weights it was quantised from), which is what the CPU can run.
+    """
     import yaml
 
     if dtype not in ("float32", "bfloat16", "float16"):
@@ -94,7 +98,7 @@ def dtype_overrides(folder: str | Path, dtype: str) -> dict[str, Any]:
     config = yaml.safe_load((Path(folder) / "model.yaml").read_text(encoding="utf-8"))
     encoder = dict(config["vision"]["init_args"]["encoder"])
     encoder["init_args"] = {**encoder.get("init_args", {}), "dtype": dtype}
-    return {"language": {"dtype": dtype}, "vision": {"encoder": encoder}}
+    return {"language": {"dtype": dtype, "quantization": None}, "vision": {"encoder": encoder}}
 
 
 class VolumeQA:

@@ -28,6 +28,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from slicevlm.errors import SliceVLMError
+
 TASKS: tuple[str, ...] = ("caption", "vqa_open", "vqa_closed")
 QUESTION_TYPES: tuple[str, ...] = ("Plane", "Phase", "Organ", "Abnormality", "Location")
 CHOICE_LETTERS: tuple[str, ...] = ("A", "B", "C", "D")
@@ -39,7 +41,7 @@ _TYPE_ALIASES: dict[str, str] = {
 }
 
 
-class RecordError(ValueError):
+class RecordError(SliceVLMError, ValueError):
     """A prediction row is malformed (names the line and field when it comes from a file)."""
 
 

@@ -12,6 +12,8 @@ import os
 import shutil
 from pathlib import Path
 
+from slicevlm.errors import SliceVLMError
+
 #: ``<repo root>/.cache/nltk_data`` for a source checkout (``src/slicevlm/metrics/resources.py``).
 PROJECT_NLTK_DATA = Path(__file__).resolve().parents[3] / ".cache" / "nltk_data"
 
@@ -22,7 +24,7 @@ _WORDNET_HINT = (
 )
 
 
-class MissingResourceError(RuntimeError):
+class MissingResourceError(SliceVLMError, RuntimeError):
     """A data file or program a metric needs is not installed."""
 
 

@@ -17,6 +17,7 @@ import argparse
 import json
 import sys
 
+from slicevlm.errors import show_traceback_if_debug
 from slicevlm.metrics.bertscore import DEFAULT_BERTSCORE_MODEL, BertScoreSpec
 from slicevlm.metrics.evaluate import PROTOCOLS, evaluate
 from slicevlm.metrics.records import RecordError, read_predictions
@@ -75,6 +76,7 @@ def main(argv: list[str]) -> int:
 
             comparison = compare_with_paper(report, ablation=args.ablation)
     except (RecordError, FileNotFoundError, MissingResourceError, ValueError) as e:
+        show_traceback_if_debug(e)
         print(f"slicevlm score: {e}", file=sys.stderr)
         return 2
     if args.json:

@@ -5,8 +5,10 @@
 
 from __future__ import annotations
 
+from slicevlm.errors import SliceVLMError
 
-class RunError(RuntimeError):
+
+class RunError(SliceVLMError, RuntimeError):
     """A run refused to start or stopped on purpose; the message says why and what to change."""
 
     exit_code = 2

@@ -26,6 +26,7 @@ from lightning.pytorch.utilities import rank_zero_info, rank_zero_warn
 
 from slicevlm.checkpoint import load_vision_weights, save_checkpoint_folder
 from slicevlm.data.resumable import ResumableDataLoader
+from slicevlm.errors import ConfigError
 from slicevlm.llm.language_model import LanguageModel
 from slicevlm.llm.lora import LoraSettings
 from slicevlm.model import SliceVLM
@@ -89,7 +90,7 @@ class SliceVLMModule(L.LightningModule):
     ) -> None:
         super().__init__()
         if stage not in (1, 2):
-            raise ValueError(f"stage must be 1 or 2, got {stage}")
+            raise ConfigError(f"stage must be 1 or 2, got {stage}")
         self.save_hyperparameters(ignore=["vision", "language"])
         self.model = SliceVLM(vision, language)
         self.stage = stage
@@ -104,7 +105,7 @@ class SliceVLMModule(L.LightningModule):
         if stage == 2 and not language.has_lora:
             language.add_lora(lora)
         if stage == 1 and language.has_lora:
-            raise ValueError(f"stage 1 trains no LoRA, but init_from={init_from} brought adapters; use stage: 2.")
+            raise ConfigError(f"stage 1 trains no LoRA, but init_from={init_from} brought adapters; use stage: 2.")
         self.model.language.model.requires_grad_(False)
         if stage == 2:
             for name, parameter in self.model.language.model.named_parameters():

@@ -24,6 +24,7 @@ from typing import Any
 import torch
 from lightning.pytorch.utilities import rank_zero_warn
 
+from slicevlm.errors import ConfigError
 from slicevlm.training.errors import NonFiniteError
 
 POLICIES: tuple[str, ...] = ("stop", "skip")
@@ -54,9 +55,9 @@ class NonFiniteGuard:
 
     def __init__(self, policy: str = "stop", max_consecutive_skips: int = 10) -> None:
         if policy not in POLICIES:
-            raise ValueError(f"nonfinite_policy must be one of {list(POLICIES)}, got {policy!r}.")
+            raise ConfigError(f"nonfinite_policy must be one of {list(POLICIES)}, got {policy!r}.")
         if max_consecutive_skips < 1:
-            raise ValueError(f"max_consecutive_skips must be >= 1, got {max_consecutive_skips}.")
+            raise ConfigError(f"max_consecutive_skips must be >= 1, got {max_consecutive_skips}.")
         self.policy = policy
         self.max_consecutive_skips = max_consecutive_skips
         self.consecutive_skips = 0

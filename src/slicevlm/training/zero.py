@@ -36,6 +36,8 @@ from typing import Any
 import torch
 import yaml
 
+from slicevlm.errors import require, show_traceback_if_debug
+
 #: The key under which the LightningModule stores the run's resolved config text in every checkpoint.
 CONFIG_KEY = "slicevlm_training_config"
 _LEGACY_PREFIX = "_forward_module."  # Lightning < 2.1 wrapped the module under this name
@@ -73,14 +75,8 @@ def gather_whole_in_forward(module: torch.nn.Module) -> None:
 
 
 def _deepspeed_fp32_reader():
-    try:
-        from deepspeed.utils.zero_to_fp32 import get_fp32_state_dict_from_zero_checkpoint
-    except ImportError as error:
-        raise RuntimeError(
-            "Reading a DeepSpeed checkpoint needs the deepspeed package: pip install 'slicevlm[gpu]' "
-            "(it installs without CUDA; the conversion runs on the CPU)."
-        ) from error
-    return get_fp32_state_dict_from_zero_checkpoint
+    module = require("deepspeed.utils.zero_to_fp32", "Reading a DeepSpeed checkpoint (on the CPU too)")
+    return module.get_fp32_state_dict_from_zero_checkpoint
 
 
 def _tag_folder(checkpoint_dir: Path) -> Path:
@@ -210,6 +206,7 @@ def main(argv: list[str]) -> int:
     try:
         folder = convert_zero_checkpoint(args.checkpoint_dir, args.output_dir, args.config, args.overwrite)
     except (FileNotFoundError, FileExistsError, ValueError, RuntimeError) as error:
+        show_traceback_if_debug(error)
         print(f"slicevlm export-zero: {error}", file=sys.stderr)
         return 2
     print(f"export-zero: {args.checkpoint_dir} -> {folder}")

@@ -23,7 +23,8 @@ from torch import nn
 import torch.nn.functional as F
 
 from slicevlm.config_record import record_init_args
-from slicevlm.hub import ModelNotAvailableError, local_directory, missing_model_message
+from slicevlm.errors import ConfigError
+from slicevlm.hub import ModelNotAvailableError, hub_file, local_directory
 from slicevlm.vision.hf_clip import clip_geometry, clip_patch_tokens, load_clip_vision_model
 
 BIOMEDCLIP = "hf-hub:microsoft/BiomedCLIP-PubMedBERT_256-vit_base_patch16_224"
@@ -38,7 +39,7 @@ def _read_open_clip_config(model_name: str, pretrained: bool) -> tuple[dict[str,
     if folder is not None:
         config_path = folder / "open_clip_config.json"
         if not config_path.is_file():
-            raise FileNotFoundError(
+            raise ModelNotAvailableError(
                 f"Encoder folder {folder} has no open_clip_config.json; expected the layout of an open_clip "
                 "hub repository (open_clip_config.json + open_clip_model.safetensors)."
             )
@@ -46,7 +47,7 @@ def _read_open_clip_config(model_name: str, pretrained: bool) -> tuple[dict[str,
 
         checkpoint = _find_checkpoint_in_dir(folder) if pretrained else None
         if pretrained and checkpoint is None:
-            raise FileNotFoundError(f"Encoder folder {folder} holds no weights (*.safetensors / *.bin).")
+            raise ModelNotAvailableError(f"Encoder folder {folder} holds no weights (*.safetensors / *.bin).")
         return json.loads(config_path.read_text(encoding="utf-8")), checkpoint
     if not pretrained:
         known = _ARCHITECTURES / f"{model_name.removeprefix('hf-hub:').replace('/', '--')}.json"
@@ -62,16 +63,11 @@ def _read_open_clip_config(model_name: str, pretrained: bool) -> tuple[dict[str,
             f"Encoder name {model_name!r} is neither `hf-hub:org/repo`, `local-dir:/path`, an existing folder, "
             "nor (with pretrained: false) a known architecture."
         )
-    from open_clip.factory import _get_hf_config, download_pretrained_from_hf
-
     repo = model_name.removeprefix("hf-hub:")
-    try:
-        config = _get_hf_config(repo)
-        checkpoint = download_pretrained_from_hf(repo) if pretrained else None
-    except Exception as error:  # hub client errors vary by version; all mean "not available"
-        raise ModelNotAvailableError(
-            missing_model_message(model_name, "slice encoder", "model.vision.encoder.model_name", error)
-        ) from error
+    where = (model_name, "slice encoder", "model.vision.encoder.model_name")
+    config_path = hub_file(repo, ("open_clip_config.json",), *where)
+    config = json.loads(Path(config_path).read_text(encoding="utf-8"))
+    checkpoint = hub_file(repo, ("open_clip_model.safetensors", "open_clip_pytorch_model.bin"), *where) if pretrained else None
     return config, checkpoint
 
 
@@ -121,7 +117,7 @@ class SliceEncoder(nn.Module):
         super().__init__()
         record_init_args(self, locals())
         if backend not in ("open_clip", "transformers"):
-            raise ValueError(f"encoder backend must be 'open_clip' or 'transformers', got {backend!r}")
+            raise ConfigError(f"encoder backend must be 'open_clip' or 'transformers', got {backend!r}")
         self.model_name = model_name
         self.chunk_size = chunk_size
         self.backend = backend

@@ -18,6 +18,8 @@ from typing import Literal
 import torch
 from torch import nn
 
+from slicevlm.errors import ConfigError
+
 FusionMode = Literal["both", "spatial", "frequency"]
 
 
@@ -51,7 +53,7 @@ class SpatialFrequencyFusion(nn.Module):
     def __init__(self, channels: int, mode: FusionMode = "both") -> None:
         super().__init__()
         if mode not in ("both", "spatial", "frequency"):
-            raise ValueError(f"fusion mode must be 'both', 'spatial' or 'frequency', got {mode!r}")
+            raise ConfigError(f"fusion mode must be 'both', 'spatial' or 'frequency', got {mode!r}")
         self.mode = mode
         self.spatial = nn.Conv3d(channels, channels, kernel_size=3, padding=1) if mode != "frequency" else None
         self.frequency = FrequencyPath(channels) if mode != "spatial" else None

@@ -12,7 +12,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from slicevlm.hub import ModelNotAvailableError, local_directory, missing_model_message
+from slicevlm.hub import ModelNotAvailableError, local_directory, local_files_only, missing_model_message
 
 _ARCHITECTURES = Path(__file__).resolve().parent.parent / "assets" / "encoders"
 
@@ -27,8 +27,8 @@ def load_clip_vision_model(model_name: str, pretrained: bool) -> nn.Module:
             return CLIPVisionModel(CLIPVisionConfig(**json.loads(known.read_text(encoding="utf-8"))))
     try:
         if pretrained:
-            return CLIPVisionModel.from_pretrained(model_name)
-        return CLIPVisionModel(CLIPVisionConfig.from_pretrained(model_name))
+            return CLIPVisionModel.from_pretrained(model_name, local_files_only=local_files_only(model_name))
+        return CLIPVisionModel(CLIPVisionConfig.from_pretrained(model_name, local_files_only=local_files_only(model_name)))
     except (OSError, ValueError) as error:
         raise ModelNotAvailableError(
             missing_model_message(model_name, "slice encoder", "model.vision.init_args.encoder.init_args.model_name", error)

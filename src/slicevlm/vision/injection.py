@@ -20,6 +20,8 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 
+from slicevlm.errors import ConfigError
+
 InjectionRegion = Literal["global", "local", "none"]
 
 
@@ -65,9 +67,9 @@ class FeatureInjection(nn.Module):
     def __init__(self, channels: int, downsample_factor: int = 2, region: InjectionRegion = "global", heads: int = 1) -> None:
         super().__init__()
         if region not in ("global", "local", "none"):
-            raise ValueError(f"injection region must be 'global', 'local' or 'none', got {region!r}")
+            raise ConfigError(f"injection region must be 'global', 'local' or 'none', got {region!r}")
         if channels % heads:
-            raise ValueError(f"channels ({channels}) must be divisible by heads ({heads})")
+            raise ConfigError(f"channels ({channels}) must be divisible by heads ({heads})")
         self.factor = downsample_factor
         self.region = region
         self.heads = heads

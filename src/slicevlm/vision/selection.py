@@ -16,6 +16,8 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 
+from slicevlm.errors import ConfigError
+
 SelectionMethod = Literal["cosine", "uniform"]
 
 
@@ -51,9 +53,9 @@ class SliceSelector(nn.Module):
     def __init__(self, keep_ratio: float = 0.28, method: SelectionMethod = "cosine") -> None:
         super().__init__()
         if not 0.0 < keep_ratio <= 1.0:
-            raise ValueError(f"keep_ratio must be in (0, 1], got {keep_ratio}")
+            raise ConfigError(f"keep_ratio must be in (0, 1], got {keep_ratio}")
         if method not in ("cosine", "uniform"):
-            raise ValueError(f"selection method must be 'cosine' or 'uniform', got {method!r}")
+            raise ConfigError(f"selection method must be 'cosine' or 'uniform', got {method!r}")
         self.keep_ratio = keep_ratio
         self.method = method
 
