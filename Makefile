@@ -50,7 +50,7 @@ resources:  ## WordNet for METEOR (into $NLTK_DATA) and a Java check for pycocoe
 demo: install  ## tiny end-to-end run on CPU: synthetic data, stage 1, stage 2, evaluation (runs/demo/)
 	$(PY) -m slicevlm make-tiny-models runs/tiny
 	$(PY) -m slicevlm synth runs/demo/data --n 160 --seed 0 --shape 32,64,64 --choice-order fixed
-	$(PY) -m slicevlm synth runs/demo/fresh --n 60 --seed 1 --shape 32,64,64 --choice-order fixed
+	$(PY) -m slicevlm synth runs/demo/fresh --n 40 --seed 1 --shape 32,64,64 --choice-order fixed
 	$(CLI) fit --config configs/demo.yaml
 	$(CLI) fit --config configs/demo.yaml --config configs/demo_stage2.yaml
 	$(CLI) test --config configs/demo.yaml --config configs/demo_test.yaml
