@@ -194,6 +194,48 @@ class PreprocessingRecipe:
         return f"{window}, {self.axis}, {self.crop} crop, {depth}"
 
 
+#: Request fields (server, page) that choose a part of the recipe, and the choice each sets.
+REQUEST_FIELDS: dict[str, str] = {
+    "window": "window",
+    "axis": "axis",
+    "crop": "crop",
+    "depth": "depth",
+    "slice_spacing": "slice_spacing_mm",
+}
+
+
+def overrides_from_fields(fields: Mapping[str, Any]) -> dict[str, Any]:
+    """Request fields (:data:`REQUEST_FIELDS`, strings; empty = keep) → checked :meth:`PreprocessingRecipe.override` arguments.
+
+    Raises:
+        ConfigError: A value that is not a string, an unknown window/axis/crop/depth, or a slice
+            spacing that is not a positive number; the message names the field.
+    """
+    overrides: dict[str, Any] = {}
+    for name, choice in REQUEST_FIELDS.items():
+        value = fields.get(name)
+        if value is None or (isinstance(value, str) and not value.strip()):
+            continue
+        if not isinstance(value, (str, int, float)) or isinstance(value, bool):
+            raise ConfigError(f"field {name!r} must be a string, got {type(value).__name__}.")
+        text = str(value).strip()
+        if name == "slice_spacing":
+            try:
+                number = float(text)
+            except ValueError:
+                raise ConfigError(f"field 'slice_spacing' is {text!r}; expected a positive number of millimetres, e.g. 5.") from None
+            overrides[choice] = number
+        elif name == "window":
+            parse_window(text)
+            overrides[choice] = text
+        else:
+            overrides[choice] = text.lower()
+    PreprocessingRecipe(depth="fixed").override(**{**overrides, "depth": None})  # checks every value but the depth/spacing pair
+    if overrides.get("depth") is not None:
+        check_choice("depth", overrides["depth"], DEPTH_MODES)
+    return overrides
+
+
 def recipe_from_data_config(config: Mapping[str, Any]) -> PreprocessingRecipe:
     """The recipe a training data module used, from its hyperparameters (``slicing_axis``, ``ct_window``).
 

@@ -84,7 +84,7 @@ def _model_options(parser: argparse.ArgumentParser) -> None:
     recipe.add_argument(
         "--window", type=_window, default=None, metavar="PRESET|CENTER,WIDTH|none",
         help=f"CT window in HU before min-max: a preset ({', '.join(f'{k} {c:g}/{w:g}' for k, (c, w) in WINDOW_PRESETS.items())}), "
-        "CENTER,WIDTH, or none (min-max only)",
+        "CENTER,WIDTH (a negative center: --window=-600,1500), or none (min-max only)",
     )
     recipe.add_argument("--crop", default=None, choices=CROPS, help="center: scale and crop the centre; foreground: cut to the body's box first")
     recipe.add_argument(
