@@ -84,7 +84,7 @@ def check_window(window: Any) -> tuple[float, float]:
     except (TypeError, ValueError):
         raise ConfigError(f"window {window!r} must be (center, width) in HU, e.g. (40, 400).") from None
     if not (math.isfinite(center) and math.isfinite(width) and width > 0):
-        raise ConfigError(f"window {window!r} needs a finite center and a width > 0 (HU), e.g. (40, 400).")
+        raise ConfigError(f"window {window!r}: expected a finite CENTER and a WIDTH > 0 in HU, e.g. 40,400.")
     return center, width
 
 
