@@ -12,7 +12,8 @@ Every request passes here first (it is registered through ``LitServer(middleware
 - ``POST /predict`` is checked and rewritten before LitServe sees it: a multipart upload is streamed
   into the private upload folder (413 past ``--max-upload-mb``, 415 for an unknown suffix, 400 for a
   malformed body), a JSON or form body is parsed, the question and choices are validated (400), a
-  ``path`` must resolve inside ``--data-dir`` (403) and exist (404); the volume's header is then
+  ``path`` must resolve inside ``--data-dir`` (403) and exist (404), the preprocessing fields
+  (``window``, ``axis``, ``crop``, ``depth``, ``slice_spacing``) must name valid choices (400); the volume's header is then
   checked by hand (413 past ``--max-voxels``, 400 for a header naming another file, a pair-file
   NIfTI, a truncated file ...), so a bad volume is refused before it is queued for the model;
   LitServe then receives a small JSON request naming the volume on disk, so no upload ever crosses a
@@ -41,6 +42,8 @@ from urllib.parse import parse_qs
 import anyio
 
 from server_limits import MAX_SMALL_BODY, ServerLimits
+from slicevlm.data.recipe import overrides_from_fields
+from slicevlm.errors import ConfigError
 from slicevlm.inference.errors import DataError, InputError, VolumeTooLarge, did_you_mean
 from slicevlm.inference.instructions import check_choices, is_report_request, parse_choices, question_instruction
 from slicevlm.inference.limits import check_header
@@ -299,6 +302,10 @@ class RequestGate:
                 raise InputError("a report takes no choices; leave 'choices' empty.")
         except InputError as error:
             raise UploadRejected(400, str(error)) from error
+        try:
+            preprocessing = overrides_from_fields(fields)
+        except ConfigError as error:
+            raise UploadRejected(400, f"preprocessing: {error}") from error
         path = _text(fields.get("path"), "path").strip()
         has_file = upload is not None and upload.path is not None
         if has_file and path:
@@ -310,7 +317,7 @@ class RequestGate:
             self._check_path(path)
         else:
             raise UploadRejected(400, "no volume; upload one in the 'file' field (multipart) or name a 'path' under the server's data folder.")
-        return {"task": task, "question": question.strip(), "choices": choices, "volume": volume}
+        return {"task": task, "question": question.strip(), "choices": choices, "volume": volume, "preprocessing": preprocessing}
 
     async def _check_volume(self, volume: dict[str, Any]) -> None:
         """Check a volume file's header by hand before it is queued (folders are left to the worker).

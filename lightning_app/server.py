@@ -8,12 +8,16 @@ Routes: ``GET /`` the page, ``GET /health`` (200 once the model is loaded), ``GE
 
     curl -F file=@ct.nii.gz -F "question=Which organ is abnormal?" -F choices=liver,spleen,kidney,lung \\
          http://127.0.0.1:8000/predict
-    curl -F file=@ct.nii.gz -F task=report http://127.0.0.1:8000/predict
+    curl -F file=@ct.nii.gz -F task=report -F window=abdomen http://127.0.0.1:8000/predict
     curl -H 'Content-Type: application/json' -d '{"path": "case1/ct.nii.gz", "question": "What phase?"}' \\
          http://127.0.0.1:8000/predict                                           # needs --data-dir
 
 Tasks: ``ask`` (question, optional 2–4 choices), ``report``, ``preview`` (slice PNGs, kept slices,
-attention, for the page's viewer). Concurrent requests are batched (``--max-batch-size``,
+attention, for the page's viewer). Preprocessing is the checkpoint's training recipe, changed by
+the server's ``--window/--axis/--crop/--depth/--slice-spacing`` and then by the request's fields of
+the same names (``window``: a preset such as ``abdomen``, ``CENTER,WIDTH`` or ``none``); every answer
+echoes what was applied, with a warning for raw HU read without a window, the choice a closed
+question's answer names, and the toy and research-use labels. Concurrent requests are batched (``--max-batch-size``,
 ``--batch-timeout``). Errors: 400 bad input or unreadable volume (with the reader's reason), 401
 wrong API key, 403 path outside ``--data-dir``, 404 no such path, 408 too slow, 413 too large, 415
 unknown format, 503 busy (with Retry-After), 504 the model took too long. Every limit is an option
@@ -48,6 +52,9 @@ from request_gate import GateSettings, RequestGate
 from server_limits import ServerLimits, add_limit_options
 from uploads import UPLOAD_SUFFIXES
 from volume_api import ServeSettings, VolumeAPI
+from slicevlm.data.recipe import AXES, CROPS, DEPTH_MODES, WINDOW_PRESETS, checkpoint_recipe, overrides_from_fields
+from slicevlm.errors import ConfigError
+from slicevlm.toy import RESEARCH_NOTICE, TOY_NOTICE
 from web_page import add_page
 
 LOOPBACK: str = "127.0.0.1"
@@ -72,7 +79,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--max-new-tokens", type=int, default=256, help="answer length cap (256, as the paper's evaluation)")
     parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"), help="where the model runs")
     parser.add_argument("--dtype", default="auto", choices=("auto", "float32", "bfloat16", "float16"), help="auto: float32 on CPU, the checkpoint's on GPU")
-    parser.add_argument("--axis", default="axial", choices=("axial", "coronal", "sagittal"), help="slicing axis")
+    recipe = parser.add_argument_group("preprocessing (default: the checkpoint's training recipe; a request may choose its own)")
+    recipe.add_argument("--axis", default=None, choices=AXES, help="slicing axis")
+    recipe.add_argument("--window", default=None, help=f"CT window: a preset ({', '.join(WINDOW_PRESETS)}), CENTER,WIDTH in HU, or none")
+    recipe.add_argument("--crop", default=None, choices=CROPS, help="center, or foreground (cut to the body's box first)")
+    recipe.add_argument("--depth", default=None, choices=DEPTH_MODES, help="fixed (all slices to D) or spacing (needs --slice-spacing)")
+    recipe.add_argument("--slice-spacing", default=None, help="slice distance in mm of --depth spacing")
     parser.add_argument("--engine", default="hf", choices=("hf", "fast"), help="decoding: transformers generate, or our static-cache loop")
     parser.add_argument("--log-level", default="info", choices=("debug", "info", "warning", "error"), help="server log level")
     add_limit_options(parser)
@@ -93,8 +105,26 @@ def check_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Non
         ServerLimits.from_args(args)
     except ValueError as error:
         parser.error(str(error))
+    try:
+        server_recipe(args)
+    except ConfigError as error:
+        parser.error(str(error))
     if args.no_api_key and args.api_key:
         parser.error("--no-api-key and an API key (--api-key or $SLICEVLM_API_KEY) contradict each other; pass one.")
+
+
+def server_recipe(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``(the overrides the options make, the resulting default recipe as JSON)``.
+
+    Raises:
+        ConfigError: An option names no valid choice, or the checkpoint records a bad recipe.
+    """
+    overrides = overrides_from_fields(
+        {"window": args.window, "axis": args.axis, "crop": args.crop, "depth": args.depth, "slice_spacing": args.slice_spacing}
+    )
+    metadata = json.loads((args.checkpoint / "slicevlm.json").read_text(encoding="utf-8"))
+    recipe = checkpoint_recipe(metadata, f"{args.checkpoint}/slicevlm.json").override(**overrides)
+    return overrides, {**recipe.to_dict(), "describe": recipe.describe()}
 
 
 def resolve_api_key(args: argparse.Namespace) -> str | None:
@@ -127,6 +157,7 @@ def uvicorn_options(limits: ServerLimits) -> dict[str, Any]:
 def build_server(args: argparse.Namespace, upload_dir: Path, api_key: str | None = None) -> ls.LitServer:
     """The LitServer with the gate middleware and the page, ready to `run`."""
     limits = ServerLimits.from_args(args)
+    overrides, recipe = server_recipe(args)
     gate = GateSettings(
         upload_dir=upload_dir,
         limits=limits,
@@ -140,12 +171,17 @@ def build_server(args: argparse.Namespace, upload_dir: Path, api_key: str | None
         data_dir=str(gate.data_dir) if gate.data_dir else None,
         max_new_tokens=args.max_new_tokens,
         dtype=args.dtype,
-        axis=args.axis,
+        preprocessing=overrides,
         engine=args.engine,
         limits=limits,
     )
     metadata = json.loads((args.checkpoint / "slicevlm.json").read_text(encoding="utf-8"))
     info = {
+        "notice": RESEARCH_NOTICE,
+        "toy": metadata.get("toy"),  # None: a folder written before the flag (answers still say)
+        "toy_notice": TOY_NOTICE if metadata.get("toy") else None,
+        "preprocessing": recipe,
+        "window_presets": {name: list(values) for name, values in WINDOW_PRESETS.items()},
         "model": "SliceVLM",
         "stage": metadata.get("stage"),
         "input_size": metadata.get("input_size"),

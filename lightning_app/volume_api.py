@@ -4,7 +4,13 @@ Runs in LitServe's inference worker (one process per device; spawned, so this mo
 there by name). A request is the JSON the gate wrote::
 
     {"task": "ask" | "report" | "preview", "question": str, "choices": [str],
-     "volume": {"kind": "upload" | "path", "path": str, "filename": str, "token": str}}
+     "volume": {"kind": "upload" | "path", "path": str, "filename": str, "token": str},
+     "preprocessing": {"window": str, "axis": str, "crop": str, "depth": str, "slice_spacing_mm": float}}
+
+Every answer and preview carries the preprocessing applied (the checkpoint's recipe, the server's
+options and the request's fields, in that order of precedence, lowest first), the input warnings,
+the toy and research-use labels, and for a closed question the choice the answer names
+(:mod:`slicevlm.inference.choices`).
 
 ``decode_request`` re-checks it (the worker trusts only uploads stamped with the gate's token and
 inside the upload folder, and paths inside the data folder) and reads the volume under the
@@ -49,7 +55,7 @@ class ServeSettings:
         data_dir: folder ``path`` requests may read from, or None.
         max_new_tokens: answer length cap.
         dtype: ``auto`` / ``float32`` / ``bfloat16`` / ``float16`` (see ``VolumeQA.from_checkpoint``).
-        axis: slicing axis for every volume.
+        preprocessing: server-wide changes to the checkpoint's recipe (``PreprocessingRecipe.override``).
         engine: decoding engine, ``hf`` or ``fast``.
         limits: the server's caps (voxels, files per volume folder).
     """
@@ -60,7 +66,7 @@ class ServeSettings:
     data_dir: str | None = None
     max_new_tokens: int = 256
     dtype: str = "auto"
-    axis: str = "axial"
+    preprocessing: dict[str, Any] = field(default_factory=dict)
     engine: str = "hf"
     limits: ServerLimits = field(default_factory=ServerLimits)
 
@@ -75,6 +81,7 @@ class Job:
     instruction: str
     volume: Any  # slicevlm.inference.volumes.PreparedVolume
     name: str
+    recipe: Any = None  # slicevlm.data.recipe.PreprocessingRecipe
 
 
 @dataclass
@@ -111,13 +118,15 @@ class VolumeAPI(ls.LitAPI):
         from slicevlm.inference.predictor import VolumeQA
 
         s = self.settings
-        self.qa = VolumeQA.from_checkpoint(s.checkpoint, device=device, dtype=s.dtype, max_new_tokens=s.max_new_tokens, axis=s.axis, engine=s.engine)
+        self.qa = VolumeQA.from_checkpoint(s.checkpoint, device=device, dtype=s.dtype, max_new_tokens=s.max_new_tokens, engine=s.engine)
+        self.qa.preprocessing = self.qa.preprocessing.override(**s.preprocessing)
         warmup_ms = self.qa.warmup(sorted({1, self.max_batch_size}))
         log.info("loaded %s on %s in %.0f ms (warm-up %.0f ms)", s.checkpoint, device, self.qa.metadata.get("load_ms", 0.0), warmup_ms)
 
     # -- request → job -----------------------------------------------------------------------------
     def decode_request(self, request: dict) -> Job | Failure:
         """Check a gate-written request and read its volume; failures become :class:`Failure`."""
+        from slicevlm.errors import ConfigError
         from slicevlm.inference.errors import DataError, InputError, VolumeTooLarge
         from slicevlm.inference.instructions import REPORT_INSTRUCTION, question_instruction
 
@@ -130,21 +139,22 @@ class VolumeAPI(ls.LitAPI):
                 instruction = question_instruction(request["question"], request.get("choices") or [])
             else:
                 instruction = REPORT_INSTRUCTION if task == "report" else ""
-            prepared = self.qa.load(path, limits)
+            recipe = self.qa.preprocessing.override(**(request.get("preprocessing") or {}))
+            prepared = self.qa.load(path, limits, recipe)
         except (KeyError, TypeError) as error:
             return Failure(400, f"malformed request ({error!r}); send it through the server's /predict route.")
         except PermissionError as error:
             return Failure(403, str(error))
         except (VolumeTooLarge, MemoryError) as error:
             return Failure(413, self._public(f"{error}" if str(error) else "the volume is too large to hold in memory.", path, request))
-        except (DataError, InputError) as error:
+        except (DataError, InputError, ConfigError) as error:
             return Failure(400, self._public(str(error), path, request))
         except OSError as error:
             return Failure(400, self._public(f"the volume could not be read ({error.strerror or error}).", path, request))
         except Exception:  # a reader bug must not fail the batch: this request alone gets a 500
             log.exception("reading %s failed unexpectedly", path)
             return Failure(500, "internal error while reading the volume; the server log has the details.")
-        return Job(task, request.get("question", ""), list(request.get("choices") or []), instruction, prepared, name)
+        return Job(task, request.get("question", ""), list(request.get("choices") or []), instruction, prepared, name, recipe)
 
     def _volume_path(self, volume: dict) -> tuple[Path, Any]:
         """The volume's path and how it may be read (``ReadLimits`` confined to its folder)."""
@@ -198,6 +208,7 @@ class VolumeAPI(ls.LitAPI):
         return [r if r is not None else Result({"detail": "internal error: request not answered"}, 500) for r in results]
 
     def _answer_content(self, job: Job, answer: Any) -> dict[str, Any]:
+        answer.with_choices(job.choices if job.task == "ask" else None)
         return {
             "task": job.task,
             "volume": job.name,
@@ -205,12 +216,23 @@ class VolumeAPI(ls.LitAPI):
             "choices": job.choices,
             "instruction": answer.instruction,
             "answer": answer.text,
+            **(answer.choice.to_dict() if answer.choice is not None else {}),
+            **self._labels(job),
             "kept_slices": answer.kept_slices,
             "kept_slices_original": answer.kept_slices_original,
             "input_size": list(self.qa.input_size),
             "original_shape": list(job.volume.original_shape),
             "batch_size": answer.batch_size,
             "timings_ms": {k: round(v, 1) for k, v in answer.timings_ms.items()},
+        }
+
+    def _labels(self, job: Job) -> dict[str, Any]:
+        """Preprocessing applied, its warnings, and the toy / research-use labels."""
+        return {
+            "preprocessing": job.volume.preprocessing,
+            "recipe": job.recipe.describe() if job.recipe is not None else "",
+            "warnings": list(job.volume.warnings),
+            **self.qa.labels(),
         }
 
     def _preview_content(self, job: Job) -> dict[str, Any]:
@@ -234,6 +256,7 @@ class VolumeAPI(ls.LitAPI):
             "kept_slices_original": explanation.kept_slices_original,
             "similarity": [round(float(v), 4) for v in explanation.similarity],
             "attention": attention,
+            **self._labels(job),
             "timings_ms": {
                 "load": round(load_ms, 1),
                 "vision": round(explanation.vision_ms, 1),

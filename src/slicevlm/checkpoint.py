@@ -5,7 +5,8 @@
       vision.safetensors     trained modules: fusion.*, injection.*, projector.*
       adapter/               LoRA in peft's own format (adapter_config.json, adapter_model.safetensors)
       tokenizer/             tokenizer files, `<image>` included
-      slicevlm.json          format version, stage, input size, visual token count, package version
+      slicevlm.json          format version, stage, input size, visual token count, package version,
+                             the training preprocessing recipe, whether the model is a toy
       config.yaml            the full resolved training config (when trained through the CLI)
 
 The frozen encoder and LLM base weights are not copied: `model.yaml` names where they come from.
@@ -23,8 +24,10 @@ import yaml
 
 from slicevlm import __version__
 from slicevlm.config_record import build, describe
+from slicevlm.data.recipe import PreprocessingRecipe
 from slicevlm.errors import MissingFileError
 from slicevlm.model import SliceVLM
+from slicevlm.toy import toy_record
 
 FORMAT_VERSION = 1
 VISION_WEIGHTS = "vision.safetensors"
@@ -37,6 +40,7 @@ def save_checkpoint_folder(
     stage: int,
     input_size: tuple[int, int, int],
     training_config: str | Path | None = None,
+    preprocessing: PreprocessingRecipe | None = None,
 ) -> Path:
     """Write `model` as a checkpoint folder (see the module docstring); returns the folder.
 
@@ -46,6 +50,7 @@ def save_checkpoint_folder(
         stage: 1 or 2, recorded for the reader.
         input_size: the (D, H, W) volumes were brought to in training; inference resamples to it.
         training_config: the resolved training config file to copy beside the weights, if any.
+        preprocessing: the recipe the training data went through; inference uses it as its default.
     """
     from safetensors.torch import save_file
 
@@ -72,7 +77,10 @@ def save_checkpoint_folder(
         "input_size": list(input_size),
         "visual_tokens": model.vision.token_count(input_size[0]),
         "has_adapter": model.language.has_lora,
+        **toy_record(model.language),
     }
+    if preprocessing is not None:
+        metadata["preprocessing"] = preprocessing.to_dict()
     (folder / "slicevlm.json").write_text(json.dumps(metadata, indent=2), encoding="utf-8")
     if training_config is not None and Path(training_config).is_file():
         shutil.copyfile(training_config, folder / "config.yaml")

@@ -76,8 +76,13 @@ def test_fit_stage1_then_stage2_writes_a_reloadable_checkpoint_folder(tiny_model
     from slicevlm.checkpoint import load_checkpoint_folder
 
     overrides = _tiny_overrides(tiny_models, synthetic_root, tmp_path / "logs")
-    run_lightning_cli(["fit", "--config", str(CONFIGS / "demo.yaml"), *overrides, "--model.export_dir", str(tmp_path / "ckpt1")])
-    assert json.loads((tmp_path / "ckpt1" / "slicevlm.json").read_text(encoding="utf-8"))["stage"] == 1
+    run_lightning_cli(
+        ["fit", "--config", str(CONFIGS / "demo.yaml"), *overrides, "--data.ct_window", "[0.5, 2.0]", "--model.export_dir", str(tmp_path / "ckpt1")]
+    )
+    metadata1 = json.loads((tmp_path / "ckpt1" / "slicevlm.json").read_text(encoding="utf-8"))
+    assert metadata1["stage"] == 1 and metadata1["toy"] is True
+    assert metadata1["preprocessing"]["window"] == {"center": 0.5, "width": 2.0, "preset": None}  # what the data module used
+    assert metadata1["preprocessing"]["axis"] == "axial" and metadata1["preprocessing"]["depth"] == "fixed"
     assert (tmp_path / "ckpt1" / "config.yaml").is_file()  # the resolved training config travels along
     run_lightning_cli(
         ["fit", "--config", str(CONFIGS / "demo.yaml"), "--config", str(CONFIGS / "demo_stage2.yaml"), *overrides,

@@ -303,3 +303,47 @@ def test_the_request_process_modules_import_neither_torch_nor_training_code():
         "assert not bad, bad\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+def test_info_carries_notice_toy_label_and_default_recipe(server):
+    info = requests.get(server.url + "/info", timeout=5).json()["model"]
+    assert info["notice"] == "research use only, not for clinical decisions"
+    assert info["toy"] is True and "toy model" in info["toy_notice"]
+    assert info["preprocessing"]["window"] is None and info["preprocessing"]["axis"] == "axial"
+    assert info["window_presets"]["lung"] == [-600.0, 1500.0]
+
+
+def test_closed_answer_names_its_choice_and_echoes_preprocessing(server, files):
+    from slicevlm.inference.choices import match_choice
+
+    response = _ask(server, files["scan.nii.gz"], question="Which organ is shown?", choices="liver, spleen, kidney", window="bone",
+                    axis="coronal", crop="foreground")
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert {"choice": body["choice"], "choice_note": body["choice_note"]} == match_choice(body["answer"], ["liver", "spleen", "kidney"]).to_dict()
+    applied = body["preprocessing"]
+    assert applied["window"] == {"center": 400.0, "width": 1800.0, "preset": "bone"} and applied["axis"] == "coronal"
+    assert applied["crop"]["mode"] == "foreground" and applied["resampled_size"] == [32, 64, 64]
+    assert body["toy"] is True and body["notice"].startswith("research use only")
+    report = requests.post(server.url + "/predict", headers=AUTH, timeout=60, json={"path": "case1/ct.npy", "task": "report"}).json()
+    assert "choice_note" not in report and report["preprocessing"]["window"] is None
+
+
+def test_preview_echoes_the_window_and_warns_on_raw_hu(server, files, tmp_path):
+    hu = tmp_path / "hu.npy"
+    volume = np.full((12, 40, 40), -1000.0, dtype=np.float32)
+    volume[:, 8:32, 8:32] = 40.0
+    volume[:, 16:24, 16:24] = 1000.0  # bone: clipped by the window, so tissue gets brighter
+    np.save(hu, volume)
+    plain = _ask(server, hu, task="preview").json()
+    assert any("raw HU" in warning for warning in plain["warnings"])
+    windowed = _ask(server, hu, task="preview", window="40,400").json()
+    assert windowed["warnings"] == [] and windowed["preprocessing"]["window"] == {"center": 40.0, "width": 400.0, "preset": None}
+    assert windowed["slices"] != plain["slices"]  # the window changes what the model sees
+
+
+@pytest.mark.parametrize("fields, message", [({"window": "lungs"}, "Did you mean 'lung'"), ({"axis": "up"}, "axis"),
+                                             ({"depth": "spacing"}, "slice_spacing_mm"), ({"slice_spacing": "-2"}, "slice_spacing")])
+def test_bad_preprocessing_fields_are_400(server, files, fields, message):
+    response = _ask(server, files["small.npy"], question="What plane?", **fields)
+    assert response.status_code == 400 and message in response.json()["detail"]

@@ -1,4 +1,5 @@
-"""The web page in headless Chromium: upload a NIfTI, scroll the viewer, ask, see the answer.
+"""The web page in headless Chromium: upload a NIfTI, scroll the viewer, ask, see the answer; the
+research-use notice and toy label, the window control, and the choice a closed answer names.
 
 Needs Debian's chromium (`apt-get install -y chromium`) and the playwright Python package; skipped
 with that reason where /usr/bin/chromium is absent. Saves a screenshot under the test's tmp folder;
@@ -56,6 +57,94 @@ def server(tiny_model_factory, tmp_path_factory):
     checkpoint = save_checkpoint_folder(tiny_model_factory(), folder / "ckpt", stage=1, input_size=(32, 64, 64))
     with ServerProcess(["--checkpoint", checkpoint, "--max-new-tokens", "12", "--log-level", "warning"], log_path=folder / "server.log") as process:
         yield process
+
+
+@pytest.fixture(scope="module")
+def hu_nifti(tmp_path_factory) -> Path:
+    """A CT-like NIfTI in HU: air -1000, soft tissue 40, a bone rod 1000."""
+    import nibabel as nib
+
+    volume = np.full((20, 64, 64), -1000.0, dtype=np.float32)
+    volume[:, 12:52, 12:52] = 40.0
+    volume[:, 28:36, 28:36] = 1000.0
+    path = tmp_path_factory.mktemp("page-hu") / "ct_hu.nii.gz"
+    nib.save(nib.Nifti1Image(np.ascontiguousarray(volume.transpose(2, 1, 0)), np.diag([0.8, 0.8, 2.5, 1])), str(path))
+    return path
+
+
+def _open(browser, server):
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.goto(server.url + "/")
+    page.wait_for_function("document.getElementById('default-recipe').textContent.length > 0", timeout=10_000)
+    return page
+
+
+def test_notice_toy_label_and_window_control(server, hu_nifti):
+    playwright = pytest.importorskip("playwright.sync_api")
+    with playwright.sync_playwright() as driver:
+        browser = driver.chromium.launch(executable_path=str(CHROMIUM), args=LAUNCH_ARGS)
+        try:
+            page = _open(browser, server)
+            assert page.locator("#notice").is_visible()
+            assert "not for clinical decisions" in page.locator("#notice").inner_text()
+            assert page.locator("#toy").is_visible() and "TOY MODEL" in page.locator("#toy").inner_text()
+            assert "no window" in page.locator("#default-recipe").inner_text()
+            page.set_input_files("#file", str(hu_nifti))
+            page.wait_for_selector("#viewer", state="visible", timeout=30_000)
+            assert "raw HU" in page.locator("#warnings").inner_text()
+            assert "window: none (min-max only)" in page.locator("#applied").inner_text()
+            page.select_option("#window", "abdomen")  # re-reads the volume with the preset
+            page.wait_for_function("document.getElementById('applied').textContent.includes('abdomen 40/400 HU')", timeout=30_000)
+            assert page.locator("#warnings").inner_text() == ""
+            page.select_option("#window", "custom")
+            assert page.locator("#window-center").is_visible()
+            page.fill("#window-center", "-600")
+            page.fill("#window-width", "1500")
+            page.locator("#window-width").dispatch_event("change")
+            page.wait_for_function("document.getElementById('applied').textContent.includes('-600/1500 HU')", timeout=30_000)
+            assert "reorientation: RAS -> LPS" in page.locator("#applied").inner_text()
+            assert "spacing: 2.5×0.8×0.8 mm" in page.locator("#applied").inner_text()
+        finally:
+            browser.close()
+
+
+def test_closed_answer_shows_the_choice_or_says_there_is_none(server, nifti):
+    from slicevlm.inference.choices import match_choice
+
+    playwright = pytest.importorskip("playwright.sync_api")
+    choices = ["liver", "spleen", "kidney", "pancreas"]
+    with playwright.sync_playwright() as driver:
+        browser = driver.chromium.launch(executable_path=str(CHROMIUM), args=LAUNCH_ARGS)
+        try:
+            page = _open(browser, server)
+            page.set_input_files("#file", str(nifti))
+            page.wait_for_selector("#viewer", state="visible", timeout=30_000)
+            page.fill("#question", "Which organ shows the lesion?")
+            page.fill("#choices", ", ".join(choices))
+            page.click("#ask")
+            page.wait_for_function("document.getElementById('choice').textContent.length > 0", timeout=30_000)
+            expected = match_choice(page.locator("#answer").inner_text(), choices)  # the page shows the raw generation
+            shown = page.locator("#choice").inner_text()
+            if expected.letter is None:
+                assert shown.startswith("No choice: the model named no choice")
+            else:
+                assert shown.startswith(f"Choice: {expected.letter}. {expected.text}")
+            # both branches, whatever the tiny model wrote: the server's answer replaced by one of each kind
+            for generation in ("C. kidney, enlarged", "perhaps the liver or the spleen"):
+                match = match_choice(generation, choices)
+                body = {"task": "ask", "answer": generation, **match.to_dict(), "kept_slices": [], "kept_slices_original": [],
+                        "timings_ms": {}, "batch_size": 1, "preprocessing": {}, "warnings": [], "toy": True}
+                page.route("**/predict", lambda route, _request, body=body: route.fulfill(json=body))
+                page.click("#ask")
+                page.wait_for_function(f"document.getElementById('answer').textContent === {generation!r}", timeout=10_000)
+                page.unroute("**/predict")
+                shown = page.locator("#choice").inner_text()
+                if match.letter:
+                    assert shown.startswith("Choice: C. kidney (letter named")
+                else:
+                    assert shown.startswith("No choice: the model named no choice") and "several choices" in shown
+        finally:
+            browser.close()
 
 
 def test_upload_view_ask_and_screenshot(server, nifti, tmp_path):

@@ -18,9 +18,10 @@ import torch
 import torch.nn.functional as F
 
 from slicevlm.data.errors import DataError, check_choice
+from slicevlm.data.recipe import AXES
 from slicevlm.errors import ConfigError
 
-AXES: tuple[str, ...] = ("axial", "coronal", "sagittal")
+__all__ = ["AXES", "crop_foreground", "normalize_intensity", "reorient_to_axis", "resize_exact", "resize_to_model"]
 
 
 def reorient_to_axis(volume: np.ndarray, axis: str = "axial") -> np.ndarray:

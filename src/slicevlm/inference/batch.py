@@ -222,8 +222,18 @@ def answered_rows(out_path: str | Path, rows: Sequence[BatchRow], checkpoint: st
     return done
 
 
-def answer_record(row: BatchRow, answer: Answer, checkpoint: str = "") -> dict[str, Any]:
-    """The JSON object written for one answered row (``checkpoint``: the folder that answered)."""
+def answer_record(row: BatchRow, answer: Answer, checkpoint: str = "", labels: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The JSON object written for one answered row.
+
+    Args:
+        row: The CSV row.
+        answer: Its answer; a closed question's record adds ``choice`` and ``choice_note``
+            (:mod:`slicevlm.inference.choices`).
+        checkpoint: The folder that answered.
+        labels: ``toy`` / ``notice`` labels of the checkpoint (:meth:`VolumeQA.labels`).
+    """
+    answer.with_choices(row.choices)
+    choice = answer.choice.to_dict() if answer.choice is not None else {}
     return {
         "row": row.row,
         "checkpoint": checkpoint,
@@ -232,10 +242,14 @@ def answer_record(row: BatchRow, answer: Answer, checkpoint: str = "") -> dict[s
         "choices": list(row.choices),
         "instruction": row.instruction,
         "answer": answer.text,
+        **choice,
         "kept_slices": answer.kept_slices,
         "kept_slices_original": answer.kept_slices_original,
+        "preprocessing": answer.preprocessing,
+        "warnings": answer.warnings,
         "timings_ms": {k: round(v, 1) for k, v in answer.timings_ms.items()},
         "batch_size": answer.batch_size,
+        **(labels or {}),
     }
 
 
@@ -310,7 +324,7 @@ def run_batch(
                     if isinstance(answer, Exception):
                         fail(row, answer, "the model could not answer this row: ")
                         continue
-                    _write_line(handle, answer_record(row, answer, checkpoint))
+                    _write_line(handle, answer_record(row, answer, checkpoint, qa.labels()))
                     summary.answered += 1
                     log.info("row %d/%d answered (%.0f ms)", row.row, len(rows), answer.timings_ms["total"])
     return summary

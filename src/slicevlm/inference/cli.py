@@ -5,9 +5,11 @@
     slicevlm report dicom_folder/ --checkpoint CKPT
     slicevlm ask-batch questions.csv --checkpoint CKPT --out answers.jsonl     # rerun to resume
 
-Volumes in any format :func:`slicevlm.data.readers.load_volume` reads are resampled to the
-checkpoint's input size. The answer goes to stdout (``--json``: one JSON object); progress and
-errors go to stderr. A user error (missing file, unreadable volume, bad CSV row, bad option) is one
+Volumes in any format :func:`slicevlm.data.readers.load_volume` reads are preprocessed with the
+checkpoint's training recipe (window, axis, crop, depth) unless ``--window``, ``--axis``, ``--crop``,
+``--depth`` or ``--slice-spacing`` change a part of it, and resampled to the checkpoint's input size.
+The answer goes to stdout (``--json``: one JSON object with the preprocessing applied, any warnings,
+and for a closed question the choice it names); progress, warnings and errors go to stderr. A user error (missing file, unreadable volume, bad CSV row, bad option) is one
 line naming the file or row, exit status 1, no traceback.
 """
 
@@ -22,11 +24,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from slicevlm.errors import show_traceback_if_debug
+from slicevlm.data.recipe import AXES, CROPS, DEPTH_MODES, WINDOW_PRESETS, parse_window
+from slicevlm.errors import ConfigError, show_traceback_if_debug
 from slicevlm.hub import ModelNotAvailableError
 from slicevlm.inference.errors import DataError, InputError
 from slicevlm.inference.instructions import check_choices, parse_choices, question_instruction
 from slicevlm.inference.limits import MAX_VOXELS, ReadLimits, check_header
+from slicevlm.toy import TOY_NOTICE
 
 if TYPE_CHECKING:
     from slicevlm.inference.predictor import VolumeQA
@@ -35,17 +39,27 @@ log = logging.getLogger("slicevlm.inference")
 
 #: Exceptions that are the user's to fix: printed as one line, exit status 1. (ImportError: an
 #: optional dependency such as matplotlib is missing; its message carries the install hint.)
-USER_ERRORS: tuple[type[BaseException], ...] = (DataError, InputError, FileNotFoundError, ModelNotAvailableError, ImportError)
+USER_ERRORS: tuple[type[BaseException], ...] = (
+    DataError, InputError, ConfigError, FileNotFoundError, ModelNotAvailableError, ImportError,
+)
 
 
-def _window(text: str) -> tuple[float, float]:
+def _window(text: str) -> str:
     try:
-        center, width = (float(part) for part in text.split(","))
+        parse_window(text)
+    except ConfigError as error:
+        raise argparse.ArgumentTypeError(str(error)) from error
+    return text
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
     except ValueError as error:
-        raise argparse.ArgumentTypeError(f"expected CENTER,WIDTH in HU (e.g. 40,400), got {text!r}") from error
-    if not (math.isfinite(center) and math.isfinite(width) and width > 0):
-        raise argparse.ArgumentTypeError(f"expected a finite CENTER and a WIDTH > 0 in HU (e.g. 40,400), got {text!r}")
-    return center, width
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from error
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+    return value
 
 
 def _positive_int(text: str) -> int:
@@ -65,8 +79,19 @@ def _model_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--dtype", default="auto", choices=("auto", "float32", "bfloat16", "float16"), help="auto: float32 on CPU, the checkpoint's on GPU")
     group.add_argument("--max-new-tokens", type=int, default=256, help="answer length cap (256, as the paper's evaluation)")
     group.add_argument("--engine", default="hf", choices=("hf", "fast"), help="decoding: transformers generate, or our static-cache loop (same tokens)")
-    group.add_argument("--axis", default="axial", choices=("axial", "coronal", "sagittal"), help="slicing axis of the volume")
-    group.add_argument("--window", type=_window, default=None, metavar="CENTER,WIDTH", help="CT window in HU before min-max (raw HU volumes)")
+    recipe = parser.add_argument_group("preprocessing (default: the checkpoint's training recipe)")
+    recipe.add_argument("--axis", default=None, choices=AXES, help="slicing axis of the volume")
+    recipe.add_argument(
+        "--window", type=_window, default=None, metavar="PRESET|CENTER,WIDTH|none",
+        help=f"CT window in HU before min-max: a preset ({', '.join(f'{k} {c:g}/{w:g}' for k, (c, w) in WINDOW_PRESETS.items())}), "
+        "CENTER,WIDTH (a negative center: --window=-600,1500), or none (min-max only)",
+    )
+    recipe.add_argument("--crop", default=None, choices=CROPS, help="center: scale and crop the centre; foreground: cut to the body's box first")
+    recipe.add_argument(
+        "--depth", default=None, choices=DEPTH_MODES,
+        help="fixed: resample all slices to the model's depth; spacing: the centre slab at --slice-spacing mm per model slice",
+    )
+    recipe.add_argument("--slice-spacing", type=_positive_float, default=None, metavar="MM", help="slice distance of --depth spacing, in mm")
     group.add_argument(
         "--max-voxels", type=_positive_int, default=MAX_VOXELS, metavar="N",
         help=f"refuse volumes whose header announces more voxels (default {MAX_VOXELS:,} = 512x512x1024)",
@@ -93,10 +118,17 @@ def _load_qa(args: argparse.Namespace) -> VolumeQA:
     hf_logging.disable_progress_bar()  # stderr is for our progress and errors
     if not args.checkpoint.exists():
         raise InputError(f"checkpoint folder {args.checkpoint} does not exist; pass the folder a training run wrote (--checkpoint).")
-    return VolumeQA.from_checkpoint(
-        args.checkpoint, device=args.device, dtype=args.dtype, max_new_tokens=args.max_new_tokens, axis=args.axis, window=args.window,
+    qa = VolumeQA.from_checkpoint(
+        args.checkpoint, device=args.device, dtype=args.dtype, max_new_tokens=args.max_new_tokens,
         engine=args.engine, limits=ReadLimits(max_voxels=args.max_voxels),
     )
+    qa.preprocessing = qa.preprocessing.override(
+        window=args.window, axis=args.axis, crop=args.crop, depth=args.depth, slice_spacing_mm=args.slice_spacing
+    )
+    log.info("preprocessing: %s", qa.preprocessing.describe())
+    if qa.toy:
+        log.warning("note: %s.", TOY_NOTICE)
+    return qa
 
 
 def _answer_one(args: argparse.Namespace, question: str | None, choices: list[str]) -> int:
@@ -106,6 +138,8 @@ def _answer_one(args: argparse.Namespace, question: str | None, choices: list[st
         check_header(args.volume, ReadLimits(max_voxels=args.max_voxels))
     qa = _load_qa(args)
     prepared = qa.load(args.volume)
+    for warning in prepared.warnings:
+        log.warning("warning: %s", warning)
     answer = qa.report(prepared) if question is None else qa.ask(prepared, question, choices)
     details = answer.to_dict()
     result: dict[str, Any] = {
@@ -118,6 +152,7 @@ def _answer_one(args: argparse.Namespace, question: str | None, choices: list[st
         "original_shape": list(prepared.original_shape),
         "checkpoint": str(args.checkpoint),
         "checkpoint_load_ms": round(qa.metadata.get("load_ms", 0.0), 1),
+        **qa.labels(),
     }
     if args.explain is not None:
         from slicevlm.inference.rendering import save_explanation_png
@@ -127,7 +162,10 @@ def _answer_one(args: argparse.Namespace, question: str | None, choices: list[st
     if args.json:
         sys.stdout.write(json.dumps(result, ensure_ascii=False) + "\n")
     else:
-        sys.stdout.write(answer.text + "\n")
+        if answer.choice is not None:
+            sys.stdout.write(f"choice: {answer.choice.line()}\nrule: {answer.choice.note}\ngenerated: {answer.text}\n")
+        else:
+            sys.stdout.write(answer.text + "\n")
         if args.explain is not None:
             log.info("explanation written to %s", args.explain)
     return 0

@@ -1,13 +1,16 @@
 """`VolumeQA`: a checkpoint folder that answers questions about volumes (the CLI and server core).
 
     qa = VolumeQA.from_checkpoint("runs/stage2/checkpoint")          # LoRA merged, eval mode
-    qa.ask("ct.nii.gz", "Which organ is abnormal?", ["liver", "spleen", "kidney", "lung"]).text
+    qa.ask("ct.nii.gz", "Which organ is abnormal?", ["liver", "spleen", "kidney", "lung"]).choice  # B. spleen
+    qa.ask("ct.nii.gz", "What phase?", preprocessing=qa.preprocessing.with_window("abdomen")).text
     qa.report("ct.nii.gz").text
     qa.answer_many(["a.npy", "b.npy"], ["What phase?", "What plane?"], batch_size=8)
 
 Answers are greedy, as the paper's evaluation decodes. Each :class:`Answer` carries its timings
 and the slices the selector kept, captured by hooks on the vision pipeline while
-``SliceVLM.generate`` runs, so the volume goes through the vision side once.
+``SliceVLM.generate`` runs, so the volume goes through the vision side once, and the preprocessing
+applied to its volume. Volumes are preprocessed with the checkpoint's training recipe unless a call
+names another (:class:`~slicevlm.data.recipe.PreprocessingRecipe`).
 """
 
 from __future__ import annotations
@@ -23,6 +26,8 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from slicevlm.data.limits import DEFAULT_LIMITS, ReadLimits
+from slicevlm.data.recipe import PreprocessingRecipe
+from slicevlm.inference.choices import ChoiceMatch, match_choice
 from slicevlm.inference.errors import InputError
 from slicevlm.inference.instructions import REPORT_INSTRUCTION, question_instruction
 from slicevlm.inference.volumes import PreparedVolume, VolumeLike, prepare_volume
@@ -48,6 +53,11 @@ class Answer:
             (projector, splice, decoding) and ``total``; vision and generation are per batch.
         source: the volume's path, or ``"<array>"``.
         batch_size: how many answers were generated together.
+        preprocessing: what was applied to the volume (window, axis, reorientation, spacing, crop,
+            depth, sizes).
+        warnings: warnings about the input (e.g. raw HU without a window).
+        choice: for a closed question, the choice the text names (see
+            :mod:`slicevlm.inference.choices`); None for open questions and reports.
     """
 
     text: str
@@ -57,11 +67,23 @@ class Answer:
     timings_ms: dict[str, float]
     source: str
     batch_size: int = 1
+    preprocessing: dict[str, Any] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    choice: ChoiceMatch | None = None
+
+    def with_choices(self, choices: Sequence[str] | None) -> Answer:
+        """This answer with :attr:`choice` matched against ``choices`` (unchanged when there are none)."""
+        if choices:
+            self.choice = match_choice(self.text, choices)
+        return self
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict (timings rounded to 0.1 ms)."""
+        """A JSON-ready dict (timings rounded to 0.1 ms); a closed question adds ``choice`` and ``choice_note``."""
         data = asdict(self)
         data["timings_ms"] = {k: round(v, 1) for k, v in self.timings_ms.items()}
+        data.pop("choice")
+        if self.choice is not None:
+            data.update(self.choice.to_dict())
         return data
 
 
@@ -108,8 +130,7 @@ class VolumeQA:
         model: the model, in eval mode, on its device.
         input_size: ``(D, H, W)`` every volume is resampled to.
         max_new_tokens: answer length cap (256, as the paper's evaluation).
-        axis: slicing axis for volumes read from files.
-        window: optional CT window ``(center, width)`` applied to files before min-max.
+        preprocessing: the default recipe for every volume (window, axis, crop, depth).
         metadata: the checkpoint's ``slicevlm.json``, kept for reporting.
         engine: decoding engine, ``"hf"`` or ``"fast"`` (see :meth:`SliceVLM.generate`).
         limits: caps and confinement for volumes read from files (see :class:`ReadLimits`).
@@ -120,8 +141,7 @@ class VolumeQA:
         model: SliceVLM,
         input_size: tuple[int, int, int],
         max_new_tokens: int = 256,
-        axis: str = "axial",
-        window: tuple[float, float] | None = None,
+        preprocessing: PreprocessingRecipe | None = None,
         metadata: dict[str, Any] | None = None,
         engine: str = "hf",
         limits: ReadLimits = DEFAULT_LIMITS,
@@ -131,8 +151,7 @@ class VolumeQA:
         self.model = model.eval()
         self.input_size = tuple(int(s) for s in input_size)
         self.max_new_tokens = max_new_tokens
-        self.axis = axis
-        self.window = window
+        self.preprocessing = preprocessing or PreprocessingRecipe()
         self.metadata = dict(metadata or {})
         if engine not in ("hf", "fast"):
             raise InputError(f"engine={engine!r}; expected 'hf' or 'fast'.")
@@ -147,8 +166,7 @@ class VolumeQA:
         merge_adapter: bool = True,
         dtype: str = "auto",
         max_new_tokens: int = 256,
-        axis: str = "axial",
-        window: tuple[float, float] | None = None,
+        preprocessing: PreprocessingRecipe | None = None,
         engine: str = "hf",
         limits: ReadLimits = DEFAULT_LIMITS,
     ) -> VolumeQA:
@@ -161,22 +179,38 @@ class VolumeQA:
             dtype: ``"auto"`` keeps the checkpoint's dtypes on GPU and uses float32 on CPU; or
                 ``"float32"`` / ``"bfloat16"`` / ``"float16"`` for encoder and LLM.
             max_new_tokens: answer length cap.
-            axis: slicing axis for volumes read from files.
-            window: optional CT window ``(center, width)``.
+            preprocessing: the default recipe; None: the one the checkpoint was trained with
+                (``slicevlm.json``; the defaults for a folder that records none).
             engine: decoding engine, ``"hf"`` or ``"fast"``.
             limits: caps and confinement for volumes read from files.
         """
         from slicevlm.checkpoint import load_checkpoint_folder, read_metadata
+        from slicevlm.data.recipe import checkpoint_recipe
+        from slicevlm.toy import toy_record
 
         device = resolve_device(device)
-        read_metadata(folder)  # a clear error for a folder that is not a checkpoint, before anything loads
+        recorded = read_metadata(folder)  # a clear error for a folder that is not a checkpoint, before anything loads
+        preprocessing = preprocessing or checkpoint_recipe(recorded, f"{folder}/slicevlm.json")
         if dtype == "auto":
             dtype = "float32" if device == "cpu" else ""
         overrides = dtype_overrides(folder, dtype) if dtype else None
         start = time.perf_counter()
         model, metadata = load_checkpoint_folder(folder, device=device, overrides=overrides, merge_adapter=merge_adapter)
         metadata = {**metadata, "checkpoint": str(folder), "load_ms": (time.perf_counter() - start) * 1000}
-        return cls(model, tuple(metadata["input_size"]), max_new_tokens, axis, window, metadata, engine, limits)
+        if "toy" not in metadata:  # a folder written before the flag: decide from the model itself
+            metadata.update(toy_record(model.language))
+        return cls(model, tuple(metadata["input_size"]), max_new_tokens, preprocessing, metadata, engine, limits)
+
+    @property
+    def toy(self) -> bool:
+        """Whether the checkpoint is a toy (see :mod:`slicevlm.toy`)."""
+        return bool(self.metadata.get("toy", False))
+
+    def labels(self) -> dict[str, Any]:
+        """``toy``, ``toy_notice`` and ``notice``: the labels every answer's JSON carries."""
+        from slicevlm.toy import RESEARCH_NOTICE, TOY_NOTICE
+
+        return {"toy": self.toy, "toy_notice": TOY_NOTICE if self.toy else None, "notice": RESEARCH_NOTICE}
 
     @property
     def device(self) -> torch.device:
@@ -184,23 +218,37 @@ class VolumeQA:
         return next(self.model.projector.parameters()).device
 
     # -- inputs -----------------------------------------------------------------------------------
-    def load(self, volume: VolumeLike, limits: ReadLimits | None = None) -> PreparedVolume:
-        """Read and resample one volume to the checkpoint's input size (see :func:`prepare_volume`).
+    def load(
+        self, volume: VolumeLike, limits: ReadLimits | None = None, preprocessing: PreprocessingRecipe | None = None
+    ) -> PreparedVolume:
+        """Read and preprocess one volume to the checkpoint's input size (see :func:`prepare_volume`).
 
         Args:
             volume: A path or an array.
             limits: Caps and confinement for this read; default :attr:`limits`.
+            preprocessing: The recipe for this volume; default :attr:`preprocessing`.
         """
-        return prepare_volume(volume, self.input_size, self.axis, self.window, self.limits if limits is None else limits)
+        recipe = self.preprocessing if preprocessing is None else preprocessing
+        return prepare_volume(volume, self.input_size, recipe, self.limits if limits is None else limits)
 
     # -- answering --------------------------------------------------------------------------------
-    def ask(self, volume: VolumeLike | PreparedVolume, question: str, choices: Sequence[str] | None = None) -> Answer:
-        """Answer one question (open, or closed with 2–4 choices) about one volume."""
-        return self.answer_many([volume], [question_instruction(question, choices)])[0]
+    def ask(
+        self,
+        volume: VolumeLike | PreparedVolume,
+        question: str,
+        choices: Sequence[str] | None = None,
+        preprocessing: PreprocessingRecipe | None = None,
+    ) -> Answer:
+        """Answer one question (open, or closed with 2–4 choices: the answer's ``choice`` names the one
+        the text picked, or says it picked none) about one volume."""
+        instruction = question_instruction(question, choices)
+        prepared = volume if isinstance(volume, PreparedVolume) else self.load(volume, preprocessing=preprocessing)
+        return self.answer_many([prepared], [instruction])[0].with_choices(choices)
 
-    def report(self, volume: VolumeLike | PreparedVolume) -> Answer:
+    def report(self, volume: VolumeLike | PreparedVolume, preprocessing: PreprocessingRecipe | None = None) -> Answer:
         """Write the findings report for one volume."""
-        return self.answer_many([volume], [REPORT_INSTRUCTION])[0]
+        prepared = volume if isinstance(volume, PreparedVolume) else self.load(volume, preprocessing=preprocessing)
+        return self.answer_many([prepared], [REPORT_INSTRUCTION])[0]
 
     def answer_many(
         self,
@@ -246,8 +294,9 @@ class VolumeQA:
                 "generation": model_ms - capture.vision_ms,
                 "total": volume.load_ms + model_ms,
             }
+            original = [volume.original_slice(i) for i in slices]
             answers.append(
-                Answer(text, instruction, slices, [volume.original_slice(i) for i in slices], timings, volume.source, len(volumes))
+                Answer(text, instruction, slices, original, timings, volume.source, len(volumes), volume.preprocessing, list(volume.warnings))
             )
         return answers
 

@@ -1,22 +1,25 @@
 """A volume as a user hands it over (a path in any readable format, or an array) → model input.
 
-Reading is :func:`slicevlm.data.readers.load_volume` (every format, checked, min-max to [0, 1]);
-sizing is :func:`slicevlm.data.transforms.resize_to_model` to the checkpoint's ``input_size``. This
-module adds what inference needs on top: timing, and the original shape (to map kept slices back to
-the slices a radiologist scrolls through).
+Reading is :func:`slicevlm.data.readers.load_volume` (every format, checked, reoriented to LPS and
+sliced along the recipe's axis); windowing, min-max, crop and depth resampling are
+:func:`slicevlm.data.recipe.apply_recipe` with a :class:`~slicevlm.data.recipe.PreprocessingRecipe`,
+the one implementation the CLI, the Python API and the server share. This module adds what
+inference needs on top: the file's geometry (orientation, spacing), timing, and the original shape
+(to map kept slices back to the slices a radiologist scrolls through).
 """
 
 from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass
-from typing import Union
+from dataclasses import dataclass, field
+from typing import Any, Union
 
 import numpy as np
 import torch
 
 from slicevlm.data.limits import DEFAULT_LIMITS, ReadLimits
+from slicevlm.data.recipe import PreprocessingRecipe
 from slicevlm.inference.errors import InputError
 
 VolumeLike = Union[str, os.PathLike, np.ndarray, torch.Tensor]
@@ -31,16 +34,23 @@ class PreparedVolume:
         source: the path it came from, or ``"<array>"``.
         original_shape: ``(D, H, W)`` as read, before resampling.
         load_ms: milliseconds spent reading and resampling.
+        preprocessing: what was applied (window, axis, reorientation, spacing, crop, depth, sizes).
+        warnings: human-readable warnings about the input (e.g. raw HU without a window).
+        depth_range: ``(first, stop)``: the slices as read that the model's slices cover; None: all.
     """
 
     tensor: torch.Tensor
     source: str
     original_shape: tuple[int, int, int]
     load_ms: float
+    preprocessing: dict[str, Any] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    depth_range: tuple[int, int] | None = None
 
     def original_slice(self, index: int) -> int:
         """The original slice nearest to model slice ``index`` (linear depth resampling, half-pixel centres)."""
-        return original_slice_index(index, self.original_shape[0], int(self.tensor.shape[0]))
+        first, stop = self.depth_range or (0, self.original_shape[0])
+        return first + original_slice_index(index, stop - first, int(self.tensor.shape[0]))
 
 
 def original_slice_index(index: int, original_depth: int, model_depth: int) -> int:
@@ -54,9 +64,7 @@ def original_slice_index(index: int, original_depth: int, model_depth: int) -> i
 
 
 def _array_volume(volume: np.ndarray | torch.Tensor) -> np.ndarray:
-    """Check and min-max an in-memory array: ``(D, H, W)`` or M3D's ``(1, D, H, W)``, finite."""
-    from slicevlm.data.transforms import normalize_intensity
-
+    """Check an in-memory array: ``(D, H, W)`` or M3D's ``(1, D, H, W)``, real and finite; float32 out."""
     array = volume.detach().cpu().numpy() if isinstance(volume, torch.Tensor) else np.asarray(volume)
     if array.ndim == 4 and array.shape[0] == 1:
         array = array[0]
@@ -70,23 +78,22 @@ def _array_volume(volume: np.ndarray | torch.Tensor) -> np.ndarray:
     array = array.astype(np.float32, copy=False)
     if not np.isfinite(array).all():
         raise InputError("array volume holds NaN or infinite values; expected finite intensities (np.nan_to_num first).")
-    return normalize_intensity(array, source="<array>")
+    return array
 
 
 def prepare_volume(
     volume: VolumeLike,
     input_size: tuple[int, int, int],
-    axis: str = "axial",
-    window: tuple[float, float] | None = None,
+    recipe: PreprocessingRecipe | None = None,
     limits: ReadLimits = DEFAULT_LIMITS,
 ) -> PreparedVolume:
-    """Read (if a path), min-max to [0, 1] and resample a volume to ``input_size``.
+    """Read (if a path) and preprocess a volume to ``input_size`` under ``recipe``.
 
     Args:
-        volume: A file or folder any :mod:`slicevlm.data.readers` reader accepts, or an array.
+        volume: A file or folder any :mod:`slicevlm.data.readers` reader accepts, or an array
+            ``(D, H, W)`` (taken as already sliced: the recipe's axis is not applied to it).
         input_size: The checkpoint's ``(D, H, W)``.
-        axis: Slicing axis for files: ``"axial"``, ``"coronal"`` or ``"sagittal"``.
-        window: Optional CT window ``(center, width)`` in HU, applied before min-max.
+        recipe: Window, axis, crop and depth choices; default :class:`PreprocessingRecipe` ().
         limits: Caps and confinement for reading files (see :class:`ReadLimits`); arrays are
             checked against its voxel cap too.
 
@@ -94,18 +101,26 @@ def prepare_volume(
         slicevlm.data.errors.DataError: The file is missing or unreadable (the message names it).
         InputError: An array of the wrong shape or with non-finite values.
     """
+    from slicevlm.data.geometry import read_geometry
     from slicevlm.data.readers import load_volume
-    from slicevlm.data.transforms import resize_to_model
+    from slicevlm.data.recipe import apply_recipe, oriented_spacing
 
+    recipe = recipe or PreprocessingRecipe()
     start = time.perf_counter()
     if isinstance(volume, (str, os.PathLike)):
         source = str(volume)
-        array = load_volume(volume, axis=axis, window=window, limits=limits)  # (D, H, W) in [0, 1]
+        array = load_volume(volume, axis=recipe.axis, normalize=False, limits=limits)  # (D, H, W) raw intensities
+        geometry = read_geometry(volume)
+        spacing = oriented_spacing(geometry.spacing_zyx, recipe.axis)
+        axis, reorientation = recipe.axis, geometry.reorientation()
     else:
         source = "<array>"
         if int(np.prod(volume.shape)) > limits.max_voxels:
             raise InputError(f"array volume of shape {tuple(volume.shape)} exceeds the limit of {limits.max_voxels:,} voxels.")
-        array = _array_volume(volume)
+        array, spacing = _array_volume(volume), None  # (D, H, W)
+        axis, reorientation = "as given", "none: an array is taken as (D, H, W) slices"
     original_shape = tuple(int(s) for s in array.shape)
-    tensor = resize_to_model(array, tuple(input_size))  # (D, H, W)
-    return PreparedVolume(tensor, source, original_shape, (time.perf_counter() - start) * 1000)  # type: ignore[arg-type]
+    done = apply_recipe(array, recipe, tuple(input_size), spacing, source)  # type: ignore[arg-type]
+    applied = {**done.applied, "axis": axis, "reorientation": reorientation}
+    load_ms = (time.perf_counter() - start) * 1000
+    return PreparedVolume(done.tensor, source, original_shape, load_ms, applied, done.warnings, done.depth_range)  # type: ignore[arg-type]

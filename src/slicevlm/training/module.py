@@ -25,6 +25,7 @@ import torch
 from lightning.pytorch.utilities import rank_zero_info, rank_zero_warn
 
 from slicevlm.checkpoint import load_vision_weights, save_checkpoint_folder
+from slicevlm.data.recipe import recipe_from_data_config
 from slicevlm.data.resumable import ResumableDataLoader
 from slicevlm.errors import ConfigError
 from slicevlm.llm.language_model import LanguageModel
@@ -308,6 +309,7 @@ class SliceVLMModule(L.LightningModule):
         trainable = [p for p in self.parameters() if p.requires_grad]
         with gathered(trainable):
             if self.trainer.is_global_zero:
-                folder = save_checkpoint_folder(self.model, self.hparams.export_dir, self.stage, input_size, config)
+                recipe = recipe_from_data_config(datamodule.hparams)
+                folder = save_checkpoint_folder(self.model, self.hparams.export_dir, self.stage, input_size, config, recipe)
                 rank_zero_info(f"Checkpoint folder written to {folder}")
         self._exported = True

@@ -170,6 +170,7 @@ def convert_zero_checkpoint(
         ValueError: The weights do not match the model the config describes.
     """
     from slicevlm.checkpoint import save_checkpoint_folder
+    from slicevlm.data.recipe import recipe_from_data_config
 
     output_dir = Path(output_dir)
     if output_dir.exists() and any(output_dir.iterdir()) and not overwrite:
@@ -188,7 +189,8 @@ def convert_zero_checkpoint(
     input_size = tuple(int(s) for s in config.get("data", {}).get("volume_size", (50, 224, 224)))
     if output_dir.exists() and overwrite:
         shutil.rmtree(output_dir)
-    folder = save_checkpoint_folder(module.model, output_dir, module.stage, input_size)  # type: ignore[arg-type]
+    recipe = recipe_from_data_config(config.get("data", {}))
+    folder = save_checkpoint_folder(module.model, output_dir, module.stage, input_size, preprocessing=recipe)  # type: ignore[arg-type]
     (folder / "config.yaml").write_text(text, encoding="utf-8")
     return folder
 

@@ -1,0 +1,64 @@
+"""What a volume file says about its geometry: the orientation it was stored in and its voxel spacing.
+
+Read from the header only (SimpleITK ``ReadImageInformation``), for the formats the SimpleITK reader
+opens (NIfTI, NRRD, MetaImage, single DICOM files). The spacing is given in the readers' LPS array
+order ``(z, y, x)``, i.e. after the same ``DICOMOrient(image, "LPS")`` the readers apply. Arrays
+(``.npy``), slice images and DICOM folders carry no geometry here: both parts are None.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from slicevlm.data.reader_base import SIMPLEITK_SUFFIXES, suffix
+
+#: The orientation every reader turns volumes into.
+READER_ORIENTATION: str = "LPS"
+
+
+@dataclass(frozen=True)
+class Geometry:
+    """A file's orientation code (e.g. ``"RAS"``, ``"LPS"``) and LPS ``(z, y, x)`` spacing in mm; None when unknown."""
+
+    orientation: str | None = None
+    spacing_zyx: tuple[float, float, float] | None = None
+
+    def reorientation(self) -> str:
+        """How the readers turned this file into an LPS array, as one phrase."""
+        if self.orientation is None:
+            return "none: the file records no orientation; its array is taken as stored, (z, y, x) in LPS"
+        if self.orientation == READER_ORIENTATION:
+            return "none needed: stored in LPS"
+        return f"{self.orientation} -> {READER_ORIENTATION}"
+
+
+def read_geometry(path: str | Path) -> Geometry:
+    """The orientation and spacing a volume file records (see the module docstring).
+
+    A header SimpleITK cannot read gives an empty :class:`Geometry`: the reader itself reports the
+    problem when it reads the pixels.
+    """
+    path = Path(path)
+    if not (path.is_file() and suffix(path) in SIMPLEITK_SUFFIXES):
+        return Geometry()
+    import SimpleITK as sitk
+
+    from slicevlm.data.sitk_readers import IMAGE_IO
+
+    reader = sitk.ImageFileReader()
+    reader.SetImageIO(IMAGE_IO[suffix(path)])
+    reader.SetFileName(str(path))
+    try:
+        reader.ReadImageInformation()
+    except RuntimeError:
+        return Geometry()
+    if reader.GetDimension() != 3:
+        return Geometry()
+    direction = reader.GetDirection()
+    orientation = sitk.DICOMOrientImageFilter.GetOrientationFromDirectionCosines(direction)
+    probe = sitk.Image([2, 2, 2], sitk.sitkUInt8)  # a 2x2x2 image with the file's geometry, reoriented as the readers do
+    probe.SetSpacing(reader.GetSpacing())
+    probe.SetDirection(direction)
+    x, y, z = sitk.DICOMOrient(probe, READER_ORIENTATION).GetSpacing()
+    return Geometry(orientation, (float(z), float(y), float(x)))

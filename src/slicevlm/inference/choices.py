@@ -1,0 +1,80 @@
+"""A closed question's generated answer → the choice it names, or an explicit "no choice".
+
+The model is trained to answer a closed question as ``"{letter}. {choice}"`` (M3D-VQA). The rule,
+in order:
+
+1. **letter**: the first choice letter the generation names, as the strict accuracy rule reads it
+   (:func:`slicevlm.metrics.accuracy.first_choice_letter`: a capital A–D that starts a word and is
+   directly followed by a period). A letter beyond the given choices (e.g. ``D.`` with three
+   choices: M3D's ``NA`` filler) names no choice.
+2. **text**: when no letter is named, the choice whose text occurs in the generation (case-folded,
+   on word boundaries), if exactly one does.
+
+Otherwise the answer names no choice, and :class:`ChoiceMatch` says so (``letter`` and ``text``
+None, ``note`` saying why); no choice is ever guessed.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from slicevlm.metrics.accuracy import first_choice_letter
+
+LETTERS: str = "ABCD"
+#: What the answer says when nothing was matched.
+NO_CHOICE: str = "the model named no choice"
+
+
+@dataclass(frozen=True)
+class ChoiceMatch:
+    """The choice a generated answer names.
+
+    Attributes:
+        letter: ``"A"``..``"D"``, or None when the answer names no choice.
+        text: The choice's text as the user gave it, or None.
+        rule: ``"letter"`` or ``"text"`` (which step of the rule found it), or None.
+        note: A human-readable sentence: which rule matched, or why nothing did.
+    """
+
+    letter: str | None
+    text: str | None
+    rule: str | None
+    note: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """``{"choice": {"letter", "text", "rule"} | None, "choice_note": str}`` for answer JSON."""
+        choice = None if self.letter is None else {"letter": self.letter, "text": self.text, "rule": self.rule}
+        return {"choice": choice, "choice_note": self.note}
+
+    def line(self) -> str:
+        """``B. spleen`` or ``none (the model named no choice: ...)``, for plain-text output."""
+        return f"{self.letter}. {self.text}" if self.letter is not None else f"none ({self.note})"
+
+
+def _mentions(generation: str, choice: str) -> bool:
+    pattern = r"(?<!\w)" + re.escape(choice.casefold()) + r"(?!\w)"
+    return re.search(pattern, generation.casefold()) is not None
+
+
+def match_choice(generation: str, choices: Sequence[str]) -> ChoiceMatch:
+    """The choice ``generation`` names among ``choices`` (2–4, in A–D order); see the module docstring."""
+    items = list(choices)
+    letter = first_choice_letter(generation)
+    if letter is not None:
+        index = LETTERS.index(letter)
+        if index < len(items):
+            return ChoiceMatch(letter, items[index], "letter", f"first choice letter named: '{letter}.'")
+        return ChoiceMatch(
+            None, None, None, f"{NO_CHOICE}: it named '{letter}.', but only {len(items)} choices (A–{LETTERS[len(items) - 1]}) were given"
+        )
+    found = [i for i, item in enumerate(items) if _mentions(generation, item)]
+    if len(found) == 1:
+        i = found[0]
+        return ChoiceMatch(LETTERS[i], items[i], "text", f"no choice letter named; the text of choice {LETTERS[i]} occurs in the answer")
+    if found:
+        named = ", ".join(f"{LETTERS[i]} ({items[i]!r})" for i in found)
+        return ChoiceMatch(None, None, None, f"{NO_CHOICE}: no choice letter, and the texts of several choices occur ({named})")
+    return ChoiceMatch(None, None, None, f"{NO_CHOICE}: no choice letter ('A.'–'D.') and no choice text in the answer")
