@@ -7,8 +7,12 @@
       tokenizer/             tokenizer files, `<image>` included
       slicevlm.json          format version, stage, input size, visual token count, package version
       config.yaml            the full resolved training config (when trained through the CLI)
+      encoder/, llm/         small local models (the tiny stand-ins), copied so the folder travels
 
-The frozen encoder and LLM base weights are not copied: `model.yaml` names where they come from.
+Large frozen weights (BiomedCLIP, LLaMA-2-7B) are not copied: `model.yaml` names them by hub name or
+absolute path. Small local models travel inside the folder and are named relative to it, so a folder
+loads from any working directory and after being moved or copied (see `slicevlm.checkpoint_sources`).
+Wherever a folder is read, a Hugging Face repo id it was uploaded to (`slicevlm upload`) works too.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ import torch
 import yaml
 
 from slicevlm import __version__
+from slicevlm.checkpoint_sources import bundle_model_sources, resolve_checkpoint, resolve_model_sources
 from slicevlm.config_record import build, describe
 from slicevlm.errors import MissingFileError
 from slicevlm.model import SliceVLM
@@ -37,6 +42,7 @@ def save_checkpoint_folder(
     stage: int,
     input_size: tuple[int, int, int],
     training_config: str | Path | None = None,
+    bundle_models: bool | None = None,
 ) -> Path:
     """Write `model` as a checkpoint folder (see the module docstring); returns the folder.
 
@@ -46,12 +52,15 @@ def save_checkpoint_folder(
         stage: 1 or 2, recorded for the reader.
         input_size: the (D, H, W) volumes were brought to in training; inference resamples to it.
         training_config: the resolved training config file to copy beside the weights, if any.
+        bundle_models: copy local encoder/LLM folders into the checkpoint folder: None when at most
+            50 MB each, True always, False never (they are then named by absolute path).
     """
     from safetensors.torch import save_file
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     model_config = {"vision": describe(model.vision), "language": describe(model.language)}
+    model_config = bundle_model_sources(model_config, folder, bundle_models)
     (folder / "model.yaml").write_text(yaml.safe_dump(model_config, sort_keys=False), encoding="utf-8")
     weights = {
         f"{name}.{key}": tensor.detach().to("cpu").contiguous()
@@ -80,8 +89,8 @@ def save_checkpoint_folder(
 
 
 def read_metadata(folder: str | Path) -> dict[str, Any]:
-    """`slicevlm.json` of a checkpoint folder, after checking the folder is complete."""
-    folder = Path(folder)
+    """`slicevlm.json` of a checkpoint folder (or hub repo id), after checking the folder is complete."""
+    folder = resolve_checkpoint(folder)
     missing = [name for name in REQUIRED_FILES if not (folder / name).exists()]
     if missing:
         raise MissingFileError(
@@ -116,7 +125,7 @@ def load_checkpoint_folder(
     """Rebuild a trained model from its folder, without Lightning.
 
     Args:
-        folder: a checkpoint folder.
+        folder: a checkpoint folder, or the Hugging Face repo id of one.
         device: where to put the model.
         overrides: init-arg overrides by component, e.g. {"language": {"dtype": "float32"}}.
         merge_adapter: fold LoRA into the base weights (faster serving, no peft in the loop).
@@ -124,12 +133,13 @@ def load_checkpoint_folder(
     Returns:
         The model in eval mode, and the folder's metadata.
     """
-    folder = Path(folder)
+    folder = resolve_checkpoint(folder)
     metadata = read_metadata(folder)
     config = yaml.safe_load((folder / "model.yaml").read_text(encoding="utf-8"))
     config["language"]["init_args"]["tokenizer_name"] = str(folder / "tokenizer")
     for component, values in (overrides or {}).items():
         config[component]["init_args"].update(values)
+    config = resolve_model_sources(config, folder)
     model = SliceVLM(build(config["vision"]), build(config["language"]))
     load_vision_weights(model, folder / VISION_WEIGHTS)
     if (folder / "adapter").is_dir():

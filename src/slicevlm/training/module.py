@@ -47,7 +47,8 @@ class SliceVLMModule(L.LightningModule):
         language: the causal LM wrapper.
         stage: 1 (fusion, injection, projector) or 2 (the same plus LoRA on the LLM).
         lora: LoRA settings used in stage 2.
-        init_from: a checkpoint folder whose trained modules start this run (stage 2 from stage 1).
+        init_from: a checkpoint folder (or its Hugging Face repo id) whose trained modules start this
+            run (stage 2 from stage 1).
             If it also holds LoRA adapters and stage is 2, those are trained further.
         learning_rate: peak AdamW learning rate (paper: 1e-4 stage 1, 2e-5 stage 2).
         weight_decay: AdamW weight decay on matrices.
@@ -62,6 +63,9 @@ class SliceVLMModule(L.LightningModule):
         overwrite_export: let a run from scratch replace a checkpoint folder already in export_dir
             (a resumed run always may: it continues the run that wrote it). False: such a run stops
             at the start, before training.
+        bundle_models: copy local encoder/LLM folders into the exported folder so it travels: None
+            (default) when at most 50 MB each (the tiny stand-ins), true always, false never (they
+            are then named by absolute path; hub names are always kept as names).
         nonfinite_policy: what a NaN/Inf loss or gradient does: "stop" (an error naming the step,
             the sample ids and the parameters; no update) or "skip" (drop that optimiser step and
             warn with the same details). DeepSpeed supports "stop" only.
@@ -85,6 +89,7 @@ class SliceVLMModule(L.LightningModule):
         decoding_engine: str = "hf",
         export_dir: str | None = None,
         overwrite_export: bool = False,
+        bundle_models: bool | None = None,
         nonfinite_policy: str = "stop",
         max_consecutive_skips: int = 10,
     ) -> None:
@@ -101,7 +106,7 @@ class SliceVLMModule(L.LightningModule):
         self._loader_state: dict[str, int] | None = None
         self._exported = False
         if init_from is not None:
-            self._initialise_from(Path(init_from))
+            self._initialise_from(init_from)
         if stage == 2 and not language.has_lora:
             language.add_lora(lora)
         if stage == 1 and language.has_lora:
@@ -111,9 +116,10 @@ class SliceVLMModule(L.LightningModule):
             for name, parameter in self.model.language.model.named_parameters():
                 parameter.requires_grad_("lora_" in name)
 
-    def _initialise_from(self, folder: Path) -> None:
-        from slicevlm.checkpoint import VISION_WEIGHTS, read_metadata
+    def _initialise_from(self, folder: str | Path) -> None:
+        from slicevlm.checkpoint import VISION_WEIGHTS, read_metadata, resolve_checkpoint
 
+        folder = resolve_checkpoint(folder)
         read_metadata(folder)
         load_vision_weights(self.model, folder / VISION_WEIGHTS)
         if (folder / "adapter").is_dir() and self.stage == 2:
@@ -308,6 +314,8 @@ class SliceVLMModule(L.LightningModule):
         trainable = [p for p in self.parameters() if p.requires_grad]
         with gathered(trainable):
             if self.trainer.is_global_zero:
-                folder = save_checkpoint_folder(self.model, self.hparams.export_dir, self.stage, input_size, config)
+                folder = save_checkpoint_folder(
+                    self.model, self.hparams.export_dir, self.stage, input_size, config, self.hparams.bundle_models
+                )
                 rank_zero_info(f"Checkpoint folder written to {folder}")
         self._exported = True
