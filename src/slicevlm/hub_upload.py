@@ -29,7 +29,7 @@ class UploadError(SliceVLMError):
 
 def local_model_references(folder: Path) -> list[str]:
     """Models that `folder/model.yaml` names by a local path outside the folder (they do not travel)."""
-    from slicevlm.checkpoint_sources import MODEL_SOURCES, _init_args, split_local_name
+    from slicevlm.checkpoint_sources import MODEL_SOURCES, model_name_slot, split_local_name
 
     config = yaml.safe_load((folder / "model.yaml").read_text(encoding="utf-8"))
     outside = []

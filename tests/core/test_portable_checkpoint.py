@@ -175,3 +175,55 @@ def test_a_repo_id_missing_from_the_cache_fails_at_once_and_says_what_to_fetch(h
     assert f"There is no folder someone/absent (relative to {tmp_path})" in message
     with pytest.raises(MissingFileError, match="not a Hugging Face repo id"):
         load_checkpoint_folder("runs/nothing/here")
+
+
+# ----- slicevlm upload ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def recorded_hub(monkeypatch) -> list[tuple[str, dict]]:
+    """HfApi with its two network calls replaced by recorders; the hub switched on."""
+    from huggingface_hub import HfApi, constants
+
+    calls: list[tuple[str, dict]] = []
+    monkeypatch.setenv("HF_HUB_OFFLINE", "0")
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+    monkeypatch.setattr(HfApi, "create_repo", lambda self, repo_id, **kw: calls.append(("create_repo", {"repo_id": repo_id, **kw})))
+
+    def upload_folder(self, **kwargs):
+        calls.append(("upload_folder", kwargs))
+        return "https://huggingface.co/someone/slicevlm-tiny/commit/abc"
+
+    monkeypatch.setattr(HfApi, "upload_folder", upload_folder)
+    return calls
+
+
+def test_upload_sends_the_folder_with_upload_folder(bundled_checkpoint, recorded_hub, capsys):
+    from slicevlm.__main__ import main
+
+    assert main(["upload", str(bundled_checkpoint), "someone/slicevlm-tiny", "--private"]) == 0
+    (create, create_args), (upload, upload_args) = recorded_hub
+    assert create == "create_repo" and create_args["repo_id"] == "someone/slicevlm-tiny" and create_args["private"] is True
+    assert upload == "upload_folder" and upload_args["folder_path"] == str(bundled_checkpoint)
+    assert upload_args["repo_id"] == "someone/slicevlm-tiny" and upload_args["repo_type"] == "model"
+    assert "stage-1 checkpoint" in upload_args["commit_message"]
+    assert "Load it with --checkpoint someone/slicevlm-tiny" in capsys.readouterr().out
+
+
+def test_upload_refuses_what_would_not_load_elsewhere(bundled_checkpoint, tiny_models, recorded_hub, tmp_path, monkeypatch, capsys):
+    from slicevlm.__main__ import main
+
+    model = _model(f"local-dir:{tiny_models['encoder']}", str(tiny_models["llm"]))
+    pinned = save_checkpoint_folder(model, tmp_path / "pinned", stage=1, input_size=INPUT_SIZE, bundle_models=False)
+    assert main(["upload", str(pinned), "someone/x"]) == 1
+    err = capsys.readouterr().err
+    assert "names models by local paths" in err and str(tiny_models["llm"]) in err and "Traceback" not in err
+    assert main(["upload", str(pinned), "someone/x", "--allow-local-models"]) == 0
+    assert main(["upload", str(tmp_path), "someone/x"]) == 1  # not a checkpoint folder
+    assert "is not a SliceVLM checkpoint folder" in capsys.readouterr().err
+    assert main(["upload", str(bundled_checkpoint), "not-a-repo-id"]) == 1
+    assert "is not of the form `user/name`" in capsys.readouterr().err
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    assert main(["upload", str(bundled_checkpoint), "someone/x"]) == 1
+    assert "HF_HUB_OFFLINE is set" in capsys.readouterr().err
+    assert [name for name, _ in recorded_hub] == ["create_repo", "upload_folder"]  # only the --allow-local-models run
