@@ -32,10 +32,11 @@ from slicevlm.llm.lora import LoraSettings
 from slicevlm.model import SliceVLM
 from slicevlm.training.errors import ExportExistsError, ResumeError, RunError
 from slicevlm.training.nonfinite import NonFiniteGuard
-from slicevlm.training.optim import build_optimizer, warmup_cosine
+from slicevlm.training.optim import build_optimizer, parameter_groups, warmup_cosine
 from slicevlm.training.parameters import format_parameter_table, parameter_table
 from slicevlm.training.rng import restore_rng_state, rng_states_of_all_ranks
 from slicevlm.training.zero import CONFIG_KEY, gather_whole_in_forward, gathered
+from slicevlm.vision.maps import VisionMaps, vision_maps
 from slicevlm.vision.pipeline import VisionPipeline
 
 
@@ -172,8 +173,8 @@ class SliceVLMModule(L.LightningModule):
 
     def configure_optimizers(self) -> dict[str, Any]:
         hp = self.hparams
-        trainable = [p for p in self.model.parameters() if p.requires_grad]
-        optimizer = build_optimizer(trainable, hp.learning_rate, hp.weight_decay, tuple(hp.betas), hp.fused_optimizer)
+        groups = parameter_groups(self.model)  # named: LearningRateMonitor logs lr-AdamW/vision, lr-AdamW/lora
+        optimizer = build_optimizer(groups, hp.learning_rate, hp.weight_decay, tuple(hp.betas), hp.fused_optimizer)
         total = max(1, int(self.trainer.estimated_stepping_batches))
         warmup = int(hp.warmup_ratio * total)
         schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: warmup_cosine(step, total, warmup, hp.min_lr_ratio))
@@ -235,6 +236,10 @@ class SliceVLMModule(L.LightningModule):
         return self.model.generate(
             batch["volume"], batch["instruction"], max_new_tokens or self.hparams.max_new_tokens, self.hparams.decoding_engine
         )
+
+    def vision_maps(self, volume: torch.Tensor) -> VisionMaps:
+        """Kept slices, fusion gate and injection attention for one ``(D, H, W)`` volume (TensorBoard images)."""
+        return vision_maps(self.model.vision, volume.to(self.device))
 
     def _answer_rows(self, batch: dict[str, Any]) -> list[dict[str, str]]:
         keep = [i for i, sample_id in enumerate(batch["id"]) if sample_id not in self.skip_ids]
