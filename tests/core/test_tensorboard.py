@@ -103,3 +103,14 @@ def test_a_stage_two_run_logs_vqa_samples_images_and_named_learning_rates(tiny_m
         assert (image.height, image.width) == (64, kept * 65 - 1)
     about = events.Tensors("val/images/about/text_summary")[-1].tensor_proto.string_val[0].decode()
     assert "kept slices [" in about and "fusion gate α mean" in about
+
+
+def test_every_shipped_tensorboard_logger_writes_no_placeholder_hp_metric():
+    import yaml
+
+    loggers = []
+    for path in sorted(CONFIGS.rglob("*.yaml")):
+        logger = (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("trainer", {}).get("logger")
+        if isinstance(logger, dict) and logger.get("class_path", "").endswith("TensorBoardLogger"):
+            loggers.append((path.name, logger["init_args"].get("default_hp_metric")))
+    assert loggers and all(value is False for _, value in loggers), loggers
