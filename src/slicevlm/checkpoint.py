@@ -116,6 +116,21 @@ def load_vision_weights(model: SliceVLM, path: str | Path) -> None:
             raise ValueError(f"{path}: the {name} weights do not fit this model's {name} module ({error})") from error
 
 
+def read_model_config(folder: str | Path, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+    """`model.yaml` ready to `build`: the folder's tokenizer, `overrides` applied, local model names made absolute.
+
+    Args:
+        folder: a checkpoint folder (a repo id is resolved first).
+        overrides: init-arg overrides by component, e.g. {"language": {"dtype": "float32"}}.
+    """
+    folder = resolve_checkpoint(folder)
+    config = yaml.safe_load((folder / "model.yaml").read_text(encoding="utf-8"))
+    config["language"]["init_args"]["tokenizer_name"] = str(folder / "tokenizer")
+    for component, values in (overrides or {}).items():
+        config[component]["init_args"].update(values)
+    return resolve_model_sources(config, folder)
+
+
 def load_checkpoint_folder(
     folder: str | Path,
     device: str | torch.device = "cpu",
@@ -135,11 +150,7 @@ def load_checkpoint_folder(
     """
     folder = resolve_checkpoint(folder)
     metadata = read_metadata(folder)
-    config = yaml.safe_load((folder / "model.yaml").read_text(encoding="utf-8"))
-    config["language"]["init_args"]["tokenizer_name"] = str(folder / "tokenizer")
-    for component, values in (overrides or {}).items():
-        config[component]["init_args"].update(values)
-    config = resolve_model_sources(config, folder)
+    config = read_model_config(folder, overrides)
     model = SliceVLM(build(config["vision"]), build(config["language"]))
     load_vision_weights(model, folder / VISION_WEIGHTS)
     if (folder / "adapter").is_dir():
