@@ -63,7 +63,7 @@ LOOPBACK: str = "127.0.0.1"
 def build_parser() -> argparse.ArgumentParser:
     """The server's command line."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--checkpoint", required=True, type=Path, help="checkpoint folder written by training")
+    parser.add_argument("--checkpoint", required=True, type=Path, help="checkpoint folder written by training, or a Hugging Face repo id (user/repo)")
     parser.add_argument("--host", default=LOOPBACK, choices=(LOOPBACK, "0.0.0.0", "::"), help="interface to listen on")
     parser.add_argument("--port", type=int, default=8000, help="TCP port (1024-65535)")
     parser.add_argument("--data-dir", type=Path, default=None, help="folder clients may name volumes in (JSON 'path'); default: uploads only")
@@ -93,6 +93,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 def check_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
     """Refuse options that cannot work, before any process starts."""
+    from slicevlm.checkpoint import resolve_checkpoint
+    from slicevlm.errors import SliceVLMError
+
+    try:
+        args.checkpoint = resolve_checkpoint(args.checkpoint)  # a repo id becomes its snapshot in the HF cache
+    except SliceVLMError as error:
+        parser.error(str(error))
     if not (args.checkpoint / "slicevlm.json").is_file():
         parser.error(f"--checkpoint {args.checkpoint} is not a checkpoint folder (no slicevlm.json); pass the folder a training run wrote.")
     if args.data_dir is not None and not args.data_dir.is_dir():

@@ -8,8 +8,12 @@
       slicevlm.json          format version, stage, input size, visual token count, package version,
                              the training preprocessing recipe, whether the model is a toy
       config.yaml            the full resolved training config (when trained through the CLI)
+      encoder/, llm/         small local models (the tiny stand-ins), copied so the folder travels
 
-The frozen encoder and LLM base weights are not copied: `model.yaml` names where they come from.
+Large frozen weights (BiomedCLIP, LLaMA-2-7B) are not copied: `model.yaml` names them by hub name or
+absolute path. Small local models travel inside the folder and are named relative to it, so a folder
+loads from any working directory and after being moved or copied (see `slicevlm.checkpoint_sources`).
+Wherever a folder is read, a Hugging Face repo id it was uploaded to (`slicevlm upload`) works too.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ import torch
 import yaml
 
 from slicevlm import __version__
+from slicevlm.checkpoint_sources import bundle_model_sources, resolve_checkpoint, resolve_model_sources
 from slicevlm.config_record import build, describe
 from slicevlm.data.recipe import PreprocessingRecipe
 from slicevlm.errors import MissingFileError
@@ -41,6 +46,7 @@ def save_checkpoint_folder(
     input_size: tuple[int, int, int],
     training_config: str | Path | None = None,
     preprocessing: PreprocessingRecipe | None = None,
+    bundle_models: bool | None = None,
 ) -> Path:
     """Write `model` as a checkpoint folder (see the module docstring); returns the folder.
 
@@ -51,12 +57,15 @@ def save_checkpoint_folder(
         input_size: the (D, H, W) volumes were brought to in training; inference resamples to it.
         training_config: the resolved training config file to copy beside the weights, if any.
         preprocessing: the recipe the training data went through; inference uses it as its default.
+        bundle_models: copy local encoder/LLM folders into the checkpoint folder: None when at most
+            50 MB each, True always, False never (they are then named by absolute path).
     """
     from safetensors.torch import save_file
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     model_config = {"vision": describe(model.vision), "language": describe(model.language)}
+    model_config = bundle_model_sources(model_config, folder, bundle_models)
     (folder / "model.yaml").write_text(yaml.safe_dump(model_config, sort_keys=False), encoding="utf-8")
     weights = {
         f"{name}.{key}": tensor.detach().to("cpu").contiguous()
@@ -88,8 +97,8 @@ def save_checkpoint_folder(
 
 
 def read_metadata(folder: str | Path) -> dict[str, Any]:
-    """`slicevlm.json` of a checkpoint folder, after checking the folder is complete."""
-    folder = Path(folder)
+    """`slicevlm.json` of a checkpoint folder (or hub repo id), after checking the folder is complete."""
+    folder = resolve_checkpoint(folder)
     missing = [name for name in REQUIRED_FILES if not (folder / name).exists()]
     if missing:
         raise MissingFileError(
@@ -115,6 +124,21 @@ def load_vision_weights(model: SliceVLM, path: str | Path) -> None:
             raise ValueError(f"{path}: the {name} weights do not fit this model's {name} module ({error})") from error
 
 
+def read_model_config(folder: str | Path, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+    """`model.yaml` ready to `build`: the folder's tokenizer, `overrides` applied, local model names made absolute.
+
+    Args:
+        folder: a checkpoint folder (a repo id is resolved first).
+        overrides: init-arg overrides by component, e.g. {"language": {"dtype": "float32"}}.
+    """
+    folder = resolve_checkpoint(folder)
+    config = yaml.safe_load((folder / "model.yaml").read_text(encoding="utf-8"))
+    config["language"]["init_args"]["tokenizer_name"] = str(folder / "tokenizer")
+    for component, values in (overrides or {}).items():
+        config[component]["init_args"].update(values)
+    return resolve_model_sources(config, folder)
+
+
 def load_checkpoint_folder(
     folder: str | Path,
     device: str | torch.device = "cpu",
@@ -124,7 +148,7 @@ def load_checkpoint_folder(
     """Rebuild a trained model from its folder, without Lightning.
 
     Args:
-        folder: a checkpoint folder.
+        folder: a checkpoint folder, or the Hugging Face repo id of one.
         device: where to put the model.
         overrides: init-arg overrides by component, e.g. {"language": {"dtype": "float32"}}.
         merge_adapter: fold LoRA into the base weights (faster serving, no peft in the loop).
@@ -132,12 +156,9 @@ def load_checkpoint_folder(
     Returns:
         The model in eval mode, and the folder's metadata.
     """
-    folder = Path(folder)
+    folder = resolve_checkpoint(folder)
     metadata = read_metadata(folder)
-    config = yaml.safe_load((folder / "model.yaml").read_text(encoding="utf-8"))
-    config["language"]["init_args"]["tokenizer_name"] = str(folder / "tokenizer")
-    for component, values in (overrides or {}).items():
-        config[component]["init_args"].update(values)
+    config = read_model_config(folder, overrides)
     model = SliceVLM(build(config["vision"]), build(config["language"]))
     load_vision_weights(model, folder / VISION_WEIGHTS)
     if (folder / "adapter").is_dir():

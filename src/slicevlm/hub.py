@@ -5,7 +5,8 @@ One place resolves every model name the project accepts (open_clip style):
 * `hf-hub:org/repo` — an open_clip model on the Hugging Face Hub (read from the local HF cache
   when offline);
 * `local-dir:/path` or a plain existing directory — the same files in a folder;
-* for language models, a Hugging Face repo id (`meta-llama/Llama-2-7b-hf`) or a local directory.
+* for language models, a Hugging Face repo id (`meta-llama/Llama-2-7b-hf`) or a local directory;
+* for checkpoint folders, a Hugging Face repo id whose snapshot is the folder (`hub_snapshot`).
 
 Files already in the Hugging Face cache are read from it without asking the hub. A name that is
 not cached fails at once, without the hub client's retries, when the hub cannot be asked:
@@ -136,6 +137,34 @@ def hub_file(repo: str, filenames: tuple[str, ...], name: str, what: str, config
         except Exception as error:  # hub client errors vary by version; all mean "not available"
             last_error = error
     raise ModelNotAvailableError(missing_model_message(name, what, config_key, last_error)) from last_error
+
+
+def hub_snapshot(repo: str, name: str, what: str, config_key: str) -> Path:
+    """The folder of `repo`'s snapshot: from the cache, else downloaded; fails at once when offline.
+
+    A cached snapshot (the `refs/main` commit) is used without asking the hub; `hf download REPO`
+    fetches a newer revision into the cache.
+
+    Args:
+        repo: `user/name` on the hub.
+        name: the name as the user wrote it (for the message).
+        what: what the snapshot is, e.g. "checkpoint" (for the message).
+        config_key: the option to change (for the message).
+
+    Raises:
+        ModelNotAvailableError: the repo is not cached and the hub cannot provide it.
+    """
+    from huggingface_hub import snapshot_download
+
+    try:
+        return Path(snapshot_download(repo, cache_dir=hf_cache_dir(), local_files_only=True))
+    except Exception as error:  # not cached (the error class varies by huggingface_hub version)
+        if hub_offline():
+            raise ModelNotAvailableError(missing_model_message(name, what, config_key)) from error
+    try:
+        return Path(snapshot_download(repo, cache_dir=hf_cache_dir()))
+    except Exception as error:  # hub client errors vary by version; all mean "not available"
+        raise ModelNotAvailableError(missing_model_message(name, what, config_key, error)) from error
 
 
 def local_directory(name: str) -> Path | None:

@@ -113,18 +113,16 @@ def evaluate_checkpoint(
     """
     import lightning as L
     import torch
-    import yaml
 
     from slicevlm.callbacks import PredictionWriter
-    from slicevlm.checkpoint import read_metadata
+    from slicevlm.checkpoint import read_metadata, read_model_config
     from slicevlm.config_record import build
     from slicevlm.data.datamodule import M3DDataModule
     from slicevlm.training.module import SliceVLMModule
 
     metadata = read_metadata(checkpoint)
     on_gpu = torch.cuda.is_available() if device == "auto" else device.startswith("cuda")
-    config = yaml.safe_load((checkpoint / "model.yaml").read_text(encoding="utf-8"))
-    config["language"]["init_args"]["tokenizer_name"] = str(checkpoint / "tokenizer")
+    config = read_model_config(checkpoint)  # local model names resolved against the folder
     if not on_gpu:  # bf16 matmuls on CPU are slow and inexact: evaluate in float32 there
         config["language"]["init_args"]["dtype"] = "float32"
         config["vision"]["init_args"]["encoder"]["init_args"]["dtype"] = "float32"

@@ -89,7 +89,7 @@ def test_fit_stage1_then_stage2_writes_a_reloadable_checkpoint_folder(tiny_model
          "--model.init_from", str(tmp_path / "ckpt1"), "--model.export_dir", str(tmp_path / "ckpt2")]
     )
     folder = tmp_path / "ckpt2"
-    assert {p.name for p in folder.iterdir()} == {"model.yaml", "vision.safetensors", "adapter", "tokenizer", "slicevlm.json", "config.yaml"}
+    assert {p.name for p in folder.iterdir()} == {"model.yaml", "vision.safetensors", "adapter", "tokenizer", "slicevlm.json", "config.yaml", "encoder", "llm"}
     assert len(list((tmp_path / "logs").rglob("events.out.tfevents.*"))) >= 2  # TensorBoard, one run per stage
     model, metadata = load_checkpoint_folder(folder)
     assert metadata["stage"] == 2 and metadata["input_size"] == [16, 64, 64]

@@ -57,7 +57,7 @@ def test_checkpoint_folder_round_trip_gives_the_same_logits(tiny_models, tmp_pat
             if "lora_B" in name:
                 p.normal_(0, 0.05)
     folder = save_checkpoint_folder(model, tmp_path / "ckpt", stage=2, input_size=(32, 64, 64))
-    assert {p.name for p in folder.iterdir()} == {"model.yaml", "vision.safetensors", "adapter", "tokenizer", "slicevlm.json"}
+    assert {p.name for p in folder.iterdir()} == {"model.yaml", "vision.safetensors", "adapter", "tokenizer", "slicevlm.json", "encoder", "llm"}
     assert {p.name for p in (folder / "adapter").iterdir()} >= {"adapter_config.json", "adapter_model.safetensors"}
     assert json.loads((folder / "slicevlm.json").read_text(encoding="utf-8"))["visual_tokens"] == 64
     volume = torch.rand(2, 32, 64, 64)

@@ -85,7 +85,7 @@ def test_zero3_checkpoint_converts_to_the_folder_training_exports(tiny_models, z
 
     out = tmp_path / "converted"
     assert export_zero_main([str(zero3_run / "last.ckpt"), str(out)]) == 0
-    assert {p.name for p in out.iterdir()} == {"model.yaml", "vision.safetensors", "adapter", "tokenizer", "slicevlm.json", "config.yaml"}
+    assert {p.name for p in out.iterdir()} == {"model.yaml", "vision.safetensors", "adapter", "tokenizer", "slicevlm.json", "config.yaml", "encoder", "llm"}
     for relative in ("vision.safetensors", "adapter/adapter_model.safetensors"):
         converted, exported = load_file(out / relative), load_file(zero3_run / "export" / relative)
         assert converted.keys() == exported.keys() and converted

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from slicevlm.inference.errors import InputError
-from slicevlm.inference.explain import attention_grid
+from slicevlm.vision.maps import attention_grid
 from slicevlm.inference.instructions import is_report_request, parse_choices, question_instruction
 from slicevlm.inference.paths import resolve_under
 from slicevlm.inference.predictor import VolumeQA

@@ -13,7 +13,13 @@ and the generations of all ranks are gathered and scored together. The module mu
 - ``{prefix}/{task}/{metric}`` for every task present (Overall row of the report).
 
 Under the coco protocol only ``{prefix}/{task}/{metric}`` (e.g. ``val/caption/bleu_4``) and the
-closed accuracies are logged. Use ``ModelCheckpoint(monitor="val/bleu", mode="max",
+closed accuracies are logged.
+
+To TensorBoard, at every evaluation: ``{prefix}/samples`` (caption rows: prediction, reference) and
+``{prefix}/vqa_samples`` (VQA rows: question, prediction, reference) as text tables; and, when the
+module provides ``vision_maps(volume) -> slicevlm.vision.maps.VisionMaps``, images of the first
+validation volume: its kept slices, the fusion gate map and the injection attention map
+(``callbacks/tensorboard_images.py``). The volume is the same at every evaluation. Use ``ModelCheckpoint(monitor="val/bleu", mode="max",
 every_n_epochs=every_n_epochs)`` to keep the best checkpoint by one of them.
 """
 
@@ -105,7 +111,9 @@ class GenerationEvaluator(Callback):
         bertscore_model: BERTScore model (m3d only); ``None`` (default) leaves it out.
         bertscore_layers: BERTScore layer (``None``: 17 for roberta-large; required for a folder).
         max_new_tokens: Passed to ``generate_texts`` (``None``: the module's default).
-        num_logged_samples: Prediction/reference pairs written to TensorBoard as text.
+        num_logged_samples: Caption rows, and VQA rows, written to TensorBoard as text tables.
+        log_images: Write the kept slices, fusion gate and injection attention of the first
+            validation volume to TensorBoard as images.
         log_prefix: Prefix of the logged keys.
         dataloader_idx: Which validation dataloader to draw from when there are several.
     """
@@ -119,6 +127,7 @@ class GenerationEvaluator(Callback):
         bertscore_layers: int | None = None,
         max_new_tokens: int | None = None,
         num_logged_samples: int = 4,
+        log_images: bool = True,
         log_prefix: str = "val",
         dataloader_idx: int = 0,
     ) -> None:
@@ -133,6 +142,8 @@ class GenerationEvaluator(Callback):
         )
         self.max_new_tokens = max_new_tokens
         self.num_logged_samples = num_logged_samples
+        self.log_images = log_images
+        self.fixed_volume: tuple[str, torch.Tensor] | None = None  # (id, (D, H, W)): the first validation row
         self.log_prefix = log_prefix
         self.dataloader_idx = dataloader_idx
         self.last_report: ScoreReport | None = None
@@ -156,6 +167,8 @@ class GenerationEvaluator(Callback):
             if batch_size_of(batch) > remaining:
                 batch = slice_batch(batch, remaining)
             batch = move_data_to_device(batch, pl_module.device)
+            if not records and "volume" in batch:
+                self.fixed_volume = (str(batch["id"][0]), batch["volume"][0])
             texts = pl_module.generate_texts(batch, max_new_tokens=self.max_new_tokens)
             records.extend(records_from_batch(batch, list(texts)))
         return records
@@ -193,18 +206,41 @@ class GenerationEvaluator(Callback):
             pl_module.log(name, float(value), on_step=False, on_epoch=True)
         self.last_report, self.last_records = report, records
         self._log_samples(trainer, records)
+        self._log_images(trainer, pl_module)
+
+    def _tensorboards(self, trainer: pl.Trainer) -> list[Any]:
+        from lightning.pytorch.loggers import TensorBoardLogger
+
+        return [logger.experiment for logger in trainer.loggers if isinstance(logger, TensorBoardLogger)]
 
     def _log_samples(self, trainer: pl.Trainer, records: list[PredictionRecord]) -> None:
         if self.num_logged_samples <= 0:
             return
-        from lightning.pytorch.loggers import TensorBoardLogger
+        count = self.num_logged_samples
+        captions = [r for r in records if r.task == "caption"][:count]
+        questions = [r for r in records if r.task != "caption"][:count]
+        tables = {}
+        if captions:
+            tables["samples"] = ["| id | task | prediction | reference |", "|---|---|---|---|"] + [
+                f"| {_escape(r.id)} | {r.task} | {_escape(r.prediction)} | {_escape(r.reference or '')} |" for r in captions
+            ]
+        if questions:
+            tables["vqa_samples"] = ["| id | task | question | prediction | reference |", "|---|---|---|---|---|"] + [
+                f"| {_escape(r.id)} | {r.task} | {_escape(r.question)} | {_escape(r.prediction)} | {_escape(r.reference or '')} |"
+                for r in questions
+            ]
+        for experiment in self._tensorboards(trainer):
+            for name, rows in tables.items():
+                experiment.add_text(f"{self.log_prefix}/{name}", "\n".join(rows), global_step=trainer.global_step)
 
-        rows = ["| id | task | prediction | reference |", "|---|---|---|---|"]
-        rows += [
-            f"| {_escape(r.id)} | {r.task} | {_escape(r.prediction)} | {_escape(r.reference or '')} |"
-            for r in records[: self.num_logged_samples]
-        ]
-        for logger in trainer.loggers:
-            if isinstance(logger, TensorBoardLogger):
-                logger.experiment.add_text(f"{self.log_prefix}/samples", "\n".join(rows),
-                                           global_step=trainer.global_step)
+    def _log_images(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        """Kept slices, fusion gate and injection attention of the fixed volume (every rank runs the pass)."""
+        maps_of = getattr(pl_module, "vision_maps", None)
+        if not self.log_images or maps_of is None or self.fixed_volume is None:
+            return
+        from slicevlm.callbacks.tensorboard_images import log_vision_images
+
+        sample_id, volume = self.fixed_volume
+        maps = maps_of(volume)  # collective under ZeRO-3: every rank runs it, rank 0 writes
+        for experiment in self._tensorboards(trainer):
+            log_vision_images(experiment, self.log_prefix, sample_id, volume, maps, trainer.global_step)

@@ -74,7 +74,7 @@ def _positive_int(text: str) -> int:
 
 def _model_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("model")
-    group.add_argument("--checkpoint", required=True, type=Path, help="checkpoint folder written by training")
+    group.add_argument("--checkpoint", required=True, help="checkpoint folder written by training, or a Hugging Face repo id (user/repo)")
     group.add_argument("--device", default="auto", help="auto (GPU if present), cpu, cuda or cuda:N")
     group.add_argument("--dtype", default="auto", choices=("auto", "float32", "bfloat16", "float16"), help="auto: float32 on CPU, the checkpoint's on GPU")
     group.add_argument("--max-new-tokens", type=int, default=256, help="answer length cap (256, as the paper's evaluation)")
@@ -116,8 +116,6 @@ def _load_qa(args: argparse.Namespace) -> VolumeQA:
     from slicevlm.inference.predictor import VolumeQA
 
     hf_logging.disable_progress_bar()  # stderr is for our progress and errors
-    if not args.checkpoint.exists():
-        raise InputError(f"checkpoint folder {args.checkpoint} does not exist; pass the folder a training run wrote (--checkpoint).")
     qa = VolumeQA.from_checkpoint(
         args.checkpoint, device=args.device, dtype=args.dtype, max_new_tokens=args.max_new_tokens,
         engine=args.engine, limits=ReadLimits(max_voxels=args.max_voxels),

@@ -3,14 +3,8 @@
 One vision pass with ``return_attention=True``; a hook on the encoder keeps the slice features so
 the neighbour similarity S_i that drove the selection is reported too. The attention each
 high-resolution position (kept slice × patch row × patch column) received, averaged over heads and
-over the low-resolution queries, becomes a ``(D̂, H', W')`` map scaled to [0, 1]:
-
-- ``global`` injection: attention is ``(B, heads, M', D̂·H'·W')``, every query sees every position;
-- ``local``: attention is ``(B, heads, M', s³)``, each query sees its own children, scattered back;
-- ``none`` (ablation): there is no attention; the map is ``None``.
-
-The map is min-max scaled per volume (0 = least attended position, 1 = most), so a nearly uniform
-attention still shows where it is relatively concentrated.
+over the low-resolution queries, becomes a ``(D̂, H', W')`` map scaled to [0, 1]
+(:func:`slicevlm.vision.maps.attention_grid`; ``None`` without injection).
 """
 
 from __future__ import annotations
@@ -23,6 +17,7 @@ import torch
 
 from slicevlm.inference.volumes import PreparedVolume
 from slicevlm.model import SliceVLM
+from slicevlm.vision.maps import attention_grid
 from slicevlm.vision.selection import neighbour_similarity
 
 
@@ -55,33 +50,6 @@ class Explanation:
         grid = torch.from_numpy(self.attention[kept_position])[None, None]  # (1, 1, H', W')
         size = self.volume.shape[1:]
         return torch.nn.functional.interpolate(grid, size=size, mode="bilinear", align_corners=False)[0, 0].numpy()
-
-
-def attention_grid(
-    attention: torch.Tensor | None, region: str, grid: tuple[int, int, int], factor: int
-) -> torch.Tensor | None:
-    """Attention received per high-resolution position, ``(B, D̂, H', W')`` min-max scaled per volume.
-
-    Args:
-        attention: injection attention, ``(B, heads, M', keys)``, or None.
-        region: the injection's region, ``"global"``, ``"local"`` or ``"none"``.
-        grid: ``(D̂, H', W')``, the high-resolution grid.
-        factor: s, the downsampling factor.
-    """
-    if attention is None or region == "none":
-        return None
-    depth, height, width = grid
-    weights = attention.float().mean(dim=1)  # (B, M', keys)
-    batch = weights.shape[0]
-    if region == "global":
-        received = weights.mean(dim=1).view(batch, depth, height, width)  # (B, D̂, H', W')
-    else:
-        s = factor
-        blocks = weights.view(batch, depth // s, height // s, width // s, s, s, s)  # children in (z, y, x) order
-        received = blocks.permute(0, 1, 4, 2, 5, 3, 6).reshape(batch, depth, height, width)
-    low = received.flatten(1).amin(dim=1).view(batch, 1, 1, 1)
-    span = (received.flatten(1).amax(dim=1).view(batch, 1, 1, 1) - low).clamp_min(1e-12)
-    return (received - low) / span  # min-max per volume: a heat map shows where attention is *relatively* high
 
 
 @torch.no_grad()

@@ -173,7 +173,7 @@ class VolumeQA:
         """Load a checkpoint folder (see :mod:`slicevlm.checkpoint`) for answering.
 
         Args:
-            folder: the folder a training run wrote.
+            folder: the folder a training run wrote, or the Hugging Face repo id it was uploaded to.
             device: ``"auto"``, ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
             merge_adapter: fold LoRA into the LLM weights (faster; no peft in the decode loop).
             dtype: ``"auto"`` keeps the checkpoint's dtypes on GPU and uses float32 on CPU; or
@@ -184,10 +184,11 @@ class VolumeQA:
             engine: decoding engine, ``"hf"`` or ``"fast"``.
             limits: caps and confinement for volumes read from files.
         """
-        from slicevlm.checkpoint import load_checkpoint_folder, read_metadata
+        from slicevlm.checkpoint import load_checkpoint_folder, read_metadata, resolve_checkpoint
         from slicevlm.data.recipe import checkpoint_recipe
         from slicevlm.toy import toy_record
 
+        folder = resolve_checkpoint(folder)  # a folder, or a Hugging Face repo id read from the cache
         device = resolve_device(device)
         recorded = read_metadata(folder)  # a clear error for a folder that is not a checkpoint, before anything loads
         preprocessing = preprocessing or checkpoint_recipe(recorded, f"{folder}/slicevlm.json")

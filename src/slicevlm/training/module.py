@@ -33,10 +33,11 @@ from slicevlm.llm.lora import LoraSettings
 from slicevlm.model import SliceVLM
 from slicevlm.training.errors import ExportExistsError, ResumeError, RunError
 from slicevlm.training.nonfinite import NonFiniteGuard
-from slicevlm.training.optim import build_optimizer, warmup_cosine
+from slicevlm.training.optim import build_optimizer, parameter_groups, warmup_cosine
 from slicevlm.training.parameters import format_parameter_table, parameter_table
 from slicevlm.training.rng import restore_rng_state, rng_states_of_all_ranks
 from slicevlm.training.zero import CONFIG_KEY, gather_whole_in_forward, gathered
+from slicevlm.vision.maps import VisionMaps, vision_maps
 from slicevlm.vision.pipeline import VisionPipeline
 
 
@@ -48,7 +49,8 @@ class SliceVLMModule(L.LightningModule):
         language: the causal LM wrapper.
         stage: 1 (fusion, injection, projector) or 2 (the same plus LoRA on the LLM).
         lora: LoRA settings used in stage 2.
-        init_from: a checkpoint folder whose trained modules start this run (stage 2 from stage 1).
+        init_from: a checkpoint folder (or its Hugging Face repo id) whose trained modules start this
+            run (stage 2 from stage 1).
             If it also holds LoRA adapters and stage is 2, those are trained further.
         learning_rate: peak AdamW learning rate (paper: 1e-4 stage 1, 2e-5 stage 2).
         weight_decay: AdamW weight decay on matrices.
@@ -63,6 +65,9 @@ class SliceVLMModule(L.LightningModule):
         overwrite_export: let a run from scratch replace a checkpoint folder already in export_dir
             (a resumed run always may: it continues the run that wrote it). False: such a run stops
             at the start, before training.
+        bundle_models: copy local encoder/LLM folders into the exported folder so it travels: None
+            (default) when at most 50 MB each (the tiny stand-ins), true always, false never (they
+            are then named by absolute path; hub names are always kept as names).
         nonfinite_policy: what a NaN/Inf loss or gradient does: "stop" (an error naming the step,
             the sample ids and the parameters; no update) or "skip" (drop that optimiser step and
             warn with the same details). DeepSpeed supports "stop" only.
@@ -86,6 +91,7 @@ class SliceVLMModule(L.LightningModule):
         decoding_engine: str = "hf",
         export_dir: str | None = None,
         overwrite_export: bool = False,
+        bundle_models: bool | None = None,
         nonfinite_policy: str = "stop",
         max_consecutive_skips: int = 10,
     ) -> None:
@@ -102,7 +108,7 @@ class SliceVLMModule(L.LightningModule):
         self._loader_state: dict[str, int] | None = None
         self._exported = False
         if init_from is not None:
-            self._initialise_from(Path(init_from))
+            self._initialise_from(init_from)
         if stage == 2 and not language.has_lora:
             language.add_lora(lora)
         if stage == 1 and language.has_lora:
@@ -112,9 +118,10 @@ class SliceVLMModule(L.LightningModule):
             for name, parameter in self.model.language.model.named_parameters():
                 parameter.requires_grad_("lora_" in name)
 
-    def _initialise_from(self, folder: Path) -> None:
-        from slicevlm.checkpoint import VISION_WEIGHTS, read_metadata
+    def _initialise_from(self, folder: str | Path) -> None:
+        from slicevlm.checkpoint import VISION_WEIGHTS, read_metadata, resolve_checkpoint
 
+        folder = resolve_checkpoint(folder)
         read_metadata(folder)
         load_vision_weights(self.model, folder / VISION_WEIGHTS)
         if (folder / "adapter").is_dir() and self.stage == 2:
@@ -167,8 +174,8 @@ class SliceVLMModule(L.LightningModule):
 
     def configure_optimizers(self) -> dict[str, Any]:
         hp = self.hparams
-        trainable = [p for p in self.model.parameters() if p.requires_grad]
-        optimizer = build_optimizer(trainable, hp.learning_rate, hp.weight_decay, tuple(hp.betas), hp.fused_optimizer)
+        groups = parameter_groups(self.model)  # named: LearningRateMonitor logs lr-AdamW/vision, lr-AdamW/lora
+        optimizer = build_optimizer(groups, hp.learning_rate, hp.weight_decay, tuple(hp.betas), hp.fused_optimizer)
         total = max(1, int(self.trainer.estimated_stepping_batches))
         warmup = int(hp.warmup_ratio * total)
         schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: warmup_cosine(step, total, warmup, hp.min_lr_ratio))
@@ -230,6 +237,10 @@ class SliceVLMModule(L.LightningModule):
         return self.model.generate(
             batch["volume"], batch["instruction"], max_new_tokens or self.hparams.max_new_tokens, self.hparams.decoding_engine
         )
+
+    def vision_maps(self, volume: torch.Tensor) -> VisionMaps:
+        """Kept slices, fusion gate and injection attention for one ``(D, H, W)`` volume (TensorBoard images)."""
+        return vision_maps(self.model.vision, volume.to(self.device))
 
     def _answer_rows(self, batch: dict[str, Any]) -> list[dict[str, str]]:
         keep = [i for i, sample_id in enumerate(batch["id"]) if sample_id not in self.skip_ids]
@@ -310,6 +321,8 @@ class SliceVLMModule(L.LightningModule):
         with gathered(trainable):
             if self.trainer.is_global_zero:
                 recipe = recipe_from_data_config(datamodule.hparams)
-                folder = save_checkpoint_folder(self.model, self.hparams.export_dir, self.stage, input_size, config, recipe)
+                folder = save_checkpoint_folder(
+                    self.model, self.hparams.export_dir, self.stage, input_size, config, recipe, self.hparams.bundle_models
+                )
                 rank_zero_info(f"Checkpoint folder written to {folder}")
         self._exported = True
