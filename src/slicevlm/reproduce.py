@@ -30,6 +30,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from slicevlm.errors import SliceVLMError, show_traceback_if_debug
+
 #: Receives one progress line per step (see :class:`slicevlm.console.Progress`).
 ProgressFn = Callable[[str], None]
 
@@ -59,7 +61,7 @@ SYNTHETIC_ABLATIONS = ("uniform_sampling", "spatial_only", "frequency_only", "no
 FULL_MODEL = "Full model (Tables 2-4)"
 
 
-class ReproduceError(RuntimeError):
+class ReproduceError(SliceVLMError, RuntimeError):
     """Something the user must provide (data, checkpoint) is missing."""
 
 
@@ -361,5 +363,6 @@ def main(argv: list[str]) -> int:
         print(text)
     except (ReproduceError, DataError) as error:  # missing inputs, or data the run cannot use
         print(f"slicevlm reproduce: {error}", file=sys.stderr)
+        show_traceback_if_debug(error)
         return 2
     return 0

@@ -75,6 +75,19 @@ def test_real_run_without_data_says_what_to_download(tmp_path, capsys):
     assert "M3D_Cap.json" in message and "data/README.md" in message
 
 
+def test_missing_data_is_one_line_unless_debugging_is_asked_for(tmp_path, capsys, monkeypatch):
+    from slicevlm.errors import SliceVLMError
+    from slicevlm.reproduce import ReproduceError
+
+    assert issubclass(ReproduceError, SliceVLMError)
+    monkeypatch.delenv("SLICEVLM_DEBUG", raising=False)
+    assert main(["table2", "--data", str(tmp_path / "nowhere")]) == 2
+    assert "Traceback" not in capsys.readouterr().err
+    monkeypatch.setenv("SLICEVLM_DEBUG", "1")
+    assert main(["table2", "--data", str(tmp_path / "nowhere")]) == 2
+    assert "Traceback" in capsys.readouterr().err
+
+
 def test_real_run_without_checkpoint_says_how_to_train(tmp_path, capsys):
     (tmp_path / "M3D_VQA_test.csv").write_text("Image Path,Text\n", encoding="utf-8")
     assert main(["table4", "--data", str(tmp_path), "--checkpoint", str(tmp_path / "ckpt")]) == 2
