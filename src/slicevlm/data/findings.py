@@ -207,7 +207,7 @@ def vqa_rows(
         question = template.format(organ=truth.organ, lesion=lesion)
         if qtype == 1:
             answer = plane.capitalize()
-            planes = [PLANES[i].capitalize() for i in rng.permutation(3)]
+            planes = [PLANES[i].capitalize() for i in rng.permutation(3)]  # drawn in both orders: same stream
             if choice_order == "fixed":
                 planes = [p.capitalize() for p in PLANES]
             choices, letter = [*planes, "NA"], "ABC"[planes.index(answer)]
