@@ -45,7 +45,7 @@ from server_limits import MAX_SMALL_BODY, ServerLimits
 from slicevlm.data.recipe import overrides_from_fields
 from slicevlm.errors import ConfigError
 from slicevlm.inference.errors import DataError, InputError, VolumeTooLarge, did_you_mean
-from slicevlm.inference.instructions import check_choices, is_report_request, parse_choices, question_instruction
+from slicevlm.inference.instructions import parse_choices, resolve_request
 from slicevlm.inference.limits import check_header
 from slicevlm.inference.paths import resolve_under
 from uploads import FORM_FIELDS, MultipartUpload, UploadRejected, extract_zip, public_message, remove_upload
@@ -290,18 +290,16 @@ class RequestGate:
             hint = did_you_mean(unknown[0], FORM_FIELDS)
             raise UploadRejected(400, f"unknown field(s) {unknown}; expected {list(FORM_FIELDS)} (+ a 'file' upload).{hint}")
         question = _text(fields.get("question"), "question")
-        task = _text(fields.get("task"), "task").strip().lower() or ("report" if is_report_request(question) else "ask")
-        if task not in TASKS:
+        task = _text(fields.get("task"), "task").strip().lower() or None
+        if task is not None and task not in TASKS:
             raise UploadRejected(400, f"task {task!r} is not one of {list(TASKS)}.{did_you_mean(task, TASKS)}")
         raw_choices = fields.get("choices")
         try:
-            choices = check_choices(raw_choices if isinstance(raw_choices, list) else parse_choices(_text(raw_choices, "choices")))
-            if task == "ask":
-                question_instruction(question, choices)
-            elif task == "report" and choices:
-                raise InputError("a report takes no choices; leave 'choices' empty.")
+            choices = raw_choices if isinstance(raw_choices, list) else parse_choices(_text(raw_choices, "choices"))
+            request = resolve_request(question, choices, task)
         except InputError as error:
             raise UploadRejected(400, str(error)) from error
+        task, choices = request.task, list(request.choices)
         try:
             preprocessing = overrides_from_fields(fields)
         except ConfigError as error:

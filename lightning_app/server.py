@@ -54,6 +54,7 @@ from uploads import UPLOAD_SUFFIXES
 from volume_api import ServeSettings, VolumeAPI
 from slicevlm.data.recipe import AXES, CROPS, DEPTH_MODES, WINDOW_PRESETS, checkpoint_recipe, overrides_from_fields
 from slicevlm.errors import ConfigError
+from slicevlm.inference.generation_options import add_generation_options, generation_from_args
 from slicevlm.toy import RESEARCH_NOTICE, TOY_NOTICE
 from web_page import add_page
 
@@ -76,7 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--no-api-key", action="store_true", help="serve beyond 127.0.0.1 without an API key (not recommended)")
     parser.add_argument("--max-batch-size", type=int, default=8, help="requests answered in one batch")
     parser.add_argument("--batch-timeout", type=float, default=0.05, help="seconds to wait for a batch to fill")
-    parser.add_argument("--max-new-tokens", type=int, default=256, help="answer length cap (256, as the paper's evaluation)")
+    add_generation_options(parser)
     parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"), help="where the model runs")
     parser.add_argument("--dtype", default="auto", choices=("auto", "float32", "bfloat16", "float16"), help="auto: float32 on CPU, the checkpoint's on GPU")
     recipe = parser.add_argument_group("preprocessing (default: the checkpoint's training recipe; a request may choose its own)")
@@ -85,7 +86,6 @@ def build_parser() -> argparse.ArgumentParser:
     recipe.add_argument("--crop", default=None, choices=CROPS, help="center, or foreground (cut to the body's box first)")
     recipe.add_argument("--depth", default=None, choices=DEPTH_MODES, help="fixed (all slices to D) or spacing (needs --slice-spacing)")
     recipe.add_argument("--slice-spacing", default=None, help="slice distance in mm of --depth spacing")
-    parser.add_argument("--engine", default="hf", choices=("hf", "fast"), help="decoding: transformers generate, or our static-cache loop")
     parser.add_argument("--log-level", default="info", choices=("debug", "info", "warning", "error"), help="server log level")
     add_limit_options(parser)
     return parser
@@ -104,8 +104,12 @@ def check_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Non
         parser.error(f"--checkpoint {args.checkpoint} is not a checkpoint folder (no slicevlm.json); pass the folder a training run wrote.")
     if args.data_dir is not None and not args.data_dir.is_dir():
         parser.error(f"--data-dir {args.data_dir} is not a folder; pass the folder clients may read volumes from.")
-    if args.max_batch_size < 1 or args.batch_timeout < 0 or args.max_new_tokens < 1:
-        parser.error("--max-batch-size and --max-new-tokens must be positive and --batch-timeout >= 0.")
+    if args.max_batch_size < 1 or args.batch_timeout < 0:
+        parser.error("--max-batch-size must be positive and --batch-timeout >= 0.")
+    try:
+        generation_from_args(args)
+    except ConfigError as error:
+        parser.error(str(error))
     if not 1024 <= args.port <= 65535:
         parser.error(f"--port {args.port} is outside 1024-65535.")
     try:
@@ -176,10 +180,9 @@ def build_server(args: argparse.Namespace, upload_dir: Path, api_key: str | None
         upload_dir=str(upload_dir),
         upload_token=gate.upload_token,
         data_dir=str(gate.data_dir) if gate.data_dir else None,
-        max_new_tokens=args.max_new_tokens,
+        generation=generation_from_args(args),
         dtype=args.dtype,
         preprocessing=overrides,
-        engine=args.engine,
         limits=limits,
     )
     metadata = json.loads((args.checkpoint / "slicevlm.json").read_text(encoding="utf-8"))

@@ -39,6 +39,7 @@ import litserve as ls
 from fastapi.responses import JSONResponse
 
 from server_limits import ServerLimits
+from slicevlm.llm.generation_config import DEFAULT_GENERATION, GenerationConfig
 from uploads import public_message
 
 log = logging.getLogger(__name__)
@@ -53,10 +54,9 @@ class ServeSettings:
         upload_dir: the gate's private upload folder.
         upload_token: the secret the gate stamps on uploads.
         data_dir: folder ``path`` requests may read from, or None.
-        max_new_tokens: answer length cap.
+        generation: answer length cap and decoding engine (``GenerationConfig``).
         dtype: ``auto`` / ``float32`` / ``bfloat16`` / ``float16`` (see ``VolumeQA.from_checkpoint``).
         preprocessing: server-wide changes to the checkpoint's recipe (``PreprocessingRecipe.override``).
-        engine: decoding engine, ``hf`` or ``fast``.
         limits: the server's caps (voxels, files per volume folder).
     """
 
@@ -64,10 +64,9 @@ class ServeSettings:
     upload_dir: str
     upload_token: str
     data_dir: str | None = None
-    max_new_tokens: int = 256
+    generation: GenerationConfig = DEFAULT_GENERATION
     dtype: str = "auto"
     preprocessing: dict[str, Any] = field(default_factory=dict)
-    engine: str = "hf"
     limits: ServerLimits = field(default_factory=ServerLimits)
 
 
@@ -118,7 +117,7 @@ class VolumeAPI(ls.LitAPI):
         from slicevlm.inference.predictor import VolumeQA
 
         s = self.settings
-        self.qa = VolumeQA.from_checkpoint(s.checkpoint, device=device, dtype=s.dtype, max_new_tokens=s.max_new_tokens, engine=s.engine)
+        self.qa = VolumeQA.from_checkpoint(s.checkpoint, device=device, dtype=s.dtype, generation=s.generation)
         self.qa.preprocessing = self.qa.preprocessing.override(**s.preprocessing)
         warmup_ms = self.qa.warmup(sorted({1, self.max_batch_size}))
         log.info("loaded %s on %s in %.0f ms (warm-up %.0f ms)", s.checkpoint, device, self.qa.metadata.get("load_ms", 0.0), warmup_ms)
@@ -128,17 +127,15 @@ class VolumeAPI(ls.LitAPI):
         """Check a gate-written request and read its volume; failures become :class:`Failure`."""
         from slicevlm.errors import ConfigError
         from slicevlm.inference.errors import DataError, InputError, VolumeTooLarge
-        from slicevlm.inference.instructions import REPORT_INSTRUCTION, question_instruction
+        from slicevlm.inference.instructions import resolve_request
 
         path: Path | None = None
         try:
             task, volume = request["task"], request["volume"]
             path, limits = self._volume_path(volume)
             name = str(volume.get("filename") or path.name)
-            if task == "ask":
-                instruction = question_instruction(request["question"], request.get("choices") or [])
-            else:
-                instruction = REPORT_INSTRUCTION if task == "report" else ""
+            asked = request["question"] if task == "ask" else ""
+            instruction = resolve_request(asked, request.get("choices") or [], task).instruction
             recipe = self.qa.preprocessing.override(**(request.get("preprocessing") or {}))
             prepared = self.qa.load(path, limits, recipe)
         except (KeyError, TypeError) as error:
@@ -208,23 +205,14 @@ class VolumeAPI(ls.LitAPI):
         return [r if r is not None else Result({"detail": "internal error: request not answered"}, 500) for r in results]
 
     def _answer_content(self, job: Job, answer: Any) -> dict[str, Any]:
-        answer.with_choices(job.choices if job.task == "ask" else None)
-        return {
-            "task": job.task,
-            "volume": job.name,
-            "question": job.question if job.task == "ask" else "",
-            "choices": job.choices,
-            "instruction": answer.instruction,
-            "answer": answer.text,
-            **(answer.choice.to_dict() if answer.choice is not None else {}),
-            **self._labels(job),
-            "kept_slices": answer.kept_slices,
-            "kept_slices_original": answer.kept_slices_original,
-            "input_size": list(self.qa.input_size),
-            "original_shape": list(job.volume.original_shape),
-            "batch_size": answer.batch_size,
-            "timings_ms": {k: round(v, 1) for k, v in answer.timings_ms.items()},
-        }
+        from slicevlm.inference.records import answer_record
+
+        asked = job.task == "ask"
+        return answer_record(
+            answer, job.name, job.question if asked else "", job.choices if asked else [],
+            task=job.task, **self._labels(job),
+            input_size=list(self.qa.input_size), original_shape=list(job.volume.original_shape),
+        )
 
     def _labels(self, job: Job) -> dict[str, Any]:
         """Preprocessing applied, its warnings, and the toy / research-use labels."""

@@ -18,6 +18,8 @@ Wherever a folder is read, a Hugging Face repo id it was uploaded to (`slicevlm 
 
 from __future__ import annotations
 
+import copy
+import hashlib
 import json
 import shutil
 from pathlib import Path
@@ -30,7 +32,7 @@ from slicevlm import __version__
 from slicevlm.checkpoint_sources import bundle_model_sources, resolve_checkpoint, resolve_model_sources
 from slicevlm.config_record import build, describe
 from slicevlm.data.recipe import PreprocessingRecipe
-from slicevlm.errors import MissingFileError
+from slicevlm.errors import ConfigError, MissingFileError
 from slicevlm.model import SliceVLM
 from slicevlm.toy import toy_record
 
@@ -124,19 +126,77 @@ def load_vision_weights(model: SliceVLM, path: str | Path) -> None:
             raise ValueError(f"{path}: the {name} weights do not fit this model's {name} module ({error})") from error
 
 
-def read_model_config(folder: str | Path, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
-    """`model.yaml` ready to `build`: the folder's tokenizer, `overrides` applied, local model names made absolute.
+#: The dtypes a checkpoint's encoder and LLM can be loaded in (`override_model_config`).
+DTYPES: tuple[str, ...] = ("float32", "bfloat16", "float16")
+
+
+def read_model_config(
+    folder: str | Path,
+    overrides: dict[str, Any] | None = None,
+    dtype: str | None = None,
+    resolve_sources: bool = True,
+) -> dict[str, Any]:
+    """`model.yaml` ready to `build`: the folder's tokenizer, overrides applied, local model names made absolute.
+
+    The one reader of `model.yaml`; every change to its content goes through `override_model_config`.
 
     Args:
         folder: a checkpoint folder (a repo id is resolved first).
         overrides: init-arg overrides by component, e.g. {"language": {"dtype": "float32"}}.
+        dtype: load the encoder and the LLM in this dtype (see `override_model_config`); None keeps
+            the checkpoint's.
+        resolve_sources: make local model names absolute against the folder (False: as written,
+            e.g. to check whether they travel).
     """
     folder = resolve_checkpoint(folder)
     config = yaml.safe_load((folder / "model.yaml").read_text(encoding="utf-8"))
     config["language"]["init_args"]["tokenizer_name"] = str(folder / "tokenizer")
+    config = override_model_config(config, overrides, dtype)
+    return resolve_model_sources(config, folder) if resolve_sources else config
+
+
+def override_model_config(
+    config: dict[str, Any], overrides: dict[str, Any] | None = None, dtype: str | None = None
+) -> dict[str, Any]:
+    """A copy of `model.yaml`'s content with init-arg overrides and/or another dtype.
+
+    Args:
+        config: `{"vision": ..., "language": ...}` as `read_model_config` reads it; not modified.
+        overrides: init-arg overrides by component, e.g. {"language": {"dtype": "float32"}}.
+        dtype: one of :data:`DTYPES` for the encoder and the LLM. A model trained on a k-bit base
+            (`quantization: 4bit`, QLoRA) is loaded with its base in `dtype` (the full-precision
+            weights it was quantised from), which is what the CPU can run.
+
+    Raises:
+        ConfigError: `dtype` is not one of :data:`DTYPES`.
+    """
+    config = copy.deepcopy(config)
     for component, values in (overrides or {}).items():
         config[component]["init_args"].update(values)
-    return resolve_model_sources(config, folder)
+    if dtype is not None:
+        if dtype not in DTYPES:
+            raise ConfigError(f"dtype {dtype!r} is not supported; expected 'float32', 'bfloat16' or 'float16'.")
+        config["language"]["init_args"].update(dtype=dtype, quantization=None)
+        encoder = config["vision"]["init_args"]["encoder"]
+        encoder["init_args"] = {**encoder.get("init_args", {}), "dtype": dtype}
+    return config
+
+
+def trained_weights_sha256(folder: str | Path) -> str:
+    """SHA-256 over the folder's trained weights: `vision.safetensors` and the LoRA adapter's files.
+
+    Retraining into the same folder changes it; copying or moving the folder does not.
+    """
+    folder = resolve_checkpoint(folder)
+    digest = hashlib.sha256()
+    adapter = folder / "adapter"
+    files = [folder / VISION_WEIGHTS, *(sorted(p for p in adapter.rglob("*") if p.is_file()) if adapter.is_dir() else [])]
+    for path in files:
+        digest.update(path.relative_to(folder).as_posix().encode())
+        with path.open("rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+    return digest.hexdigest()
 
 
 def load_checkpoint_folder(
@@ -144,6 +204,7 @@ def load_checkpoint_folder(
     device: str | torch.device = "cpu",
     overrides: dict[str, Any] | None = None,
     merge_adapter: bool = False,
+    dtype: str | None = None,
 ) -> tuple[SliceVLM, dict[str, Any]]:
     """Rebuild a trained model from its folder, without Lightning.
 
@@ -152,13 +213,14 @@ def load_checkpoint_folder(
         device: where to put the model.
         overrides: init-arg overrides by component, e.g. {"language": {"dtype": "float32"}}.
         merge_adapter: fold LoRA into the base weights (faster serving, no peft in the loop).
+        dtype: load the encoder and the LLM in this dtype (see `override_model_config`).
 
     Returns:
         The model in eval mode, and the folder's metadata.
     """
     folder = resolve_checkpoint(folder)
     metadata = read_metadata(folder)
-    config = read_model_config(folder, overrides)
+    config = read_model_config(folder, overrides, dtype)
     model = SliceVLM(build(config["vision"]), build(config["language"]))
     load_vision_weights(model, folder / VISION_WEIGHTS)
     if (folder / "adapter").is_dir():

@@ -18,8 +18,6 @@ import argparse
 import sys
 from pathlib import Path
 
-import yaml
-
 from slicevlm.errors import ConfigError, MissingFileError, SliceVLMError
 
 
@@ -29,9 +27,10 @@ class UploadError(SliceVLMError):
 
 def local_model_references(folder: Path) -> list[str]:
     """Models that `folder/model.yaml` names by a local path outside the folder (they do not travel)."""
+    from slicevlm.checkpoint import read_model_config
     from slicevlm.checkpoint_sources import MODEL_SOURCES, model_name_slot, split_local_name
 
-    config = yaml.safe_load((folder / "model.yaml").read_text(encoding="utf-8"))
+    config = read_model_config(folder, resolve_sources=False)
     outside = []
     for bundled_name, keys in MODEL_SOURCES.items():
         args, key = model_name_slot(config, keys)

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from slicevlm.llm.generation_config import DEFAULT_GENERATION, GenerationConfig
 from slicevlm.llm.language_model import LanguageModel
 from slicevlm.llm.prompting import generation_batch, training_batch
 from slicevlm.llm.splice import splice_visual_tokens
@@ -84,38 +85,36 @@ class SliceVLM(nn.Module):
 
     @torch.no_grad()
     def generate(
-        self, volume: torch.Tensor, instructions: Sequence[str], max_new_tokens: int = 256, engine: str = "hf"
+        self, volume: torch.Tensor, instructions: Sequence[str], generation: GenerationConfig = DEFAULT_GENERATION
     ) -> list[str]:
         """Greedy answers, one string per row.
 
         Args:
             volume: (B, D, H, W) in [0, 1] on the model's device.
             instructions: one instruction per row (the image prefix is added here).
-            max_new_tokens: answer length cap (256, as the paper's evaluation).
-            engine: "hf" (Hugging Face `generate`, dynamic cache) or "fast" (our decode loop over a
-                static KV cache, CUDA-graph replayed on GPU; same tokens, see `llm/decoding.py`).
+            generation: length cap and engine (:class:`~slicevlm.llm.generation_config.GenerationConfig`):
+                "hf" (Hugging Face `generate`, dynamic cache) or "fast" (our decode loop over a static
+                KV cache, CUDA-graph replayed on GPU; same tokens, see `llm/decoding.py`).
         """
         tokens = generation_batch(self.tokenizer, instructions)
         input_ids = tokens["input_ids"].to(volume.device)
         attention_mask = tokens["attention_mask"].to(volume.device)
         embeds, mask, _ = self.spliced_inputs(volume, input_ids, attention_mask)
         tokenizer = self.tokenizer
-        if engine == "fast":
+        if generation.engine == "fast":
             from slicevlm.llm.decoding import greedy_generate
 
             generated = greedy_generate(
-                self.language.model, embeds, mask, max_new_tokens, tokenizer.eos_token_id, tokenizer.pad_token_id
+                self.language.model, embeds, mask, generation.max_new_tokens, tokenizer.eos_token_id, tokenizer.pad_token_id
             )
-        elif engine == "hf":
+        else:  # "hf"; GenerationConfig admits no other engine
             generated = self.language.model.generate(
                 inputs_embeds=embeds,
                 attention_mask=mask,
-                max_new_tokens=max_new_tokens,
-                do_sample=False,
-                num_beams=1,
+                max_new_tokens=generation.max_new_tokens,
+                do_sample=generation.do_sample,
+                num_beams=generation.num_beams,
                 eos_token_id=tokenizer.eos_token_id,
                 pad_token_id=tokenizer.pad_token_id,
             )
-        else:
-            raise ValueError(f"engine must be 'hf' or 'fast', got {engine!r}")
         return [text.strip() for text in tokenizer.batch_decode(generated, skip_special_tokens=True)]

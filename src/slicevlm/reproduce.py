@@ -124,10 +124,8 @@ def evaluate_checkpoint(
 
     metadata = read_metadata(checkpoint)
     on_gpu = torch.cuda.is_available() if device == "auto" else device.startswith("cuda")
-    config = read_model_config(checkpoint)  # local model names resolved against the folder
-    if not on_gpu:  # bf16 matmuls on CPU are slow and inexact: evaluate in float32 there
-        config["language"]["init_args"]["dtype"] = "float32"
-        config["vision"]["init_args"]["encoder"]["init_args"]["dtype"] = "float32"
+    # bf16 matmuls on CPU are slow and inexact: evaluate in float32 there
+    config = read_model_config(checkpoint, dtype=None if on_gpu else "float32")
     module = SliceVLMModule(build(config["vision"]), build(config["language"]), stage=metadata["stage"], init_from=str(checkpoint))
     datamodule = M3DDataModule(
         str(data_root), test_tasks=tasks, volume_size=tuple(metadata["input_size"]), eval_batch_size=batch_size,

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from slicevlm.callbacks.jsonl_store import JsonlAppender, JsonlCorruptError, read_jsonl, repair_jsonl
 from slicevlm.callbacks.prediction_writer import PredictionWriter
+from slicevlm.store.jsonl import JsonlAppender, JsonlCorruptError, read_jsonl, repair_jsonl
 
 
 def test_repair_drops_only_a_cut_last_line(tmp_path: Path) -> None:

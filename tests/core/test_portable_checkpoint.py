@@ -13,6 +13,7 @@ import yaml
 from slicevlm.checkpoint import load_checkpoint_folder, save_checkpoint_folder
 from slicevlm.errors import MissingFileError
 from slicevlm.hub import ModelNotAvailableError
+from slicevlm.llm.generation_config import GenerationConfig
 from slicevlm.llm.language_model import LanguageModel
 from slicevlm.model import SliceVLM
 from slicevlm.vision.encoder import SliceEncoder
@@ -140,7 +141,7 @@ def test_a_hub_repo_id_loads_from_the_offline_cache(bundled_checkpoint, hub_cach
     expected = _logits(load_checkpoint_folder(bundled_checkpoint)[0])
     model, metadata = load_checkpoint_folder("someone/slicevlm-tiny")
     assert metadata["stage"] == 1 and torch.allclose(_logits(model), expected, atol=1e-5)
-    qa = VolumeQA.from_checkpoint("hf-hub:someone/slicevlm-tiny", device="cpu", max_new_tokens=2)
+    qa = VolumeQA.from_checkpoint("hf-hub:someone/slicevlm-tiny", device="cpu", generation=GenerationConfig(max_new_tokens=2))
     assert Path(qa.metadata["checkpoint"]) == snapshot
     assert qa.ask(torch.rand(*INPUT_SIZE).numpy(), "Which plane?").text is not None
 

@@ -61,7 +61,6 @@ def test_cli_accepts_the_switch_and_rejects_other_values(capsys):
 def test_setting_round_trips_through_the_checkpoint_folder(tiny_models, tmp_path, monkeypatch):
     """Training records `quantization: 4bit` in model.yaml; CPU inference reloads the base in its dtype."""
     from slicevlm.checkpoint import load_checkpoint_folder, save_checkpoint_folder
-    from slicevlm.inference.predictor import dtype_overrides
     from slicevlm.model import SliceVLM
     from slicevlm.vision.encoder import SliceEncoder
     from slicevlm.vision.pipeline import VisionPipeline
@@ -78,7 +77,7 @@ def test_setting_round_trips_through_the_checkpoint_folder(tiny_models, tmp_path
     recorded = yaml.safe_load((folder / "model.yaml").read_text(encoding="utf-8"))
     assert recorded["language"]["init_args"]["quantization"] == "4bit"
 
-    reloaded, _ = load_checkpoint_folder(folder, overrides=dtype_overrides(folder, "float32"))
+    reloaded, _ = load_checkpoint_folder(folder, dtype="float32")
     assert seen == ["4bit", None] and reloaded.language.quantization is None
 
 

@@ -245,7 +245,7 @@ def test_error_from_a_dataloader_worker_shows_the_original_message():
 
 
 def test_every_project_error_is_a_slicevlm_error():
-    from slicevlm.callbacks.jsonl_store import JsonlCorruptError
+    from slicevlm.store.jsonl import JsonlCorruptError
     from slicevlm.hub import ModelNotAvailableError
     from slicevlm.inference.errors import InputError
     from slicevlm.metrics.records import RecordError

@@ -152,3 +152,48 @@ def test_an_answers_file_from_another_checkpoint_is_refused(questions, checkpoin
     assert "answered by checkpoint" in err and str(other.resolve()) in err and "--overwrite" in err
     assert batch_main(_args(questions, out, other, "--overwrite")) == 0
     assert {record["checkpoint"] for record in _records(out)} == {str(other.resolve())}
+
+
+def _interrupted_after_two_rows(questions: Path, out: Path, checkpoint: Path) -> None:
+    assert batch_main(_args(questions, out, checkpoint)) == 0
+    lines = out.read_text(encoding="utf-8").splitlines()
+    out.write_text("\n".join(lines[:2]) + "\n", encoding="utf-8")
+
+
+@pytest.mark.parametrize(
+    ("option", "changed"),
+    [(("--max-new-tokens", "5"), "max_new_tokens 4 recorded, 5 now"), (("--engine", "fast"), "engine 'hf' recorded, 'fast' now")],
+)
+def test_other_generation_settings_are_refused(questions, checkpoint, tmp_path, capsys, option, changed):
+    out = tmp_path / "answers.jsonl"
+    _interrupted_after_two_rows(questions, out, checkpoint)
+    with pytest.raises(SystemExit):
+        batch_main([*_args(questions, out, checkpoint), *option])  # the last --max-new-tokens wins
+    err = capsys.readouterr().err
+    assert str(out) in err and "other generation settings" in err and changed in err
+    assert "answers.run.json" in err and "To resume, rerun with" in err and "--overwrite" in err
+    assert len(_records(out)) == 2  # nothing appended
+    assert batch_main(_args(questions, out, checkpoint)) == 0  # the recorded settings resume
+    assert sorted(r["row"] for r in _records(out)) == list(range(1, ROWS + 1))
+
+
+def test_retraining_into_the_same_checkpoint_folder_is_refused(questions, tiny_model_factory, tmp_path, capsys):
+    import torch
+
+    from slicevlm.checkpoint import save_checkpoint_folder
+
+    folder = tmp_path / "ckpt"
+    save_checkpoint_folder(tiny_model_factory(), folder, stage=1, input_size=(32, 64, 64))
+    out = tmp_path / "answers.jsonl"
+    _interrupted_after_two_rows(questions, out, folder)
+    retrained = tiny_model_factory()
+    with torch.no_grad():
+        next(retrained.projector.parameters()).add_(1e-3)
+    save_checkpoint_folder(retrained, folder, stage=1, input_size=(32, 64, 64))  # same path, new weights
+    with pytest.raises(SystemExit):
+        batch_main(_args(questions, out, folder))
+    err = capsys.readouterr().err
+    assert str(out) in err and "they came from other weights" in err and "weights_sha256" in err and "--overwrite" in err
+    assert len(_records(out)) == 2
+    assert batch_main(_args(questions, out, folder, "--overwrite")) == 0
+    assert len(_records(out)) == ROWS

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from slicevlm.inference.cli import ask_main, report_main
+from slicevlm.llm.generation_config import GenerationConfig
 
 INPUT_SIZE = (32, 64, 64)
 
@@ -90,7 +91,7 @@ def test_report_and_explain_png(checkpoint, volumes, tmp_path, capsys):
 def test_explanation_attention_covers_kept_slices(checkpoint, volumes):
     from slicevlm.inference.predictor import VolumeQA
 
-    qa = VolumeQA.from_checkpoint(checkpoint, device="cpu", max_new_tokens=4)
+    qa = VolumeQA.from_checkpoint(checkpoint, device="cpu", generation=GenerationConfig(max_new_tokens=4))
     explanation = qa.explain(volumes["npy"])
     kept = len(explanation.kept_slices)
     assert explanation.similarity.shape == (INPUT_SIZE[0],)

@@ -13,6 +13,7 @@ from slicevlm.vision.maps import attention_grid
 from slicevlm.inference.instructions import is_report_request, parse_choices, question_instruction
 from slicevlm.inference.paths import resolve_under
 from slicevlm.inference.predictor import VolumeQA
+from slicevlm.llm.generation_config import GenerationConfig
 from slicevlm.inference.volumes import original_slice_index, prepare_volume
 
 
@@ -75,7 +76,7 @@ def test_local_attention_scatters_children_back_to_their_positions():
 
 @pytest.mark.parametrize("injection", ["global", "local", "none"])
 def test_answer_many_keeps_order_and_batches(tiny_model_factory, injection):
-    qa = VolumeQA(tiny_model_factory(injection=injection), (32, 64, 64), max_new_tokens=3)
+    qa = VolumeQA(tiny_model_factory(injection=injection), (32, 64, 64), generation=GenerationConfig(max_new_tokens=3))
     rng = np.random.default_rng(1)
     volumes = [rng.random((10, 40, 40), dtype=np.float32) for _ in range(3)]
     answers = qa.answer_many(volumes, ["Which organ?", "What phase?", "What plane?"], batch_size=2)

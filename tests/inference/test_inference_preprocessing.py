@@ -11,6 +11,7 @@ import pytest
 
 from slicevlm.data.recipe import PreprocessingRecipe
 from slicevlm.inference.cli import ask_main, batch_main
+from slicevlm.llm.generation_config import GenerationConfig
 
 INPUT_SIZE = (16, 32, 32)
 
@@ -109,7 +110,7 @@ def test_plain_text_closed_answer_shows_choice_rule_and_generation(checkpoint, h
 def test_api_answers_per_call_recipe_and_maps_choices(checkpoint, hu_nifti):
     from slicevlm.inference.predictor import VolumeQA
 
-    qa = VolumeQA.from_checkpoint(checkpoint, device="cpu", max_new_tokens=4)
+    qa = VolumeQA.from_checkpoint(checkpoint, device="cpu", generation=GenerationConfig(max_new_tokens=4))
     assert qa.preprocessing.window_preset == "abdomen" and qa.toy
     answer = qa.ask(hu_nifti, "Which organ?", ["liver", "spleen"], preprocessing=qa.preprocessing.with_window("bone"))
     assert answer.preprocessing["window"]["preset"] == "bone" and answer.choice is not None

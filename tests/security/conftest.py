@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from slicevlm.llm.generation_config import GenerationConfig
+
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "lightning_app"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -78,4 +80,4 @@ def tiny_qa(tiny_checkpoint: Path):
     """The tiny checkpoint loaded for answering (CPU, 4 new tokens)."""
     from slicevlm.inference.predictor import VolumeQA
 
-    return VolumeQA.from_checkpoint(tiny_checkpoint, device="cpu", max_new_tokens=4)
+    return VolumeQA.from_checkpoint(tiny_checkpoint, device="cpu", generation=GenerationConfig(max_new_tokens=4))

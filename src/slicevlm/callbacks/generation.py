@@ -34,6 +34,7 @@ from lightning.fabric.utilities.apply_func import move_data_to_device
 from lightning.pytorch.callbacks import Callback
 
 from slicevlm.errors import ConfigError
+from slicevlm.llm.generation_config import DEFAULT_GENERATION
 from slicevlm.metrics.bertscore import BertScoreSpec
 from slicevlm.metrics.evaluate import check_protocol, evaluate
 from slicevlm.metrics.records import PredictionRecord, record_from_dict
@@ -140,6 +141,8 @@ class GenerationEvaluator(Callback):
         self.bertscore = (
             BertScoreSpec(model=bertscore_model, num_layers=bertscore_layers) if bertscore_model else None
         )
+        if max_new_tokens is not None:
+            DEFAULT_GENERATION.with_max_new_tokens(max_new_tokens)  # a bad cap is refused when the config is read
         self.max_new_tokens = max_new_tokens
         self.num_logged_samples = num_logged_samples
         self.log_images = log_images

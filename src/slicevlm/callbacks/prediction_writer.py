@@ -17,7 +17,8 @@ Contract with the LightningModule:
    counts) and ``<stem>.summary.md`` (tables per question type as paper Tables 3–4) beside the
    JSONL. The protocols score the own-volume rows; control rows get their own section.
 
-Resuming is only allowed into a file the same run wrote: ``<stem>.run.json`` records the
+Resuming is only allowed into a file the same run wrote: ``<stem>.run.json`` (a
+:class:`~slicevlm.store.run_record.RunRecord`, the store ``slicevlm ask-batch`` uses too) records the
 generation settings and a SHA-256 of the module's trained (``requires_grad``) weights. Rows left by
 another model or other settings are never mixed with new ones: the writer stops with a message, or,
 with ``on_other_run="restart"``, moves them to ``<stem>.old.jsonl`` and starts afresh.
@@ -36,7 +37,6 @@ from typing import Any
 import lightning.pytorch as pl
 from lightning.pytorch.callbacks import Callback
 
-from slicevlm.callbacks.jsonl_store import JsonlAppender, read_jsonl, repair_jsonl
 from slicevlm.callbacks.summary import build_summary, summary_markdown
 from slicevlm.errors import ConfigError
 from slicevlm.metrics.bertscore import BertScoreSpec, load_bertscorer
@@ -44,6 +44,9 @@ from slicevlm.metrics.evaluate import check_protocol
 from slicevlm.metrics.m3d import fill_sample_scores
 from slicevlm.metrics.records import PredictionRecord, RecordError, record_from_dict
 from slicevlm.metrics.resources import ensure_java, ensure_wordnet
+from slicevlm.store.jsonl import JsonlAppender, read_jsonl
+from slicevlm.store.resumable import ResumableJsonl
+from slicevlm.store.run_record import RunRecord, parameters_sha256
 
 #: record field -> batch key it falls back to.
 BATCH_KEYS: dict[str, str] = {
@@ -96,6 +99,7 @@ class PredictionWriter(Callback):
             raise ConfigError(f"on_other_run must be 'error' or 'restart', got {on_other_run!r}.")
         self.on_other_run = on_other_run
         self.output_path = Path(output_path)
+        self.store = ResumableJsonl(self.output_path)
         self.protocols = [check_protocol(p) for p in protocols]
         self.bertscore = (
             BertScoreSpec(model=bertscore_model, num_layers=bertscore_layers) if bertscore_model else None
@@ -124,19 +128,12 @@ class PredictionWriter(Callback):
     @property
     def run_record_path(self) -> Path:
         """``<stem>.run.json``: which weights and generation settings wrote the rows."""
-        return self.output_path.with_name(f"{self.output_path.stem}.run.json")
+        return self.store.run_record_path
 
     @property
     def old_rows_path(self) -> Path:
         """``<stem>.old.jsonl``: where ``on_other_run="restart"`` moves another run's rows."""
-        return self.output_path.with_name(f"{self.output_path.stem}.old{self.output_path.suffix}")
-
-    def _part_path(self, rank: int) -> Path:
-        return self.output_path.with_name(f"{self.output_path.stem}.rank{rank}{self.output_path.suffix}")
-
-    def _all_paths(self) -> list[Path]:
-        parts = sorted(self.output_path.parent.glob(f"{self.output_path.stem}.rank*{self.output_path.suffix}"))
-        return [self.output_path, *parts]
+        return self.store.old_rows_path
 
     # ----- start ---------------------------------------------------------------------------
     def _check_resources(self) -> None:
@@ -150,19 +147,16 @@ class PredictionWriter(Callback):
     def _start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         self._check_resources()
         if trainer.is_global_zero:
-            for path in self._all_paths():
-                repair_jsonl(path)
+            self.store.repair()
         trainer.strategy.barrier("prediction_writer_start")
-        existing = [row for path in self._all_paths() for row in read_jsonl(path)]
+        existing = self.store.read_rows()
         identity = run_identity(pl_module)
-        recorded = self._recorded_identity()
-        other_run = bool(existing) and recorded != identity
+        why = self.store.conflict(identity, self.store.recorded_run()) if existing else None
         trainer.strategy.barrier("prediction_writer_identity")  # every rank decides before rank 0 rewrites the record
-        if other_run:
-            existing = self._handle_other_run(trainer, len(existing), recorded, identity)
+        if why is not None:
+            existing = self._handle_other_run(trainer, len(existing), why)
         if trainer.is_global_zero:
-            self.output_path.parent.mkdir(parents=True, exist_ok=True)
-            self.run_record_path.write_text(json.dumps(identity, indent=2) + "\n", encoding="utf-8")
+            self.store.write_run(identity)
         self.written_ids = {str(row["id"]) for row in existing if "id" in row}
         self.written_controls = {
             str(row["id"]): str(row["control"].get("image_path", ""))
@@ -171,25 +165,12 @@ class PredictionWriter(Callback):
         self.resumed_count = len(self.written_ids)
         self.written_this_run = 0
         pl_module.skip_ids = set(self.written_ids)
-        target = self.output_path if trainer.world_size == 1 else self._part_path(trainer.global_rank)
+        target = self.output_path if trainer.world_size == 1 else self.store.part_path(trainer.global_rank)
         self._appender = JsonlAppender(target)
         self._appender.open()
 
-    def _recorded_identity(self) -> dict[str, Any] | None:
-        if not self.run_record_path.is_file():
-            return None
-        return json.loads(self.run_record_path.read_text(encoding="utf-8"))
-
-    def _handle_other_run(
-        self, trainer: pl.Trainer, n_rows: int, recorded: dict[str, Any] | None, identity: dict[str, Any]
-    ) -> list[dict[str, Any]]:
+    def _handle_other_run(self, trainer: pl.Trainer, n_rows: int, why: str) -> list[dict[str, Any]]:
         """Stop, or move the other run's rows aside (``on_other_run``); returns the rows kept (none)."""
-        if recorded is None:
-            why = f"no {self.run_record_path.name} says which model wrote them"
-        elif recorded.get("weights_sha256") != identity["weights_sha256"]:
-            why = "they came from other weights"
-        else:
-            why = f"they used other generation settings ({recorded.get('generation')} vs {identity['generation']})"
         if self.on_other_run == "error":
             raise RuntimeError(
                 f"{self.output_path} already holds {n_rows} predictions that this run cannot resume: {why}. "
@@ -304,7 +285,7 @@ class PredictionWriter(Callback):
     def _merge_parts(self) -> None:
         seen = {str(row["id"]) for row in read_jsonl(self.output_path)}
         merged = JsonlAppender(self.output_path)
-        for part in self._all_paths()[1:]:
+        for part in self.store.all_paths()[1:]:
             rows = [row for row in read_jsonl(part) if str(row["id"]) not in seen]
             seen.update(str(row["id"]) for row in rows)
             merged.append(rows)
@@ -347,20 +328,11 @@ class PredictionWriter(Callback):
         self._close()
 
 
-def run_identity(pl_module: pl.LightningModule) -> dict[str, Any]:
-    """What makes two runs' rows comparable: generation settings and the trained weights' SHA-256.
+def run_identity(pl_module: pl.LightningModule) -> RunRecord:
+    """What makes two runs' rows comparable: the trained weights' SHA-256 and the generation settings.
 
-    Only parameters with ``requires_grad`` are hashed (for SliceVLM: fusion, injection, projector and
-    LoRA); the frozen encoder and LLM are named by the checkpoint's config, never trained here.
-    Under ZeRO-3 each rank only sees its partition, so there the digest covers less than the model.
+    Only parameters with ``requires_grad`` are hashed (:func:`~slicevlm.store.run_record.parameters_sha256`).
     """
-    import hashlib
-
-    digest = hashlib.sha256()
-    for name, parameter in sorted(pl_module.named_parameters(), key=lambda item: item[0]):
-        if parameter.requires_grad:
-            digest.update(name.encode())
-            digest.update(parameter.detach().float().cpu().numpy().tobytes())
     settings_fn = getattr(pl_module, "generation_settings", None)
     generation = settings_fn() if callable(settings_fn) else {}
-    return {"weights_sha256": digest.hexdigest(), "generation": json.loads(json.dumps(generation))}
+    return RunRecord(parameters_sha256(pl_module.named_parameters()), generation)

@@ -11,32 +11,32 @@ The CSV has a header with columns ``volume`` and ``question`` and, optionally, `
 just ``report`` asks for the findings report. Volume paths are relative to the CSV's folder unless
 a data root is given. Every row is checked before any model work starts.
 
-Output: one JSON object per answered row (``row`` is the 1-based data row). A rerun with the same
-output file skips rows already there; a truncated last line (the run was killed mid-write) is cut
-off and that row is answered again, so the file ends with every row exactly once.
+Output: one JSON object per answered row (``row`` is the 1-based data row; the fields of
+:func:`slicevlm.inference.records.answer_record`). A rerun with the same output file skips rows
+already there; a truncated last line (the run was killed mid-write) is cut off and that row is
+answered again, so the file ends with every row exactly once. ``<stem>.run.json`` beside it records
+the checkpoint folder, the SHA-256 of its trained weights and the generation settings: a rerun
+after retraining into that folder, or with another ``--max-new-tokens`` / ``--engine``, is refused
+rather than mixing two runs' answers (the same store and rule as ``lightning-cli test``'s predictions).
 """
 
 from __future__ import annotations
 
 import csv
 import io
-import json
 import logging
-import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, Any
 
 from slicevlm.data.records import read_utf8
 from slicevlm.inference.errors import DataError, InputError, did_you_mean
-from slicevlm.inference.instructions import (
-    REPORT_INSTRUCTION,
-    check_choices,
-    is_report_request,
-    parse_choices,
-    question_instruction,
-)
+from slicevlm.inference.instructions import parse_choices, resolve_request
+from slicevlm.inference.records import answer_record
+from slicevlm.store.jsonl import JsonlAppender, JsonlCorruptError
+from slicevlm.store.resumable import ResumableJsonl
+from slicevlm.store.run_record import RunRecord
 
 if TYPE_CHECKING:
     from slicevlm.inference.predictor import Answer, VolumeQA
@@ -152,17 +152,11 @@ def _check_row(record: dict[str, Any], columns: dict[str, str], number: int, lin
     if not volume:
         raise InputError(f"{where}: the volume field is empty; expected a path to a volume file or folder.")
     try:
-        choices = check_choices(parse_choices(record.get(columns["choices"]) if "choices" in columns else None))
-        if is_report_request(question):
-            if choices:
-                raise InputError("a report row takes no choices; leave the choices field empty.")
-            instruction = REPORT_INSTRUCTION
-        else:
-            instruction = question_instruction(question, choices)
+        request = resolve_request(question, parse_choices(record.get(columns["choices"]) if "choices" in columns else None))
     except InputError as error:
         raise InputError(f"{where}: {error}") from error
     path = Path(volume) if Path(volume).is_absolute() else root / volume
-    return BatchRow(number, line, volume, path, question, tuple(choices), instruction)
+    return BatchRow(number, line, volume, path, question, request.choices, request.instruction)
 
 
 def missing_volumes(rows: Sequence[BatchRow]) -> list[BatchRow]:
@@ -174,56 +168,74 @@ def _record_matches(record: dict[str, Any], row: BatchRow) -> bool:
     return record.get("volume") == row.volume and record.get("question") == row.question
 
 
-def answered_rows(out_path: str | Path, rows: Sequence[BatchRow], checkpoint: str | None = None) -> set[int]:
+#: Generation settings -> the option that sets them (for "rerun with ..." hints).
+GENERATION_OPTIONS: dict[str, str] = {"max_new_tokens": "--max-new-tokens", "engine": "--engine"}
+
+
+def answered_rows(out_path: str | Path, rows: Sequence[BatchRow], run: RunRecord | None = None) -> set[int]:
     """Rows already in ``out_path``; cuts a truncated last line off the file.
 
     Args:
-        checkpoint: The checkpoint answering now; a record written by another one is an error
-            (``None`` skips the check).
+        out_path: The answers JSONL.
+        rows: The CSV's rows.
+        run: What answers now (checkpoint, weights, generation settings); rows another run wrote
+            are an error (``None`` skips the check).
 
     Raises:
         InputError: a complete line that is not JSON, a record that does not match the CSV row of
-            the same number (the file was written for another CSV), or one another checkpoint wrote.
+            the same number (the file was written for another CSV), or rows another run wrote
+            (naming the field that changed and how to go on).
     """
-    out_path = Path(out_path)
-    if not out_path.exists():
-        return set()
-    data = out_path.read_bytes()
-    keep = data.rfind(b"\n") + 1  # everything after the last newline is a partial write
-    if keep < len(data):
-        log.warning("%s: dropping a truncated last line (%d bytes); that row is answered again", out_path, len(data) - keep)
-        with open(out_path, "r+b") as handle:
-            handle.truncate(keep)
+    store = ResumableJsonl(out_path)
+    cut = store.repair()
+    if cut:
+        log.warning("%s: dropping a truncated last line (%d bytes); that row is answered again", out_path, cut)
+    try:
+        records = store.read_rows()
+    except JsonlCorruptError as error:
+        raise InputError(f"{error} (or pass --overwrite to start again)") from error
     by_number = {row.row: row for row in rows}
     done: set[int] = set()
-    for index, line in enumerate(data[:keep].decode("utf-8", errors="replace").splitlines(), start=1):
-        if not line.strip():
-            continue
+    for index, record in enumerate(records, start=1):
         try:
-            record = json.loads(line)
             number = int(record["row"])
         except (ValueError, KeyError, TypeError) as error:
             raise InputError(
-                f"{out_path} line {index} is not an answer record ({error}); expected JSON lines written by "
+                f"{out_path} record {index} is not an answer record ({error!r}); expected JSON lines written by "
                 "`slicevlm ask-batch`. Remove the line, or pass --overwrite to start again."
             ) from error
         row = by_number.get(number)
         if row is None or not _record_matches(record, row):
             raise InputError(
-                f"{out_path} line {index} answers row {number} ({record.get('volume')!r}, {record.get('question')!r}), "
+                f"{out_path} record {index} answers row {number} ({record.get('volume')!r}, {record.get('question')!r}), "
                 "which is not that row of this CSV; the file was written for another CSV. Use another --out, or --overwrite."
             )
-        if checkpoint is not None and record.get("checkpoint") != checkpoint:
-            raise InputError(
-                f"{out_path} line {index} was answered by checkpoint {record.get('checkpoint')!r}, this run uses "
-                f"{checkpoint!r}; resuming would mix two models' answers. Use another --out, or --overwrite."
-            )
         done.add(number)
+    if records and run is not None:
+        recorded = store.recorded_run()
+        why = store.conflict(run, recorded)
+        if why is not None:
+            raise InputError(
+                f"{out_path} already holds {len(records)} answers that this run cannot resume: {why} "
+                f"(see {store.run_record_path}). Resuming would mix two runs' answers. {_resume_hint(recorded, run)}"
+            )
     return done
 
 
-def answer_record(row: BatchRow, answer: Answer, checkpoint: str = "", labels: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The JSON object written for one answered row.
+def _resume_hint(recorded: RunRecord | None, run: RunRecord) -> str:
+    """How to go on: the options that would resume, else another file or a fresh start."""
+    fresh = "Use another --out, or pass --overwrite to answer every row again."
+    if recorded is None or recorded.weights_sha256 != run.weights_sha256 or recorded.checkpoint != run.checkpoint:
+        return fresh
+    options = " ".join(
+        f"{flag} {recorded.generation[key]}" for key, flag in GENERATION_OPTIONS.items()
+        if key in recorded.generation and recorded.generation[key] != run.generation.get(key)
+    )
+    return f"To resume, rerun with {options}. {fresh}" if options else fresh
+
+
+def batch_record(row: BatchRow, answer: Answer, checkpoint: str = "", labels: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The JSON object written for one answered row (:func:`~slicevlm.inference.records.answer_record`).
 
     Args:
         row: The CSV row.
@@ -232,25 +244,7 @@ def answer_record(row: BatchRow, answer: Answer, checkpoint: str = "", labels: d
         checkpoint: The folder that answered.
         labels: ``toy`` / ``notice`` labels of the checkpoint (:meth:`VolumeQA.labels`).
     """
-    answer.with_choices(row.choices)
-    choice = answer.choice.to_dict() if answer.choice is not None else {}
-    return {
-        "row": row.row,
-        "checkpoint": checkpoint,
-        "volume": row.volume,
-        "question": row.question,
-        "choices": list(row.choices),
-        "instruction": row.instruction,
-        "answer": answer.text,
-        **choice,
-        "kept_slices": answer.kept_slices,
-        "kept_slices_original": answer.kept_slices_original,
-        "preprocessing": answer.preprocessing,
-        "warnings": answer.warnings,
-        "timings_ms": {k: round(v, 1) for k, v in answer.timings_ms.items()},
-        "batch_size": answer.batch_size,
-        **(labels or {}),
-    }
+    return answer_record(answer, row.volume, row.question, row.choices, row=row.row, checkpoint=checkpoint, **(labels or {}))
 
 
 def _chunks(rows: Sequence[BatchRow], size: int) -> Iterator[Sequence[BatchRow]]:
@@ -294,11 +288,13 @@ def run_batch(
             names the row and file).
     """
     out_path = Path(out_path)
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    if overwrite and out_path.exists():
-        out_path.unlink()
+    store = ResumableJsonl(out_path)
+    if overwrite:
+        store.remove()
     checkpoint = str(Path(qa.metadata["checkpoint"]).resolve()) if qa.metadata.get("checkpoint") else ""
-    done = answered_rows(out_path, rows, checkpoint)
+    run = RunRecord(str(qa.metadata.get("weights_sha256", "")), qa.generation.to_dict(), checkpoint)
+    done = answered_rows(out_path, rows, run)
+    store.write_run(run)
     pending = [row for row in rows if row.row not in done]
     summary = BatchSummary(total=len(rows), skipped=len(rows) - len(pending), answered=0, failed=[])
     if summary.skipped:
@@ -310,7 +306,9 @@ def run_batch(
         log.error("%s", message)
         summary.failed.append(message)
 
-    with open(out_path, "a", encoding="utf-8") as handle:
+    appender = JsonlAppender(out_path)  # every line flushed and fsynced: a killed run loses at most the line being written
+    appender.open()
+    try:
         for chunk in _chunks(pending, batch_size):
             loaded = []
             for row in chunk:
@@ -324,14 +322,9 @@ def run_batch(
                     if isinstance(answer, Exception):
                         fail(row, answer, "the model could not answer this row: ")
                         continue
-                    _write_line(handle, answer_record(row, answer, checkpoint, qa.labels()))
+                    appender.append([batch_record(row, answer, checkpoint, qa.labels())])
                     summary.answered += 1
                     log.info("row %d/%d answered (%.0f ms)", row.row, len(rows), answer.timings_ms["total"])
+    finally:
+        appender.close()
     return summary
-
-
-def _write_line(handle: TextIO, record: dict[str, Any]) -> None:
-    """One JSON line, flushed to the OS so a killed run loses at most the line being written."""
-    handle.write(json.dumps(record, ensure_ascii=False) + "\n")
-    handle.flush()
-    os.fsync(handle.fileno())

@@ -22,13 +22,15 @@ import math
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from slicevlm.data.recipe import AXES, CROPS, DEPTH_MODES, WINDOW_PRESETS, parse_window
 from slicevlm.errors import ConfigError, show_traceback_if_debug
 from slicevlm.hub import ModelNotAvailableError
 from slicevlm.inference.errors import DataError, InputError
-from slicevlm.inference.instructions import check_choices, parse_choices, question_instruction
+from slicevlm.inference.generation_options import add_generation_options, generation_from_args
+from slicevlm.inference.instructions import parse_choices, resolve_request
+from slicevlm.inference.records import answer_record
 from slicevlm.inference.limits import MAX_VOXELS, ReadLimits, check_header
 from slicevlm.toy import TOY_NOTICE
 
@@ -77,8 +79,7 @@ def _model_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--checkpoint", required=True, help="checkpoint folder written by training, or a Hugging Face repo id (user/repo)")
     group.add_argument("--device", default="auto", help="auto (GPU if present), cpu, cuda or cuda:N")
     group.add_argument("--dtype", default="auto", choices=("auto", "float32", "bfloat16", "float16"), help="auto: float32 on CPU, the checkpoint's on GPU")
-    group.add_argument("--max-new-tokens", type=int, default=256, help="answer length cap (256, as the paper's evaluation)")
-    group.add_argument("--engine", default="hf", choices=("hf", "fast"), help="decoding: transformers generate, or our static-cache loop (same tokens)")
+    add_generation_options(group)
     recipe = parser.add_argument_group("preprocessing (default: the checkpoint's training recipe)")
     recipe.add_argument("--axis", default=None, choices=AXES, help="slicing axis of the volume")
     recipe.add_argument(
@@ -117,8 +118,8 @@ def _load_qa(args: argparse.Namespace) -> VolumeQA:
 
     hf_logging.disable_progress_bar()  # stderr is for our progress and errors
     qa = VolumeQA.from_checkpoint(
-        args.checkpoint, device=args.device, dtype=args.dtype, max_new_tokens=args.max_new_tokens,
-        engine=args.engine, limits=ReadLimits(max_voxels=args.max_voxels),
+        args.checkpoint, device=args.device, dtype=args.dtype, generation=generation_from_args(args),
+        limits=ReadLimits(max_voxels=args.max_voxels),
     )
     qa.preprocessing = qa.preprocessing.override(
         window=args.window, axis=args.axis, crop=args.crop, depth=args.depth, slice_spacing_mm=args.slice_spacing
@@ -139,19 +140,15 @@ def _answer_one(args: argparse.Namespace, question: str | None, choices: list[st
     for warning in prepared.warnings:
         log.warning("warning: %s", warning)
     answer = qa.report(prepared) if question is None else qa.ask(prepared, question, choices)
-    details = answer.to_dict()
-    result: dict[str, Any] = {
-        "volume": str(args.volume),
-        "question": question,
-        "choices": choices,
-        "answer": details.pop("text"),
-        **details,
-        "input_size": list(qa.input_size),
-        "original_shape": list(prepared.original_shape),
-        "checkpoint": str(args.checkpoint),
-        "checkpoint_load_ms": round(qa.metadata.get("load_ms", 0.0), 1),
+    result = answer_record(
+        answer, str(args.volume), question, choices,
+        source=answer.source,
+        input_size=list(qa.input_size),
+        original_shape=list(prepared.original_shape),
+        checkpoint=str(args.checkpoint),
+        checkpoint_load_ms=round(qa.metadata.get("load_ms", 0.0), 1),
         **qa.labels(),
-    }
+    )
     if args.explain is not None:
         from slicevlm.inference.rendering import save_explanation_png
 
@@ -186,9 +183,8 @@ def ask_main(argv: list[str] | None = None) -> int:
     parser = _single_parser("slicevlm ask", "Ask a question about one volume.", with_question=True)
 
     def body(args: argparse.Namespace) -> int:
-        choices = check_choices(parse_choices(args.choices))
-        question_instruction(args.question, choices)  # refuse a bad question before loading anything
-        return _answer_one(args, args.question, choices)
+        request = resolve_request(args.question, parse_choices(args.choices), task="ask")  # refused before loading anything
+        return _answer_one(args, args.question, list(request.choices))
 
     return _run(parser, argv, body)
 

@@ -9,6 +9,7 @@ Light on imports: the web server validates requests with it before any model is 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from slicevlm.data.prompts import CAPTION_INSTRUCTIONS, closed_instruction, prompt_text_problem
 from slicevlm.inference.errors import InputError
@@ -98,3 +99,44 @@ def question_instruction(question: str, choices: Sequence[str] | None = None) ->
         return text
     padded = (items + [MISSING_CHOICE] * MAX_CHOICES)[:MAX_CHOICES]
     return closed_instruction(text, tuple(padded))  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class Request:
+    """What is asked of a volume, checked.
+
+    Attributes:
+        task: ``"ask"`` (a question, open or closed), ``"report"`` or ``"preview"`` (no generation).
+        question: The stripped question (``""`` for a report or a preview).
+        choices: 0, or 2–4 choices (a closed question).
+        instruction: What the model is asked (``""`` for a preview).
+    """
+
+    task: str
+    question: str
+    choices: tuple[str, ...]
+    instruction: str
+
+
+def resolve_request(question: str | None, choices: Sequence[str] | None = None, task: str | None = None) -> Request:
+    """The one rule for "a report, or a question with choices" (CLI, ask-batch rows, the server).
+
+    Args:
+        question: The question as typed; the word ``report`` alone asks for a report when no task is given.
+        choices: The choices, already split (:func:`parse_choices`); empty for an open question.
+        task: ``"ask"``, ``"report"`` or ``"preview"``; None decides between ask and report from the question.
+
+    Raises:
+        InputError: A bad question or choice list, or choices with a report.
+    """
+    items = check_choices(choices)
+    task = task or ("report" if is_report_request(question) else "ask")
+    if task == "ask":
+        return Request(task, check_question(question or ""), tuple(items), question_instruction(question or "", items))
+    if task == "report":
+        if items:
+            raise InputError("a report takes no choices; leave the choices empty.")
+        return Request(task, "", (), REPORT_INSTRUCTION)
+    if task == "preview":
+        return Request(task, "", tuple(items), "")
+    raise InputError(f"task {task!r} is not one of 'ask', 'report', 'preview'.")

@@ -19,7 +19,7 @@ import logging
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -31,6 +31,7 @@ from slicevlm.inference.choices import ChoiceMatch, match_choice
 from slicevlm.inference.errors import InputError
 from slicevlm.inference.instructions import REPORT_INSTRUCTION, question_instruction
 from slicevlm.inference.volumes import PreparedVolume, VolumeLike, prepare_volume
+from slicevlm.llm.generation_config import DEFAULT_GENERATION, GenerationConfig
 from slicevlm.model import SliceVLM
 from slicevlm.vision.pipeline import VisionOutput
 
@@ -78,13 +79,11 @@ class Answer:
         return self
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict (timings rounded to 0.1 ms); a closed question adds ``choice`` and ``choice_note``."""
-        data = asdict(self)
-        data["timings_ms"] = {k: round(v, 1) for k, v in self.timings_ms.items()}
-        data.pop("choice")
-        if self.choice is not None:
-            data.update(self.choice.to_dict())
-        return data
+        """A JSON-ready dict (:func:`~slicevlm.inference.records.answer_fields`, plus ``source``); a
+        closed question adds ``choice`` and ``choice_note``."""
+        from slicevlm.inference.records import answer_fields
+
+        return {**answer_fields(self), "source": self.source}
 
 
 @dataclass
@@ -107,32 +106,15 @@ def resolve_device(device: str) -> str:
     return device
 
 
-def dtype_overrides(folder: str | Path, dtype: str) -> dict[str, Any]:
-    """``load_checkpoint_folder`` overrides that put the encoder and the LLM in ``dtype``.
-
-    A model trained on a k-bit base (``quantization: 4bit``, QLoRA) is loaded with its base in ``dtype``
-    (the full-precision weights it was quantised from), which is what the CPU can run.
-    """
-    import yaml
-
-    if dtype not in ("float32", "bfloat16", "float16"):
-        raise InputError(f"dtype {dtype!r} is not supported; expected 'float32', 'bfloat16' or 'float16'.")
-    config = yaml.safe_load((Path(folder) / "model.yaml").read_text(encoding="utf-8"))
-    encoder = dict(config["vision"]["init_args"]["encoder"])
-    encoder["init_args"] = {**encoder.get("init_args", {}), "dtype": dtype}
-    return {"language": {"dtype": dtype, "quantization": None}, "vision": {"encoder": encoder}}
-
-
 class VolumeQA:
     """A loaded model plus the input size it was trained on.
 
     Args:
         model: the model, in eval mode, on its device.
         input_size: ``(D, H, W)`` every volume is resampled to.
-        max_new_tokens: answer length cap (256, as the paper's evaluation).
+        generation: length cap and decoding engine (greedy; see :class:`GenerationConfig`).
         preprocessing: the default recipe for every volume (window, axis, crop, depth).
         metadata: the checkpoint's ``slicevlm.json``, kept for reporting.
-        engine: decoding engine, ``"hf"`` or ``"fast"`` (see :meth:`SliceVLM.generate`).
         limits: caps and confinement for volumes read from files (see :class:`ReadLimits`).
     """
 
@@ -140,22 +122,16 @@ class VolumeQA:
         self,
         model: SliceVLM,
         input_size: tuple[int, int, int],
-        max_new_tokens: int = 256,
+        generation: GenerationConfig = DEFAULT_GENERATION,
         preprocessing: PreprocessingRecipe | None = None,
         metadata: dict[str, Any] | None = None,
-        engine: str = "hf",
         limits: ReadLimits = DEFAULT_LIMITS,
     ) -> None:
-        if max_new_tokens < 1:
-            raise InputError(f"max_new_tokens={max_new_tokens}; expected a positive number of tokens.")
         self.model = model.eval()
         self.input_size = tuple(int(s) for s in input_size)
-        self.max_new_tokens = max_new_tokens
+        self.generation = generation
         self.preprocessing = preprocessing or PreprocessingRecipe()
         self.metadata = dict(metadata or {})
-        if engine not in ("hf", "fast"):
-            raise InputError(f"engine={engine!r}; expected 'hf' or 'fast'.")
-        self.engine = engine
         self.limits = limits
 
     @classmethod
@@ -165,9 +141,8 @@ class VolumeQA:
         device: str = "auto",
         merge_adapter: bool = True,
         dtype: str = "auto",
-        max_new_tokens: int = 256,
+        generation: GenerationConfig = DEFAULT_GENERATION,
         preprocessing: PreprocessingRecipe | None = None,
-        engine: str = "hf",
         limits: ReadLimits = DEFAULT_LIMITS,
     ) -> VolumeQA:
         """Load a checkpoint folder (see :mod:`slicevlm.checkpoint`) for answering.
@@ -178,13 +153,12 @@ class VolumeQA:
             merge_adapter: fold LoRA into the LLM weights (faster; no peft in the decode loop).
             dtype: ``"auto"`` keeps the checkpoint's dtypes on GPU and uses float32 on CPU; or
                 ``"float32"`` / ``"bfloat16"`` / ``"float16"`` for encoder and LLM.
-            max_new_tokens: answer length cap.
+            generation: length cap and decoding engine.
             preprocessing: the default recipe; None: the one the checkpoint was trained with
                 (``slicevlm.json``; the defaults for a folder that records none).
-            engine: decoding engine, ``"hf"`` or ``"fast"``.
             limits: caps and confinement for volumes read from files.
         """
-        from slicevlm.checkpoint import load_checkpoint_folder, read_metadata, resolve_checkpoint
+        from slicevlm.checkpoint import load_checkpoint_folder, read_metadata, resolve_checkpoint, trained_weights_sha256
         from slicevlm.data.recipe import checkpoint_recipe
         from slicevlm.toy import toy_record
 
@@ -194,13 +168,15 @@ class VolumeQA:
         preprocessing = preprocessing or checkpoint_recipe(recorded, f"{folder}/slicevlm.json")
         if dtype == "auto":
             dtype = "float32" if device == "cpu" else ""
-        overrides = dtype_overrides(folder, dtype) if dtype else None
         start = time.perf_counter()
-        model, metadata = load_checkpoint_folder(folder, device=device, overrides=overrides, merge_adapter=merge_adapter)
-        metadata = {**metadata, "checkpoint": str(folder), "load_ms": (time.perf_counter() - start) * 1000}
+        weights_sha256 = trained_weights_sha256(folder)  # the files about to be loaded (run records name them)
+        model, metadata = load_checkpoint_folder(folder, device=device, merge_adapter=merge_adapter, dtype=dtype or None)
+        metadata = {
+            **metadata, "checkpoint": str(folder), "weights_sha256": weights_sha256, "load_ms": (time.perf_counter() - start) * 1000,
+        }
         if "toy" not in metadata:  # a folder written before the flag: decide from the model itself
             metadata.update(toy_record(model.language))
-        return cls(model, tuple(metadata["input_size"]), max_new_tokens, preprocessing, metadata, engine, limits)
+        return cls(model, tuple(metadata["input_size"]), generation, preprocessing, metadata, limits)
 
     @property
     def toy(self) -> bool:
@@ -282,7 +258,7 @@ class VolumeQA:
         synchronize = self.device.type == "cuda"
         with self._capture_vision(synchronize) as capture:
             start = time.perf_counter()
-            texts = self.model.generate(batch, list(instructions), max_new_tokens=self.max_new_tokens, engine=self.engine)
+            texts = self.model.generate(batch, list(instructions), self.generation)
             if synchronize:
                 torch.cuda.synchronize(self.device)
             model_ms = (time.perf_counter() - start) * 1000
@@ -330,12 +306,12 @@ class VolumeQA:
         """
         start = time.perf_counter()
         volume = PreparedVolume(torch.rand(self.input_size), "<warmup>", self.input_size, 0.0)  # type: ignore[arg-type]
-        saved, self.max_new_tokens = self.max_new_tokens, 1
+        saved, self.generation = self.generation, self.generation.with_max_new_tokens(1)
         try:
             for size in batch_sizes:
                 self.generate([volume] * size, ["warm up"] * size)
         finally:
-            self.max_new_tokens = saved
+            self.generation = saved
         return (time.perf_counter() - start) * 1000
 
     def explain(self, volume: VolumeLike | PreparedVolume) -> Explanation:

@@ -28,6 +28,7 @@ from slicevlm.checkpoint import load_vision_weights, save_checkpoint_folder
 from slicevlm.data.recipe import recipe_from_data_config
 from slicevlm.data.resumable import ResumableDataLoader
 from slicevlm.errors import ConfigError
+from slicevlm.llm.generation_config import DEFAULT_GENERATION, GenerationConfig
 from slicevlm.llm.language_model import LanguageModel
 from slicevlm.llm.lora import LoraSettings
 from slicevlm.model import SliceVLM
@@ -60,7 +61,8 @@ class SliceVLMModule(L.LightningModule):
         fused_optimizer: use the fused CUDA AdamW kernel when on a GPU.
         max_new_tokens: generation cap for validation / test / predict (256, as the paper's evaluation).
         decoding_engine: "hf" (transformers `generate`) or "fast" (static KV cache, CUDA graph on GPU;
-            same greedy tokens).
+            same greedy tokens). Both become the module's `generation` (`GenerationConfig`), which
+            checks them when the config is read.
         export_dir: write the checkpoint folder here when fit ends (None: do not).
         overwrite_export: let a run from scratch replace a checkpoint folder already in export_dir
             (a resumed run always may: it continues the run that wrote it). False: such a run stops
@@ -87,8 +89,8 @@ class SliceVLMModule(L.LightningModule):
         warmup_ratio: float = 0.03,
         min_lr_ratio: float = 0.0,
         fused_optimizer: bool = True,
-        max_new_tokens: int = 256,
-        decoding_engine: str = "hf",
+        max_new_tokens: int = DEFAULT_GENERATION.max_new_tokens,
+        decoding_engine: str = DEFAULT_GENERATION.engine,
         export_dir: str | None = None,
         overwrite_export: bool = False,
         bundle_models: bool | None = None,
@@ -98,6 +100,7 @@ class SliceVLMModule(L.LightningModule):
         super().__init__()
         if stage not in (1, 2):
             raise ConfigError(f"stage must be 1 or 2, got {stage}")
+        self.generation = GenerationConfig(max_new_tokens=max_new_tokens, engine=decoding_engine)
         self.save_hyperparameters(ignore=["vision", "language"])
         self.model = SliceVLM(vision, language)
         self.stage = stage
@@ -223,20 +226,13 @@ class SliceVLMModule(L.LightningModule):
         return loss
 
     def generation_settings(self) -> dict[str, Any]:
-        """What decoding uses; recorded next to every predictions file."""
-        return {
-            "strategy": "greedy",
-            "num_beams": 1,
-            "do_sample": False,
-            "max_new_tokens": self.hparams.max_new_tokens,
-            "engine": self.hparams.decoding_engine,
-        }
+        """What decoding uses (`GenerationConfig.to_dict`); recorded next to every predictions file."""
+        return self.generation.to_dict()
 
     def generate_texts(self, batch: dict[str, Any], max_new_tokens: int | None = None) -> list[str]:
-        """Greedy answers for every row of a batch."""
-        return self.model.generate(
-            batch["volume"], batch["instruction"], max_new_tokens or self.hparams.max_new_tokens, self.hparams.decoding_engine
-        )
+        """Greedy answers for every row of a batch (`max_new_tokens`: another cap than the module's)."""
+        generation = self.generation.with_max_new_tokens(max_new_tokens) if max_new_tokens is not None else self.generation
+        return self.model.generate(batch["volume"], batch["instruction"], generation)
 
     def vision_maps(self, volume: torch.Tensor) -> VisionMaps:
         """Kept slices, fusion gate and injection attention for one ``(D, H, W)`` volume (TensorBoard images)."""
