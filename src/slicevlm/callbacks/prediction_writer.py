@@ -47,26 +47,7 @@ from slicevlm.metrics.resources import ensure_java, ensure_wordnet
 from slicevlm.store.jsonl import JsonlAppender, read_jsonl
 from slicevlm.store.resumable import ResumableJsonl
 from slicevlm.store.run_record import RunRecord, parameters_sha256
-
-#: record field -> batch key it falls back to.
-BATCH_KEYS: dict[str, str] = {
-    "task": "task",
-    "question_type": "question_type",
-    "question": "instruction",
-    "reference": "answer",
-    "answer_choice": "answer_choice",
-    "condition": "condition",
-    "case": "case",
-}
-#: ``control`` field -> batch key of control rows.
-CONTROL_BATCH_KEYS: dict[str, str] = {
-    "of": "control_of",
-    "image_path": "control_image_path",
-    "case": "control_case",
-    "reference": "control_answer",
-    "answer_choice": "control_answer_choice",
-}
-
+from slicevlm.training.prediction_rows import BATCH_KEYS, prediction_row
 
 class PredictionWriter(Callback):
     """Write test/predict generations to a resumable JSONL and summarise them at the end.
@@ -213,15 +194,9 @@ class PredictionWriter(Callback):
         for output in outputs:
             if "id" not in output or "prediction" not in output:
                 raise RecordError(f"a step output lacks 'id' or 'prediction': keys {sorted(output)}")
-            row: dict[str, Any] = {"id": str(output["id"]), "prediction": output["prediction"]}
-            index = position.get(row["id"])
-            for field_name, batch_key in BATCH_KEYS.items():
-                if field_name in output:
-                    row[field_name] = output[field_name]
-                elif index is not None and batch_key in batch:
-                    row[field_name] = batch[batch_key][index]
-            if "control" not in row and row.get("condition", "own") != "own" and index is not None:
-                row["control"] = {name: batch[key][index] for name, key in CONTROL_BATCH_KEYS.items() if key in batch}
+            sample_id = str(output["id"])
+            row = prediction_row(batch, position.get(sample_id), sample_id, output["prediction"])
+            row.update({name: output[name] for name in BATCH_KEYS if name in output})  # the step's own fields win
             try:
                 records.append(record_from_dict(row))
             except RecordError as e:
@@ -299,10 +274,8 @@ class PredictionWriter(Callback):
             return
         self._merge_parts()
         records = [record_from_dict(row) for row in read_jsonl(self.output_path)]
-        settings_fn = getattr(pl_module, "generation_settings", None)
-        generation = settings_fn() if callable(settings_fn) else {}
         self.summary, self.reports = build_summary(
-            records, self.protocols, self.bertscore, generation,
+            records, self.protocols, self.bertscore, generation_settings(pl_module),
             counts={"written_this_run": self.written_this_run, "resumed": self.resumed_count},
             predictions_path=str(self.output_path),
         )
@@ -333,6 +306,10 @@ def run_identity(pl_module: pl.LightningModule) -> RunRecord:
 
     Only parameters with ``requires_grad`` are hashed (:func:`~slicevlm.store.run_record.parameters_sha256`).
     """
+    return RunRecord(parameters_sha256(pl_module.named_parameters()), generation_settings(pl_module))
+
+
+def generation_settings(pl_module: pl.LightningModule) -> dict[str, Any]:
+    """``pl_module.generation_settings()`` (``GenerationConfig.to_dict()`` for SliceVLM), or ``{}`` without one."""
     settings_fn = getattr(pl_module, "generation_settings", None)
-    generation = settings_fn() if callable(settings_fn) else {}
-    return RunRecord(parameters_sha256(pl_module.named_parameters()), generation)
+    return dict(settings_fn()) if callable(settings_fn) else {}

@@ -36,6 +36,7 @@ from slicevlm.training.errors import ExportExistsError, ResumeError, RunError
 from slicevlm.training.nonfinite import NonFiniteGuard
 from slicevlm.training.optim import build_optimizer, parameter_groups, warmup_cosine
 from slicevlm.training.parameters import format_parameter_table, parameter_table
+from slicevlm.training.prediction_rows import prediction_row
 from slicevlm.training.rng import restore_rng_state, rng_states_of_all_ranks
 from slicevlm.training.zero import CONFIG_KEY, gather_whole_in_forward, gathered
 from slicevlm.vision.maps import VisionMaps, vision_maps
@@ -244,19 +245,7 @@ class SliceVLMModule(L.LightningModule):
             return []
         sub_batch = {key: (value[keep] if torch.is_tensor(value) else [value[i] for i in keep]) for key, value in batch.items()}
         predictions = self.generate_texts(sub_batch)
-        return [
-            {
-                "id": sub_batch["id"][row],
-                "task": sub_batch["task"][row],
-                "question_type": sub_batch["question_type"][row],
-                "question": sub_batch["instruction"][row],
-                "prediction": prediction,
-                "reference": sub_batch["answer"][row],
-                "answer_choice": sub_batch["answer_choice"][row],
-                "image_path": sub_batch["image_path"][row],
-            }
-            for row, prediction in enumerate(predictions)
-        ]
+        return [prediction_row(sub_batch, row, sub_batch["id"][row], text) for row, text in enumerate(predictions)]
 
     def test_step(self, batch: dict[str, Any], batch_idx: int) -> list[dict[str, str]]:
         return self._answer_rows(batch)
