@@ -4,8 +4,11 @@
   many volumes) and its :class:`Answer`
 - :mod:`~slicevlm.inference.volumes`: any readable volume → the checkpoint's input size
 - :mod:`~slicevlm.inference.instructions`: questions, choices and report requests → instructions
+  (``resolve_request``: the one "report, or a question with choices" rule)
+- :mod:`~slicevlm.inference.records`: an answer → the JSON every face writes
+- :mod:`~slicevlm.inference.generation_options`: ``--max-new-tokens`` / ``--engine`` → ``GenerationConfig``
 - :mod:`~slicevlm.inference.explain`: kept slices and injection attention as arrays and a PNG
-- :mod:`~slicevlm.inference.batch`: resumable CSV → JSONL answering
+- :mod:`~slicevlm.inference.batch`: resumable CSV → JSONL answering (through :mod:`slicevlm.store`)
 - :mod:`~slicevlm.inference.cli`: ``slicevlm ask | report | ask-batch``
 
 The serving app in ``lightning_app/`` uses this package and nothing below it. Names load on first
