@@ -33,6 +33,7 @@ from slicevlm.data.recipe import PreprocessingRecipe
 from slicevlm.errors import MissingFileError
 from slicevlm.model import SliceVLM
 from slicevlm.toy import toy_record
+from slicevlm.vision.encoders import upgrade_encoder_description
 
 FORMAT_VERSION = 1
 VISION_WEIGHTS = "vision.safetensors"
@@ -133,6 +134,8 @@ def read_model_config(folder: str | Path, overrides: dict[str, Any] | None = Non
     """
     folder = resolve_checkpoint(folder)
     config = yaml.safe_load((folder / "model.yaml").read_text(encoding="utf-8"))
+    vision_args = config["vision"]["init_args"]
+    vision_args["encoder"] = upgrade_encoder_description(vision_args["encoder"])  # folders written before one class per encoder
     config["language"]["init_args"]["tokenizer_name"] = str(folder / "tokenizer")
     for component, values in (overrides or {}).items():
         config[component]["init_args"].update(values)

@@ -15,7 +15,7 @@ from slicevlm.errors import MissingFileError
 from slicevlm.hub import ModelNotAvailableError
 from slicevlm.llm.language_model import LanguageModel
 from slicevlm.model import SliceVLM
-from slicevlm.vision.encoder import SliceEncoder
+from slicevlm.vision import SliceEncoder
 from slicevlm.vision.pipeline import VisionPipeline
 
 INPUT_SIZE = (32, 64, 64)
