@@ -31,7 +31,7 @@ def tiny_model_factory(tiny_models):
     """Build a fresh tiny `SliceVLM` (float32, CPU)."""
     from slicevlm.llm.language_model import LanguageModel
     from slicevlm.model import SliceVLM
-    from slicevlm.vision.encoder import SliceEncoder
+    from slicevlm.vision import SliceEncoder
     from slicevlm.vision.pipeline import VisionPipeline
 
     def make(**vision_kwargs) -> SliceVLM:

@@ -35,6 +35,7 @@ from slicevlm.data.recipe import PreprocessingRecipe
 from slicevlm.errors import ConfigError, MissingFileError
 from slicevlm.model import SliceVLM
 from slicevlm.toy import toy_record
+from slicevlm.vision.encoders import upgrade_encoder_description
 
 FORMAT_VERSION = 1
 VISION_WEIGHTS = "vision.safetensors"
@@ -150,6 +151,8 @@ def read_model_config(
     """
     folder = resolve_checkpoint(folder)
     config = yaml.safe_load((folder / "model.yaml").read_text(encoding="utf-8"))
+    vision_args = config["vision"]["init_args"]
+    vision_args["encoder"] = upgrade_encoder_description(vision_args["encoder"])  # folders written before one class per encoder
     config["language"]["init_args"]["tokenizer_name"] = str(folder / "tokenizer")
     config = override_model_config(config, overrides, dtype)
     return resolve_model_sources(config, folder) if resolve_sources else config

@@ -88,6 +88,8 @@ def bundle_model_sources(config: dict[str, Any], folder: Path, bundle: bool | No
     config = copy.deepcopy(config)
     for bundled_name, keys in MODEL_SOURCES.items():
         args, key = model_name_slot(config, keys)
+        if key not in args:  # a component that loads no model by name (e.g. an encoder built in code)
+            continue
         local = split_local_name(str(args[key]))
         target = folder / bundled_name
         if local is None:
@@ -142,6 +144,8 @@ def resolve_model_sources(config: dict[str, Any], folder: Path) -> dict[str, Any
     config = copy.deepcopy(config)
     for what, keys in (("slice encoder", MODEL_SOURCES["encoder"]), ("language model", MODEL_SOURCES["llm"])):
         args, key = model_name_slot(config, keys)
+        if key not in args:
+            continue
         name = str(args[key])
         local = split_local_name(name, folder)
         if local is not None:

@@ -34,7 +34,7 @@ def root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def tiny_module(tiny_models: dict[str, Path]) -> pl.LightningModule:
     from slicevlm.llm.language_model import LanguageModel
     from slicevlm.training.module import SliceVLMModule
-    from slicevlm.vision.encoder import SliceEncoder
+    from slicevlm.vision import SliceEncoder
     from slicevlm.vision.pipeline import VisionPipeline
 
     encoder = SliceEncoder(f"local-dir:{tiny_models['encoder']}", dtype="float32")

@@ -151,7 +151,7 @@ def test_every_shipped_config_writes_a_resumable_last_checkpoint(capsys) -> None
 def test_a_run_from_scratch_does_not_overwrite_an_export(tiny_models, tmp_path: Path) -> None:
     from slicevlm.llm.language_model import LanguageModel
     from slicevlm.training.module import SliceVLMModule
-    from slicevlm.vision.encoder import SliceEncoder
+    from slicevlm.vision import SliceEncoder
     from slicevlm.vision.pipeline import VisionPipeline
 
     export = tmp_path / "export"

@@ -1,10 +1,10 @@
-"""The slice encoder: open_clip towers, patch tokens, token counts, missing weights."""
+"""The slice encoders: open_clip and transformers towers, patch tokens, token counts, missing weights."""
 
 import pytest
 import torch
 
 from slicevlm.hub import ModelNotAvailableError
-from slicevlm.vision.encoder import BIOMEDCLIP, SliceEncoder
+from slicevlm.vision import BIOMEDCLIP, HFClipSliceEncoder, SliceEncoder
 from slicevlm.vision.pipeline import VisionPipeline
 
 
@@ -55,19 +55,19 @@ def test_in_plane_size_is_resampled_to_the_encoders(tiny_models):
     assert encoder(torch.rand(1, 3, 96, 96)).shape == (1, 3, 64, 64)
 
 
-def test_transformers_clip_backend_follows_its_n_and_c(tmp_path):
+def test_transformers_clip_encoder_follows_its_n_and_c(tmp_path):
     """PubMedCLIP-style checkpoints (HF CLIPVisionModel) run through the same pipeline."""
     from transformers import CLIPVisionConfig, CLIPVisionModel
 
     CLIPVisionModel(CLIPVisionConfig(hidden_size=32, intermediate_size=64, num_hidden_layers=1, num_attention_heads=2,
                                      image_size=64, patch_size=16)).save_pretrained(tmp_path / "clip")
-    encoder = SliceEncoder(str(tmp_path / "clip"), backend="transformers")
+    encoder = HFClipSliceEncoder(str(tmp_path / "clip"))
     assert (encoder.width, encoder.grid_size) == (32, (4, 4))
     assert encoder(torch.rand(1, 3, 64, 64)).shape == (1, 3, 16, 32)
     assert VisionPipeline(encoder)(torch.rand(1, 16, 64, 64)).tokens.shape == (1, 2 * 2 * 2, 32)
 
 
 def test_pubmedclip_architecture_gives_49_tokens_and_63_visual_tokens():
-    encoder = SliceEncoder("flaviagiammarino/pubmed-clip-vit-base-patch32", pretrained=False, backend="transformers")
+    encoder = HFClipSliceEncoder("flaviagiammarino/pubmed-clip-vit-base-patch32", pretrained=False)
     assert (encoder.width, encoder.grid_size) == (768, (7, 7))
     assert VisionPipeline(encoder).token_count(50) == 7 * 3 * 3

@@ -13,7 +13,7 @@ from slicevlm.data.datamodule import M3DDataModule
 from slicevlm.llm.language_model import LanguageModel
 from slicevlm.training.errors import NonFiniteError
 from slicevlm.training.module import SliceVLMModule
-from slicevlm.vision.encoder import SliceEncoder
+from slicevlm.vision import SliceEncoder
 from slicevlm.vision.pipeline import VisionPipeline
 
 

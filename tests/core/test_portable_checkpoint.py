@@ -16,7 +16,7 @@ from slicevlm.hub import ModelNotAvailableError
 from slicevlm.llm.generation_config import GenerationConfig
 from slicevlm.llm.language_model import LanguageModel
 from slicevlm.model import SliceVLM
-from slicevlm.vision.encoder import SliceEncoder
+from slicevlm.vision import SliceEncoder
 from slicevlm.vision.pipeline import VisionPipeline
 
 INPUT_SIZE = (32, 64, 64)

@@ -62,7 +62,7 @@ def test_setting_round_trips_through_the_checkpoint_folder(tiny_models, tmp_path
     """Training records `quantization: 4bit` in model.yaml; CPU inference reloads the base in its dtype."""
     from slicevlm.checkpoint import load_checkpoint_folder, save_checkpoint_folder
     from slicevlm.model import SliceVLM
-    from slicevlm.vision.encoder import SliceEncoder
+    from slicevlm.vision import SliceEncoder
     from slicevlm.vision.pipeline import VisionPipeline
 
     # Stand in for the GPU-only steps (the k-bit load itself is covered by the gpu test below).

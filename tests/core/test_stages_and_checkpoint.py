@@ -8,7 +8,7 @@ from slicevlm.checkpoint import load_checkpoint_folder, save_checkpoint_folder
 from slicevlm.llm.language_model import LanguageModel
 from slicevlm.training.module import SliceVLMModule
 from slicevlm.training.parameters import parameter_table
-from slicevlm.vision.encoder import SliceEncoder
+from slicevlm.vision import SliceEncoder
 from slicevlm.vision.pipeline import VisionPipeline
 
 

@@ -122,7 +122,7 @@ def no_network(monkeypatch):
 
 def test_uncached_hub_name_fails_at_once_with_hf_hub_offline(no_network):
     from slicevlm.hub import ModelNotAvailableError
-    from slicevlm.vision.encoder import SliceEncoder
+    from slicevlm.vision import SliceEncoder
 
     with pytest.raises(ModelNotAvailableError) as error:
         SliceEncoder(BIOMEDCLIP)

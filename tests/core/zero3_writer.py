@@ -26,7 +26,7 @@ def build(encoder_dir: str, llm_dir: str):
     from slicevlm.llm.language_model import LanguageModel
     from slicevlm.llm.lora import LoraSettings
     from slicevlm.training.module import SliceVLMModule
-    from slicevlm.vision.encoder import SliceEncoder
+    from slicevlm.vision import SliceEncoder
     from slicevlm.vision.pipeline import VisionPipeline
 
     torch.manual_seed(0)

@@ -208,7 +208,7 @@ def vision(engines: Engines, settings: InferenceSettings) -> tuple[list[Figure],
         **run,
     )
     pipeline_s, encoder_s, single_s = timings["pipeline"], timings["encoder"], timings["single"]
-    trunk = getattr(bench.model.vision.encoder.visual, "trunk", None)
+    trunk = getattr(getattr(bench.model.vision.encoder, "visual", None), "trunk", None)  # timm trunks only
     fused = [getattr(block.attn, "fused_attn", None) for block in trunk.blocks] if trunk is not None else []
     rate = settings.vision_batch / pipeline_s
     detail = f"batch {settings.vision_batch}: {_ms(pipeline_s)} (encoder {_ms(encoder_s)}); batch 1: {_ms(single_s)}"

@@ -44,7 +44,7 @@ def build(size: str, device: torch.device, workdir: Path, volume_size: tuple[int
     """Build the model for `size` on `device` (eval mode; the frozen parts in the LLM's dtype)."""
     from slicevlm.llm.language_model import LLAMA2_7B, LanguageModel
     from slicevlm.tiny import write_tiny_models
-    from slicevlm.vision.encoder import BIOMEDCLIP, SliceEncoder
+    from slicevlm.vision import BIOMEDCLIP, SliceEncoder
     from slicevlm.vision.pipeline import VisionPipeline
 
     if size not in SIZES:

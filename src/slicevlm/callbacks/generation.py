@@ -7,8 +7,9 @@ validation); with several processes each rank takes the first ``max_samples`` ro
 and the generations of all ranks are gathered and scored together. The module must provide
 ``generate_texts(batch, max_new_tokens=None) -> list[str]`` (greedy decoding). Logged keys (m3d protocol, ×100):
 
-- ``{prefix}/bleu``, ``{prefix}/rouge``, ``{prefix}/meteor`` (+ ``{prefix}/bertscore``): mean
-  over all free-text samples (captions and open-ended VQA together);
+- ``{prefix}/bleu``, ``{prefix}/rouge``, ``{prefix}/meteor`` (+ ``{prefix}/bertscore``), and any other
+  m3d text metric of :mod:`slicevlm.metrics.registry`: mean over all free-text samples (captions and
+  open-ended VQA together);
 - ``{prefix}/closed_acc`` (peers' rule) and ``{prefix}/closed_acc_strict``;
 - ``{prefix}/{task}/{metric}`` for every task present (Overall row of the report).
 
@@ -38,6 +39,7 @@ from slicevlm.llm.generation_config import DEFAULT_GENERATION
 from slicevlm.metrics.bertscore import BertScoreSpec
 from slicevlm.metrics.evaluate import check_protocol, evaluate
 from slicevlm.metrics.records import PredictionRecord, record_from_dict
+from slicevlm.metrics.registry import metrics_for
 from slicevlm.metrics.report import OVERALL, ScoreReport
 
 
@@ -190,7 +192,7 @@ class GenerationEvaluator(Callback):
             metrics[f"{prefix}/closed_acc_strict"] = closed["accuracy_strict"]
         if report.protocol == "m3d":
             texts = [r for r in records if r.task != "vqa_closed" and r.scorable]
-            for metric in ("bleu", "rouge", "meteor", "bertscore"):
+            for metric in (m.key for m in metrics_for("m3d", "vqa_open")):
                 values = [r.scores[metric] for r in texts if metric in r.scores]
                 if values and len(values) == len(texts):
                     metrics[f"{prefix}/{metric}"] = 100.0 * sum(values) / len(values)

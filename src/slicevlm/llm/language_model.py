@@ -8,21 +8,19 @@ LoRA. Loading problems become a `ModelNotAvailableError` saying what to fetch.
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
 import warnings
 
 import torch
 from torch import nn
 
+from slicevlm.architectures import shipped_architecture
 from slicevlm.config_record import record_init_args
 from slicevlm.data.prompts import IMAGE_TOKEN
-from slicevlm.hub import ModelNotAvailableError, local_directory, local_files_only, missing_model_message
+from slicevlm.hub import ModelNotAvailableError, local_files_only, missing_model_message
 from slicevlm.llm.lora import LoraSettings, add_lora, load_lora
 from slicevlm.llm.quantization import Quantization, bits_and_bytes_config, check_kbit_loading, kbit_device_map, prepare_for_kbit_training
 
 LLAMA2_7B = "meta-llama/Llama-2-7b-hf"
-_ARCHITECTURES = Path(__file__).resolve().parent.parent / "assets" / "llms"
 
 
 def _load_tokenizer(name: str, stand_in_vocab_size: int | None = None):
@@ -49,9 +47,8 @@ def _architecture_config(name: str):
     """The model config of `name`: shipped with the package for known architectures, else from the hub/folder."""
     from transformers import AutoConfig
 
-    known = _ARCHITECTURES / f"{name.replace('/', '--')}.json"
-    if local_directory(name) is None and known.is_file():
-        settings = json.loads(known.read_text(encoding="utf-8"))
+    settings = shipped_architecture("llms", name)
+    if settings is not None:
         return AutoConfig.for_model(settings.pop("model_type"), **settings)
     try:
         return AutoConfig.from_pretrained(name, local_files_only=local_files_only(name))

@@ -8,6 +8,9 @@ Two protocols (docs/method.md#evaluation-protocols), always named in their outpu
 - ``coco``: corpus-level pycocoevalcap (BLEU-1..4, ROUGE-L, METEOR 1.5, CIDEr). See
   :mod:`slicevlm.metrics.coco`.
 
+Every metric (name, column label, protocol, tasks, how it is computed) is registered once in
+:mod:`slicevlm.metrics.registry`; reports, comparisons and loggers iterate that registry.
+
 Typical use::
 
     from slicevlm.metrics import evaluate, read_predictions
@@ -28,6 +31,7 @@ from slicevlm.metrics.records import (
     read_predictions,
     record_from_dict,
 )
+from slicevlm.metrics.registry import Metric, metrics_for, register_metric
 from slicevlm.metrics.report import ScoreReport
 from slicevlm.metrics.resources import MissingResourceError, ensure_java, ensure_wordnet
 from slicevlm.metrics.text_scores import bleu1, meteor, rouge1_f1
@@ -37,6 +41,7 @@ __all__ = [
     "QUESTION_TYPES",
     "TASKS",
     "BertScoreSpec",
+    "Metric",
     "MissingResourceError",
     "PredictionRecord",
     "RecordError",
@@ -52,9 +57,11 @@ __all__ = [
     "fill_sample_scores",
     "first_choice_letter",
     "meteor",
+    "metrics_for",
     "normalize_question_type",
     "read_predictions",
     "record_from_dict",
+    "register_metric",
     "rouge1_f1",
     "score_sample",
 ]

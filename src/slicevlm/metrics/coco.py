@@ -19,9 +19,10 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
-from slicevlm.metrics.implementations import coco_implementations, present_only
+from slicevlm.metrics.implementations import present_only
 from slicevlm.metrics.m3d import aggregate_m3d, fill_sample_scores
 from slicevlm.metrics.records import QUESTION_TYPES, PredictionRecord, group_records
+from slicevlm.metrics.registry import implementations
 from slicevlm.metrics.report import MEAN, OVERALL, ScoreReport, add_type_mean, group_keys
 from slicevlm.metrics.resources import MissingResourceError, ensure_java
 
@@ -130,5 +131,5 @@ def evaluate_coco(records: Sequence[PredictionRecord]) -> ScoreReport:
         report.results["vqa_closed"] = m3d.results["vqa_closed"]
         report.counts["vqa_closed"] = m3d.counts["vqa_closed"]
         report.notes += m3d.notes
-    report.implementations = present_only(coco_implementations(), report.results)
+    report.implementations = present_only(implementations("coco"), report.results)
     return report

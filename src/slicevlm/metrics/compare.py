@@ -15,13 +15,9 @@ from collections.abc import Mapping, Sequence
 
 from slicevlm.metrics.paper_tables import OURS, TABLE2, TABLE3, TABLE4, TABLE8, PaperTable, Row
 from slicevlm.metrics.records import QUESTION_TYPES
+from slicevlm.metrics.registry import paper_metric_keys
 from slicevlm.metrics.report import MEAN, OVERALL, ScoreReport, format_value, markdown_table
 
-#: Paper metric name -> report metric key, per protocol (None: the protocol has no such metric).
-METRIC_KEYS: dict[str, dict[str, str | None]] = {
-    "m3d": {"BLEU": "bleu", "ROUGE": "rouge", "METEOR": "meteor", "BERTScore": "bertscore"},
-    "coco": {"BLEU": "bleu_1", "ROUGE": "rouge_l", "METEOR": "meteor", "BERTScore": None},
-}
 TEXT_METRICS: tuple[str, ...] = ("BLEU", "ROUGE", "METEOR", "BERTScore")
 #: Accuracy (×100) of a random choice per closed question type: Plane questions offer the three
 #: planes (the fourth choice is "NA"), the other types four choices.
@@ -91,7 +87,7 @@ def render_comparison(
 
 
 def _metric(report: ScoreReport, task: str, group: str, paper_metric: str) -> float | None:
-    key = METRIC_KEYS.get(report.protocol, {}).get(paper_metric)
+    key = paper_metric_keys(report.protocol).get(paper_metric)  # None: the protocol has no such metric
     if key is None:
         return None
     return report.results.get(task, {}).get(group, {}).get(key)

@@ -35,10 +35,10 @@ from slicevlm.metrics.grounding import (
 )
 from slicevlm.metrics.m3d import fill_sample_scores, score_sample
 from slicevlm.metrics.records import QUESTION_TYPES, ControlTruth, PredictionRecord
-from slicevlm.metrics.report import METRIC_LABELS, format_value, markdown_table
+from slicevlm.metrics.registry import metric_label, metrics_for
+from slicevlm.metrics.report import format_value, markdown_table
 
 MEAN = "Mean"
-TEXT_METRICS: tuple[str, ...] = ("bleu", "rouge", "meteor", "bertscore")
 TASK_TITLES: dict[str, str] = {
     "vqa_closed": "Closed-ended VQA (paper Table 4 layout): accuracy, peers' rule",
     "vqa_open": "Open-ended VQA (paper Table 3 layout)",
@@ -129,7 +129,7 @@ class ControlReport:
             columns = list(own)
             body = [[_row_label(row)] + [cells.get(c, Cell(None)).text(percent=not row.startswith("mcnemar"))
                                          for c in columns] for row, cells in rows.items()]
-            lines += markdown_table(["", *[METRIC_LABELS.get(c, c) for c in columns]], body)
+            lines += markdown_table(["", *[metric_label(c) for c in columns]], body)
             lines.append("")
         lines += [f"Follows: {FOLLOWS_RULE}", ""]
         lines += [f"Note: {note}" for note in self.notes]
@@ -147,7 +147,7 @@ def _row_label(row: str) -> str:
         "agree": "truths agree (own = swapped-in)", "follows": "follows swapped-in truth",
     }
     if len(parts) == 2:
-        return f"{METRIC_LABELS.get(parts[0], parts[0])}, {labels[parts[1]]}"
+        return f"{metric_label(parts[0])}, {labels[parts[1]]}"
     return labels[row][0].upper() + labels[row][1:]
 
 
@@ -344,7 +344,7 @@ def control_report(
     conditions = [c for c in ("swapped", "blank") if any(r.condition == c for r in controls)]
     stats = _Stats(n_resamples, level, seed)
     report = ControlReport(conditions, bootstrap={"unit": "cases", "method": "percentile", **stats.settings})
-    metrics = [m for m in TEXT_METRICS if m != "bertscore" or bertscore is not None]
+    metrics = [m.name for m in metrics_for("m3d", "vqa_open") if m.name != "bertscore" or bertscore is not None]
     for task in ("caption", "vqa_open", "vqa_closed"):
         pairs = {c: [_Pair(own_by_id[r.control.of], r) for r in controls  # type: ignore[union-attr]
                      if r.task == task and r.condition == c] for c in conditions}

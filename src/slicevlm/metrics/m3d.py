@@ -3,8 +3,8 @@
 This is what the paper's and the peers' tables use. Free-text tasks (``caption``, ``vqa_open``)
 get BLEU-1, ROUGE-1 F1, METEOR and (optionally) BERTScore F1 per sample
 (:mod:`slicevlm.metrics.text_scores`, :mod:`slicevlm.metrics.bertscore`); closed-ended VQA gets
-the peers' accuracy rule and the strict variant (:mod:`slicevlm.metrics.accuracy`).
-Per-sample scores are stored on each record (``record.scores``, values in [0, 1]).
+the peers' accuracy rule and the strict variant (:mod:`slicevlm.metrics.accuracy`): every m3d metric
+of :mod:`slicevlm.metrics.registry`, in its order. Per-sample scores are stored on each record (``record.scores``, values in [0, 1]).
 """
 
 from __future__ import annotations
@@ -12,31 +12,19 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 
-from slicevlm.metrics.accuracy import closed_correct, closed_correct_strict
 from slicevlm.metrics.bertscore import BertScoreSpec, bertscore_f1
-from slicevlm.metrics.implementations import M3D_PARITY, m3d_implementations, present_only
+from slicevlm.metrics.implementations import present_only
 from slicevlm.metrics.records import QUESTION_TYPES, PredictionRecord, group_records
+from slicevlm.metrics.registry import Metric, implementations, m3d_description, metrics_for
 from slicevlm.metrics.report import MEAN, OVERALL, ScoreReport, add_type_mean, group_keys
-from slicevlm.metrics.text_scores import bleu1, meteor, rouge1_f1
 
-TEXT_METRICS: tuple[str, ...] = ("bleu", "rouge", "meteor")
-CLOSED_METRICS: tuple[str, ...] = ("correct", "correct_strict")
-
-M3D_DESCRIPTION = (
-    "Per-sample scores averaged, ×100. BLEU-1: brevity penalty × clipped unigram precision, "
-    "sacrebleu 13a tokens, case-sensitive, no smoothing (0 for an empty prediction or reference). "
-    "ROUGE-1: F1, rouge-score tokens (lowercase, non-alphanumerics to spaces), no stemmer. METEOR: "
-    "nltk meteor_score (α 0.9, β 3, γ 0.5, WordNet 3.0) on nltk 3.9.1 word_tokenize tokens (English "
-    "Punkt sentences, Treebank words). Closed-ended accuracy, peers' rule: the key letter + '.' "
-    "occurs in the prediction; strict: the first r'\\b([A-D])\\.' match in the prediction is the "
-    "key. " + M3D_PARITY
-)
+def _metrics(task: str, bertscore: BertScoreSpec | None) -> list[Metric]:
+    """The m3d metrics of ``task``; BERTScore only when a model is given."""
+    return [m for m in metrics_for("m3d", task) if m.name != "bertscore" or bertscore is not None]
 
 
 def _needed(record: PredictionRecord, bertscore: BertScoreSpec | None) -> tuple[str, ...]:
-    if record.task == "vqa_closed":
-        return CLOSED_METRICS
-    return TEXT_METRICS + (("bertscore",) if bertscore is not None else ())
+    return tuple(m.key for m in _metrics(record.task, bertscore))
 
 
 def score_sample(record: PredictionRecord) -> dict[str, float]:
@@ -46,22 +34,13 @@ def score_sample(record: PredictionRecord) -> dict[str, float]:
         record: A record with a reference.
 
     Returns:
-        ``{"correct", "correct_strict"}`` (0/1) for closed-ended VQA, else
-        ``{"bleu", "rouge", "meteor"}`` in [0, 1].
+        Per-sample key (:attr:`Metric.key`) -> score of every registered m3d metric of the record's
+        task that scores per sample: ``{"correct", "correct_strict"}`` (0/1) for closed-ended VQA, else
+        ``{"bleu", "rouge", "meteor"}`` in [0, 1], plus any metric registered since.
     """
     if record.reference is None:
         raise ValueError(f"record {record.id!r} has no reference to score against")
-    if record.task == "vqa_closed":
-        return {
-            "correct": float(closed_correct(record.prediction, record.answer_choice)),
-            "correct_strict": float(closed_correct_strict(record.prediction, record.answer_choice)),
-        }
-    prediction, reference = record.prediction.strip(), record.reference.strip()
-    return {
-        "bleu": bleu1(prediction, reference),
-        "rouge": rouge1_f1(prediction, reference),
-        "meteor": meteor(prediction, reference),
-    }
+    return {m.key: m.score(record) for m in metrics_for("m3d", record.task) if m.score is not None}
 
 
 def fill_sample_scores(
@@ -101,10 +80,11 @@ def aggregate_m3d(records: Sequence[PredictionRecord], bertscore: BertScoreSpec 
     Returns:
         The m3d :class:`ScoreReport`.
     """
-    report = ScoreReport(protocol="m3d", description=M3D_DESCRIPTION,
+    report = ScoreReport(protocol="m3d", description=m3d_description(),
                          bertscore=bertscore.to_dict() if bertscore is not None else None)
     for task, rows in group_records(records).items():
-        names = _needed(rows[0], bertscore)
+        metrics = _metrics(rows[0].task, bertscore)
+        names = tuple(m.key for m in metrics)
         sums: dict[str, dict[str, float]] = defaultdict(lambda n=names: dict.fromkeys(n, 0.0))
         counts: dict[str, int] = defaultdict(int)
         for record in rows:
@@ -117,21 +97,17 @@ def aggregate_m3d(records: Sequence[PredictionRecord], bertscore: BertScoreSpec 
                 for metric in names:
                     sums[group][metric] += record.scores[metric]
         groups = {
-            group: {_report_name(m): 100.0 * total / counts[group] for m, total in metric_sums.items()}
+            group: {m.name: 100.0 * metric_sums[m.key] / counts[group] for m in metrics}
             for group, metric_sums in sums.items()
         }
         if task != "caption":
             add_type_mean(groups, report.notes, task)
         report.results[task] = _ordered(groups)
         report.counts[task] = dict(counts)
-    report.implementations = present_only(m3d_implementations(bertscore), report.results)
+    report.implementations = present_only(implementations("m3d", bertscore), report.results)
     if bertscore is not None and not bertscore.comparable:
         report.notes.append(f"BERTScore uses {bertscore.model}: not comparable with roberta-large numbers.")
     return report
-
-
-def _report_name(metric: str) -> str:
-    return {"correct": "accuracy", "correct_strict": "accuracy_strict"}.get(metric, metric)
 
 
 def _ordered(groups: dict[str, dict[str, float]]) -> dict[str, dict[str, float]]:

@@ -12,24 +12,10 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from slicevlm.metrics.records import QUESTION_TYPES
+from slicevlm.metrics.registry import metric_label
 
 OVERALL = "Overall"
 MEAN = "Mean"
-
-METRIC_LABELS: dict[str, str] = {
-    "bleu": "BLEU-1",
-    "rouge": "ROUGE-1",
-    "meteor": "METEOR",
-    "bertscore": "BERTScore",
-    "accuracy": "Accuracy (peers' rule)",
-    "accuracy_strict": "Accuracy (strict)",
-    "bleu_1": "BLEU-1",
-    "bleu_2": "BLEU-2",
-    "bleu_3": "BLEU-3",
-    "bleu_4": "BLEU-4",
-    "rouge_l": "ROUGE-L",
-    "cider": "CIDEr",
-}
 
 TASK_TITLES: dict[str, str] = {
     "caption": "Report generation (caption; paper Table 2)",
@@ -91,11 +77,11 @@ class ScoreReport:
             total = self.counts.get(task, {}).get(OVERALL, 0)
             lines += [f"### {TASK_TITLES.get(task, task)}, n = {total}", ""]
             if task == "caption":
-                lines += _single_row_table(groups[OVERALL])
+                lines += _single_row_table(groups[OVERALL], self.protocol)
             else:
-                lines += _question_type_table(groups, self.counts.get(task, {}))
+                lines += _question_type_table(groups, self.counts.get(task, {}), self.protocol)
             lines.append("")
-        lines += _implementation_lines(self.implementations)
+        lines += _implementation_lines(self.implementations, self.protocol)
         if self.notes:
             lines += ["Notes:", *[f"- {note}" for note in self.notes], ""]
         return "\n".join(lines)
@@ -113,17 +99,17 @@ def markdown_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list
     return lines
 
 
-def _single_row_table(metrics: dict[str, float]) -> list[str]:
+def _single_row_table(metrics: dict[str, float], protocol: str) -> list[str]:
     names = list(metrics)
-    return markdown_table([METRIC_LABELS.get(n, n) for n in names],
+    return markdown_table([metric_label(n, protocol) for n in names],
                           [[format_value(metrics[n]) for n in names]])
 
 
-def _question_type_table(groups: dict[str, dict[str, float]], counts: dict[str, int]) -> list[str]:
+def _question_type_table(groups: dict[str, dict[str, float]], counts: dict[str, int], protocol: str) -> list[str]:
     columns = [*QUESTION_TYPES, MEAN, OVERALL]
     metric_names = list(groups[OVERALL])
     rows = [
-        [METRIC_LABELS.get(metric, metric)]
+        [metric_label(metric, protocol)]
         + [format_value(groups.get(column, {}).get(metric)) for column in columns]
         for metric in metric_names
     ]
@@ -131,13 +117,13 @@ def _question_type_table(groups: dict[str, dict[str, float]], counts: dict[str, 
     return markdown_table(["Metric", *columns], rows)
 
 
-def _implementation_lines(implementations: dict[str, str]) -> list[str]:
+def _implementation_lines(implementations: dict[str, str], protocol: str) -> list[str]:
     """A "Metric | Implementation" table; metrics computed by the same code share a row."""
     if not implementations:
         return []
     rows: dict[str, list[str]] = {}
     for metric, text in implementations.items():
-        rows.setdefault(text, []).append(METRIC_LABELS.get(metric, metric))
+        rows.setdefault(text, []).append(metric_label(metric, protocol))
     table = markdown_table(["Metric", "Implementation"], [[", ".join(n), t] for t, n in rows.items()])
     return ["Implementations (installed versions):", "", *table, ""]
 

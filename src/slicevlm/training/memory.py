@@ -132,7 +132,7 @@ def vision_activation_bytes(encoder_name: str, depth: int, pretrained: bool = Fa
     The frozen encoder is replaced by random features of its output shape (it saves nothing for
     backward: no parameter of it trains and its input needs no gradient).
     """
-    from slicevlm.vision.encoder import SliceEncoder
+    from slicevlm.vision import SliceEncoder
     from slicevlm.vision.pipeline import VisionPipeline
     from slicevlm.vision.projector import VisualProjector
 
@@ -175,7 +175,7 @@ def llm_sizes(model_name: str = "meta-llama/Llama-2-7b-hf") -> tuple[int, int, i
 @functools.lru_cache(maxsize=1)
 def paper_model_sizes() -> ModelSizes:
     """Sizes of the paper's model: BiomedCLIP ViT-B/16 encoder, 50 slices, LLaMA-2-7B."""
-    from slicevlm.vision.encoder import BIOMEDCLIP
+    from slicevlm.vision import BIOMEDCLIP
 
     encoder, trainable, saved = vision_activation_bytes(BIOMEDCLIP, depth=50)
     linear, other, hidden, intermediate, layers, vocab = llm_sizes()

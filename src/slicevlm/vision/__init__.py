@@ -1,16 +1,26 @@
-"""The vision side: frozen slice encoder, slice selection, spatial–frequency fusion, feature injection."""
+"""The vision side: frozen slice encoder, slice selection, spatial–frequency fusion, feature injection.
 
-from slicevlm.vision.encoder import BIOMEDCLIP, SliceEncoder
+`SliceEncoder` is the paper's encoder class (open_clip; BiomedCLIP by default), the name configs use;
+other encoder kinds are in :mod:`slicevlm.vision.encoders`.
+"""
+
+from slicevlm.vision.encoders import BIOMEDCLIP, HFClipSliceEncoder, OpenClipSliceEncoder, SliceEncoderBase
 from slicevlm.vision.fusion import SpatialFrequencyFusion
 from slicevlm.vision.injection import FeatureInjection
 from slicevlm.vision.pipeline import VisionOutput, VisionPipeline
 from slicevlm.vision.projector import VisualProjector
 from slicevlm.vision.selection import SliceSelector
 
+#: The paper's slice encoder (BiomedCLIP through open_clip), under the name every shipped config uses.
+SliceEncoder = OpenClipSliceEncoder
+
 __all__ = [
     "BIOMEDCLIP",
     "FeatureInjection",
+    "HFClipSliceEncoder",
+    "OpenClipSliceEncoder",
     "SliceEncoder",
+    "SliceEncoderBase",
     "SliceSelector",
     "SpatialFrequencyFusion",
     "VisionOutput",

@@ -1,7 +1,7 @@
 """The vision side end to end: encoder → selection → fusion → injection (paper Fig. 1).
 
     volume (B, D, H, W)
-      │ SliceEncoder (frozen)            eq. 1–2
+      │ slice encoder (frozen)           eq. 1–2
       ▼ F (B, D, N, C)
       │ SliceSelector                    eq. 3–5
       ▼ (B, D̂, N, C), D̂ = ⌊D·ρ⌋
@@ -24,7 +24,7 @@ import torch
 from torch import nn
 
 from slicevlm.config_record import record_init_args
-from slicevlm.vision.encoder import SliceEncoder
+from slicevlm.vision.encoders.base import SliceEncoderBase
 from slicevlm.vision.fusion import FusionMode, SpatialFrequencyFusion
 from slicevlm.vision.injection import FeatureInjection, InjectionRegion
 from slicevlm.vision.selection import SelectionMethod, SliceSelector
@@ -49,7 +49,8 @@ class VisionPipeline(nn.Module):
     """Frozen 2D encoder plus the three small modules that restore and compress 3D context.
 
     Args:
-        encoder: the slice encoder; C and N are read from it, so every downstream width follows.
+        encoder: the slice encoder (any `SliceEncoderBase`); C and N are read from it, so every downstream
+            width follows.
         keep_ratio: ρ, fraction of slices kept by selection (paper 0.28).
         selection: "cosine" (paper) or "uniform" (Table 8 ablation).
         fusion: "both" (paper), "spatial" or "frequency" (Table 8 ablations).
@@ -60,7 +61,7 @@ class VisionPipeline(nn.Module):
 
     def __init__(
         self,
-        encoder: SliceEncoder,
+        encoder: SliceEncoderBase,
         keep_ratio: float = 0.28,
         selection: SelectionMethod = "cosine",
         fusion: FusionMode = "both",
