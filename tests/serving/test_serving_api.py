@@ -20,10 +20,9 @@ import pytest
 import requests
 
 REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO / "lightning_app"))
 
-from load_test import run_load_test  # noqa: E402
-from server_process import ServerProcess  # noqa: E402
+from slicevlm.serve.load_test import run_load_test
+from slicevlm.serve.server_process import ServerProcess
 
 KEY = "test-key"
 AUTH = {"X-API-Key": KEY}
@@ -286,7 +285,7 @@ def test_slow_headers_are_cut_off(server):
 
 def test_accepted_upload_suffixes_are_ones_the_readers_read():
     from slicevlm.data.readers import SIMPLEITK_SUFFIXES
-    from uploads import UPLOAD_SUFFIXES, upload_suffix
+    from slicevlm.serve.uploads import UPLOAD_SUFFIXES, upload_suffix
 
     assert set(UPLOAD_SUFFIXES) - {".zip", ".npy"} <= set(SIMPLEITK_SUFFIXES)
     assert upload_suffix("CT.NII.GZ") == ".nii.gz" and upload_suffix("a.nii") == ".nii" and upload_suffix("a.gz") is None
@@ -297,8 +296,7 @@ def test_the_request_process_modules_import_neither_torch_nor_training_code():
 
     code = (
         "import sys\n"
-        f"sys.path.insert(0, {str(REPO / 'lightning_app')!r})\n"
-        "import request_gate, uploads, web_page, server_process, load_test\n"
+        "from slicevlm.serve import request_gate, uploads, web_page, server_process, load_test\n"
         "bad = [m for m in sys.modules if m in ('torch', 'lightning') or m.startswith(('slicevlm.training', 'slicevlm.cli'))]\n"
         "assert not bad, bad\n"
     )

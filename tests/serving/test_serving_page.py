@@ -18,9 +18,8 @@ import numpy as np
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO / "lightning_app"))
 
-from server_process import ServerProcess  # noqa: E402
+from slicevlm.serve.server_process import ServerProcess
 
 CHROMIUM = Path("/usr/bin/chromium")
 LAUNCH_ARGS = [

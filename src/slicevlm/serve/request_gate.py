@@ -41,14 +41,14 @@ from urllib.parse import parse_qs
 
 import anyio
 
-from server_limits import MAX_SMALL_BODY, ServerLimits
+from slicevlm.serve.server_limits import MAX_SMALL_BODY, ServerLimits
 from slicevlm.data.recipe import overrides_from_fields
 from slicevlm.errors import ConfigError
 from slicevlm.inference.errors import DataError, InputError, VolumeTooLarge, did_you_mean
 from slicevlm.inference.instructions import parse_choices, resolve_request
 from slicevlm.inference.limits import check_header
 from slicevlm.inference.paths import resolve_under
-from uploads import FORM_FIELDS, MultipartUpload, UploadRejected, extract_zip, public_message, remove_upload
+from slicevlm.serve.uploads import FORM_FIELDS, MultipartUpload, UploadRejected, extract_zip, public_message, remove_upload
 
 log = logging.getLogger(__name__)
 

@@ -38,9 +38,9 @@ from typing import Any
 import litserve as ls
 from fastapi.responses import JSONResponse
 
-from server_limits import ServerLimits
+from slicevlm.serve.server_limits import ServerLimits
 from slicevlm.llm.generation_config import DEFAULT_GENERATION, GenerationConfig
-from uploads import public_message
+from slicevlm.serve.uploads import public_message
 
 log = logging.getLogger(__name__)
 
