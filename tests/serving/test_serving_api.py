@@ -340,7 +340,17 @@ def test_preview_echoes_the_window_and_warns_on_raw_hu(server, files, tmp_path):
     assert windowed["slices"] != plain["slices"]  # the window changes what the model sees
 
 
-@pytest.mark.parametrize("fields, message", [({"window": "lungs"}, "Did you mean 'lung'"), ({"axis": "up"}, "axis"),
+def test_reorientation_is_chosen_per_request_and_echoed(server, files):
+    default = _ask(server, files["scan.nii.gz"], task="preview").json()
+    stored = _ask(server, files["scan.nii.gz"], task="preview", reorient="none").json()
+    assert default["preprocessing"]["reorient"] == "LPS" and "-> LPS" in default["preprocessing"]["reorientation"]
+    assert stored["preprocessing"]["reorient"] == "none" and stored["preprocessing"]["reorientation"].startswith("none (asked)")
+    assert stored["slices"] != default["slices"]  # the stored order is the LPS one flipped in-plane
+    lowercase = _ask(server, files["scan.nii.gz"], task="preview", reorient="lps").json()
+    assert lowercase["preprocessing"]["reorient"] == "LPS" and lowercase["slices"] == default["slices"]
+
+
+@pytest.mark.parametrize("fields, message", [({"window": "lungs"}, "Did you mean 'lung'"), ({"axis": "up"}, "axis"), ({"reorient": "RAS"}, "reorient"),
                                              ({"depth": "spacing"}, "slice_spacing_mm"), ({"slice_spacing": "-2"}, "slice_spacing")])
 def test_bad_preprocessing_fields_are_400(server, files, fields, message):
     response = _ask(server, files["small.npy"], question="What plane?", **fields)

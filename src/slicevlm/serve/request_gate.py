@@ -13,7 +13,7 @@ Every request passes here first (it is registered through ``LitServer(middleware
   into the private upload folder (413 past ``--max-upload-mb``, 415 for an unknown suffix, 400 for a
   malformed body), a JSON or form body is parsed, the question and choices are validated (400), a
   ``path`` must resolve inside ``--data-dir`` (403) and exist (404), the preprocessing fields
-  (``window``, ``axis``, ``crop``, ``depth``, ``slice_spacing``) must name valid choices (400); the volume's header is then
+  (``window``, ``reorient``, ``axis``, ``crop``, ``depth``, ``slice_spacing``) must name valid choices (400); the volume's header is then
   checked by hand (413 past ``--max-voxels``, 400 for a header naming another file, a pair-file
   NIfTI, a truncated file ...), so a bad volume is refused before it is queued for the model;
   LitServe then receives a small JSON request naming the volume on disk, so no upload ever crosses a

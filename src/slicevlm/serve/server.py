@@ -16,7 +16,7 @@ Routes: ``GET /`` the page, ``GET /health`` (200 once the model is loaded), ``GE
 
 Tasks: ``ask`` (question, optional 2–4 choices), ``report``, ``preview`` (slice PNGs, kept slices,
 attention, for the page's viewer). Preprocessing is the checkpoint's training recipe, changed by
-the server's ``--window/--axis/--crop/--depth/--slice-spacing`` and then by the request's fields of
+the server's ``--window/--reorient/--axis/--crop/--depth/--slice-spacing`` and then by the request's fields of
 the same names (``window``: a preset such as ``abdomen``, ``CENTER,WIDTH`` or ``none``); every answer
 echoes what was applied, with a warning for raw HU read without a window, the choice a closed
 question's answer names, and the toy and research-use labels. Concurrent requests are batched (``--max-batch-size``,
@@ -51,7 +51,7 @@ from slicevlm.serve.request_gate import GateSettings, RequestGate
 from slicevlm.serve.server_limits import ServerLimits, add_limit_options
 from slicevlm.serve.uploads import UPLOAD_SUFFIXES
 from slicevlm.serve.volume_api import ServeSettings, VolumeAPI
-from slicevlm.data.recipe import AXES, CROPS, DEPTH_MODES, WINDOW_PRESETS, checkpoint_recipe, overrides_from_fields
+from slicevlm.data.recipe import AXES, CROPS, DEPTH_MODES, REORIENTATIONS, WINDOW_PRESETS, checkpoint_recipe, overrides_from_fields
 from slicevlm.errors import ConfigError
 from slicevlm.inference.generation_options import add_generation_options, generation_from_args
 from slicevlm.toy import RESEARCH_NOTICE, TOY_NOTICE
@@ -80,6 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"), help="where the model runs")
     parser.add_argument("--dtype", default="auto", choices=("auto", "float32", "bfloat16", "float16"), help="auto: float32 on CPU, the checkpoint's on GPU")
     recipe = parser.add_argument_group("preprocessing (default: the checkpoint's training recipe; a request may choose its own)")
+    recipe.add_argument("--reorient", default=None, choices=REORIENTATIONS, help="LPS: turn oriented files to LPS; none: keep the stored voxel order")
     recipe.add_argument("--axis", default=None, choices=AXES, help="slicing axis")
     recipe.add_argument("--window", default=None, help=f"CT window: a preset ({', '.join(WINDOW_PRESETS)}), CENTER,WIDTH in HU, or none")
     recipe.add_argument("--crop", default=None, choices=CROPS, help="center, or foreground (cut to the body's box first)")
@@ -130,7 +131,7 @@ def server_recipe(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, A
         ConfigError: An option names no valid choice, or the checkpoint records a bad recipe.
     """
     overrides = overrides_from_fields(
-        {"window": args.window, "axis": args.axis, "crop": args.crop, "depth": args.depth, "slice_spacing": args.slice_spacing}
+        {"window": args.window, "reorient": args.reorient, "axis": args.axis, "crop": args.crop, "depth": args.depth, "slice_spacing": args.slice_spacing}
     )
     metadata = json.loads((args.checkpoint / "slicevlm.json").read_text(encoding="utf-8"))
     recipe = checkpoint_recipe(metadata, f"{args.checkpoint}/slicevlm.json").override(**overrides)
@@ -191,6 +192,7 @@ def build_server(args: argparse.Namespace, upload_dir: Path, api_key: str | None
         "toy_notice": TOY_NOTICE if metadata.get("toy") else None,
         "preprocessing": recipe,
         "window_presets": {name: list(values) for name, values in WINDOW_PRESETS.items()},
+        "reorientations": list(REORIENTATIONS),
         "model": "SliceVLM",
         "stage": metadata.get("stage"),
         "input_size": metadata.get("input_size"),

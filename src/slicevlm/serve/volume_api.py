@@ -5,7 +5,7 @@ there by name). A request is the JSON the gate wrote::
 
     {"task": "ask" | "report" | "preview", "question": str, "choices": [str],
      "volume": {"kind": "upload" | "path", "path": str, "filename": str, "token": str},
-     "preprocessing": {"window": str, "axis": str, "crop": str, "depth": str, "slice_spacing_mm": float}}
+     "preprocessing": {"window": str, "reorient": str, "axis": str, "crop": str, "depth": str, "slice_spacing_mm": float}}
 
 Every answer and preview carries the preprocessing applied (the checkpoint's recipe, the server's
 options and the request's fields, in that order of precedence, lowest first), the input warnings,
