@@ -85,4 +85,7 @@ def test_the_installed_wheel_serves_help_and_reads_configs_outside_the_checkout(
                                text=True, timeout=300)
     assert help_text.returncode == 0, help_text.stderr
     assert help_text.stdout.startswith("usage: slicevlm serve") and "--checkpoint" in help_text.stdout and "--reorient" in help_text.stdout
+    shown = subprocess.run([sys.executable, "-m", "slicevlm", "configs", "demo.yaml"], cwd=work, env=env, capture_output=True,
+                           text=True, timeout=120)
+    assert shown.returncode == 0 and Path(shown.stdout.strip()) == site / "slicevlm" / "configs" / "demo.yaml", shown.stderr
     assert not any(work.iterdir())  # nothing written into the user's folder

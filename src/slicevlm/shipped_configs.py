@@ -40,3 +40,27 @@ def config_path(name: str) -> Path:
     if isinstance(resource, Path):
         return resource
     return _EXTRACTED.enter_context(as_file(resource))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``slicevlm configs [NAME ...]``: print the shipped config folder, or the file of each NAME.
+
+    For an installed package, where no ``configs/`` folder sits in the working directory::
+
+        lightning-cli fit --config "$(slicevlm configs demo.yaml)"
+    """
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="slicevlm configs", description=main.__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("names", nargs="*", metavar="NAME", help="a shipped config, e.g. demo.yaml or ablations/no_injection.yaml")
+    args = parser.parse_args(argv)
+    if not args.names:
+        folder = shipped_configs()
+        if not isinstance(folder, Path):
+            raise MissingFileError("the package is installed zipped: its configs have no folder on disk; name a config instead.")
+        print(folder)
+        return 0
+    for name in args.names:
+        print(config_path(name))
+    return 0
