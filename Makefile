@@ -69,10 +69,10 @@ bench-cpu: install  ## the same benchmarks with tiny models on the CPU (writes r
 	$(PY) -m slicevlm bench --device cpu --size tiny --json runs/bench/cpu.json
 
 serve: install  ## LitServe API + web page on 127.0.0.1:8000 for CHECKPOINT (default: the demo's)
-	$(PY) lightning_app/server.py --checkpoint $(if $(filter command line,$(origin CHECKPOINT)),$(CHECKPOINT),runs/demo/checkpoint)
+	$(PY) -m slicevlm serve --checkpoint $(if $(filter command line,$(origin CHECKPOINT)),$(CHECKPOINT),runs/demo/checkpoint)
 
 load-test: install  ## bounded load test: 64 clients × 4 requests against a fresh server for CHECKPOINT
-	$(PY) lightning_app/load_test.py --checkpoint $(if $(filter command line,$(origin CHECKPOINT)),$(CHECKPOINT),runs/demo/checkpoint) --clients 64 --requests 4
+	$(PY) -m slicevlm.serve.load_test --checkpoint $(if $(filter command line,$(origin CHECKPOINT)),$(CHECKPOINT),runs/demo/checkpoint) --clients 64 --requests 4
 
 tensorboard: install  ## TensorBoard over runs/
 	$(VENV)/bin/tensorboard --logdir runs --host 127.0.0.1

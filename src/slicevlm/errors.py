@@ -32,6 +32,7 @@ EXTRAS: dict[str, str] = {
     "bitsandbytes": "gpu",
     "litserve": "serve",
     "multipart": "serve",
+    "python_multipart": "serve",
     "matplotlib": "serve",
     "litdata": "shards",
     "polars": "shards",

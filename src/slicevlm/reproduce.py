@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from slicevlm.errors import SliceVLMError, show_traceback_if_debug
+from slicevlm.shipped_configs import config_path
 
 #: Receives one progress line per step (see :class:`slicevlm.console.Progress`).
 ProgressFn = Callable[[str], None]
@@ -40,7 +41,6 @@ def _silent(message: str) -> None:
     """A progress callback that prints nothing."""
 
 
-REPO = Path(__file__).resolve().parents[2]
 TABLE_TASKS: dict[str, list[str]] = {
     "table2": ["caption"],
     "table3": ["vqa_open"],
@@ -162,7 +162,7 @@ def train_synthetic(
     if (checkpoint / "slicevlm.json").is_file():
         progress(f"[{name}, seed {seed}] already trained: {checkpoint}")
         return checkpoint  # resume: this variant is already trained
-    configs = REPO / "configs"
+    demo, demo_stage2 = config_path("demo.yaml"), config_path("demo_stage2.yaml")
     common = [
         "--seed_everything", str(seed),
         "--data.data_root", str(work / "data"),
@@ -176,10 +176,10 @@ def train_synthetic(
     extra = ["--config", str(overlay)] if overlay else []
     stage1 = work / name / f"seed{seed}" / "stage1"
     progress(f"[{name}, seed {seed}] stage 1: training fusion, injection and projector on reports (encoder and LLM frozen)")
-    run_lightning_cli(["fit", "--config", str(configs / "demo.yaml"), *extra, *common, "--model.export_dir", str(stage1)])
+    run_lightning_cli(["fit", "--config", str(demo), *extra, *common, "--model.export_dir", str(stage1)])
     progress(f"[{name}, seed {seed}] stage 2: training the same + LoRA on reports, closed and open questions")
     run_lightning_cli(
-        ["fit", "--config", str(configs / "demo.yaml"), "--config", str(configs / "demo_stage2.yaml"), *extra, *common,
+        ["fit", "--config", str(demo), "--config", str(demo_stage2), *extra, *common,
          "--model.init_from", str(stage1), "--model.export_dir", str(checkpoint)]
     )
     return checkpoint
@@ -256,7 +256,7 @@ def run(args: argparse.Namespace, progress: ProgressFn = _silent) -> str:
         tiny = Path(args.tiny_models) if args.tiny_models else work / "tiny"
         prepare_synthetic(work, args.n, tiny, progress)
         data_root = work / "data"
-        variants = {"full": None} if args.table != "table8" else {"full": None, **{k: REPO / "configs" / "ablations" / f"{k}.yaml" for k in SYNTHETIC_ABLATIONS}}
+        variants = {"full": None} if args.table != "table8" else {"full": None, **{k: config_path(f"ablations/{k}.yaml") for k in SYNTHETIC_ABLATIONS}}
         seeds = args.seeds
     else:
         data_root = Path(args.data)

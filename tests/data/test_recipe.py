@@ -111,6 +111,44 @@ def test_spacing_depth_takes_the_centre_slab_and_says_when_it_cannot():
     assert slab.applied["resampled_size"] == [10, 16, 16] and slab.applied["read_shape"] == [100, 16, 16]
 
 
+def test_reorient_none_reads_the_stored_voxel_order(tmp_path: Path):
+    import nibabel as nib
+
+    from slicevlm.data.readers import load_volume
+
+    stored = np.random.default_rng(0).random((6, 7, 8)).astype(np.float32)  # (z, y, x) as the file stores it
+    affine = np.diag([0.8, 0.9, 2.5, 1])  # RAS: LPS flips the x (R->L) and y (A->P) axes
+    nib.save(nib.Nifti1Image(np.ascontiguousarray(stored.transpose(2, 1, 0)), affine), str(tmp_path / "ras.nii.gz"))
+    np.testing.assert_array_equal(load_volume(tmp_path / "ras.nii.gz", normalize=False, reorient="none"), stored)
+    np.testing.assert_array_equal(load_volume(tmp_path / "ras.nii.gz", normalize=False), stored[:, ::-1, ::-1])
+    swapped = np.array([[0, 0.9, 0, 0], [0.8, 0, 0, 0], [0, 0, 2.5, 0], [0, 0, 0, 1]])  # file x (0.8 mm) runs along A, file y (0.9 mm) along R
+    nib.save(nib.Nifti1Image(np.ascontiguousarray(stored.transpose(2, 1, 0)), swapped), str(tmp_path / "swapped.nii.gz"))
+    assert read_geometry(tmp_path / "swapped.nii.gz", "none").spacing_zyx == pytest.approx((2.5, 0.9, 0.8))  # file (z, y, x)
+    assert read_geometry(tmp_path / "swapped.nii.gz").spacing_zyx == pytest.approx((2.5, 0.8, 0.9))  # LPS: y is P, x is L
+    geometry = read_geometry(tmp_path / "ras.nii.gz", "none")
+    assert geometry.reorientation("none") == "none (asked): kept in the stored voxel order (RAS)"
+    with pytest.raises(ConfigError, match="reorient"):
+        load_volume(tmp_path / "ras.nii.gz", reorient="RAS")
+
+
+def test_reorient_is_a_recorded_recipe_choice():
+    recipe = PreprocessingRecipe()
+    assert recipe.reorient == "LPS" and recipe.to_dict()["reorient"] == "LPS"
+    stored = recipe.override(reorient="none")
+    assert PreprocessingRecipe.from_dict(stored.to_dict()) == stored
+    assert stored.describe().endswith(", stored voxel order") and not recipe.describe().endswith("order")
+    old = {key: value for key, value in recipe.to_dict().items() if key != "reorient"}  # folders written before the choice
+    assert PreprocessingRecipe.from_dict(old).reorient == "LPS"
+    assert recipe.override(reorient="lps").reorient == "LPS"
+    assert overrides_from_fields({"reorient": "None"}) == {"reorient": "none"}
+    with pytest.raises(ConfigError, match="reorient"):
+        overrides_from_fields({"reorient": "RAS"})
+    with pytest.raises(ConfigError, match="reorient"):
+        PreprocessingRecipe(reorient="RAS")
+    volume = np.random.default_rng(1).random((4, 8, 8)).astype(np.float32)
+    assert apply_recipe(volume, stored, (4, 8, 8)).applied["reorient"] == "none"
+
+
 def test_geometry_of_a_nifti_and_spacing_per_axis(tmp_path: Path):
     import nibabel as nib
 

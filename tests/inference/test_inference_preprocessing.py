@@ -94,6 +94,29 @@ def test_window_none_on_hu_warns_and_flags_change_the_recipe(checkpoint, hu_nift
     assert lung["preprocessing"]["window"] == {"center": -600.0, "width": 1500.0, "preset": None}
 
 
+def test_reorient_none_keeps_the_stored_order_per_call_and_is_echoed(checkpoint, hu_nifti, run_ask):
+    import torch
+
+    from slicevlm.inference.predictor import VolumeQA
+
+    code, result, _ = run_ask(str(hu_nifti), "What plane?", "--checkpoint", str(checkpoint), "--reorient", "none")
+    applied = result["preprocessing"]
+    assert code == 0 and applied["reorient"] == "none" and applied["reorientation"] == "none (asked): kept in the stored voxel order (RAS)"
+    assert applied["spacing_mm"] == pytest.approx([2.5, 0.7, 0.7], abs=1e-3)
+    assert run_ask(str(hu_nifti), "What plane?", "--checkpoint", str(checkpoint))[1]["preprocessing"]["reorient"] == "LPS"
+    qa = VolumeQA.from_checkpoint(checkpoint, device="cpu", generation=GenerationConfig(max_new_tokens=4))
+    lps = qa.load(hu_nifti).tensor
+    stored = qa.load(hu_nifti, preprocessing=qa.preprocessing.override(reorient="none")).tensor
+    assert not torch.allclose(lps, stored)
+    torch.testing.assert_close(stored, torch.flip(lps, dims=(1, 2)))  # RAS -> LPS flips rows (A/P) and columns (R/L)
+
+
+def test_bad_reorient_is_a_usage_error(checkpoint, hu_nifti, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        ask_main([str(hu_nifti), "q?", "--checkpoint", str(checkpoint), "--reorient", "RAS"])
+    assert exit_info.value.code == 2 and "--reorient" in capsys.readouterr().err
+
+
 def test_bad_window_is_one_line(checkpoint, hu_nifti, capsys):
     with pytest.raises(SystemExit) as exit_info:
         ask_main([str(hu_nifti), "q?", "--checkpoint", str(checkpoint), "--window", "lungs"])

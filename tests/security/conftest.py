@@ -10,8 +10,6 @@ import pytest
 
 from slicevlm.llm.generation_config import GenerationConfig
 
-REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO / "lightning_app"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import host_watch  # noqa: E402

@@ -31,10 +31,10 @@ from hostile import (
     zip_bytes,
     zip_declaring,
 )
-from request_gate import GateSettings, RequestGate
-from server_limits import ServerLimits
+from slicevlm.serve.request_gate import GateSettings, RequestGate
+from slicevlm.serve.server_limits import ServerLimits
 from starlette.testclient import TestClient
-from volume_api import ServeSettings, VolumeAPI
+from slicevlm.serve.volume_api import ServeSettings, VolumeAPI
 
 pytestmark = pytest.mark.filterwarnings("ignore:Duplicate name:UserWarning")  # zips built with duplicates on purpose
 
@@ -340,7 +340,7 @@ def test_a_slow_body_gets_408(host: Host, parts: list, limits: dict) -> None:
 def test_slow_headers_and_silent_connections_are_cut_off(host: Host) -> None:
     """A real uvicorn server with the header-deadline protocol: slowloris clients get 408 and a close."""
     import uvicorn
-    from connection import header_deadline_protocol
+    from slicevlm.serve.connection import header_deadline_protocol
 
     async def slow_app(scope: dict, receive: Any, send: Any) -> None:
         await anyio.sleep(1.0)  # answering takes longer than the header deadline
@@ -376,7 +376,7 @@ def test_slow_headers_and_silent_connections_are_cut_off(host: Host) -> None:
 
 
 def test_api_key_is_on_by_default_beyond_loopback(capsys: pytest.CaptureFixture) -> None:
-    import server as server_module
+    from slicevlm.serve import server as server_module
 
     parser = server_module.build_parser()
     public = parser.parse_args(["--checkpoint", "x", "--host", "0.0.0.0"])
@@ -392,7 +392,7 @@ def test_api_key_is_on_by_default_beyond_loopback(capsys: pytest.CaptureFixture)
 
 
 def test_readme_limits_table_is_the_server_limits() -> None:
-    from server_limits import limits_table
+    from slicevlm.serve.server_limits import limits_table
 
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
     assert limits_table() in readme, "README's limits table differs from server_limits.limits_table(); paste the new one"

@@ -20,10 +20,9 @@ import pytest
 import requests
 
 REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO / "lightning_app"))
 
-from load_test import run_load_test  # noqa: E402
-from server_process import ServerProcess  # noqa: E402
+from slicevlm.serve.load_test import run_load_test
+from slicevlm.serve.server_process import ServerProcess
 
 KEY = "test-key"
 AUTH = {"X-API-Key": KEY}
@@ -286,7 +285,7 @@ def test_slow_headers_are_cut_off(server):
 
 def test_accepted_upload_suffixes_are_ones_the_readers_read():
     from slicevlm.data.readers import SIMPLEITK_SUFFIXES
-    from uploads import UPLOAD_SUFFIXES, upload_suffix
+    from slicevlm.serve.uploads import UPLOAD_SUFFIXES, upload_suffix
 
     assert set(UPLOAD_SUFFIXES) - {".zip", ".npy"} <= set(SIMPLEITK_SUFFIXES)
     assert upload_suffix("CT.NII.GZ") == ".nii.gz" and upload_suffix("a.nii") == ".nii" and upload_suffix("a.gz") is None
@@ -297,8 +296,7 @@ def test_the_request_process_modules_import_neither_torch_nor_training_code():
 
     code = (
         "import sys\n"
-        f"sys.path.insert(0, {str(REPO / 'lightning_app')!r})\n"
-        "import request_gate, uploads, web_page, server_process, load_test\n"
+        "from slicevlm.serve import request_gate, uploads, web_page, server_process, load_test\n"
         "bad = [m for m in sys.modules if m in ('torch', 'lightning') or m.startswith(('slicevlm.training', 'slicevlm.cli'))]\n"
         "assert not bad, bad\n"
     )
@@ -342,7 +340,17 @@ def test_preview_echoes_the_window_and_warns_on_raw_hu(server, files, tmp_path):
     assert windowed["slices"] != plain["slices"]  # the window changes what the model sees
 
 
-@pytest.mark.parametrize("fields, message", [({"window": "lungs"}, "Did you mean 'lung'"), ({"axis": "up"}, "axis"),
+def test_reorientation_is_chosen_per_request_and_echoed(server, files):
+    default = _ask(server, files["scan.nii.gz"], task="preview").json()
+    stored = _ask(server, files["scan.nii.gz"], task="preview", reorient="none").json()
+    assert default["preprocessing"]["reorient"] == "LPS" and "-> LPS" in default["preprocessing"]["reorientation"]
+    assert stored["preprocessing"]["reorient"] == "none" and stored["preprocessing"]["reorientation"].startswith("none (asked)")
+    assert stored["slices"] != default["slices"]  # the stored order is the LPS one flipped in-plane
+    lowercase = _ask(server, files["scan.nii.gz"], task="preview", reorient="lps").json()
+    assert lowercase["preprocessing"]["reorient"] == "LPS" and lowercase["slices"] == default["slices"]
+
+
+@pytest.mark.parametrize("fields, message", [({"window": "lungs"}, "Did you mean 'lung'"), ({"axis": "up"}, "axis"), ({"reorient": "RAS"}, "reorient"),
                                              ({"depth": "spacing"}, "slice_spacing_mm"), ({"slice_spacing": "-2"}, "slice_spacing")])
 def test_bad_preprocessing_fields_are_400(server, files, fields, message):
     response = _ask(server, files["small.npy"], question="What plane?", **fields)

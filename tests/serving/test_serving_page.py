@@ -18,9 +18,8 @@ import numpy as np
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO / "lightning_app"))
 
-from server_process import ServerProcess  # noqa: E402
+from slicevlm.serve.server_process import ServerProcess
 
 CHROMIUM = Path("/usr/bin/chromium")
 LAUNCH_ARGS = [
@@ -104,6 +103,9 @@ def test_notice_toy_label_and_window_control(server, hu_nifti):
             page.wait_for_function("document.getElementById('applied').textContent.includes('-600/1500 HU')", timeout=30_000)
             assert "reorientation: RAS -> LPS" in page.locator("#applied").inner_text()
             assert "spacing: 2.5×0.8×0.8 mm" in page.locator("#applied").inner_text()
+            page.select_option("#reorient", "none")  # the file's stored voxel order, echoed back
+            page.wait_for_function("document.getElementById('applied').textContent.includes('reorientation: none (asked)')", timeout=30_000)
+            assert "stored voxel order (RAS)" in page.locator("#applied").inner_text()
         finally:
             browser.close()
 

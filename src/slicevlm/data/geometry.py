@@ -1,9 +1,10 @@
 """What a volume file says about its geometry: the orientation it was stored in and its voxel spacing.
 
 Read from the header only (SimpleITK ``ReadImageInformation``), for the formats the SimpleITK reader
-opens (NIfTI, NRRD, MetaImage, single DICOM files). The spacing is given in the readers' LPS array
-order ``(z, y, x)``, i.e. after the same ``DICOMOrient(image, "LPS")`` the readers apply. Arrays
-(``.npy``), slice images and DICOM folders carry no geometry here: both parts are None.
+opens (NIfTI, NRRD, MetaImage, single DICOM files). The spacing is given in the readers' array order
+``(z, y, x)``: after the same ``DICOMOrient(image, "LPS")`` the readers apply by default, or in the
+file's stored voxel order when reorientation is off (``reorient="none"``). Arrays (``.npy``), slice
+images and DICOM folders carry no geometry here: both parts are None.
 """
 
 from __future__ import annotations
@@ -13,28 +14,35 @@ from pathlib import Path
 
 from slicevlm.data.reader_base import SIMPLEITK_SUFFIXES, suffix
 
-#: The orientation every reader turns volumes into.
+#: The orientation the readers turn volumes into unless told to keep the stored voxel order.
 READER_ORIENTATION: str = "LPS"
+#: The reorientation choices: turn to LPS, or keep the file's stored voxel order.
+REORIENTATIONS: tuple[str, ...] = (READER_ORIENTATION, "none")
 
 
 @dataclass(frozen=True)
 class Geometry:
-    """A file's orientation code (e.g. ``"RAS"``, ``"LPS"``) and LPS ``(z, y, x)`` spacing in mm; None when unknown."""
+    """A file's orientation code (e.g. ``"RAS"``, ``"LPS"``) and ``(z, y, x)`` spacing in mm of the array
+    the readers return (LPS, or as stored with ``reorient="none"``); None when unknown."""
 
     orientation: str | None = None
     spacing_zyx: tuple[float, float, float] | None = None
 
-    def reorientation(self) -> str:
-        """How the readers turned this file into an LPS array, as one phrase."""
+    def reorientation(self, reorient: str = READER_ORIENTATION) -> str:
+        """How the readers turned this file into an array under ``reorient`` (LPS or none), as one phrase."""
         if self.orientation is None:
             return "none: the file records no orientation; its array is taken as stored, (z, y, x) in LPS"
+        if reorient == "none":
+            return f"none (asked): kept in the stored voxel order ({self.orientation})"
         if self.orientation == READER_ORIENTATION:
             return "none needed: stored in LPS"
         return f"{self.orientation} -> {READER_ORIENTATION}"
 
 
-def read_geometry(path: str | Path) -> Geometry:
+def read_geometry(path: str | Path, reorient: str = READER_ORIENTATION) -> Geometry:
     """The orientation and spacing a volume file records (see the module docstring).
+
+    ``reorient`` (LPS or none) says which array order the spacing follows, as in the readers.
 
     A header SimpleITK cannot read gives an empty :class:`Geometry`: the reader itself reports the
     problem when it reads the pixels.
@@ -60,5 +68,5 @@ def read_geometry(path: str | Path) -> Geometry:
     probe = sitk.Image([2, 2, 2], sitk.sitkUInt8)  # a 2x2x2 image with the file's geometry, reoriented as the readers do
     probe.SetSpacing(reader.GetSpacing())
     probe.SetDirection(direction)
-    x, y, z = sitk.DICOMOrient(probe, READER_ORIENTATION).GetSpacing()
+    x, y, z = (probe if reorient == "none" else sitk.DICOMOrient(probe, reorient)).GetSpacing()
     return Geometry(orientation, (float(z), float(y), float(x)))

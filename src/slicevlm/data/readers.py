@@ -15,8 +15,9 @@ Every reader checks the header first (shape, channels, size) and refuses 4D inpu
 *before* decompressing or allocating pixel memory; it returns ``(z, y, x)`` arrays. What a read may
 cost and which files it may open (a header's separate data file, a folder's members) is one
 :class:`~slicevlm.data.limits.ReadLimits`: by default a volume's parts must sit in its own folder. SimpleITK images are reoriented
-to LPS (``DICOMOrient(image, "LPS")``) so that every format lands in one anatomical frame;
-``.npy`` and image slices carry no orientation and are taken as stored (axial).
+to LPS (``DICOMOrient(image, "LPS")``) so that every format lands in one anatomical frame, unless
+``reorient="none"`` asks for the file's stored voxel order; ``.npy`` and image slices carry no
+orientation and are taken as stored (axial).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from slicevlm.data.errors import DataError
+from slicevlm.data.geometry import READER_ORIENTATION
 from slicevlm.data.headers import check_header
 from slicevlm.data.image_readers import ImageReader, SliceFolderReader, read_grey_image
 from slicevlm.data.limits import DEFAULT_LIMITS, MAX_VOXELS, ReadLimits
@@ -80,12 +82,13 @@ class NumpyReader(VolumeReader):
         return np.array(array, copy=True).reshape(dims)  # (D, H, W)
 
 
-def find_reader(path: str | os.PathLike, dicom_series: str | None = None) -> VolumeReader:
+def find_reader(path: str | os.PathLike, dicom_series: str | None = None, reorient: str = READER_ORIENTATION) -> VolumeReader:
     """The first reader that accepts ``path``.
 
     Args:
         path: A file or folder.
         dicom_series: SeriesInstanceUID to pick when a DICOM folder holds several series.
+        reorient: ``"LPS"`` (turn oriented images to LPS) or ``"none"`` (keep the stored voxel order).
 
     Raises:
         DataError: Nothing exists at ``path`` or no reader accepts it (the message lists them).
@@ -96,7 +99,7 @@ def find_reader(path: str | os.PathLike, dicom_series: str | None = None) -> Vol
             f"{path}: no such file or folder; expected a volume there. Check data_root and the path "
             "written in the json/CSV (paths are relative to the data root)."
         )
-    readers = (NumpyReader(), SimpleITKReader(), DicomSeriesReader(dicom_series), SliceFolderReader(), ImageReader())
+    readers = (NumpyReader(), SimpleITKReader(reorient), DicomSeriesReader(dicom_series, reorient), SliceFolderReader(), ImageReader())
     for reader in readers:
         if reader.can_read(path):
             return reader
@@ -117,6 +120,7 @@ def load_volume(
     min_slices: int = 2,
     limits: ReadLimits = DEFAULT_LIMITS,
     dicom_series: str | None = None,
+    reorient: str = READER_ORIENTATION,
 ) -> np.ndarray:
     """Read any supported volume as float32 ``(D, H, W)`` slices along ``axis``, scaled to [0, 1].
 
@@ -130,6 +134,8 @@ def load_volume(
         limits: Caps (voxels, files, header bytes) checked on headers before allocating, and the
             folder every file read must resolve into (see :class:`ReadLimits`).
         dicom_series: SeriesInstanceUID when a DICOM folder holds several series.
+        reorient: ``"LPS"`` turns oriented images (NIfTI, NRRD, MetaImage, DICOM) to LPS first;
+            ``"none"`` slices the file's stored voxel order.
 
     Returns:
         float32 array ``(D, H, W)``.
@@ -141,7 +147,7 @@ def load_volume(
     """
     path = Path(path)
     limits.check_volume_path(path)  # before anything is looked up: no hint about what exists outside
-    array = find_reader(path, dicom_series).read(path, limits)  # (z, y, x)
+    array = find_reader(path, dicom_series, reorient).read(path, limits)  # (z, y, x)
     return volume_from_array(array, path, axis=axis, window=window, normalize=normalize, min_slices=min_slices)
 
 

@@ -4,7 +4,9 @@ A :class:`PreprocessingRecipe` names every choice between the file and the ``(D,
 
 - ``window``: an optional CT window ``(center, width)`` in HU applied before min-max, by preset
   (:data:`WINDOW_PRESETS`: abdomen 40/400, lung -600/1500, bone 400/1800, brain 40/80) or explicit;
-- ``axis``: the slicing axis (axial, coronal, sagittal) of the LPS-oriented volume;
+- ``reorient``: ``LPS`` (default: files with an orientation are turned to LPS by the readers) or
+  ``none`` (keep the file's stored voxel order: the axes below are then the file's own index axes);
+- ``axis``: the slicing axis (axial, coronal, sagittal) of the LPS-oriented (or stored) volume;
 - ``crop``: ``center`` (in-plane: scale to cover the target, crop the centre) or ``foreground``
   (first cut the volume to the bounding box of voxels above its minimum, as the M3D preparation
   does, then ``center``);
@@ -13,8 +15,8 @@ A :class:`PreprocessingRecipe` names every choice between the file and the ``(D,
   the header's slice spacing, and resample it to D; a volume thinner than that slab is stretched to D
   and the record says so).
 
-Reorientation is not a choice: files with an orientation are turned to LPS by the readers, arrays
-without one are taken as stored; the record says which happened. Training stores its recipe in the
+Files without an orientation (``.npy``, slice images) and in-memory arrays are taken as stored
+whatever ``reorient`` says; the record says which happened. Training stores its recipe in the
 checkpoint folder (``slicevlm.json``, key ``preprocessing``), inference uses it as the default, and
 :func:`apply_recipe` returns, beside the tensor, the record of what it applied (window, axis,
 spacing, crop, depth, sizes) and the warnings it has (raw HU without a window).
@@ -32,6 +34,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from slicevlm.data.errors import check_choice, did_you_mean
+from slicevlm.data.geometry import READER_ORIENTATION, REORIENTATIONS
 from slicevlm.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -77,6 +80,12 @@ def parse_window(text: str) -> tuple[tuple[float, float] | None, str | None]:
     return check_window((center, width)), None
 
 
+def parse_reorient(text: str) -> str:
+    """``"LPS"``/``"lps"`` → ``"LPS"``, ``"none"`` → ``"none"``; ConfigError naming the choices otherwise."""
+    word = str(text).strip()
+    return check_choice("reorient", word.upper() if word.lower() == READER_ORIENTATION.lower() else word.lower(), REORIENTATIONS)
+
+
 def check_window(window: Any) -> tuple[float, float]:
     """``(center, width)`` as floats; ConfigError unless the center is finite and the width > 0."""
     try:
@@ -95,6 +104,7 @@ class PreprocessingRecipe:
     Attributes:
         window: CT window ``(center, width)`` in HU before min-max, or None (min-max only).
         window_preset: The preset ``window`` came from, or None for an explicit one.
+        reorient: ``LPS`` (turn oriented files to LPS) or ``none`` (keep the stored voxel order).
         axis: Slicing axis: ``axial``, ``coronal`` or ``sagittal``.
         crop: ``center`` or ``foreground``.
         depth: ``fixed`` or ``spacing``.
@@ -103,12 +113,14 @@ class PreprocessingRecipe:
 
     window: tuple[float, float] | None = None
     window_preset: str | None = None
+    reorient: str = READER_ORIENTATION
     axis: str = "axial"
     crop: str = "center"
     depth: str = "fixed"
     slice_spacing_mm: float | None = None
 
     def __post_init__(self) -> None:
+        check_choice("reorient", self.reorient, REORIENTATIONS)
         check_choice("axis", self.axis, AXES)
         check_choice("crop", self.crop, CROPS)
         check_choice("depth", self.depth, DEPTH_MODES)
@@ -131,15 +143,17 @@ class PreprocessingRecipe:
 
         Args:
             window: A window as :func:`parse_window` reads it.
-            choices: ``axis``, ``crop``, ``depth``, ``slice_spacing_mm``.
+            choices: ``reorient``, ``axis``, ``crop``, ``depth``, ``slice_spacing_mm``.
         """
-        unknown = sorted(set(choices) - {"axis", "crop", "depth", "slice_spacing_mm"})
+        unknown = sorted(set(choices) - {"reorient", "axis", "crop", "depth", "slice_spacing_mm"})
         if unknown:
-            raise ConfigError(f"unknown preprocessing choice(s) {unknown}; expected window, axis, crop, depth, slice_spacing_mm.")
+            raise ConfigError(f"unknown preprocessing choice(s) {unknown}; expected window, reorient, axis, crop, depth, slice_spacing_mm.")
         recipe = self.with_window(window) if window is not None else self
         given = {key: value for key, value in choices.items() if value is not None}
         if "slice_spacing_mm" in given:
             given["slice_spacing_mm"] = float(given["slice_spacing_mm"])
+        if "reorient" in given:
+            given["reorient"] = parse_reorient(given["reorient"])
         return replace(recipe, **given)
 
     def window_dict(self) -> dict[str, Any] | None:
@@ -152,6 +166,7 @@ class PreprocessingRecipe:
         """The JSON form stored in ``slicevlm.json`` (read back by :meth:`from_dict`)."""
         return {
             "window": self.window_dict(),
+            "reorient": self.reorient,
             "axis": self.axis,
             "crop": self.crop,
             "depth": self.depth,
@@ -163,9 +178,9 @@ class PreprocessingRecipe:
         """Read :meth:`to_dict`'s form; ConfigError naming ``source`` and the field otherwise."""
         if not isinstance(data, Mapping):
             raise ConfigError(f"{source}: expected an object with window, axis, crop, depth, got {type(data).__name__}.")
-        unknown = sorted(set(data) - {"window", "axis", "crop", "depth", "slice_spacing_mm"})
+        unknown = sorted(set(data) - {"window", "reorient", "axis", "crop", "depth", "slice_spacing_mm"})
         if unknown:
-            raise ConfigError(f"{source}: unknown field(s) {unknown}; expected window, axis, crop, depth, slice_spacing_mm.")
+            raise ConfigError(f"{source}: unknown field(s) {unknown}; expected window, reorient, axis, crop, depth, slice_spacing_mm.")
         window = data.get("window")
         try:
             if isinstance(window, Mapping):
@@ -175,6 +190,7 @@ class PreprocessingRecipe:
             return cls(
                 window=None if values is None else check_window(values),
                 window_preset=preset,
+                reorient=data.get("reorient", READER_ORIENTATION),  # folders written before the choice: LPS
                 axis=data.get("axis", "axial"),
                 crop=data.get("crop", "center"),
                 depth=data.get("depth", "fixed"),
@@ -184,19 +200,22 @@ class PreprocessingRecipe:
             raise ConfigError(f"{source}: {error}") from error
 
     def describe(self) -> str:
-        """One line: ``window abdomen (40/400), axial, center crop, depth fixed``."""
+        """One line: ``window abdomen (40/400), axial, center crop, depth fixed`` (``, stored voxel order``
+        added when reorientation is off)."""
         if self.window is None:
             window = "no window (min-max)"
         else:
             values = f"{self.window[0]:g}/{self.window[1]:g}"
             window = f"window {self.window_preset} ({values})" if self.window_preset else f"window {values}"
         depth = f"depth at {self.slice_spacing_mm:g} mm" if self.depth == "spacing" else "depth fixed"
-        return f"{window}, {self.axis}, {self.crop} crop, {depth}"
+        stored = ", stored voxel order" if self.reorient == "none" else ""
+        return f"{window}, {self.axis}, {self.crop} crop, {depth}{stored}"
 
 
 #: Request fields (server, page) that choose a part of the recipe, and the choice each sets.
 REQUEST_FIELDS: dict[str, str] = {
     "window": "window",
+    "reorient": "reorient",
     "axis": "axis",
     "crop": "crop",
     "depth": "depth",
@@ -228,6 +247,8 @@ def overrides_from_fields(fields: Mapping[str, Any]) -> dict[str, Any]:
         elif name == "window":
             parse_window(text)
             overrides[choice] = text
+        elif name == "reorient":
+            overrides[choice] = parse_reorient(text)
         else:
             overrides[choice] = text.lower()
     PreprocessingRecipe(depth="fixed").override(**{**overrides, "depth": None})  # checks every value but the depth/spacing pair
@@ -283,7 +304,7 @@ def raw_hu_warning(low: float, high: float, recipe: PreprocessingRecipe) -> str 
 
 
 def oriented_spacing(spacing_zyx: tuple[float, float, float] | None, axis: str) -> tuple[float, float, float] | None:
-    """Spacing ``(z, y, x)`` of an LPS array → spacing of its ``(D, H, W)`` slices along ``axis``
+    """Spacing ``(z, y, x)`` of a reader's array (LPS, or as stored) → spacing of its ``(D, H, W)`` slices along ``axis``
     (the axis order of :func:`~slicevlm.data.transforms.reorient_to_axis`)."""
     check_choice("axis", axis, AXES)
     if spacing_zyx is None:
@@ -356,6 +377,7 @@ def apply_recipe(
     tensor = resize_to_model(scaled[first:stop], tuple(input_size))  # (D, H, W)
     applied = {
         "window": recipe.window_dict(),
+        "reorient": recipe.reorient,
         "axis": recipe.axis,
         "spacing_mm": None if spacing is None else [round(float(s), 4) for s in spacing],
         "intensity_range": [low, high],

@@ -2,7 +2,9 @@
 
 Every image is reoriented with ``DICOMOrient(image, "LPS")`` so that all formats land in one
 anatomical frame: array ``(z, y, x)`` with z inferior→superior, y anterior→posterior, x patient
-right→left. SimpleITK is imported when a reader runs, not at import time.
+right→left. A reader made with ``reorient="none"`` keeps the file's stored voxel order instead
+(array ``(z, y, x)`` of the file's own index axes). SimpleITK is imported when a reader runs, not
+at import time.
 """
 
 from __future__ import annotations
@@ -12,7 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from slicevlm.data.errors import DataError
+from slicevlm.data.errors import DataError, check_choice
+from slicevlm.data.geometry import READER_ORIENTATION, REORIENTATIONS
 from slicevlm.data.headers import check_dicom, check_header
 from slicevlm.data.limits import DEFAULT_LIMITS, ReadLimits
 from slicevlm.data.reader_base import (
@@ -46,6 +49,9 @@ class SimpleITKReader(VolumeReader):
 
     name = "SimpleITKReader"
     accepts = ", ".join(SIMPLEITK_SUFFIXES)
+
+    def __init__(self, reorient: str = READER_ORIENTATION) -> None:
+        self.reorient = check_choice("reorient", reorient, REORIENTATIONS)
 
     def can_read(self, path: Path) -> bool:
         return path.is_file() and suffix(path) in SIMPLEITK_SUFFIXES
@@ -90,7 +96,7 @@ class SimpleITKReader(VolumeReader):
                 f"{path}: SimpleITK read the header but not the pixel data ({first_line(e)}); the file "
                 "is truncated or corrupt. Fetch or re-export it."
             ) from e
-        return sitk_to_array(image)
+        return sitk_to_array(image, self.reorient)
 
 
 class DicomSeriesReader(VolumeReader):
@@ -103,8 +109,9 @@ class DicomSeriesReader(VolumeReader):
     name = "DicomSeriesReader"
     accepts = "a folder of DICOM slices (.dcm, .ima or no extension)"
 
-    def __init__(self, series_uid: str | None = None) -> None:
+    def __init__(self, series_uid: str | None = None, reorient: str = READER_ORIENTATION) -> None:
         self.series_uid = series_uid
+        self.reorient = check_choice("reorient", reorient, REORIENTATIONS)
 
     def can_read(self, path: Path) -> bool:
         if not path.is_dir():
@@ -176,17 +183,18 @@ class DicomSeriesReader(VolumeReader):
                 f"{path}: SimpleITK could not read the DICOM series ({first_line(e)}); a slice is "
                 "truncated or slices differ in size. Re-export the series."
             ) from e
-        return sitk_to_array(image)
+        return sitk_to_array(image, self.reorient)
 
 
-def sitk_to_array(image) -> np.ndarray:
-    """SimpleITK image (2D, 3D, or 4D with one time point) → ``(z, y, x)`` array in LPS."""
+def sitk_to_array(image, reorient: str = READER_ORIENTATION) -> np.ndarray:
+    """SimpleITK image (2D, 3D, or 4D with one time point) → ``(z, y, x)`` array in LPS, or in the
+    stored voxel order with ``reorient="none"``."""
     import SimpleITK as sitk
 
     if image.GetDimension() == 4:
         image = image[:, :, :, 0]  # size (x, y, z, 1), checked by check_shape
-    if image.GetDimension() == 3:
-        image = sitk.DICOMOrient(image, "LPS")
+    if image.GetDimension() == 3 and reorient != "none":
+        image = sitk.DICOMOrient(image, reorient)
     array = sitk.GetArrayFromImage(image)  # (z, y, x) or (y, x)
     return array[None] if array.ndim == 2 else array
 

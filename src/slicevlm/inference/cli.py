@@ -6,8 +6,8 @@
     slicevlm ask-batch questions.csv --checkpoint CKPT --out answers.jsonl     # rerun to resume
 
 Volumes in any format :func:`slicevlm.data.readers.load_volume` reads are preprocessed with the
-checkpoint's training recipe (window, axis, crop, depth) unless ``--window``, ``--axis``, ``--crop``,
-``--depth`` or ``--slice-spacing`` change a part of it, and resampled to the checkpoint's input size.
+checkpoint's training recipe (window, reorientation, axis, crop, depth) unless ``--window``,
+``--reorient``, ``--axis``, ``--crop``, ``--depth`` or ``--slice-spacing`` change a part of it, and resampled to the checkpoint's input size.
 The answer goes to stdout (``--json``: one JSON object with the preprocessing applied, any warnings,
 and for a closed question the choice it names); progress, warnings and errors go to stderr. A user error (missing file, unreadable volume, bad CSV row, bad option) is one
 line naming the file or row, exit status 1, no traceback.
@@ -24,7 +24,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from slicevlm.data.recipe import AXES, CROPS, DEPTH_MODES, WINDOW_PRESETS, parse_window
+from slicevlm.data.recipe import AXES, CROPS, DEPTH_MODES, REORIENTATIONS, WINDOW_PRESETS, parse_reorient, parse_window
 from slicevlm.errors import ConfigError, show_traceback_if_debug
 from slicevlm.hub import ModelNotAvailableError
 from slicevlm.inference.errors import DataError, InputError
@@ -54,6 +54,14 @@ def _window(text: str) -> str:
     return text
 
 
+def _reorient(text: str) -> str:
+    """``lps``/``LPS``/``none`` → the recipe's spelling; argparse lists the choices for anything else."""
+    try:
+        return parse_reorient(text)
+    except ConfigError:
+        return text
+
+
 def _positive_float(text: str) -> float:
     try:
         value = float(text)
@@ -81,6 +89,11 @@ def _model_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--dtype", default="auto", choices=("auto", "float32", "bfloat16", "float16"), help="auto: float32 on CPU, the checkpoint's on GPU")
     add_generation_options(group)
     recipe = parser.add_argument_group("preprocessing (default: the checkpoint's training recipe)")
+    recipe.add_argument(
+        "--reorient", type=_reorient, default=None, choices=REORIENTATIONS,
+        help="LPS: turn files that record an orientation (NIfTI, NRRD, MHA, DICOM) to LPS first; "
+        "none: keep the file's stored voxel order",
+    )
     recipe.add_argument("--axis", default=None, choices=AXES, help="slicing axis of the volume")
     recipe.add_argument(
         "--window", type=_window, default=None, metavar="PRESET|CENTER,WIDTH|none",
@@ -122,7 +135,7 @@ def _load_qa(args: argparse.Namespace) -> VolumeQA:
         limits=ReadLimits(max_voxels=args.max_voxels),
     )
     qa.preprocessing = qa.preprocessing.override(
-        window=args.window, axis=args.axis, crop=args.crop, depth=args.depth, slice_spacing_mm=args.slice_spacing
+        window=args.window, reorient=args.reorient, axis=args.axis, crop=args.crop, depth=args.depth, slice_spacing_mm=args.slice_spacing
     )
     log.info("preprocessing: %s", qa.preprocessing.describe())
     if qa.toy:

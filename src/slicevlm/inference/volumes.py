@@ -1,7 +1,7 @@
 """A volume as a user hands it over (a path in any readable format, or an array) → model input.
 
-Reading is :func:`slicevlm.data.readers.load_volume` (every format, checked, reoriented to LPS and
-sliced along the recipe's axis); windowing, min-max, crop and depth resampling are
+Reading is :func:`slicevlm.data.readers.load_volume` (every format, checked, reoriented to LPS
+unless the recipe's ``reorient`` is ``none``, and sliced along the recipe's axis); windowing, min-max, crop and depth resampling are
 :func:`slicevlm.data.recipe.apply_recipe` with a :class:`~slicevlm.data.recipe.PreprocessingRecipe`,
 the one implementation the CLI, the Python API and the server share. This module adds what
 inference needs on top: the file's geometry (orientation, spacing), timing, and the original shape
@@ -93,7 +93,7 @@ def prepare_volume(
         volume: A file or folder any :mod:`slicevlm.data.readers` reader accepts, or an array
             ``(D, H, W)`` (taken as already sliced: the recipe's axis is not applied to it).
         input_size: The checkpoint's ``(D, H, W)``.
-        recipe: Window, axis, crop and depth choices; default :class:`PreprocessingRecipe` ().
+        recipe: Window, reorientation, axis, crop and depth choices; default :class:`PreprocessingRecipe` ().
         limits: Caps and confinement for reading files (see :class:`ReadLimits`); arrays are
             checked against its voxel cap too.
 
@@ -109,10 +109,10 @@ def prepare_volume(
     start = time.perf_counter()
     if isinstance(volume, (str, os.PathLike)):
         source = str(volume)
-        array = load_volume(volume, axis=recipe.axis, normalize=False, limits=limits)  # (D, H, W) raw intensities
-        geometry = read_geometry(volume)
+        array = load_volume(volume, axis=recipe.axis, normalize=False, limits=limits, reorient=recipe.reorient)  # (D, H, W) raw
+        geometry = read_geometry(volume, recipe.reorient)
         spacing = oriented_spacing(geometry.spacing_zyx, recipe.axis)
-        axis, reorientation = recipe.axis, geometry.reorientation()
+        axis, reorientation = recipe.axis, geometry.reorientation(recipe.reorient)
     else:
         source = "<array>"
         if int(np.prod(volume.shape)) > limits.max_voxels:

@@ -24,7 +24,7 @@ from python_multipart.multipart import MultipartParser, parse_options_header
 #: need a second file, so they are not accepted), plus ``.zip`` for DICOM series / slice folders.
 UPLOAD_SUFFIXES: tuple[str, ...] = (".npy", ".nii", ".nii.gz", ".nrrd", ".mha", ".dcm", ".zip")
 #: Form fields a request may carry besides the file.
-FORM_FIELDS: tuple[str, ...] = ("task", "question", "choices", "path", "window", "axis", "crop", "depth", "slice_spacing")
+FORM_FIELDS: tuple[str, ...] = ("task", "question", "choices", "path", "window", "reorient", "axis", "crop", "depth", "slice_spacing")
 #: The form field holding the uploaded volume.
 FILE_FIELD: str = "file"
 #: All text fields together may not exceed this many bytes.

@@ -6,15 +6,17 @@ talks to the same ``POST /predict`` route as any client (task ``preview`` for th
 
 from __future__ import annotations
 
-from pathlib import Path
+from importlib.resources import files
+from importlib.resources.abc import Traversable
 
 from fastapi import FastAPI
 from fastapi.responses import HTMLResponse, Response
 
-STATIC = Path(__file__).resolve().parent / "static"
+#: The page's folder inside the installed package.
+STATIC: Traversable = files("slicevlm.serve") / "static"
 
 
-def add_page(app: FastAPI, page: Path = STATIC / "index.html") -> None:
+def add_page(app: FastAPI, page: Traversable = STATIC / "index.html") -> None:
     """Serve ``page`` at ``GET /`` instead of LitServe's placeholder (and an empty favicon).
 
     Args:

@@ -13,7 +13,7 @@ Every request passes here first (it is registered through ``LitServer(middleware
   into the private upload folder (413 past ``--max-upload-mb``, 415 for an unknown suffix, 400 for a
   malformed body), a JSON or form body is parsed, the question and choices are validated (400), a
   ``path`` must resolve inside ``--data-dir`` (403) and exist (404), the preprocessing fields
-  (``window``, ``axis``, ``crop``, ``depth``, ``slice_spacing``) must name valid choices (400); the volume's header is then
+  (``window``, ``reorient``, ``axis``, ``crop``, ``depth``, ``slice_spacing``) must name valid choices (400); the volume's header is then
   checked by hand (413 past ``--max-voxels``, 400 for a header naming another file, a pair-file
   NIfTI, a truncated file ...), so a bad volume is refused before it is queued for the model;
   LitServe then receives a small JSON request naming the volume on disk, so no upload ever crosses a
@@ -41,14 +41,14 @@ from urllib.parse import parse_qs
 
 import anyio
 
-from server_limits import MAX_SMALL_BODY, ServerLimits
+from slicevlm.serve.server_limits import MAX_SMALL_BODY, ServerLimits
 from slicevlm.data.recipe import overrides_from_fields
 from slicevlm.errors import ConfigError
 from slicevlm.inference.errors import DataError, InputError, VolumeTooLarge, did_you_mean
 from slicevlm.inference.instructions import parse_choices, resolve_request
 from slicevlm.inference.limits import check_header
 from slicevlm.inference.paths import resolve_under
-from uploads import FORM_FIELDS, MultipartUpload, UploadRejected, extract_zip, public_message, remove_upload
+from slicevlm.serve.uploads import FORM_FIELDS, MultipartUpload, UploadRejected, extract_zip, public_message, remove_upload
 
 log = logging.getLogger(__name__)
 

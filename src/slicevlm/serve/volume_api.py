@@ -5,7 +5,7 @@ there by name). A request is the JSON the gate wrote::
 
     {"task": "ask" | "report" | "preview", "question": str, "choices": [str],
      "volume": {"kind": "upload" | "path", "path": str, "filename": str, "token": str},
-     "preprocessing": {"window": str, "axis": str, "crop": str, "depth": str, "slice_spacing_mm": float}}
+     "preprocessing": {"window": str, "reorient": str, "axis": str, "crop": str, "depth": str, "slice_spacing_mm": float}}
 
 Every answer and preview carries the preprocessing applied (the checkpoint's recipe, the server's
 options and the request's fields, in that order of precedence, lowest first), the input warnings,
@@ -38,9 +38,9 @@ from typing import Any
 import litserve as ls
 from fastapi.responses import JSONResponse
 
-from server_limits import ServerLimits
+from slicevlm.serve.server_limits import ServerLimits
 from slicevlm.llm.generation_config import DEFAULT_GENERATION, GenerationConfig
-from uploads import public_message
+from slicevlm.serve.uploads import public_message
 
 log = logging.getLogger(__name__)
 

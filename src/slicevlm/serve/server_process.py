@@ -1,4 +1,4 @@
-"""Start `server.py` as a child in its own process group, wait until healthy, stop the whole group.
+"""Start ``slicevlm serve`` as a child in its own process group, wait until healthy, stop the whole group.
 
 Used by the tests and by ``load_test.py --checkpoint`` (the server and its LitServe
 workers share one process group, which is what gets stopped)::
@@ -18,7 +18,8 @@ import time
 from pathlib import Path
 from types import TracebackType
 
-SERVER = Path(__file__).resolve().parent / "server.py"
+#: The command that starts the server (this interpreter, so the same installation).
+SERVER_COMMAND = (sys.executable, "-m", "slicevlm", "serve")
 
 
 def free_port() -> int:
@@ -32,7 +33,7 @@ class ServerProcess:
     """The server on 127.0.0.1 in a new session (process group).
 
     Args:
-        args: command-line options for ``server.py`` (``--host``/``--port`` are added).
+        args: command-line options for ``slicevlm serve`` (``--host``/``--port`` are added).
         port: the port; a free one by default.
         log_path: where stdout and stderr go; default: discarded.
         env: extra environment variables.
@@ -60,7 +61,7 @@ class ServerProcess:
         import requests
 
         output = open(self.log_path, "wb") if self.log_path else subprocess.DEVNULL
-        command = [sys.executable, str(SERVER), *self.args, "--host", "127.0.0.1", "--port", str(self.port)]
+        command = [*SERVER_COMMAND, *self.args, "--host", "127.0.0.1", "--port", str(self.port)]
         self.process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT, env=self.env, start_new_session=True)
         deadline = time.monotonic() + self.startup_timeout
         while time.monotonic() < deadline:

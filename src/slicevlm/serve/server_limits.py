@@ -1,7 +1,7 @@
 """Every limit the server enforces, in one dataclass: its command-line options and the README table.
 
 Each field carries its flag, the HTTP status a client gets when it is exceeded, and one line of
-documentation; :func:`add_limit_options` turns the fields into ``server.py`` options and
+documentation; :func:`add_limit_options` turns the fields into ``slicevlm serve`` options and
 :func:`limits_table` renders the README's table (a test keeps the README equal to it).
 """
 
@@ -14,7 +14,7 @@ from typing import Any
 
 from slicevlm.inference.instructions import MAX_QUESTION_CHARS
 from slicevlm.inference.limits import MAX_HEADER_BYTES, ReadLimits
-from uploads import MAX_FIELD_BYTES
+from slicevlm.serve.uploads import MAX_FIELD_BYTES
 
 #: JSON and urlencoded bodies may not exceed this many bytes.
 MAX_SMALL_BODY: int = 256 * 1024
