@@ -13,7 +13,8 @@ turns it into a ``jsonargparse`` parser and calls it:
 - a parameter typed as a dataclass adds that dataclass's fields as options, in a group titled by
   the dataclass docstring's first line, and is built from them before the call;
 - ``Annotated[T, Arg(parse=..., metavar=...)]`` reads a value from its text with ``parse``
-  (``"32,256,256"`` -> ``(32, 256, 256)``) and names it ``metavar`` in the usage line.
+  (``"32,256,256"`` -> ``(32, 256, 256)``), names it ``metavar`` in the usage line, and gives the
+  option another ``flag`` than the parameter's name (``as_json`` -> ``--json``).
 
 A value the parser refuses stops the command with exit status 2 and the usage, as argparse does.
 """
@@ -22,15 +23,17 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import inspect
 import types
 import typing
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import docstring_parser
-from jsonargparse import ArgumentParser, DefaultHelpFormatter
+if TYPE_CHECKING:  # jsonargparse and docstring_parser load when a parser is built: importing a tool stays light
+    import docstring_parser
+    from jsonargparse import ArgumentParser
 
 
 @dataclass(frozen=True)
@@ -41,10 +44,13 @@ class Arg:
         parse: Reads the value from its command-line text; raises ``argparse.ArgumentTypeError``
             or ``ValueError`` on bad text. A value that is not text (a default) is kept as it is.
         metavar: The value's name in the usage line (``OUT.png``, ``MM``).
+        flag: The option's name when it cannot be the parameter's (``--json`` for ``as_json``,
+            which must not hide the ``json`` module).
     """
 
     parse: Callable[[str], Any] | None = None
     metavar: str | None = None
+    flag: str | None = None
 
 
 class TextParser:
@@ -62,16 +68,21 @@ class TextParser:
             raise argparse.ArgumentTypeError(str(error)) from error
 
 
-class HelpFormatter(DefaultHelpFormatter, argparse.RawDescriptionHelpFormatter):
+@functools.cache
+def help_formatter() -> type:
     """jsonargparse's help (types and defaults shown) that keeps the description's own line breaks."""
+    from jsonargparse import DefaultHelpFormatter
 
-    def _get_type_str(self, action: argparse.Action) -> str | None:
-        if isinstance(action.type, TextParser):
-            return action.type.label
-        hint = action.type if action.type is not None else getattr(action, "_typehint", None)
-        if isinstance(hint, type):
-            return hint.__name__
-        return super()._get_type_str(action)
+    class HelpFormatter(DefaultHelpFormatter, argparse.RawDescriptionHelpFormatter):
+        def _get_type_str(self, action: argparse.Action) -> str | None:
+            if isinstance(action.type, TextParser):
+                return action.type.label
+            hint = action.type if action.type is not None else getattr(action, "_typehint", None)
+            if isinstance(hint, type):
+                return hint.__name__
+            return super()._get_type_str(action)
+
+    return HelpFormatter
 
 
 def _split_annotated(hint: Any) -> tuple[Any, Arg]:
@@ -91,6 +102,8 @@ def _without_none(hint: Any) -> Any:
 
 
 def _docstring(target: Callable[..., Any]) -> docstring_parser.Docstring:
+    import docstring_parser
+
     return docstring_parser.parse(inspect.getdoc(target) or "")
 
 
@@ -107,13 +120,14 @@ def _add_argument(container: Any, name: str, param: inspect.Parameter, hint: Any
     if extra.metavar:
         kwargs["metavar"] = extra.metavar
     positional = param.default is inspect.Parameter.empty
+    flag = extra.flag or "--" + name.replace("_", "-")
     if not positional:
         kwargs["default"] = param.default
     value_hint = _without_none(hint)
     if value_hint is bool:
         if param.default is not False:
             raise TypeError(f"parameter {name!r}: a bool option must default to False (it becomes a switch)")
-        container.add_argument("--" + name.replace("_", "-"), action="store_true", **kwargs)
+        container.add_argument(flag, action="store_true", dest=name, **kwargs)
         return
     if typing.get_origin(value_hint) is list:
         kwargs["nargs"] = "+"
@@ -124,10 +138,10 @@ def _add_argument(container: Any, name: str, param: inspect.Parameter, hint: Any
         kwargs["choices"] = typing.get_args(value_hint)
     else:
         kwargs["type"] = value_hint if "nargs" in kwargs else hint
-    flags = [name] if positional else ["--" + name.replace("_", "-")]
-    if not positional:
-        kwargs["dest"] = name
-    container.add_argument(*flags, **kwargs)
+    if positional:
+        container.add_argument(name, **kwargs)
+    else:
+        container.add_argument(flag, dest=name, **kwargs)
 
 
 def _add_parameters(parser: ArgumentParser, container: Any, target: Callable[..., Any]) -> None:
@@ -152,10 +166,12 @@ def build_parser(function: Callable[..., Any], prog: str, description: str | Non
         prog: the command as typed (``"slicevlm synth"``).
         description: the help's description (default: the function docstring's text before ``Args:``).
     """
+    from jsonargparse import ArgumentParser
+
     parser = ArgumentParser(
         prog=prog,
         description=description_of(function) if description is None else description,
-        formatter_class=HelpFormatter,
+        formatter_class=help_formatter(),
     )
     _add_parameters(parser, parser, function)
     return parser
