@@ -4,7 +4,8 @@ Every ``slicevlm`` tool is one typed function (or takes one options dataclass); 
 turns it into a ``jsonargparse`` parser and calls it:
 
 - a parameter without a default is a positional argument, one with a default an option named
-  like the parameter with dashes (``max_new_tokens`` -> ``--max-new-tokens``);
+  like the parameter with dashes (``max_new_tokens`` -> ``--max-new-tokens``); a keyword-only
+  parameter (after ``*``, or a field of a ``kw_only`` dataclass) without a default is a required option;
 - the type hint checks the value (``int``, ``float``, ``str``, ``Path``, ``X | None``); a
   ``Literal[...]`` lists the choices; ``list[X]`` takes one or more values (``--seeds 0 1 2``);
   ``bool = False`` is a switch (``--json``);
@@ -119,10 +120,13 @@ def _add_argument(container: Any, name: str, param: inspect.Parameter, hint: Any
     kwargs: dict[str, Any] = {"help": help_text.replace("%", "%%")}
     if extra.metavar:
         kwargs["metavar"] = extra.metavar
-    positional = param.default is inspect.Parameter.empty
+    required = param.default is inspect.Parameter.empty
+    positional = required and param.kind is not inspect.Parameter.KEYWORD_ONLY
     flag = extra.flag or "--" + name.replace("_", "-")
-    if not positional:
+    if not required:
         kwargs["default"] = param.default
+    elif not positional:
+        kwargs["required"] = True
     value_hint = _without_none(hint)
     if value_hint is bool:
         if param.default is not False:
@@ -133,7 +137,8 @@ def _add_argument(container: Any, name: str, param: inspect.Parameter, hint: Any
         kwargs["nargs"] = "+"
         value_hint = typing.get_args(value_hint)[0]
     if extra.parse is not None:
-        kwargs["type"] = TextParser(extra.parse, extra.metavar or name.upper())
+        label = value_hint.__name__ if isinstance(value_hint, type) else str(value_hint)
+        kwargs["type"] = TextParser(extra.parse, label)
     elif typing.get_origin(value_hint) is Literal:
         kwargs["choices"] = typing.get_args(value_hint)
     else:
@@ -142,6 +147,14 @@ def _add_argument(container: Any, name: str, param: inspect.Parameter, hint: Any
         container.add_argument(name, **kwargs)
     else:
         container.add_argument(flag, dest=name, **kwargs)
+
+
+def add_options(container: Any, target: Callable[..., Any]) -> None:
+    """Add the parameters of `target` (a function or dataclass) to `container`: a parser or an argument group.
+
+    Works on a plain ``argparse`` parser as well, for a command line not built by :func:`build_parser`.
+    """
+    _add_parameters(container, container, target)
 
 
 def _add_parameters(parser: ArgumentParser, container: Any, target: Callable[..., Any]) -> None:
