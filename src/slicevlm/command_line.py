@@ -133,7 +133,7 @@ def _add_argument(container: Any, name: str, param: inspect.Parameter, hint: Any
             raise TypeError(f"parameter {name!r}: a bool option must default to False (it becomes a switch)")
         container.add_argument(flag, action="store_true", dest=name, **kwargs)
         return
-    if typing.get_origin(value_hint) is list:
+    if typing.get_origin(value_hint) is list and extra.parse is None:
         kwargs["nargs"] = "+"
         value_hint = typing.get_args(value_hint)[0]
     if extra.parse is not None:
@@ -160,7 +160,13 @@ def add_options(container: Any, target: Callable[..., Any]) -> None:
 def _add_parameters(parser: ArgumentParser, container: Any, target: Callable[..., Any]) -> None:
     hints = typing.get_type_hints(target, include_extras=True)
     helps = {param.arg_name: param.description or "" for param in _docstring(target).params}
+    factories = {
+        field.name: field.default_factory for field in dataclasses.fields(target)  # type: ignore[arg-type]
+        if field.default_factory is not dataclasses.MISSING
+    } if dataclasses.is_dataclass(target) else {}
     for name, param in inspect.signature(target).parameters.items():
+        if name in factories:  # a dataclass field's `default_factory` gives the option's default
+            param = param.replace(default=factories[name]())
         hint = hints.get(name, inspect.Parameter.empty)
         if hint is inspect.Parameter.empty:
             raise TypeError(f"parameter {name!r} of {target.__qualname__} needs a type hint to become an option")
@@ -198,6 +204,14 @@ def _arguments(target: Callable[..., Any], values: dict[str, Any]) -> dict[str, 
         hint = hints[name]
         arguments[name] = hint(**_arguments(hint, values)) if dataclasses.is_dataclass(hint) else values[name]
     return arguments
+
+
+def parse_arguments(
+    function: Callable[..., Any], argv: list[str] | None, prog: str, description: str | None = None
+) -> dict[str, Any]:
+    """`function`'s keyword arguments as `argv` gives them (dataclass parameters built)."""
+    parsed = build_parser(function, prog, description).parse_args(argv)
+    return _arguments(function, dict(vars(parsed)))
 
 
 def call(function: Callable[..., Any], parsed: Any) -> Any:
