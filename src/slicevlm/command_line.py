@@ -117,7 +117,7 @@ def description_of(target: Callable[..., Any]) -> str:
 def _add_argument(container: Any, name: str, param: inspect.Parameter, hint: Any, help_text: str) -> None:
     """One parameter -> one positional argument or option on `container` (a parser or a group)."""
     hint, extra = _split_annotated(hint)
-    kwargs: dict[str, Any] = {"help": help_text.replace("%", "%%")}
+    kwargs: dict[str, Any] = {"help": help_text}
     if extra.metavar:
         kwargs["metavar"] = extra.metavar
     required = param.default is inspect.Parameter.empty
