@@ -2,8 +2,11 @@
 
 `slicevlm COMMAND [ARGS]` (or `python -m slicevlm COMMAND`) dispatches to the function named here.
 Lightning's own subcommands (fit, validate, test, predict) go to the LightningCLI in `slicevlm.cli`;
-every other command is a small `main(argv) -> int` in the module that owns the work, imported only
-when it is called so `slicevlm --help` stays fast.
+every other command is a `main(argv) -> int` in the module that owns the work, imported only when it
+is called so `slicevlm --help` stays fast (no torch, no jsonargparse). Each tool's options are the
+parameters of one typed function (or options dataclass) in that module, turned into a parser by
+`slicevlm.command_line` (jsonargparse): the signature is the command line, the docstring its help.
+A command whose `main(argv)` parses its own arguments is registered the same way, with one line.
 
 A user error (any `slicevlm.errors.SliceVLMError`: a bad config value, missing weights or data, an
 unreadable input file, a missing optional package) prints as one `slicevlm COMMAND: error: ...`
@@ -19,7 +22,7 @@ import sys
 
 LIGHTNING_SUBCOMMANDS = ("fit", "validate", "test", "predict")
 
-#: command -> ("module:function", one-line help)
+#: command -> ("module:function", one-line help); the function is `main(argv: list[str] | None) -> int`.
 COMMANDS: dict[str, tuple[str, str]] = {
     "synth": ("slicevlm.data.synth:main", "write the synthetic 3D VQA testbed in the M3D layout"),
     "check-data": ("slicevlm.data.check:main", "check an M3D data root: missing files, bad rows, leakage"),

@@ -14,10 +14,10 @@ model by its hub id), so such a folder is refused unless `--allow-local-models` 
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
+from slicevlm.command_line import run_command
 from slicevlm.errors import ConfigError, MissingFileError, SliceVLMError
 
 
@@ -98,25 +98,23 @@ def upload_checkpoint(
     return str(getattr(commit, "commit_url", commit))
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The `slicevlm upload` command line."""
-    parser = argparse.ArgumentParser(
-        prog="slicevlm upload",
-        description="Upload a checkpoint folder to a Hugging Face model repo; load it anywhere with --checkpoint REPO_ID.",
-    )
-    parser.add_argument("checkpoint", type=Path, help="the checkpoint folder a training run wrote (e.g. runs/demo/checkpoint)")
-    parser.add_argument("repo_id", help="the model repo, user/name (created when missing)")
-    parser.add_argument("--private", action="store_true", help="create the repo private")
-    parser.add_argument("--message", default=None, help="commit message (default: the stage and package version)")
-    parser.add_argument(
-        "--allow-local-models", action="store_true", help="upload even if model.yaml names models by local paths outside the folder"
-    )
-    return parser
+def upload(
+    checkpoint: Path, repo_id: str, private: bool = False, message: str | None = None, allow_local_models: bool = False
+) -> int:
+    """Upload a checkpoint folder to a Hugging Face model repo; load it anywhere with --checkpoint REPO_ID.
+
+    Args:
+        checkpoint: the checkpoint folder a training run wrote (e.g. runs/demo/checkpoint)
+        repo_id: the model repo, user/name (created when missing)
+        private: create the repo private
+        message: commit message (default: the stage and package version)
+        allow_local_models: upload even if model.yaml names models by local paths outside the folder
+    """
+    url = upload_checkpoint(checkpoint, repo_id, private, message, allow_local_models)
+    print(f"upload: {checkpoint} -> {url}\nLoad it with --checkpoint {repo_id}", file=sys.stdout)
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     """`slicevlm upload CHECKPOINT REPO_ID [--private] [--message TEXT] [--allow-local-models]`."""
-    args = build_parser().parse_args(argv)
-    url = upload_checkpoint(args.checkpoint, args.repo_id, args.private, args.message, args.allow_local_models)
-    print(f"upload: {args.checkpoint} -> {url}\nLoad it with --checkpoint {args.repo_id}", file=sys.stdout)
-    return 0
+    return run_command(upload, argv, prog="slicevlm upload")

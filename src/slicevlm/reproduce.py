@@ -23,15 +23,20 @@ warnings are hidden unless `--verbose` is given.
 
 from __future__ import annotations
 
-import argparse
 import json
 import statistics
 from collections.abc import Callable
+from dataclasses import KW_ONLY, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
+
+from slicevlm import command_line
 
 from slicevlm.errors import SliceVLMError, show_traceback_if_debug
 from slicevlm.shipped_configs import config_path
+
+if TYPE_CHECKING:
+    from jsonargparse import ArgumentParser
 
 #: Receives one progress line per step (see :class:`slicevlm.console.Progress`).
 ProgressFn = Callable[[str], None]
@@ -237,7 +242,7 @@ def controls_markdown(rows: dict[str, Any]) -> str:
             + "\n".join(markdown_table(header, body)) + "\n")
 
 
-def run(args: argparse.Namespace, progress: ProgressFn = _silent) -> str:
+def run(args: ReproduceOptions, progress: ProgressFn = _silent) -> str:
     """Do the work of one `reproduce` call; returns the markdown printed at the end.
 
     Args:
@@ -314,53 +319,92 @@ def run(args: argparse.Namespace, progress: ProgressFn = _silent) -> str:
     return text
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="slicevlm reproduce", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("table", choices=sorted(TABLE_TASKS), help="which paper table to reproduce")
-    parser.add_argument("--data", required=True, help="M3D data root, or 'synthetic' for the CPU twin")
-    parser.add_argument("--checkpoint", default="runs/stage2/checkpoint", help="checkpoint folder to evaluate (real data)")
-    parser.add_argument("--ablation-root", default="runs/ablations", help="table8: folder holding <ablation>/checkpoint")
-    parser.add_argument("--out", default="runs/reproduce", help="predictions, summaries and reproduction.md go under OUT/TABLE/")
-    parser.add_argument("--protocol", default="m3d", choices=("m3d", "coco"), help="metric protocol (the paper's is m3d)")
-    parser.add_argument("--bertscore-model", default="roberta-large", help="BERTScore model (hub name in the cache, or a folder)")
-    parser.add_argument("--no-bertscore", action="store_true", help="leave BERTScore out")
-    parser.add_argument("--batch-size", type=int, default=8, help="generation batch size")
-    parser.add_argument("--max-samples", type=int, default=None, help="evaluate at most this many samples per task")
-    parser.add_argument("--device", default="auto", help="auto, cpu or cuda")
-    parser.add_argument("--controls", nargs="+", choices=("swapped", "blank", "none"), default=["swapped"],
-                        help="image-reliance controls: also ask every question of another case's volume (swapped) "
-                        "and/or an all-zero volume (blank); 'none' for own volumes only (default: swapped)")
-    parser.add_argument("--control-seed", type=int, default=0, help="seed of the case derangement of --controls swapped")
-    parser.add_argument("--verbose", action="store_true",
-                        help="show the libraries' own output too (Lightning tips and warnings, model summaries, loading bars)")
-    synthetic = parser.add_argument_group("synthetic twin (--data synthetic)")
-    synthetic.add_argument("--work", default="runs/reproduce-synthetic", help="where the testbed, tiny models and runs go")
-    synthetic.add_argument("--n", type=int, default=160, help="synthetic cases")
-    synthetic.add_argument("--seeds", type=int, nargs="+", default=[0], help="training seeds (table8: mean ± 95%% CI)")
-    synthetic.add_argument("--max-steps", type=int, default=None, help="cap optimiser steps per stage (smoke runs)")
-    synthetic.add_argument("--tiny-models", default=None,
-                           help="folder of tiny models to use (e.g. runs/tiny after make demo); default WORK/tiny, written if missing")
-    return parser
+Table = Literal["table2", "table3", "table4", "table8"]
 
 
-def main(argv: list[str]) -> int:
-    """Entry point of `slicevlm reproduce`."""
+@dataclass
+class ReproduceOptions:
+    """reproduction
+
+    Attributes:
+        table: which paper table to reproduce
+        data: M3D data root, or 'synthetic' for the CPU twin
+        checkpoint: checkpoint folder to evaluate (real data)
+        ablation_root: table8: folder holding <ablation>/checkpoint
+        out: predictions, summaries and reproduction.md go under OUT/TABLE/
+        protocol: metric protocol (the paper's is m3d)
+        bertscore_model: BERTScore model (hub name in the cache, or a folder)
+        no_bertscore: leave BERTScore out
+        batch_size: generation batch size
+        max_samples: evaluate at most this many samples per task
+        device: auto, cpu or cuda
+        controls: image-reliance controls: also ask every question of another case's volume (swapped)
+            and/or an all-zero volume (blank); 'none' for own volumes only
+        control_seed: seed of the case derangement of --controls swapped
+        verbose: show the libraries' own output too (Lightning tips and warnings, model summaries, loading bars)
+        work: synthetic twin: where the testbed, tiny models and runs go
+        n: synthetic twin: synthetic cases
+        seeds: synthetic twin: training seeds (table8: mean ± 95% CI)
+        max_steps: synthetic twin: cap optimiser steps per stage (smoke runs)
+        tiny_models: synthetic twin: folder of tiny models to use (e.g. runs/tiny after make demo);
+            default WORK/tiny, written if missing
+    """
+
+    table: Table
+    _: KW_ONLY
+    data: str
+    checkpoint: str = "runs/stage2/checkpoint"
+    ablation_root: str = "runs/ablations"
+    out: str = "runs/reproduce"
+    protocol: Literal["m3d", "coco"] = "m3d"
+    bertscore_model: str = "roberta-large"
+    no_bertscore: bool = False
+    batch_size: int = 8
+    max_samples: int | None = None
+    device: str = "auto"
+    controls: list[Literal["swapped", "blank", "none"]] = field(default_factory=lambda: ["swapped"])
+    control_seed: int = 0
+    verbose: bool = False
+    work: str = "runs/reproduce-synthetic"
+    n: int = 160
+    seeds: list[int] = field(default_factory=lambda: [0])
+    max_steps: int | None = None
+    tiny_models: str | None = None
+
+
+def reproduce(options: ReproduceOptions) -> int:
+    """Evaluate a checkpoint (or the synthetic twin) and print paper-vs-ours tables.
+
+    Exit status: 0 done, 2 missing inputs or data the run cannot use (message on stderr).
+
+    Args:
+        options: what to reproduce, on which data and how
+    """
     import sys
 
     from slicevlm.console import Progress, library_noise
     from slicevlm.data.errors import DataError
 
-    args = build_parser().parse_args(argv)
     progress = Progress("reproduce")
-    what = "the synthetic twin (testbed, tiny models, stage 1 + stage 2 training, evaluation)" if args.data == "synthetic" \
-        else f"a checkpoint on the M3D data in {args.data}"
-    progress(f"{args.table}: {what}" + ("" if args.verbose else "; --verbose shows the libraries' own output"))
+    what = "the synthetic twin (testbed, tiny models, stage 1 + stage 2 training, evaluation)" if options.data == "synthetic" \
+        else f"a checkpoint on the M3D data in {options.data}"
+    progress(f"{options.table}: {what}" + ("" if options.verbose else "; --verbose shows the libraries' own output"))
     try:
-        with library_noise(args.verbose):
-            text = run(args, progress)
+        with library_noise(options.verbose):
+            text = run(options, progress)
         print(text)
     except (ReproduceError, DataError) as error:  # missing inputs, or data the run cannot use
         print(f"slicevlm reproduce: {error}", file=sys.stderr)
         show_traceback_if_debug(error)
         return 2
     return 0
+
+
+def build_parser() -> ArgumentParser:
+    """The `slicevlm reproduce` command line (from :class:`ReproduceOptions`)."""
+    return command_line.build_parser(reproduce, prog="slicevlm reproduce", description=__doc__)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of `slicevlm reproduce`."""
+    return command_line.run_command(reproduce, argv, prog="slicevlm reproduce", description=__doc__)

@@ -9,10 +9,13 @@ is timed separately from the steady state.
 
 from __future__ import annotations
 
-import argparse
 import json
 import time
 from pathlib import Path
+from typing import Annotated, Literal
+
+from slicevlm.command_line import Arg, run_command
+from slicevlm.data.synth import parse_shape
 
 
 def measure(
@@ -68,40 +71,47 @@ def measure(
     }
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Print volumes/s per worker count; ``--json OUT`` also writes them."""
-    from slicevlm.data.synth import parse_shape
+def data_loading(
+    data_root: str,
+    workers: list[int] = [0, 2],  # noqa: B006 (read only: the parser's default)
+    batches: int = 20,
+    batch_size: int = 12,
+    volume_size: Annotated[tuple[int, int, int], Arg(parse=parse_shape, metavar="D,H,W")] = (50, 224, 224),
+    split: Literal["train", "val", "test"] = "train",
+    json_out: Annotated[str | None, Arg(flag="--json", metavar="OUT")] = None,
+) -> int:
+    """Data loading throughput: volumes/s from disk to a batch, per DataLoader worker count.
 
-    parser = argparse.ArgumentParser(prog="python -m slicevlm.bench.data_loading", description=__doc__.split("\n")[0])
-    parser.add_argument("data_root", help="an M3D data root (e.g. `slicevlm synth` output)")
-    parser.add_argument("--workers", type=int, nargs="+", default=[0, 2], help="worker counts to compare (default 0 2)")
-    parser.add_argument("--batches", type=int, default=20, help="batches timed per worker count (default 20)")
-    parser.add_argument("--batch-size", type=int, default=12, help="volumes per batch (default 12)")
-    parser.add_argument("--volume-size", type=parse_shape, default=(50, 224, 224), help="D,H,W (default 50,224,224)")
-    parser.add_argument(
-        "--split", default="train", choices=("train", "val", "test"), help="caption split read (default train)"
-    )
-    parser.add_argument("--json", metavar="OUT", help="write the results to this JSON file")
-    args = parser.parse_args(argv)
-    results = [
-        measure(args.data_root, w, args.batches, args.batch_size, args.volume_size, args.split) for w in args.workers
-    ]
+    Args:
+        data_root: an M3D data root (e.g. `slicevlm synth` output)
+        workers: worker counts to compare
+        batches: batches timed per worker count
+        batch_size: volumes per batch
+        volume_size: D,H,W of the batches
+        split: caption split read
+        json_out: write the results to this JSON file
+    """
+    results = [measure(data_root, w, batches, batch_size, volume_size, split) for w in workers]
     base = results[0]["overall_volumes_per_s"] or float("nan")
-    if any(r["volumes"] < args.batches * args.batch_size for r in results):
-        timed = (args.batches + 1) * args.batch_size
-        print(f"note: the {args.split} split holds fewer than {timed} volumes; timed what there is")
-    print(f"data loading, {args.data_root}, volumes -> {tuple(args.volume_size)}, batch {args.batch_size}")
+    if any(r["volumes"] < batches * batch_size for r in results):
+        print(f"note: the {split} split holds fewer than {(batches + 1) * batch_size} volumes; timed what there is")
+    print(f"data loading, {data_root}, volumes -> {tuple(volume_size)}, batch {batch_size}")
     header = ("workers", "first batch s", "volumes", "vol/s after 1st", "vol/s overall", "overall vs 1st row")
     print("{:>8} {:>14} {:>8} {:>16} {:>14} {:>19}".format(*header))
     for r in results:
         ratio = r["overall_volumes_per_s"] / base
         print(
-            f"{r['workers']:>8} {r['first_batch_s']:>14.3f} {r['volumes'] + args.batch_size:>8} "
+            f"{r['workers']:>8} {r['first_batch_s']:>14.3f} {r['volumes'] + batch_size:>8} "
             f"{r['volumes_per_s']:>16.1f} {r['overall_volumes_per_s']:>14.1f} {ratio:>18.2f}x"
         )
-    if args.json:
-        Path(args.json).write_text(json.dumps({"data_root": args.data_root, "results": results}, indent=1), encoding="utf-8")
+    if json_out:
+        Path(json_out).write_text(json.dumps({"data_root": data_root, "results": results}, indent=1), encoding="utf-8")
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Print volumes/s per worker count; ``--json OUT`` also writes them."""
+    return run_command(data_loading, argv, prog="python -m slicevlm.bench.data_loading")
 
 
 if __name__ == "__main__":

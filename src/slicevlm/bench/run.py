@@ -16,10 +16,14 @@ import argparse
 import datetime as dt
 import gc
 import json
-from pathlib import Path
 import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Literal
 
 import torch
+
+from slicevlm.command_line import Arg, parse_arguments
 
 SUITES = ("latency", "decode", "vision", "eval", "train")
 
@@ -31,37 +35,65 @@ def _volume_size(text: str) -> tuple[int, int, int]:
     return tuple(int(p) for p in parts)  # type: ignore[return-value]
 
 
-def _suites(text: str) -> list[str]:
-    chosen = [s.strip() for s in text.split(",") if s.strip()]
+def _suites(text: str) -> tuple[str, ...]:
+    chosen = tuple(s.strip() for s in text.split(",") if s.strip())
     unknown = [s for s in chosen if s not in SUITES]
     if unknown:
         raise argparse.ArgumentTypeError(f"unknown suite(s) {unknown}; choose from {', '.join(SUITES)}")
     return chosen
 
 
-def parse_args(argv: list[str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="slicevlm bench", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--device", choices=("cpu", "cuda"), default="cuda" if torch.cuda.is_available() else "cpu")
-    parser.add_argument("--size", choices=("tiny", "full"), default="tiny", help="tiny models, or ViT-B/16 + LLaMA-2-7B (random weights, bf16, cuda)")
-    parser.add_argument("--suite", type=_suites, default=list(SUITES), help=f"comma list of {', '.join(SUITES)} (default: all)")
-    parser.add_argument("--json", type=Path, default=None, help="write every figure and raw timing here")
-    parser.add_argument("--workdir", type=Path, default=Path("runs/bench"), help="where the tiny models are written (tokenizer for full size too)")
-    parser.add_argument("--volume-size", type=_volume_size, default=None, help="D,H,W of the synthetic volumes (default 50,224,224 full, 50,64,64 tiny)")
-    parser.add_argument("--repeats", type=int, default=5, help="timed runs per measurement (median reported)")
-    parser.add_argument("--warmup", type=int, default=2, help="untimed runs before each measurement")
-    parser.add_argument("--answer-tokens", type=int, default=8, help="closed-VQA answer length (latency, eval)")
-    parser.add_argument("--decode-tokens", type=int, default=None, help="tokens for the per-token decode figure (default 128 cuda, 32 cpu)")
-    parser.add_argument("--eval-batch", type=int, default=None, help="questions per evaluation batch (default 32 cuda, 8 cpu)")
-    parser.add_argument("--train-batch", type=int, default=None, help="samples per training step (default 8 cuda, 4 cpu)")
-    parser.add_argument("--train-steps", type=int, default=None, help="timed training steps per arm (default 8)")
-    parser.add_argument(
-        "--compile-mode", default="auto", help="also time a torch.compile'd decode step (cuda): a torch.compile mode, 'none', or 'auto' (= 'default' on cuda)"
-    )
-    parser.add_argument("--peak-tflops", type=float, default=None, help="bf16 peak for MFU when the GPU is not in the built-in table")
-    return parser.parse_args(argv)
+@dataclass(kw_only=True)
+class BenchOptions:
+    """benchmark
+
+    Attributes:
+        device: where to measure (default: cuda when torch sees one)
+        size: tiny models, or ViT-B/16 + LLaMA-2-7B (random weights, bf16, cuda)
+        suite: comma list of SUITE_NAMES (default: all)
+        json: write every figure and raw timing here
+        workdir: where the tiny models are written (tokenizer for full size too)
+        volume_size: D,H,W of the synthetic volumes (default 50,224,224 full, 50,64,64 tiny)
+        repeats: timed runs per measurement (median reported)
+        warmup: untimed runs before each measurement
+        answer_tokens: closed-VQA answer length (latency, eval)
+        decode_tokens: tokens for the per-token decode figure (default 128 cuda, 32 cpu)
+        eval_batch: questions per evaluation batch (default 32 cuda, 8 cpu)
+        train_batch: samples per training step (default 8 cuda, 4 cpu)
+        train_steps: timed training steps per arm (default 8)
+        compile_mode: also time a torch.compile'd decode step (cuda): a torch.compile mode, 'none', or
+            'auto' (= 'default' on cuda)
+        peak_tflops: bf16 peak for MFU when the GPU is not in the built-in table
+    """
+
+    device: Literal["cpu", "cuda"] = "cuda" if torch.cuda.is_available() else "cpu"
+    size: Literal["tiny", "full"] = "tiny"
+    suite: Annotated[tuple[str, ...], Arg(parse=_suites, metavar="SUITE,...")] = SUITES
+    json: Path | None = None
+    workdir: Path = Path("runs/bench")
+    volume_size: Annotated[tuple[int, int, int] | None, Arg(parse=_volume_size, metavar="D,H,W")] = None
+    repeats: int = 5
+    warmup: int = 2
+    answer_tokens: int = 8
+    decode_tokens: int | None = None
+    eval_batch: int | None = None
+    train_batch: int | None = None
+    train_steps: int | None = None
+    compile_mode: str = "auto"
+    peak_tflops: float | None = None
+    #: The command line as given (recorded in the JSON); not an option.
+    argv: list[str] = field(default_factory=list, init=False)
 
 
-def _check_device(args: argparse.Namespace) -> torch.device:
+BenchOptions.__doc__ = (BenchOptions.__doc__ or "").replace("SUITE_NAMES", ", ".join(SUITES))
+
+
+def parse_args(argv: list[str]) -> BenchOptions:
+    """The options `argv` gives (exits with status 2 and the usage on a bad value)."""
+    return parse_arguments(bench, argv, prog="slicevlm bench", description=__doc__)["options"]
+
+
+def _check_device(args: BenchOptions) -> torch.device:
     if args.device == "cuda" and not torch.cuda.is_available():
         raise SystemExit("slicevlm bench: --device cuda but torch sees no CUDA device; run `make bench-cpu` (--device cpu --size tiny) here.")
     if args.size == "full" and args.device != "cuda":
@@ -75,11 +107,11 @@ def _compile_mode(text: str, device: torch.device) -> str | None:
     return None if text == "none" else text
 
 
-def _on_gpu(args: argparse.Namespace, gpu: int, cpu: int, given: int | None) -> int:
+def _on_gpu(args: BenchOptions, gpu: int, cpu: int, given: int | None) -> int:
     return given if given is not None else gpu if args.device == "cuda" else cpu
 
 
-def run(args: argparse.Namespace) -> dict:
+def run(args: BenchOptions) -> dict:
     """Build the model once, run the chosen suites (training last: it attaches LoRA), return the record."""
     from slicevlm.bench import inference, training
     from slicevlm.bench.models import build
@@ -144,19 +176,28 @@ def run(args: argparse.Namespace) -> dict:
     }
 
 
+def bench(options: BenchOptions) -> int:
+    """Speed benchmarks printed as ratios measured side by side.
+
+    Args:
+        options: what to measure, where, and how often
+    """
+    record = run(options)
+    print(f"\n{record['machine']['device']} · torch {record['machine']['torch']} · {record['date']} · size {record['size']}\n")
+    print(record["table"])
+    if options.json is not None:
+        options.json.parent.mkdir(parents=True, exist_ok=True)
+        options.json.write_text(json.dumps(record, indent=2), encoding="utf-8")
+        print(f"\nwrote {options.json}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmarks, print the markdown table, write the JSON; returns 0."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    args = parse_args(argv)
-    args.argv = argv
-    record = run(args)
-    print(f"\n{record['machine']['device']} · torch {record['machine']['torch']} · {record['date']} · size {record['size']}\n")
-    print(record["table"])
-    if args.json is not None:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(record, indent=2), encoding="utf-8")
-        print(f"\nwrote {args.json}")
-    return 0
+    options = parse_args(argv)
+    options.argv = argv
+    return bench(options)
 
 
 if __name__ == "__main__":

@@ -15,7 +15,6 @@ are dropped.
 
 from __future__ import annotations
 
-import argparse
 import csv
 import io
 import json
@@ -23,9 +22,11 @@ import os
 import sys
 from collections import defaultdict
 from pathlib import Path
+from typing import Annotated
 
 from tqdm import tqdm
 
+from slicevlm.command_line import Arg, run_command
 from slicevlm.data.duplicates import duplicate_groups
 from slicevlm.data.errors import DataError
 from slicevlm.data.limits import entry_path_problem
@@ -336,28 +337,42 @@ def format_report(report: dict, limit: int = 20) -> str:
     return "\n".join(lines)
 
 
-def main(argv: list[str]) -> int:
-    """``slicevlm check-data DATA_ROOT [--json] [--deep] [--strict] [--write-case-disjoint-split OUT_DIR]``."""
-    parser = argparse.ArgumentParser(prog="slicevlm check-data", description=__doc__.split("\n")[0])
-    parser.add_argument("data_root", help="folder holding M3D_Cap.json, the VQA CSVs and M3D_Cap_npy/")
-    parser.add_argument("--cap-json", default="M3D_Cap.json", help="caption index name (default M3D_Cap.json)")
-    parser.add_argument("--json", action="store_true", help="print the full report as JSON")
-    parser.add_argument("--deep", action="store_true", help="load every volume fully (slow) instead of reading headers")
-    parser.add_argument("--captions-only", action="store_true", help="check M3D-Cap only (no VQA CSVs expected)")
-    parser.add_argument("--strict", action="store_true", help="exit 3 when train and test share cases (by folder or content)")
-    parser.add_argument("--no-duplicates", action="store_true", help="skip hashing volumes and reports for duplicates")
-    parser.add_argument("--write-case-disjoint-split", metavar="OUT_DIR", help="write json/CSVs without case leakage")
-    args = parser.parse_args(argv)
-    vqa_files = {} if args.captions_only else None
-    report = check_data_root(args.data_root, args.cap_json, vqa_files, deep=args.deep, duplicates=not args.no_duplicates)
-    if args.write_case_disjoint_split:
+def check_data(
+    data_root: str,
+    cap_json: str = "M3D_Cap.json",
+    as_json: Annotated[bool, Arg(flag="--json")] = False,
+    deep: bool = False,
+    captions_only: bool = False,
+    strict: bool = False,
+    no_duplicates: bool = False,
+    split_dir: Annotated[str | None, Arg(flag="--write-case-disjoint-split", metavar="OUT_DIR")] = None,
+) -> int:
+    """What is wrong with an M3D data root, counted and listed.
+
+    Exit status: 0 clean, 1 errors found (or the split could not be written), 3 train/test
+    leakage under --strict.
+
+    Args:
+        data_root: folder holding M3D_Cap.json, the VQA CSVs and M3D_Cap_npy/
+        cap_json: caption index name
+        as_json: print the full report as JSON
+        deep: load every volume fully (slow) instead of reading headers
+        captions_only: check M3D-Cap only (no VQA CSVs expected)
+        strict: exit 3 when train and test share cases (by folder or content)
+        no_duplicates: skip hashing volumes and reports for duplicates
+        split_dir: write json/CSVs without case leakage
+    """
+    vqa_files = {} if captions_only else None
+    report = check_data_root(data_root, cap_json, vqa_files, deep=deep, duplicates=not no_duplicates)
+    if split_dir:
         linked = [group["cases"] for groups in report["duplicates"].values() for group in groups]
         try:
-            dropped = write_case_disjoint_split(args.data_root, args.write_case_disjoint_split, args.cap_json, vqa_files, linked)
+            dropped = write_case_disjoint_split(data_root, split_dir, cap_json, vqa_files, linked)
         except DataError as e:
-            parser.exit(1, f"slicevlm check-data: error: {e}\n")
-        report["case_disjoint_split"] = {"out_dir": args.write_case_disjoint_split, "dropped": dropped}
-    if args.json:
+            print(f"slicevlm check-data: error: {e}", file=sys.stderr)
+            return 1
+        report["case_disjoint_split"] = {"out_dir": split_dir, "dropped": dropped}
+    if as_json:
         print(json.dumps(report, indent=1))
     else:
         print(format_report(report))
@@ -365,6 +380,11 @@ def main(argv: list[str]) -> int:
             split = report["case_disjoint_split"]
             print(f"wrote a case-disjoint split to {split['out_dir']} (dropped {split['dropped']})")
     if report["n_errors"]:
-        print(f"check-data: {report['n_errors']} errors in {args.data_root}", file=sys.stderr)
+        print(f"check-data: {report['n_errors']} errors in {data_root}", file=sys.stderr)
         return 1
-    return 3 if args.strict and report["n_leaked_cases"] else 0
+    return 3 if strict and report["n_leaked_cases"] else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``slicevlm check-data DATA_ROOT [--json] [--deep] [--strict] [--write-case-disjoint-split OUT_DIR]``."""
+    return run_command(check_data, argv, prog="slicevlm check-data")

@@ -18,6 +18,7 @@ volumes, reports, questions and choice sets as the shuffled one of the same seed
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal, get_args
 
 import numpy as np
 
@@ -168,7 +169,9 @@ def report_text(truth: CaseTruth, rng: np.random.Generator) -> str:
     return f"{PHASE_TEXT[truth.phase]} of the chest, abdomen and pelvis. {finding} {closing}"
 
 
-CHOICE_ORDERS: tuple[str, ...] = ("shuffled", "fixed")
+#: How closed-question choices are ordered: shuffled (as M3D) or one fixed order per question type.
+ChoiceOrder = Literal["shuffled", "fixed"]
+CHOICE_ORDERS: tuple[str, ...] = get_args(ChoiceOrder)
 
 
 def _choices(

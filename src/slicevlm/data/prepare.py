@@ -17,7 +17,6 @@ its reason in ``OUT_ROOT/prepare_failures.tsv`` and the command exits 1.
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 import multiprocessing
@@ -26,13 +25,16 @@ import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Annotated
 
 import numpy as np
 from tqdm import tqdm
 
+from slicevlm.command_line import Arg, run_command
 from slicevlm.data.errors import DataError
 from slicevlm.data.limits import is_inside
 from slicevlm.data.readers import IMAGE_SUFFIXES, NumpyReader, SliceFolderReader
+from slicevlm.data.synth import parse_shape
 from slicevlm.data.transforms import crop_foreground, normalize_intensity, resize_exact
 
 FAILURES_FILE = "prepare_failures.tsv"
@@ -245,33 +247,40 @@ def prepare(
     return summary
 
 
-def main(argv: list[str]) -> int:
-    """``slicevlm prepare-m3d RAW_ROOT OUT_ROOT [--workers N] [--shape D,H,W] [--no-json]``."""
-    from slicevlm.data.synth import parse_shape
+def prepare_m3d(
+    raw_root: str,
+    out_root: str,
+    workers: int = 4,
+    shape: Annotated[tuple[int, int, int], Arg(parse=parse_shape, metavar="D,H,W")] = (32, 256, 256),
+    no_json: bool = False,
+    litdata: Annotated[str | None, Arg(metavar="DIR")] = None,
+) -> int:
+    """Raw M3D-Cap slice folders -> model-ready volumes.
 
-    parser = argparse.ArgumentParser(prog="slicevlm prepare-m3d", description=__doc__.split("\n")[0])
-    parser.add_argument("raw_root", help="raw M3D-Cap folder: <source>/<case>/<series>/<n>.jpeg + <case>/text.txt")
-    parser.add_argument("out_root", help="output data root (M3D_Cap_npy/ is written inside)")
-    parser.add_argument("--workers", type=int, default=4, help="worker processes (default 4; 0 = in this process)")
-    parser.add_argument("--shape", type=parse_shape, default=(32, 256, 256), help="output D,H,W (default 32,256,256)")
-    parser.add_argument("--no-json", action="store_true", help="do not write M3D_Cap.json")
-    parser.add_argument(
-        "--litdata", metavar="DIR", help="then pack the volumes into LitData shards at DIR (a folder or s3:// URL)"
-    )
-    args = parser.parse_args(argv)
-    summary = prepare(args.raw_root, args.out_root, args.shape, args.workers, not args.no_json)
+    Args:
+        raw_root: raw M3D-Cap folder: <source>/<case>/<series>/<n>.jpeg + <case>/text.txt
+        out_root: output data root (M3D_Cap_npy/ is written inside)
+        workers: worker processes (0 = in this process)
+        shape: output D,H,W
+        no_json: do not write M3D_Cap.json
+        litdata: then pack the volumes into LitData shards at DIR (a folder or s3:// URL)
+    """
+    summary = prepare(raw_root, out_root, shape, workers, not no_json)
     print(
         f"prepare-m3d: {summary['series']} series: {summary['done']} written, {summary['skipped']} already done, "
         f"{summary['failed']} failed; {summary['failures']} failures listed in "
-        f"{Path(args.out_root) / FAILURES_FILE}" + (f"; index {summary['index']}" if summary["index"] else "")
+        f"{Path(out_root) / FAILURES_FILE}" + (f"; index {summary['index']}" if summary["index"] else "")
     )
     if summary["failures"]:
-        print(
-            f"prepare-m3d: {summary['failures']} failures, see {Path(args.out_root) / FAILURES_FILE}", file=sys.stderr
-        )
+        print(f"prepare-m3d: {summary['failures']} failures, see {Path(out_root) / FAILURES_FILE}", file=sys.stderr)
         return 1
-    if args.litdata:
+    if litdata:
         from slicevlm.data.shards import main as shard_main
 
-        return shard_main([args.out_root, args.litdata, "--workers", str(max(1, args.workers))])
+        return shard_main([out_root, litdata, "--workers", str(max(1, workers))])
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``slicevlm prepare-m3d RAW_ROOT OUT_ROOT [--workers N] [--shape D,H,W] [--no-json]``."""
+    return run_command(prepare_m3d, argv, prog="slicevlm prepare-m3d")

@@ -27,7 +27,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, Literal, get_args
 
 from typing import TYPE_CHECKING
 
@@ -42,7 +42,8 @@ if TYPE_CHECKING:
 
 #: Slicing axes (the same as :data:`slicevlm.data.transforms.AXES`; kept here so that checking a
 #: recipe, as the web server's request process does, needs no torch).
-AXES: tuple[str, ...] = ("axial", "coronal", "sagittal")
+Axis = Literal["axial", "coronal", "sagittal"]
+AXES: tuple[str, ...] = get_args(Axis)
 #: Named CT windows ``(center, width)`` in HU.
 WINDOW_PRESETS: dict[str, tuple[float, float]] = {
     "abdomen": (40.0, 400.0),
@@ -52,8 +53,12 @@ WINDOW_PRESETS: dict[str, tuple[float, float]] = {
 }
 #: Words that ask for no window.
 NO_WINDOW: tuple[str, ...] = ("none", "off")
-CROPS: tuple[str, ...] = ("center", "foreground")
-DEPTH_MODES: tuple[str, ...] = ("fixed", "spacing")
+#: Fitting the slice plane to the model: scale and crop the centre, or cut to the body first.
+Crop = Literal["center", "foreground"]
+CROPS: tuple[str, ...] = get_args(Crop)
+#: Depth: resample all slices to the model depth, or a centre slab at a given slice spacing.
+DepthMode = Literal["fixed", "spacing"]
+DEPTH_MODES: tuple[str, ...] = get_args(DepthMode)
 #: A volume whose minimum lies below this, read without a window, looks like raw HU (air is -1000).
 RAW_HU_BELOW: float = -500.0
 

@@ -20,7 +20,6 @@ Shards need the ``shards`` extra (``pip install 'slicevlm[shards]'``: litdata an
 
 from __future__ import annotations
 
-import argparse
 import functools
 import json
 import sys
@@ -29,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from slicevlm.command_line import run_command
 from slicevlm.data.errors import DataError
 from slicevlm.data.readers import NumpyReader
 from slicevlm.errors import show_traceback_if_debug
@@ -162,21 +162,29 @@ class ShardVolumeSource:
         return np.asarray(sample["volume"])
 
 
-def main(argv: list[str]) -> int:
-    """``slicevlm shard DATA_ROOT SHARDS_DIR [--workers N] [--chunk-bytes 256MB]``."""
-    parser = argparse.ArgumentParser(prog="slicevlm shard", description=__doc__.split("\n")[0])
-    parser.add_argument("data_root", help="folder whose .npy volumes (at any depth) are packed")
-    parser.add_argument("output_dir", help="shard folder or object-storage URL (s3://bucket/prefix ...)")
-    parser.add_argument("--workers", type=int, default=4, help="LitData worker processes (default 4)")
-    parser.add_argument("--chunk-bytes", default="256MB", help="target chunk size (default 256MB)")
-    args = parser.parse_args(argv)
+def shard(data_root: str, output_dir: str, workers: int = 4, chunk_bytes: str = "256MB") -> int:
+    """Pack a data root's .npy volumes into LitData shards (a folder or object storage).
+
+    Exit status: 0 written (or already there), 2 the data cannot be packed.
+
+    Args:
+        data_root: folder whose .npy volumes (at any depth) are packed
+        output_dir: shard folder or object-storage URL (s3://bucket/prefix ...)
+        workers: LitData worker processes
+        chunk_bytes: target chunk size
+    """
     try:
-        summary = write_volume_shards(args.data_root, args.output_dir, args.workers, args.chunk_bytes)
+        summary = write_volume_shards(data_root, output_dir, workers, chunk_bytes)
     except DataError as error:
         show_traceback_if_debug(error)
         print(f"slicevlm shard: {error}", file=sys.stderr)
         return 2
     state = "already written, left as is" if summary["skipped"] else "written"
-    print(f"shard: {summary['volumes']} volumes from {args.data_root} -> {summary['output_dir']} ({state}).")
-    print(f"Train with: --data.data_root {args.data_root} --data.volume_shards {summary['output_dir']}")
+    print(f"shard: {summary['volumes']} volumes from {data_root} -> {summary['output_dir']} ({state}).")
+    print(f"Train with: --data.data_root {data_root} --data.volume_shards {summary['output_dir']}")
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``slicevlm shard DATA_ROOT SHARDS_DIR [--workers N] [--chunk-bytes 256MB]``."""
+    return run_command(shard, argv, prog="slicevlm shard")

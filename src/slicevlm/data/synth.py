@@ -15,15 +15,16 @@ a function of ``seed``: the same arguments write byte-identical files.
 
 from __future__ import annotations
 
-import argparse
 import csv
 import json
 import os
 from pathlib import Path
+from typing import Annotated
 
 import numpy as np
 
-from slicevlm.data.findings import CHOICE_ORDERS, CaseTruth, report_text, sample_case, vqa_rows
+from slicevlm.command_line import Arg, run_command
+from slicevlm.data.findings import ChoiceOrder, CaseTruth, report_text, sample_case, vqa_rows
 from slicevlm.data.phantom import render
 from slicevlm.data.records import VQA_COLUMNS  # stdlib-only module: `synth` stays light
 
@@ -168,22 +169,33 @@ def _write_raw_case(out: Path, source: str, seed: int, index: int, shape: tuple[
             Image.fromarray(image).save(folder / f"{k}.png", optimize=False)
 
 
-def main(argv: list[str]) -> int:
-    """``slicevlm synth OUT [--n N] [--seed S] [--shape D,H,W] [--raw]``."""
-    parser = argparse.ArgumentParser(prog="slicevlm synth", description=__doc__.split("\n")[0])
-    parser.add_argument("out", help="output folder (becomes a data root)")
-    parser.add_argument("--n", type=int, default=200, help="number of cases (default 200)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of everything (default 0)")
-    parser.add_argument("--shape", type=parse_shape, default=(32, 256, 256), help="volume D,H,W (default 32,256,256)")
-    parser.add_argument("--raw", action="store_true", help="write raw numbered PNG slices for prepare-m3d")
-    parser.add_argument("--source", default="synth", help="source folder name (default synth)")
-    parser.add_argument(
-        "--choice-order", choices=CHOICE_ORDERS, default="shuffled",
-        help="closed-question choices shuffled (default, as M3D) or in one fixed order per question type "
-        "(the CPU demo: a tiny language model cannot yet read a shuffled list back to a letter)",
-    )
-    args = parser.parse_args(argv)
-    out = write_synthetic_dataset(args.out, args.n, args.seed, args.shape, args.raw, args.source, args.choice_order)
-    layout = "raw slice folders" if args.raw else "M3D layout"
-    print(f"wrote {args.n} synthetic cases ({layout}, shape {','.join(map(str, args.shape))}) to {out}")
+def synth(
+    out: Path,
+    n: int = 200,
+    seed: int = 0,
+    shape: Annotated[tuple[int, int, int], Arg(parse=parse_shape, metavar="D,H,W")] = (32, 256, 256),
+    raw: bool = False,
+    source: str = "synth",
+    choice_order: ChoiceOrder = "shuffled",
+) -> int:
+    """Write the synthetic 3D VQA testbed in the M3D layout.
+
+    Args:
+        out: output folder (becomes a data root)
+        n: number of cases
+        seed: seed of everything
+        shape: volume D,H,W
+        raw: write raw numbered PNG slices for prepare-m3d
+        source: source folder name
+        choice_order: closed-question choices shuffled (as M3D) or in one fixed order per question type
+            (the CPU demo: a tiny language model cannot yet read a shuffled list back to a letter)
+    """
+    written = write_synthetic_dataset(out, n, seed, shape, raw, source, choice_order)
+    layout = "raw slice folders" if raw else "M3D layout"
+    print(f"wrote {n} synthetic cases ({layout}, shape {','.join(map(str, shape))}) to {written}")
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``slicevlm synth OUT [--n N] [--seed S] [--shape D,H,W] [--raw]``."""
+    return run_command(synth, argv, prog="slicevlm synth")

@@ -21,14 +21,16 @@ import logging
 import math
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated, Literal
 
-from slicevlm.data.recipe import AXES, CROPS, DEPTH_MODES, REORIENTATIONS, WINDOW_PRESETS, parse_reorient, parse_window
+from slicevlm.command_line import Arg, run_command
+from slicevlm.data.recipe import REORIENTATIONS, WINDOW_PRESETS, Axis, Crop, DepthMode, parse_reorient, parse_window
 from slicevlm.errors import ConfigError, show_traceback_if_debug
 from slicevlm.hub import ModelNotAvailableError
 from slicevlm.inference.errors import DataError, InputError
-from slicevlm.inference.generation_options import add_generation_options, generation_from_args
+from slicevlm.inference.generation_options import GenerationOptions
 from slicevlm.inference.instructions import parse_choices, resolve_request
 from slicevlm.inference.records import answer_record
 from slicevlm.inference.limits import MAX_VOXELS, ReadLimits, check_header
@@ -55,11 +57,11 @@ def _window(text: str) -> str:
 
 
 def _reorient(text: str) -> str:
-    """``lps``/``LPS``/``none`` → the recipe's spelling; argparse lists the choices for anything else."""
+    """``lps``/``LPS``/``none`` → the recipe's spelling; anything else is refused with the choices."""
     try:
         return parse_reorient(text)
-    except ConfigError:
-        return text
+    except ConfigError as error:
+        raise argparse.ArgumentTypeError(f"invalid choice {text!r} (choose from {', '.join(REORIENTATIONS)})") from error
 
 
 def _positive_float(text: str) -> float:
@@ -82,60 +84,66 @@ def _positive_int(text: str) -> int:
     return value
 
 
-def _model_options(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group("model")
-    group.add_argument("--checkpoint", required=True, help="checkpoint folder written by training, or a Hugging Face repo id (user/repo)")
-    group.add_argument("--device", default="auto", help="auto (GPU if present), cpu, cuda or cuda:N")
-    group.add_argument("--dtype", default="auto", choices=("auto", "float32", "bfloat16", "float16"), help="auto: float32 on CPU, the checkpoint's on GPU")
-    add_generation_options(group)
-    recipe = parser.add_argument_group("preprocessing (default: the checkpoint's training recipe)")
-    recipe.add_argument(
-        "--reorient", type=_reorient, default=None, choices=REORIENTATIONS,
-        help="LPS: turn files that record an orientation (NIfTI, NRRD, MHA, DICOM) to LPS first; "
-        "none: keep the file's stored voxel order",
-    )
-    recipe.add_argument("--axis", default=None, choices=AXES, help="slicing axis of the volume")
-    recipe.add_argument(
-        "--window", type=_window, default=None, metavar="PRESET|CENTER,WIDTH|none",
-        help=f"CT window in HU before min-max: a preset ({', '.join(f'{k} {c:g}/{w:g}' for k, (c, w) in WINDOW_PRESETS.items())}), "
-        "CENTER,WIDTH (a negative center: --window=-600,1500), or none (min-max only)",
-    )
-    recipe.add_argument("--crop", default=None, choices=CROPS, help="center: scale and crop the centre; foreground: cut to the body's box first")
-    recipe.add_argument(
-        "--depth", default=None, choices=DEPTH_MODES,
-        help="fixed: resample all slices to the model's depth; spacing: the centre slab at --slice-spacing mm per model slice",
-    )
-    recipe.add_argument("--slice-spacing", type=_positive_float, default=None, metavar="MM", help="slice distance of --depth spacing, in mm")
-    group.add_argument(
-        "--max-voxels", type=_positive_int, default=MAX_VOXELS, metavar="N",
-        help=f"refuse volumes whose header announces more voxels (default {MAX_VOXELS:,} = 512x512x1024)",
-    )
+_PRESETS = ", ".join(f"{name} {center:g}/{width:g}" for name, (center, width) in WINDOW_PRESETS.items())
 
 
-def _single_parser(prog: str, description: str, with_question: bool) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog=prog, description=description)
-    parser.add_argument("volume", type=Path, help="volume file or folder (npy, NIfTI, NRRD, MHA, DICOM file/folder, slice images)")
-    if with_question:
-        parser.add_argument("question", help="the question; add --choices for a closed question")
-        parser.add_argument("--choices", default=None, help="2-4 choices, comma separated (use '|' if a choice has commas)")
-    parser.add_argument("--json", action="store_true", help="print one JSON object (answer, timings, kept slices)")
-    parser.add_argument("--explain", type=Path, default=None, metavar="OUT.png", help="also draw kept slices and injection attention")
-    _model_options(parser)
-    return parser
+@dataclass(frozen=True, kw_only=True)
+class ModelOptions:
+    """model
+
+    Attributes:
+        checkpoint: checkpoint folder written by training, or a Hugging Face repo id (user/repo)
+        device: auto (GPU if present), cpu, cuda or cuda:N
+        dtype: auto: float32 on CPU, the checkpoint's on GPU
+        max_voxels: refuse volumes whose header announces more voxels (512x512x1024)
+    """
+
+    checkpoint: str
+    device: str = "auto"
+    dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
+    max_voxels: Annotated[int, Arg(parse=_positive_int, metavar="N")] = MAX_VOXELS
 
 
-def _load_qa(args: argparse.Namespace) -> VolumeQA:
+@dataclass(frozen=True)
+class PreprocessingOptions:
+    """preprocessing (default: the checkpoint's training recipe)
+
+    Attributes:
+        reorient: LPS: turn files that record an orientation (NIfTI, NRRD, MHA, DICOM) to LPS first;
+            none: keep the file's stored voxel order
+        axis: slicing axis of the volume
+        window: CT window in HU before min-max: a preset (PRESETS), CENTER,WIDTH (a negative
+            center: --window=-600,1500), or none (min-max only)
+        crop: center: scale and crop the centre; foreground: cut to the body's box first
+        depth: fixed: resample all slices to the model's depth; spacing: the centre slab at
+            --slice-spacing mm per model slice
+        slice_spacing: slice distance of --depth spacing, in mm
+    """
+
+    reorient: Annotated[str | None, Arg(parse=_reorient, metavar="{LPS,none}")] = None
+    axis: Axis | None = None
+    window: Annotated[str | None, Arg(parse=_window, metavar="PRESET|CENTER,WIDTH|none")] = None
+    crop: Crop | None = None
+    depth: DepthMode | None = None
+    slice_spacing: Annotated[float | None, Arg(parse=_positive_float, metavar="MM")] = None
+
+
+PreprocessingOptions.__doc__ = (PreprocessingOptions.__doc__ or "").replace("PRESETS", _PRESETS)
+
+
+def _load_qa(model: ModelOptions, generation: GenerationOptions, preprocessing: PreprocessingOptions) -> VolumeQA:
     from transformers.utils import logging as hf_logging
 
     from slicevlm.inference.predictor import VolumeQA
 
     hf_logging.disable_progress_bar()  # stderr is for our progress and errors
     qa = VolumeQA.from_checkpoint(
-        args.checkpoint, device=args.device, dtype=args.dtype, generation=generation_from_args(args),
-        limits=ReadLimits(max_voxels=args.max_voxels),
+        model.checkpoint, device=model.device, dtype=model.dtype, generation=generation.config(),
+        limits=ReadLimits(max_voxels=model.max_voxels),
     )
     qa.preprocessing = qa.preprocessing.override(
-        window=args.window, reorient=args.reorient, axis=args.axis, crop=args.crop, depth=args.depth, slice_spacing_mm=args.slice_spacing
+        window=preprocessing.window, reorient=preprocessing.reorient, axis=preprocessing.axis, crop=preprocessing.crop, depth=preprocessing.depth,
+        slice_spacing_mm=preprocessing.slice_spacing,
     )
     log.info("preprocessing: %s", qa.preprocessing.describe())
     if qa.toy:
@@ -143,111 +151,194 @@ def _load_qa(args: argparse.Namespace) -> VolumeQA:
     return qa
 
 
-def _answer_one(args: argparse.Namespace, question: str | None, choices: list[str]) -> int:
-    if not args.volume.exists():
-        raise InputError(f"volume {args.volume} does not exist; expected a volume file or folder.")
-    if args.volume.is_file():  # a bad header is refused before the model loads
-        check_header(args.volume, ReadLimits(max_voxels=args.max_voxels))
-    qa = _load_qa(args)
-    prepared = qa.load(args.volume)
+@dataclass(frozen=True)
+class _Output:
+    as_json: bool
+    explain: Path | None
+
+
+def _answer_one(
+    volume: Path, question: str | None, choices: list[str], output: _Output,
+    model: ModelOptions, generation: GenerationOptions, preprocessing: PreprocessingOptions,
+) -> int:
+    if not volume.exists():
+        raise InputError(f"volume {volume} does not exist; expected a volume file or folder.")
+    if volume.is_file():  # a bad header is refused before the model loads
+        check_header(volume, ReadLimits(max_voxels=model.max_voxels))
+    qa = _load_qa(model, generation, preprocessing)
+    prepared = qa.load(volume)
     for warning in prepared.warnings:
         log.warning("warning: %s", warning)
     answer = qa.report(prepared) if question is None else qa.ask(prepared, question, choices)
     result = answer_record(
-        answer, str(args.volume), question, choices,
+        answer, str(volume), question, choices,
         source=answer.source,
         input_size=list(qa.input_size),
         original_shape=list(prepared.original_shape),
-        checkpoint=str(args.checkpoint),
+        checkpoint=str(model.checkpoint),
         checkpoint_load_ms=round(qa.metadata.get("load_ms", 0.0), 1),
         **qa.labels(),
     )
-    if args.explain is not None:
+    if output.explain is not None:
         from slicevlm.inference.rendering import save_explanation_png
 
         title = f"Q: {question or 'report'}\nA: {answer.text[:120]}"
-        result["explain"] = str(save_explanation_png(qa.explain(prepared), args.explain, title=title))
-    if args.json:
+        result["explain"] = str(save_explanation_png(qa.explain(prepared), output.explain, title=title))
+    if output.as_json:
         sys.stdout.write(json.dumps(result, ensure_ascii=False) + "\n")
     else:
         if answer.choice is not None:
             sys.stdout.write(f"choice: {answer.choice.line()}\nrule: {answer.choice.note}\ngenerated: {answer.text}\n")
         else:
             sys.stdout.write(answer.text + "\n")
-        if args.explain is not None:
-            log.info("explanation written to %s", args.explain)
+        if output.explain is not None:
+            log.info("explanation written to %s", output.explain)
     return 0
 
 
-def _run(parser: argparse.ArgumentParser, argv: list[str] | None, body: Callable[[argparse.Namespace], int]) -> int:
-    """Parse, run, and turn user errors into one stderr line and exit status 1."""
-    args = parser.parse_args(argv)
+def _reporting_user_errors(prog: str, body: Callable[[], int]) -> int:
+    """Run `body`; a user error becomes one stderr line and exit status 1 (SystemExit, as a parser error)."""
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
     try:
-        return body(args)
+        return body()
     except USER_ERRORS as error:
         show_traceback_if_debug(error)
-        parser.exit(1, f"{parser.prog}: error: {error}\n")
-    return 1
+        sys.stderr.write(f"{prog}: error: {error}\n")
+        raise SystemExit(1) from None
+
+
+_VOLUME_HELP = "volume file or folder (npy, NIfTI, NRRD, MHA, DICOM file/folder, slice images)"
+_JSON_HELP = "print one JSON object (answer, timings, kept slices)"
+_EXPLAIN_HELP = "also draw kept slices and injection attention"
+
+
+def ask(
+    volume: Path,
+    question: str,
+    choices: str | None = None,
+    as_json: Annotated[bool, Arg(flag="--json")] = False,
+    explain: Annotated[Path | None, Arg(metavar="OUT.png")] = None,
+    *,
+    model: ModelOptions,
+    generation: GenerationOptions,
+    preprocessing: PreprocessingOptions,
+) -> int:
+    """Ask a question about one volume.
+
+    Args:
+        volume: VOLUME_HELP
+        question: the question; add --choices for a closed question
+        choices: 2-4 choices, comma separated (use '|' if a choice has commas)
+        as_json: JSON_HELP
+        explain: EXPLAIN_HELP
+        model: the checkpoint and where it runs
+        generation: how answers are decoded
+        preprocessing: changes to the checkpoint's preprocessing recipe
+    """
+
+    def body() -> int:
+        request = resolve_request(question, parse_choices(choices), task="ask")  # refused before loading anything
+        return _answer_one(volume, question, list(request.choices), _Output(as_json, explain), model, generation, preprocessing)
+
+    return _reporting_user_errors("slicevlm ask", body)
+
+
+def report(
+    volume: Path,
+    as_json: Annotated[bool, Arg(flag="--json")] = False,
+    explain: Annotated[Path | None, Arg(metavar="OUT.png")] = None,
+    *,
+    model: ModelOptions,
+    generation: GenerationOptions,
+    preprocessing: PreprocessingOptions,
+) -> int:
+    """Write the findings report for one volume.
+
+    Args:
+        volume: VOLUME_HELP
+        as_json: JSON_HELP
+        explain: EXPLAIN_HELP
+        model: the checkpoint and where it runs
+        generation: how answers are decoded
+        preprocessing: changes to the checkpoint's preprocessing recipe
+    """
+    return _reporting_user_errors(
+        "slicevlm report", lambda: _answer_one(volume, None, [], _Output(as_json, explain), model, generation, preprocessing)
+    )
+
+
+for _command in (ask, report):
+    _command.__doc__ = (_command.__doc__ or "").replace("VOLUME_HELP", _VOLUME_HELP).replace(
+        "JSON_HELP", _JSON_HELP).replace("EXPLAIN_HELP", _EXPLAIN_HELP)
+
+
+def ask_batch(
+    questions: Path,
+    *,
+    out: Path,
+    data_root: Path | None = None,
+    batch_size: int = 4,
+    keep_going: bool = False,
+    overwrite: bool = False,
+    model: ModelOptions,
+    generation: GenerationOptions,
+    preprocessing: PreprocessingOptions,
+) -> int:
+    """Answer a CSV of (volume, question) rows, resumable.
+
+    Args:
+        questions: CSV with columns volume,question[,choices]
+        out: JSONL answers file (appended to; rerun to resume)
+        data_root: folder volume paths are relative to (default: the CSV's)
+        batch_size: rows generated together
+        keep_going: log bad rows, unreadable volumes and unanswerable rows and go on (retried on the next run)
+        overwrite: start a fresh output file instead of resuming
+        model: the checkpoint and where it runs
+        generation: how answers are decoded
+        preprocessing: changes to the checkpoint's preprocessing recipe
+    """
+    from slicevlm.inference import batch
+
+    def body() -> int:
+        if batch_size < 1:
+            raise InputError(f"--batch-size {batch_size}; expected at least 1.")
+        if keep_going:
+            rows, bad_rows = batch.read_questions_lenient(questions, data_root)
+            for error in bad_rows:
+                log.error("%s", error)
+        else:
+            rows, bad_rows = batch.read_questions(questions, data_root), []
+        missing = batch.missing_volumes(rows)
+        if missing and not keep_going:
+            listed = "; ".join(f"row {row.row} (line {row.line}): {row.path}" for row in missing[:5])
+            more = f" and {len(missing) - 5} more" if len(missing) > 5 else ""
+            raise InputError(
+                f"{questions}: {len(missing)} volume(s) do not exist: {listed}{more}. Fix the paths "
+                "(relative to the CSV's folder, or pass --data-root), or pass --keep-going to skip them."
+            )
+        qa = _load_qa(model, generation, preprocessing)
+        summary = batch.run_batch(qa, rows, out, batch_size, keep_going, overwrite, questions)
+        log.info(
+            "%s: %d answered, %d already there, %d failed, of %d rows",
+            out, summary.answered, summary.skipped, len(summary.failed) + len(bad_rows), summary.total + len(bad_rows),
+        )
+        return 1 if summary.failed or bad_rows else 0
+
+    return _reporting_user_errors("slicevlm ask-batch", body)
 
 
 def ask_main(argv: list[str] | None = None) -> int:
     """``slicevlm ask VOLUME QUESTION [--choices A,B,C,D] --checkpoint DIR [--json] [--explain OUT.png]``."""
-    parser = _single_parser("slicevlm ask", "Ask a question about one volume.", with_question=True)
-
-    def body(args: argparse.Namespace) -> int:
-        request = resolve_request(args.question, parse_choices(args.choices), task="ask")  # refused before loading anything
-        return _answer_one(args, args.question, list(request.choices))
-
-    return _run(parser, argv, body)
+    return run_command(ask, argv, prog="slicevlm ask")
 
 
 def report_main(argv: list[str] | None = None) -> int:
     """``slicevlm report VOLUME --checkpoint DIR [--json] [--explain OUT.png]``."""
-    parser = _single_parser("slicevlm report", "Write the findings report for one volume.", with_question=False)
-    return _run(parser, argv, lambda args: _answer_one(args, None, []))
+    return run_command(report, argv, prog="slicevlm report")
 
 
 def batch_main(argv: list[str] | None = None) -> int:
     """``slicevlm ask-batch QUESTIONS.csv --checkpoint DIR --out answers.jsonl``: resumable batch answering."""
     from slicevlm.inference import batch
 
-    parser = argparse.ArgumentParser(
-        prog="slicevlm ask-batch", description=batch.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("questions", type=Path, help="CSV with columns volume,question[,choices]")
-    parser.add_argument("--out", required=True, type=Path, help="JSONL answers file (appended to; rerun to resume)")
-    parser.add_argument("--data-root", type=Path, default=None, help="folder volume paths are relative to (default: the CSV's)")
-    parser.add_argument("--batch-size", type=int, default=4, help="rows generated together")
-    parser.add_argument(
-        "--keep-going", action="store_true", help="log bad rows, unreadable volumes and unanswerable rows and go on (retried on the next run)"
-    )
-    parser.add_argument("--overwrite", action="store_true", help="start a fresh output file instead of resuming")
-    _model_options(parser)
-
-    def body(args: argparse.Namespace) -> int:
-        if args.batch_size < 1:
-            raise InputError(f"--batch-size {args.batch_size}; expected at least 1.")
-        if args.keep_going:
-            rows, bad_rows = batch.read_questions_lenient(args.questions, args.data_root)
-            for error in bad_rows:
-                log.error("%s", error)
-        else:
-            rows, bad_rows = batch.read_questions(args.questions, args.data_root), []
-        missing = batch.missing_volumes(rows)
-        if missing and not args.keep_going:
-            listed = "; ".join(f"row {row.row} (line {row.line}): {row.path}" for row in missing[:5])
-            more = f" and {len(missing) - 5} more" if len(missing) > 5 else ""
-            raise InputError(
-                f"{args.questions}: {len(missing)} volume(s) do not exist: {listed}{more}. Fix the paths "
-                "(relative to the CSV's folder, or pass --data-root), or pass --keep-going to skip them."
-            )
-        qa = _load_qa(args)
-        summary = batch.run_batch(qa, rows, args.out, args.batch_size, args.keep_going, args.overwrite, args.questions)
-        log.info(
-            "%s: %d answered, %d already there, %d failed, of %d rows",
-            args.out, summary.answered, summary.skipped, len(summary.failed) + len(bad_rows), summary.total + len(bad_rows),
-        )
-        return 1 if summary.failed or bad_rows else 0
-
-    return _run(parser, argv, body)
+    return run_command(ask_batch, argv, prog="slicevlm ask-batch", description=batch.__doc__)

@@ -10,13 +10,14 @@ file's run record stores. Light on imports: the web server checks its options wi
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, replace
-from typing import Any
+from typing import Any, Literal, get_args
 
 from slicevlm.errors import ConfigError
 
 #: Decoding engines: transformers ``generate`` (dynamic cache), or our static-KV-cache loop
 #: (``llm/decoding.py``, CUDA-graph replayed on GPU; the same greedy tokens).
-ENGINES: tuple[str, ...] = ("hf", "fast")
+Engine = Literal["hf", "fast"]
+ENGINES: tuple[str, ...] = get_args(Engine)
 
 
 @dataclass(frozen=True)

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import difflib
+from typing import Literal, get_args
 from collections.abc import Sequence
 
 from slicevlm.metrics.bertscore import BertScoreSpec
 from slicevlm.metrics.records import PredictionRecord
 from slicevlm.metrics.report import ScoreReport
 
-PROTOCOLS: tuple[str, ...] = ("m3d", "coco")
+#: Metric protocols: per-sample scores as the paper (m3d), or corpus-level pycocoevalcap (coco).
+Protocol = Literal["m3d", "coco"]
+PROTOCOLS: tuple[str, ...] = get_args(Protocol)
 
 
 def check_protocol(protocol: str) -> str:

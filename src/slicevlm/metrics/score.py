@@ -13,74 +13,67 @@ control rows (``condition`` swapped / blank), their tables follow (m3d per-sampl
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
+from typing import Annotated
 
+from slicevlm.command_line import Arg, run_command
 from slicevlm.errors import show_traceback_if_debug
 from slicevlm.metrics.bertscore import DEFAULT_BERTSCORE_MODEL, BertScoreSpec
-from slicevlm.metrics.evaluate import PROTOCOLS, evaluate
+from slicevlm.metrics.evaluate import Protocol, evaluate
 from slicevlm.metrics.records import RecordError, read_predictions
 from slicevlm.metrics.resources import MissingResourceError
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The ``slicevlm score`` argument parser."""
-    parser = argparse.ArgumentParser(
-        prog="slicevlm score",
-        description="Score a predictions JSONL (fields: id, task, question_type, prediction, "
-        "reference, answer_choice) and print a markdown table.",
-    )
-    parser.add_argument("predictions", help="predictions JSONL file")
-    parser.add_argument("--protocol", choices=PROTOCOLS, default="m3d",
-                        help="m3d: per-sample BLEU-1/ROUGE-1/METEOR/BERTScore as the paper (default); "
-                        "coco: corpus-level pycocoevalcap")
-    parser.add_argument("--json", action="store_true", help="print the result as JSON instead of markdown")
-    parser.add_argument("--bertscore-model", default=DEFAULT_BERTSCORE_MODEL,
-                        help="cached hub name or local model folder (default: roberta-large; "
-                        "any other model is not comparable with the paper)")
-    parser.add_argument("--bertscore-layers", type=int, default=None,
-                        help="layer for BERTScore (default 17 for roberta-large; required for a folder)")
-    parser.add_argument("--bertscore-batch-size", type=int, default=64, help="BERTScore batch size")
-    parser.add_argument("--no-bertscore", action="store_true", help="leave BERTScore out (the table says so)")
-    parser.add_argument("--compare", action="store_true",
-                        help="append paper-vs-ours tables (paper Tables 2-4) for the tasks present")
-    parser.add_argument("--ablation", default=None,
-                        help="also compare with this paper Table 8 row, e.g. 'Uniform sampling'")
-    return parser
+def score(
+    predictions: str,
+    protocol: Protocol = "m3d",
+    as_json: Annotated[bool, Arg(flag="--json")] = False,
+    bertscore_model: str = DEFAULT_BERTSCORE_MODEL,
+    bertscore_layers: int | None = None,
+    bertscore_batch_size: int = 64,
+    no_bertscore: bool = False,
+    compare: bool = False,
+    ablation: str | None = None,
+) -> int:
+    """Score a predictions JSONL and print a markdown table.
 
-
-def main(argv: list[str]) -> int:
-    """Run ``slicevlm score``.
+    The file's fields: id, task, question_type, prediction, reference, answer_choice.
+    Exit status: 0 scored, 2 a bad file or a missing resource (message on stderr).
 
     Args:
-        argv: Arguments after ``score``.
-
-    Returns:
-        0 on success, 2 on a bad file or missing resource (message on stderr).
+        predictions: predictions JSONL file
+        protocol: m3d: per-sample BLEU-1/ROUGE-1/METEOR/BERTScore as the paper; coco: corpus-level
+            pycocoevalcap
+        as_json: print the result as JSON instead of markdown
+        bertscore_model: cached hub name or local model folder (any model but roberta-large is not
+            comparable with the paper)
+        bertscore_layers: layer for BERTScore (default 17 for roberta-large; required for a folder)
+        bertscore_batch_size: BERTScore batch size
+        no_bertscore: leave BERTScore out (the table says so)
+        compare: append paper-vs-ours tables (paper Tables 2-4) for the tasks present
+        ablation: also compare with this paper Table 8 row, e.g. 'Uniform sampling'
     """
-    args = build_parser().parse_args(argv)
     bertscore = None
-    if args.protocol == "m3d" and not args.no_bertscore:
-        bertscore = BertScoreSpec(model=args.bertscore_model, num_layers=args.bertscore_layers,
-                                  batch_size=args.bertscore_batch_size)
+    if protocol == "m3d" and not no_bertscore:
+        bertscore = BertScoreSpec(model=bertscore_model, num_layers=bertscore_layers, batch_size=bertscore_batch_size)
     try:
-        records = read_predictions(args.predictions)
-        report = evaluate([r for r in records if r.condition == "own"], protocol=args.protocol, bertscore=bertscore)
+        records = read_predictions(predictions)
+        report = evaluate([r for r in records if r.condition == "own"], protocol=protocol, bertscore=bertscore)
         from slicevlm.metrics.controls import control_report
 
         controls = control_report(records, bertscore)
         comparison = ""
-        if args.compare or args.ablation:
+        if compare or ablation:
             from slicevlm.metrics.compare import compare_with_paper
 
-            comparison = compare_with_paper(report, ablation=args.ablation)
+            comparison = compare_with_paper(report, ablation=ablation)
     except (RecordError, FileNotFoundError, MissingResourceError, ValueError) as e:
         show_traceback_if_debug(e)
         print(f"slicevlm score: {e}", file=sys.stderr)
         return 2
-    if args.json:
-        payload = {"predictions": args.predictions, "n_rows": len(records), **report.to_dict()}
+    if as_json:
+        payload = {"predictions": predictions, "n_rows": len(records), **report.to_dict()}
         if controls is not None:
             payload["controls"] = controls.to_dict()
         print(json.dumps(payload, indent=2))
@@ -91,3 +84,15 @@ def main(argv: list[str]) -> int:
         if controls is not None:
             print(controls.to_markdown())
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run ``slicevlm score``.
+
+    Args:
+        argv: Arguments after ``score``.
+
+    Returns:
+        0 on success, 2 on a bad file or missing resource (message on stderr).
+    """
+    return run_command(score, argv, prog="slicevlm score")

@@ -15,10 +15,10 @@ the case's facts where the image goes. It learns to read and answer, never the i
 
 from __future__ import annotations
 
-import argparse
 import json
 from pathlib import Path
 
+from slicevlm.command_line import run_command
 from slicevlm.tiny.encoder import write_tiny_encoder
 from slicevlm.tiny.language import pretrain_tiny_llm, train_tiny_tokenizer, write_tiny_llm
 from slicevlm.tiny.reading import card_pairs, lookup_pairs
@@ -68,15 +68,20 @@ def _write_recipe(folder: Path, recipe: dict) -> None:
     (folder / "recipe.json").write_text(json.dumps(recipe, indent=1), encoding="utf-8")
 
 
-def main(argv: list[str]) -> int:
-    """`slicevlm make-tiny-models OUT [--image-size 64 --patch-size 8]`."""
-    parser = argparse.ArgumentParser(prog="slicevlm make-tiny-models", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("out", type=Path, help="folder to write encoder/ and llm/ into")
-    parser.add_argument("--image-size", type=int, default=64, help="slice size the tiny ViT reads")
-    parser.add_argument("--patch-size", type=int, default=8, help="ViT patch size (grid = image/patch)")
-    parser.add_argument("--pretrain-steps", type=int, default=400, help="tiny LLM warm-up steps on case cards (0: random weights)")
-    args = parser.parse_args(argv)
-    paths = write_tiny_models(args.out, args.image_size, args.patch_size, args.pretrain_steps)
-    for name, path in paths.items():
+def make_tiny_models(out: Path, image_size: int = 64, patch_size: int = 8, pretrain_steps: int = 400) -> int:
+    """Write the tiny encoder, LLM and tokenizer the demo and CI use.
+
+    Args:
+        out: folder to write encoder/ and llm/ into
+        image_size: slice size the tiny ViT reads
+        patch_size: ViT patch size (grid = image/patch)
+        pretrain_steps: tiny LLM warm-up steps on case cards (0: random weights)
+    """
+    for name, path in write_tiny_models(out, image_size, patch_size, pretrain_steps).items():
         print(f"{name}: {path}")
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`slicevlm make-tiny-models OUT [--image-size 64 --patch-size 8]`."""
+    return run_command(make_tiny_models, argv, prog="slicevlm make-tiny-models", description=__doc__)

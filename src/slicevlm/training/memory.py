@@ -25,11 +25,12 @@ DeepSpeed's bucket buffers are not modelled.
 
 from __future__ import annotations
 
-import argparse
 import functools
 from dataclasses import dataclass, field
 
 import torch
+
+from slicevlm.command_line import run_command
 
 GIB = 2**30
 #: Bytes per block-linear weight of the LLM by loading mode.
@@ -221,13 +222,8 @@ def markdown_table(estimates: list[MemoryEstimate]) -> str:
     return "\n".join(lines)
 
 
-def main(argv: list[str]) -> int:
-    """``slicevlm memory``: print the computed memory table of the shipped training configs."""
-    parser = argparse.ArgumentParser(
-        prog="slicevlm memory",
-        description="GPU memory per training config, computed from parameter counts and activation sizes (not measured).",
-    )
-    parser.parse_args(argv)
+def memory() -> int:
+    """GPU memory per training config, computed from parameter counts and activation sizes (not measured)."""
     sizes = paper_model_sizes()
     print(markdown_table([estimate(setup, sizes) for setup in SETUPS]))
     print(
@@ -237,3 +233,8 @@ def main(argv: list[str]) -> int:
         f"{SETUPS[0].seq_len} tokens per row; 1 GiB CUDA context included in the total."
     )
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``slicevlm memory``: print the computed memory table of the shipped training configs."""
+    return run_command(memory, argv, prog="slicevlm memory")

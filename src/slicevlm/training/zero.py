@@ -24,7 +24,6 @@ are pickles: convert only checkpoints you trust (your own runs).
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import inspect
 import shutil
@@ -36,6 +35,7 @@ from typing import Any
 import torch
 import yaml
 
+from slicevlm.command_line import run_command
 from slicevlm.errors import require, show_traceback_if_debug
 
 #: The key under which the LightningModule stores the run's resolved config text in every checkpoint.
@@ -195,21 +195,27 @@ def convert_zero_checkpoint(
     return folder
 
 
-def main(argv: list[str]) -> int:
-    """``slicevlm export-zero CHECKPOINT_DIR OUTPUT_DIR [--config CONFIG] [--overwrite]``."""
-    parser = argparse.ArgumentParser(
-        prog="slicevlm export-zero", description="DeepSpeed ZeRO-2/3 checkpoint folder -> SliceVLM inference folder"
-    )
-    parser.add_argument("checkpoint_dir", help="the folder the DeepSpeed strategy saved (e.g. runs/stage2/checkpoints/last.ckpt)")
-    parser.add_argument("output_dir", help="where to write the inference checkpoint folder")
-    parser.add_argument("--config", default=None, help="the run's resolved config.yaml (default: the copy in the checkpoint)")
-    parser.add_argument("--overwrite", action="store_true", help="replace output_dir if it exists")
-    args = parser.parse_args(argv)
+def export_zero(checkpoint_dir: str, output_dir: str, config: str | None = None, overwrite: bool = False) -> int:
+    """DeepSpeed ZeRO-2/3 checkpoint folder -> SliceVLM inference folder.
+
+    Exit status: 0 written, 2 the checkpoint cannot be converted (message on stderr).
+
+    Args:
+        checkpoint_dir: the folder the DeepSpeed strategy saved (e.g. runs/stage2/checkpoints/last.ckpt)
+        output_dir: where to write the inference checkpoint folder
+        config: the run's resolved config.yaml (default: the copy in the checkpoint)
+        overwrite: replace output_dir if it exists
+    """
     try:
-        folder = convert_zero_checkpoint(args.checkpoint_dir, args.output_dir, args.config, args.overwrite)
+        folder = convert_zero_checkpoint(checkpoint_dir, output_dir, config, overwrite)
     except (FileNotFoundError, FileExistsError, ValueError, RuntimeError) as error:
         show_traceback_if_debug(error)
         print(f"slicevlm export-zero: {error}", file=sys.stderr)
         return 2
-    print(f"export-zero: {args.checkpoint_dir} -> {folder}")
+    print(f"export-zero: {checkpoint_dir} -> {folder}")
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``slicevlm export-zero CHECKPOINT_DIR OUTPUT_DIR [--config CONFIG] [--overwrite]``."""
+    return run_command(export_zero, argv, prog="slicevlm export-zero")
