@@ -87,8 +87,12 @@ def check_trainer_fits_machine(trainer: dict) -> None:
         )
 
 
-def run_lightning_cli(argv: list[str] | None = None) -> SliceVLMCLI:
-    """Run LightningCLI on `argv` (e.g. ["fit", "--config", "configs/demo.yaml"]); None reads sys.argv."""
+def run_lightning_cli(argv: list[str] | None = None, datamodule_class: type | None = None) -> SliceVLMCLI:
+    """Run LightningCLI on `argv` (e.g. ["fit", "--config", "configs/demo.yaml"]); None reads sys.argv.
+
+    `datamodule_class` replaces `M3DDataModule` (a subclass serving another data set; its init
+    arguments are the `data:` section of the config).
+    """
     from slicevlm.data.datamodule import M3DDataModule
     from slicevlm.training.module import SliceVLMModule
 
@@ -97,7 +101,7 @@ def run_lightning_cli(argv: list[str] | None = None) -> SliceVLMCLI:
     warnings.filterwarnings("ignore", message="LightningCLI's args parameter is intended")
     return SliceVLMCLI(
         SliceVLMModule,
-        M3DDataModule,
+        datamodule_class or M3DDataModule,
         args=None if argv is None or argv == sys.argv[1:] else argv,
         save_config_kwargs={"overwrite": True},
         auto_configure_optimizers=False,
