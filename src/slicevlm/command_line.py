@@ -26,6 +26,7 @@ import argparse
 import dataclasses
 import functools
 import inspect
+import math
 import types
 import typing
 from collections.abc import Callable
@@ -67,6 +68,26 @@ class TextParser:
             return self.parse(value)
         except ValueError as error:  # argparse would print "invalid <name> value" and drop the message
             raise argparse.ArgumentTypeError(str(error)) from error
+
+
+def positive(kind: type[int] | type[float]) -> Callable[[str], Any]:
+    """A ``parse`` for :class:`Arg`: text -> a positive ``int``, or a positive finite ``float``.
+
+    Args:
+        kind: ``int`` or ``float``.
+    """
+    wanted = "a positive integer" if kind is int else "a positive number"
+
+    def parse(text: str) -> Any:
+        try:
+            value = kind(text)
+        except ValueError as error:
+            raise argparse.ArgumentTypeError(f"expected {wanted}, got {text!r}") from error
+        if not (math.isfinite(value) and value > 0):
+            raise argparse.ArgumentTypeError(f"expected {wanted}, got {text!r}")
+        return value
+
+    return parse
 
 
 @functools.cache

@@ -23,7 +23,6 @@ warnings are hidden unless `--verbose` is given.
 
 from __future__ import annotations
 
-import json
 import statistics
 from collections.abc import Callable
 from dataclasses import KW_ONLY, dataclass, field
@@ -31,7 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from slicevlm import command_line
-
+from slicevlm.build_marker import built_with, write_marker
 from slicevlm.errors import SliceVLMError, show_traceback_if_debug
 from slicevlm.shipped_configs import config_path
 
@@ -195,14 +194,14 @@ def prepare_synthetic(work: Path, n: int, tiny: Path, progress: ProgressFn = _si
     written with the same settings). Closed choices come in a fixed order: see `slicevlm.data.findings`."""
     recipe = {"n": n, "seed": 0, "shape": [32, 64, 64], "choice_order": "fixed"}
     marker = work / "data" / "synth_recipe.json"
-    if marker.is_file() and json.loads(marker.read_text(encoding="utf-8")) == recipe:
+    if built_with(marker, recipe):
         progress(f"using the synthetic testbed in {work / 'data'}")
     else:
         progress(f"writing the synthetic testbed: {n} cases at 32×64×64 in {work / 'data'}")
         from slicevlm.data.synth import write_synthetic_dataset
 
         write_synthetic_dataset(work / "data", n=n, seed=0, shape=(32, 64, 64), choice_order="fixed")
-        marker.write_text(json.dumps(recipe), encoding="utf-8")
+        write_marker(marker, recipe)
     progress(f"tiny models in {tiny} (written if missing: the tiny LLM's language warm-up takes about a minute on a CPU)")
     from slicevlm.tiny import write_tiny_models
 

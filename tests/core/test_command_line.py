@@ -10,7 +10,7 @@ from typing import Annotated, Literal
 import pytest
 
 from slicevlm.__main__ import COMMANDS, main
-from slicevlm.command_line import Arg, build_parser, parse_arguments, run_command
+from slicevlm.command_line import Arg, build_parser, parse_arguments, positive, run_command
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -103,3 +103,16 @@ def test_every_command_has_help(name, capsys):
         getattr(importlib.import_module(module_name), function_name)(["--help"])
     assert stop.value.code == 0
     assert f"usage: slicevlm {name}" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(("kind", "text", "value"), [(int, "3", 3), (float, "2.5", 2.5), (float, "1e-3", 1e-3)])
+def test_positive_reads_positive_numbers(kind, text, value):
+    assert positive(kind)(text) == value and type(positive(kind)(text)) is kind
+
+
+@pytest.mark.parametrize(("kind", "text"), [(int, "0"), (int, "-2"), (int, "2.5"), (float, "0"), (float, "-1"), (float, "nan"), (float, "inf"), (float, "x")])
+def test_positive_refuses_the_rest_naming_what_it_expected(kind, text):
+    import argparse
+
+    with pytest.raises(argparse.ArgumentTypeError, match="expected a positive (integer|number), got"):
+        positive(kind)(text)

@@ -205,6 +205,16 @@ def _multipart(fields: dict[str, bytes], boundary: str = "B") -> tuple[bytes, di
     return body + f"--{boundary}--\r\n".encode(), {**AUTH, "Content-Type": f"multipart/form-data; boundary={boundary}"}
 
 
+def _parts(parts: list[tuple[str, str | None, bytes]], closed: bool = True) -> dict[str, Any]:
+    """A multipart body of ``(name, filename or None, data)`` parts, repeats allowed; ``closed=False``
+    leaves out the closing boundary (a truncated upload)."""
+    body = b""
+    for name, filename, data in parts:
+        disposition = f'form-data; name="{name}"' + (f'; filename="{filename}"' if filename else "")
+        body += f"--B\r\nContent-Disposition: {disposition}\r\n\r\n".encode() + data + b"\r\n"
+    return {"content": body + (b"--B--\r\n" if closed else b""), "headers": {**AUTH, "Content-Type": "multipart/form-data; boundary=B"}}
+
+
 REQUESTS = [
     ("json-100k-deep", lambda h: {"content": b"[" * 100_000 + b"]" * 100_000, "headers": {**AUTH, "Content-Type": "application/json"}}, 400, "nested too deeply"),
     ("json-lone-surrogate-question", lambda h: {"content": b'{"path": "ct.npy", "question": "What \\udcff?"}', "headers": {**AUTH, "Content-Type": "application/json"}}, 400, "not valid UTF-8"),
@@ -217,6 +227,13 @@ REQUESTS = [
     ("json-body-over-cap", lambda h: {"content": b'{"question": "' + b"a" * 300_000 + b'"}', "headers": {**AUTH, "Content-Type": "application/json"}}, 413, "exceeds"),
     ("bad-content-length", lambda h: {"content": b"{}", "headers": {**AUTH, "Content-Type": "application/json", "Content-Length": "-5"}}, 400, "not a number"),
     ("path-with-lone-surrogate", lambda h: {"content": b'{"path": "ct\\udcff.npy", "task": "report"}', "headers": {**AUTH, "Content-Type": "application/json"}}, 403, "not UTF-8"),
+    ("multipart-truncated", lambda h: _parts([("path", None, b"ct.npy"), ("task", None, b"report")], closed=False), 400, "truncated upload"),
+    ("multipart-field-twice", lambda h: _parts([("path", None, b"ct.npy"), ("path", None, b"ct.npy")]), 400, "given twice"),
+    ("multipart-unknown-field", lambda h: _parts([("path", None, b"ct.npy"), ("volume", None, b"x")]), 400, "unknown form field 'volume'"),
+    ("multipart-file-in-other-field", lambda h: _parts([("path", "ct.npy", _npy(good_volume()))]), 400, "send the volume in the 'file' field"),
+    ("multipart-file-without-filename", lambda h: _parts([("file", None, _npy(good_volume()))]), 400, "has no filename"),
+    ("multipart-two-files", lambda h: _parts([("file", "a.npy", _npy(good_volume())), ("file", "b.npy", _npy(good_volume()))]), 400, "Too many files"),
+    ("multipart-fields-over-cap", lambda h: _parts([("question", None, b"a" * 40_000), ("choices", None, b"b" * 40_000)]), 413, "form fields exceed"),
     ("forged-upload-reference", lambda h: {"json": {"path": "ct.npy", "volume": {"kind": "upload", "path": str(h.secret)}}}, 400, "unknown field"),
 ]
 

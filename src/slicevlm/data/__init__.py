@@ -16,8 +16,7 @@ M3DDataModule`` imports Lightning; ``slicevlm synth`` needs numpy only).
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from slicevlm.lazy_exports import lazy_exports
 
 #: public name -> module that defines it (imported on first use, so `slicevlm synth` stays light)
 _EXPORTS: dict[str, str] = {
@@ -30,8 +29,4 @@ _EXPORTS: dict[str, str] = {
 }
 __all__ = list(_EXPORTS)
 
-
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(_EXPORTS[name]), name)
-    raise AttributeError(f"module 'slicevlm.data' has no attribute {name!r}")
+__getattr__ = lazy_exports(__name__, _EXPORTS)

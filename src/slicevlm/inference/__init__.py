@@ -17,8 +17,7 @@ use, so the web server's request process can validate input without importing to
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from slicevlm.lazy_exports import lazy_exports
 
 #: public name -> module that defines it
 _EXPORTS: dict[str, str] = {
@@ -32,8 +31,4 @@ _EXPORTS: dict[str, str] = {
 }
 __all__ = list(_EXPORTS)
 
-
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(_EXPORTS[name]), name)
-    raise AttributeError(f"module 'slicevlm.inference' has no attribute {name!r}")
+__getattr__ = lazy_exports(__name__, _EXPORTS)

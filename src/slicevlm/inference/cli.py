@@ -18,14 +18,13 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import math
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Literal
 
-from slicevlm.command_line import Arg, run_command
+from slicevlm.command_line import Arg, positive, run_command
 from slicevlm.data.recipe import REORIENTATIONS, WINDOW_PRESETS, Axis, Crop, DepthMode, parse_reorient, parse_window
 from slicevlm.errors import ConfigError, show_traceback_if_debug
 from slicevlm.hub import ModelNotAvailableError
@@ -64,26 +63,6 @@ def _reorient(text: str) -> str:
         raise argparse.ArgumentTypeError(f"invalid choice {text!r} (choose from {', '.join(REORIENTATIONS)})") from error
 
 
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError as error:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from error
-    if not (math.isfinite(value) and value > 0):
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
-    return value
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError as error:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from error
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
-
-
 _PRESETS = ", ".join(f"{name} {center:g}/{width:g}" for name, (center, width) in WINDOW_PRESETS.items())
 
 
@@ -101,7 +80,7 @@ class ModelOptions:
     checkpoint: str
     device: str = "auto"
     dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
-    max_voxels: Annotated[int, Arg(parse=_positive_int, metavar="N")] = MAX_VOXELS
+    max_voxels: Annotated[int, Arg(parse=positive(int), metavar="N")] = MAX_VOXELS
 
 
 @dataclass(frozen=True)
@@ -125,7 +104,7 @@ class PreprocessingOptions:
     window: Annotated[str | None, Arg(parse=_window, metavar="PRESET|CENTER,WIDTH|none")] = None
     crop: Crop | None = None
     depth: DepthMode | None = None
-    slice_spacing: Annotated[float | None, Arg(parse=_positive_float, metavar="MM")] = None
+    slice_spacing: Annotated[float | None, Arg(parse=positive(float), metavar="MM")] = None
 
 
 PreprocessingOptions.__doc__ = (PreprocessingOptions.__doc__ or "").replace("PRESETS", _PRESETS)

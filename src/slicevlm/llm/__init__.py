@@ -5,8 +5,7 @@ Names load on first use, so light modules (``generation_config``) import without
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from slicevlm.lazy_exports import lazy_exports
 
 #: public name -> module that defines it
 _EXPORTS: dict[str, str] = {
@@ -18,8 +17,4 @@ _EXPORTS: dict[str, str] = {
 }
 __all__ = list(_EXPORTS)
 
-
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(_EXPORTS[name]), name)
-    raise AttributeError(f"module 'slicevlm.llm' has no attribute {name!r}")
+__getattr__ = lazy_exports(__name__, _EXPORTS)

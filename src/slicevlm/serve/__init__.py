@@ -4,7 +4,7 @@ Modules, each imported only by what needs it:
 
 - ``server``: the command line, the LitServer with its middleware and page (``main``).
 - ``request_gate``: the ASGI middleware in front of LitServe (API key, admission, uploads, paths).
-- ``uploads``: streamed multipart parsing, upload suffixes, zip extraction.
+- ``uploads``: Starlette's multipart parser with our rules (file straight to disk), upload suffixes, zip extraction.
 - ``volume_api``: the ``LitAPI`` that reads volumes and answers in batches (in the worker process).
 - ``server_limits``: every limit as one dataclass field, command-line option and README row.
 - ``connection``: the uvicorn protocol that cuts off slow request headers.

@@ -9,9 +9,10 @@ Every request passes here first (it is registered through ``LitServer(middleware
   is read (load shedding);
 - a request body must arrive within ``--body-timeout`` seconds, with no pause over
   ``--idle-timeout`` (408 otherwise; slow headers are cut off by ``connection.py``);
-- ``POST /predict`` is checked and rewritten before LitServe sees it: a multipart upload is streamed
-  into the private upload folder (413 past ``--max-upload-mb``, 415 for an unknown suffix, 400 for a
-  malformed body), a JSON or form body is parsed, the question and choices are validated (400), a
+- ``POST /predict`` is checked and rewritten before LitServe sees it: a multipart upload is parsed
+  by Starlette's form parser (``uploads.UploadForm``) and its file streamed into the private upload
+  folder (413 past ``--max-upload-mb``, 415 for an unknown suffix, 400 for a malformed body), a JSON
+  or urlencoded body is read through Starlette's ``Request``, the question and choices are validated (400), a
   ``path`` must resolve inside ``--data-dir`` (403) and exist (404), the preprocessing fields
   (``window``, ``reorient``, ``axis``, ``crop``, ``depth``, ``slice_spacing``) must name valid choices (400); the volume's header is then
   checked by hand (413 past ``--max-voxels``, 400 for a header naming another file, a pair-file
@@ -26,6 +27,10 @@ error is sent, so a client that writes its whole body before reading gets the st
 reset connection; a shed request (503) is answered at once and its connection closed. Messages
 never name server-side paths: an upload is named by the client's file name, a path by the client's
 own text.
+
+The parsing is Starlette's; what stays here is what must happen before a route runs (the key and
+the admission, before any body byte is read) and what Starlette's ``Request`` has no option for
+(a cap on the whole body while it streams, body deadlines).
 """
 
 from __future__ import annotations
@@ -33,13 +38,15 @@ from __future__ import annotations
 import json
 import logging
 import secrets
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
 import anyio
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import JSONResponse
 
 from slicevlm.serve.server_limits import MAX_SMALL_BODY, ServerLimits
 from slicevlm.data.recipe import overrides_from_fields
@@ -48,7 +55,7 @@ from slicevlm.inference.errors import DataError, InputError, VolumeTooLarge, did
 from slicevlm.inference.instructions import parse_choices, resolve_request
 from slicevlm.inference.limits import check_header
 from slicevlm.inference.paths import resolve_under
-from slicevlm.serve.uploads import FORM_FIELDS, MultipartUpload, UploadRejected, extract_zip, public_message, remove_upload
+from slicevlm.serve.uploads import FORM_FIELDS, UploadForm, UploadRejected, extract_zip, public_message, remove_upload
 
 log = logging.getLogger(__name__)
 
@@ -86,15 +93,18 @@ class GateSettings:
     public_paths: tuple[str, ...] = ("/", "/health", "/info", "/favicon.ico")
 
 
-class ClientGone(Exception):
-    """The client disconnected before its request body was complete."""
-
-
 class _Body:
-    """The request body as it arrives, with a byte limit, timeouts and a disconnect signal."""
+    """The request's ``receive`` with the caps Starlette's ``Request`` lacks, which reads through it.
+
+    Starlette's ``Request.stream`` / ``body`` and form parser have neither a cap on the whole body
+    (``max_part_size`` bounds text fields, not a streamed file or a chunked body with no
+    Content-Length) nor deadlines, so they are added here: past ``limit`` bytes 413, a pause over
+    ``--idle-timeout`` or a body slower than ``--body-timeout`` 408. A disconnect passes through
+    (Starlette raises ``ClientDisconnect``).
+    """
 
     def __init__(self, receive: Receive, limit: int, limits: ServerLimits) -> None:
-        self.receive = receive
+        self.raw = receive
         self.limit = limit
         self.idle_timeout = limits.idle_timeout_s
         self.total_timeout = limits.body_timeout_s
@@ -103,14 +113,26 @@ class _Body:
         self.timed_out = False
         self._deadline: float | None = None
 
+    async def receive(self) -> Message:
+        """The next message; once the body is complete, waits for the disconnect as ASGI servers do."""
+        if self.done:
+            return await self.raw()
+        message = await self._next()
+        if message["type"] == "http.request":
+            self.received += len(message.get("body", b""))
+            self.done = not message.get("more_body", False)
+            if self.received > self.limit:
+                raise UploadRejected(413, f"request body exceeds {self.limit:,} bytes; the server accepts at most {self.limit:,} (--max-upload-mb).")
+        return message
+
     async def _next(self) -> Message:
-        """The next body message, or 408 when it is later than the idle or total deadline allows."""
+        """The next message, or 408 when it is later than the idle or total deadline allows."""
         now = anyio.current_time()
         if self._deadline is None:
             self._deadline = now + self.total_timeout
         try:
             with anyio.fail_after(max(0.0, min(self.idle_timeout, self._deadline - now))):
-                message = await self.receive()
+                return await self.raw()
         except TimeoutError:
             self.timed_out = True
             raise UploadRejected(
@@ -118,24 +140,6 @@ class _Body:
                 f"the request body arrived too slowly; send it within {self.total_timeout:g} s with no pause longer "
                 f"than {self.idle_timeout:g} s (--body-timeout, --idle-timeout).",
             ) from None
-        if message["type"] == "http.disconnect":
-            raise ClientGone()
-        return message
-
-    async def chunks(self) -> AsyncIterator[bytes]:
-        """Yield body chunks; raise 413 past the limit, 408 when too slow, ClientGone on a disconnect."""
-        while not self.done:
-            message = await self._next()
-            data = message.get("body", b"")
-            self.received += len(data)
-            self.done = not message.get("more_body", False)
-            if self.received > self.limit:
-                raise UploadRejected(413, f"request body exceeds {self.limit:,} bytes; the server accepts at most {self.limit:,} (--max-upload-mb).")
-            yield data
-
-    async def read(self) -> bytes:
-        """The whole (small) body."""
-        return b"".join([chunk async for chunk in self.chunks()])
 
     async def drain(self) -> bool:
         """Discard the rest of the body (up to DRAIN_LIMIT, within the timeouts); True when it was all read."""
@@ -143,6 +147,8 @@ class _Body:
         try:
             while not self.done and not self.timed_out and drained < DRAIN_LIMIT:
                 message = await self._next()
+                if message["type"] == "http.disconnect":
+                    raise ClientDisconnect()
                 drained += len(message.get("body", b""))
                 self.done = not message.get("more_body", False)
         except UploadRejected:
@@ -167,17 +173,6 @@ class Admission:
     def leave(self) -> None:
         """Give a place back."""
         self.active -= 1
-
-
-async def send_json(send: Send, status: int, content: dict[str, Any], close: bool = False, extra: dict[str, str] | None = None) -> None:
-    """Send a complete JSON response (``extra``: more headers, e.g. Retry-After)."""
-    body = json.dumps(content).encode()
-    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
-    headers += [(key.lower().encode("latin-1"), value.encode("latin-1")) for key, value in (extra or {}).items()]
-    if close:
-        headers.append((b"connection", b"close"))
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
 
 
 class RequestGate:
@@ -219,16 +214,24 @@ class RequestGate:
             log.info("%s %s refused: %d %s", scope["method"], scope["path"], rejected.status, rejected.detail)
             try:  # a shed request is answered at once: draining would spend what shedding saves
                 complete = body.done if rejected.status == 503 else await body.drain()
-            except ClientGone:
+            except ClientDisconnect:
                 return
-            await send_json(send, rejected.status, {"detail": rejected.detail}, close=not complete, extra=rejected.headers)
-        except ClientGone:
+            extra = rejected.headers if complete else {**rejected.headers, "Connection": "close"}
+            await JSONResponse({"detail": rejected.detail}, rejected.status, extra)(scope, receive, send)
+        except ClientDisconnect:
             log.info("%s %s: client disconnected before the body was complete", scope["method"], scope["path"])
         finally:
             if admitted:
                 self.admission.leave()
 
     def _authorized(self, path: str, headers: dict[bytes, bytes]) -> bool:
+        """Whether the request may pass: the key is checked here, before any body byte is read.
+
+        LitServe's own key (``LIT_SERVER_API_KEY`` or ``LitAPI.authorize``) is a FastAPI dependency
+        of its routes: it would run only after this gate has stored and unpacked the upload, it
+        covers ``/``, ``/health`` and ``/info`` (public here, for the page and health checks) but
+        not ``/docs`` and ``/openapi.json``, and it compares keys with ``!=`` (not constant-time).
+        """
         if not self.settings.api_key or path in self.settings.public_paths:
             return True
         given = headers.get(b"x-api-key", b"")
@@ -247,23 +250,20 @@ class RequestGate:
                 )
         content_type = headers.get(b"content-type", b"").decode("latin-1")
         kind = content_type.split(";")[0].strip().lower()
-        upload: MultipartUpload | None = None
+        request = Request(scope, body.receive)
+        upload: UploadForm | None = None
         cleanup: list[Path] = []
         try:
             if kind == "multipart/form-data":
-                upload = MultipartUpload(content_type, self.settings.upload_dir)
+                upload = UploadForm(request.headers, request.stream(), self.settings.upload_dir)
                 try:
-                    async for chunk in body.chunks():
-                        upload.write(chunk)
-                    upload.finish()
+                    fields: dict[str, Any] = await upload.fields()
                 finally:
-                    upload.close()
                     if upload.path is not None:
                         cleanup.append(upload.path)
-                fields: dict[str, Any] = dict(upload.fields)
             elif kind in ("application/json", "application/x-www-form-urlencoded"):
                 body.limit = min(body.limit, MAX_SMALL_BODY)
-                fields = _parse_small_body(kind, await body.read())
+                fields = _parse_small_body(kind, await request.body())
             else:
                 raise UploadRejected(
                     415,
@@ -283,7 +283,7 @@ class RequestGate:
         finally:
             _remove_all(cleanup)  # a rejected or failed request: nothing was forwarded, or it broke off
 
-    def _payload(self, fields: dict[str, Any], upload: MultipartUpload | None) -> dict[str, Any]:
+    def _payload(self, fields: dict[str, Any], upload: UploadForm | None) -> dict[str, Any]:
         """Validate the request fields; return the JSON LitServe's worker receives."""
         unknown = sorted(set(fields) - set(FORM_FIELDS))
         if unknown:
@@ -366,7 +366,7 @@ class RequestGate:
             if not sent:
                 sent = True
                 return {"type": "http.request", "body": data, "more_body": False}
-            return await body.receive()  # after the body: waits for the disconnect, as ASGI servers do
+            return await body.raw()  # after the body: waits for the disconnect, as ASGI servers do
 
         async def send_after_cleanup(message: Message) -> None:
             if message["type"] == "http.response.body" and not message.get("more_body", False):
@@ -394,7 +394,11 @@ def _text(value: Any, name: str) -> str:
 
 
 def _parse_small_body(kind: str, raw: bytes) -> dict[str, Any]:
-    """A JSON object or an urlencoded form → fields."""
+    """A JSON object or an urlencoded form → fields.
+
+    Not Starlette's urlencoded parser: it decodes bytes that are not UTF-8 as replacement
+    characters, where a question in another encoding must be refused (400).
+    """
     if kind == "application/json":
         try:
             fields = json.loads(raw.decode("utf-8"))

@@ -1,7 +1,8 @@
-"""Uploaded volumes: accepted formats, a streaming multipart reader that writes to disk, safe unzip.
+"""Uploaded volumes: accepted formats, Starlette's multipart parser writing to disk, safe unzip.
 
 The request process never holds an upload in memory: multipart parts are parsed as they arrive
-(``python_multipart``) and the file part is written straight into the server's private upload folder.
+(Starlette's ``MultiPartParser``, see :class:`UploadForm`) and the file part is written straight
+into the server's private upload folder.
 A ``.zip`` holding a DICOM series or a folder of numbered slices is unpacked next to it so the
 folder readers of :mod:`slicevlm.data.readers` can read it. Every member name is checked before
 anything is written (no absolute paths, ``..``, links, control characters, over-long names,
@@ -15,10 +16,11 @@ import shutil
 import stat
 import uuid
 import zipfile
+from collections.abc import AsyncGenerator
 from pathlib import Path, PurePosixPath
 
-from python_multipart.exceptions import MultipartParseError
-from python_multipart.multipart import MultipartParser, parse_options_header
+from starlette.datastructures import Headers, UploadFile
+from starlette.formparsers import MultiPartException, MultiPartParser
 
 #: Suffixes an upload may have: the single-file formats the data readers read (``.nhdr``/``.mhd``
 #: need a second file, so they are not accepted), plus ``.zip`` for DICOM series / slice folders.
@@ -72,133 +74,100 @@ def unsupported_format(filename: str) -> UploadRejected:
     )
 
 
-class MultipartUpload:
-    """Parse a ``multipart/form-data`` body chunk by chunk; the file part goes to ``folder``.
+class UploadForm(MultiPartParser):
+    """Starlette's multipart parser with our rules; the file part is written into ``folder``.
+
+    Starlette parses the body as it arrives; these hooks make it stricter where the server must be:
+    the file is written straight into the private upload folder as ``<uuid><suffix>`` (Starlette
+    would spool it, and LitServe sets the spool to stay in memory), a file in another field, an
+    unknown suffix (415) or an unknown or repeated text field is refused as soon as its part headers
+    arrive, text fields must be UTF-8 (Starlette falls back to latin-1) and together stay under
+    :data:`MAX_FIELD_BYTES` (413), and a body that ends before its closing boundary is refused
+    (Starlette would drop the unfinished part). The hooks are the parser's python-multipart callbacks
+    and its ``_current_part``; the hostile-input tests fail if a Starlette release changes them.
 
     Args:
-        content_type: the request's Content-Type header (carries the boundary).
-        folder: the private upload folder; the file is written as ``<uuid><suffix>``.
+        headers: the request headers (the Content-Type carries the boundary).
+        stream: the request body, chunk by chunk.
+        folder: the private upload folder.
 
     Attributes:
-        fields: text fields by name.
         filename: the client's file name (only its suffix is used on disk).
         path: where the file part was written, or None.
-        size: bytes of file data written.
     """
 
-    def __init__(self, content_type: str, folder: Path) -> None:
-        _, options = parse_options_header(content_type)
-        boundary = options.get(b"boundary")
-        if not boundary:
-            raise UploadRejected(400, "multipart/form-data body without a boundary in its Content-Type; send a regular form upload.")
+    def __init__(self, headers: Headers, stream: AsyncGenerator[bytes, None], folder: Path) -> None:
+        super().__init__(headers, stream, max_files=1, max_fields=len(FORM_FIELDS), max_part_size=MAX_FIELD_BYTES)
         self.folder = folder
-        self.fields: dict[str, str] = {}
         self.filename: str | None = None
         self.path: Path | None = None
-        self.size = 0
         self._field_bytes = 0
-        self._header_field = b""
-        self._header_value = b""
-        self._headers: dict[bytes, bytes] = {}
-        self._name: str | None = None
-        self._buffer: bytearray | None = None
-        self._handle = None
-        callbacks = {
-            "on_part_begin": self._part_begin,
-            "on_part_data": self._part_data,
-            "on_part_end": self._part_end,
-            "on_header_field": self._header_field_data,
-            "on_header_value": self._header_value_data,
-            "on_header_end": self._header_end,
-            "on_headers_finished": self._headers_finished,
-        }
-        self._parser = MultipartParser(boundary, callbacks)  # type: ignore[arg-type]
+        self._complete = False
 
-    # -- feeding -----------------------------------------------------------------------------------
-    def write(self, chunk: bytes) -> None:
-        """Feed the next body chunk."""
-        try:
-            self._parser.write(chunk)
-        except MultipartParseError as error:
-            raise UploadRejected(400, f"malformed multipart body ({error}); send a regular multipart/form-data upload.") from error
+    async def fields(self) -> dict[str, str]:
+        """Parse the whole body; return the text fields (the file is at :attr:`path`).
 
-    def finish(self) -> None:
-        """The body has ended: check the multipart stream closed properly."""
+        Raises:
+            UploadRejected: 400 for a malformed or truncated body or a refused part, 413 for text
+                fields over the cap, 415 for a file of an unknown format.
+        """
         try:
-            self._parser.finalize()
-        except MultipartParseError as error:
-            raise UploadRejected(400, f"malformed multipart body ({error}).") from error
-        if self._handle is not None or self._name is not None:
+            form = await self.parse()
+        except MultiPartException as error:
+            raise UploadRejected(
+                400,
+                f"malformed multipart body ({error.message}); send one volume in the {FILE_FIELD!r} field and text fields "
+                f"from {list(FORM_FIELDS)} as a regular multipart/form-data upload.",
+            ) from error
+        finally:
+            for _, value in self.items:
+                if isinstance(value, UploadFile):
+                    value.file.close()
+        if not self._complete:
             raise UploadRejected(400, "the multipart body ended inside a part (truncated upload); send the whole file.")
+        return {name: value for name, value in form.multi_items() if isinstance(value, str)}
 
-    def close(self) -> None:
-        """Close the file being written, if any (after an error or a disconnect)."""
-        if self._handle is not None:
-            self._handle.close()
-            self._handle = None
-
-    # -- parser callbacks --------------------------------------------------------------------------
-    def _part_begin(self) -> None:
-        self._headers = {}
-        self._name = None
-
-    def _header_field_data(self, data: bytes, start: int, end: int) -> None:
-        self._header_field += data[start:end]
-
-    def _header_value_data(self, data: bytes, start: int, end: int) -> None:
-        self._header_value += data[start:end]
-
-    def _header_end(self) -> None:
-        self._headers[self._header_field.strip().lower()] = self._header_value.strip()
-        self._header_field = self._header_value = b""
-
-    def _headers_finished(self) -> None:
-        _, options = parse_options_header(self._headers.get(b"content-disposition", b""))
-        name = options.get(b"name", b"").decode("utf-8", errors="replace")
-        if not name:
-            raise UploadRejected(400, "a multipart part has no name; every part needs Content-Disposition: form-data; name=...")
-        self._name = name
-        if b"filename" in options or name == FILE_FIELD:
-            self._open_file(name, options.get(b"filename", b"").decode("utf-8", errors="replace"))
-        elif name in FORM_FIELDS:
-            if name in self.fields:
-                raise UploadRejected(400, f"form field {name!r} given twice; send it once.")
-            self._buffer = bytearray()
-        else:
-            raise UploadRejected(400, f"unknown form field {name!r}; expected {FILE_FIELD!r} and {list(FORM_FIELDS)}.")
-
-    def _open_file(self, name: str, filename: str) -> None:
-        if name != FILE_FIELD:
-            raise UploadRejected(400, f"a file was sent in field {name!r}; send the volume in the {FILE_FIELD!r} field.")
-        if self.filename is not None:
-            raise UploadRejected(400, "more than one file uploaded; send one volume per request (a .zip for a DICOM series).")
+    def on_headers_finished(self) -> None:
+        super().on_headers_finished()
+        part = self._current_part
+        if part.file is None:
+            if part.field_name == FILE_FIELD:
+                raise UploadRejected(400, f"the {FILE_FIELD!r} part has no filename; send the volume as a file (curl -F file=@ct.nii.gz).")
+            if part.field_name not in FORM_FIELDS:
+                raise UploadRejected(400, f"unknown form field {part.field_name!r}; expected {FILE_FIELD!r} and {list(FORM_FIELDS)}.")
+            if any(name == part.field_name for name, _ in self.items):
+                raise UploadRejected(400, f"form field {part.field_name!r} given twice; send it once.")
+            return
+        if part.field_name != FILE_FIELD:
+            raise UploadRejected(400, f"a file was sent in field {part.field_name!r}; send the volume in the {FILE_FIELD!r} field.")
+        filename = part.file.filename or ""
         suffix = upload_suffix(filename)
         if suffix is None:
             raise unsupported_format(filename)
         self.filename = filename
         self.path = self.folder / f"{uuid.uuid4().hex}{suffix}"
-        self._handle = open(self.path, "xb")
+        part.file.file.close()  # Starlette's spool, still empty: the bytes go to the upload folder instead
+        part.file.file = open(self.path, "xb")  # noqa: SIM115 (closed by `fields`, or by Starlette on an error)
+        self._files_to_close_on_error.append(part.file.file)
 
-    def _part_data(self, data: bytes, start: int, end: int) -> None:
-        if self._handle is not None:
-            self._handle.write(data[start:end])
-            self.size += end - start
-        elif self._buffer is not None:
+    def on_part_data(self, data: bytes, start: int, end: int) -> None:
+        if self._current_part.file is None:
             self._field_bytes += end - start
             if self._field_bytes > MAX_FIELD_BYTES:
                 raise UploadRejected(413, f"form fields exceed {MAX_FIELD_BYTES} bytes; send a shorter question.")
-            self._buffer += data[start:end]
+        super().on_part_data(data, start, end)
 
-    def _part_end(self) -> None:
-        if self._handle is not None:
-            self.close()
-        elif self._buffer is not None and self._name is not None:
+    def on_part_end(self) -> None:
+        part = self._current_part
+        if part.file is None:
             try:
-                self.fields[self._name] = self._buffer.decode("utf-8")
+                bytes(part.data).decode("utf-8")
             except UnicodeDecodeError as error:
-                raise UploadRejected(400, f"form field {self._name!r} is not valid UTF-8 ({error}); send UTF-8 text.") from error
-            self._buffer = None
-        self._name = None
+                raise UploadRejected(400, f"form field {part.field_name!r} is not valid UTF-8 ({error}); send UTF-8 text.") from error
+        super().on_part_end()
+
+    def on_end(self) -> None:
+        self._complete = True
 
 
 def extract_zip(archive: Path, folder: Path, max_bytes: int, max_files: int = 5000) -> Path:

@@ -15,9 +15,9 @@ the case's facts where the image goes. It learns to read and answer, never the i
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
+from slicevlm.build_marker import built_with, write_marker
 from slicevlm.command_line import run_command
 from slicevlm.tiny.encoder import write_tiny_encoder
 from slicevlm.tiny.language import pretrain_tiny_llm, train_tiny_tokenizer, write_tiny_llm
@@ -43,29 +43,18 @@ def write_tiny_models(
     out = Path(out)
     encoder, llm = out / "encoder", out / "llm"
     encoder_recipe = {"image_size": image_size, "patch_size": patch_size}
-    if not _built_with(encoder, encoder_recipe, "open_clip_model.safetensors"):
+    if not built_with(encoder / "recipe.json", encoder_recipe, encoder / "open_clip_model.safetensors"):
         write_tiny_encoder(encoder, image_size=image_size, patch_size=patch_size)
-        _write_recipe(encoder, encoder_recipe)
+        write_marker(encoder / "recipe.json", encoder_recipe)
     llm_recipe = {"pretrain_steps": pretrain_steps, "warmup": WARMUP_RECIPE}
-    if not _built_with(llm, llm_recipe, "config.json", "tokenizer.json"):
+    if not built_with(llm / "recipe.json", llm_recipe, llm / "config.json", llm / "tokenizer.json"):
         write_tiny_llm(llm, pretrain_steps=pretrain_steps)
-        _write_recipe(llm, llm_recipe)
+        write_marker(llm / "recipe.json", llm_recipe)
     return {"encoder": encoder, "llm": llm}
 
 
 #: Changes whenever the warm-up's texts or schedule change, so that older tiny LLMs are rebuilt.
 WARMUP_RECIPE = "case cards, fixed choice order, v3"
-
-
-def _built_with(folder: Path, recipe: dict, *files: str) -> bool:
-    path = folder / "recipe.json"
-    if not all((folder / name).is_file() for name in files) or not path.is_file():
-        return False
-    return json.loads(path.read_text(encoding="utf-8")) == recipe
-
-
-def _write_recipe(folder: Path, recipe: dict) -> None:
-    (folder / "recipe.json").write_text(json.dumps(recipe, indent=1), encoding="utf-8")
 
 
 def make_tiny_models(out: Path, image_size: int = 64, patch_size: int = 8, pretrain_steps: int = 400) -> int:
