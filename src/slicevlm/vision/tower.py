@@ -59,7 +59,8 @@ class VisionTower(nn.Module, ABC):
 
     @abstractmethod
     def token_count(self, depth: int) -> int:
-        """M, the number of visual tokens for volumes of `depth` slices."""
+        """M, the number of visual embeddings the LLM receives for volumes of `depth` slices (after the
+        tower's projector: the same as the tokens `forward` returns unless the projector resamples them)."""
 
     @abstractmethod
     def trainable_modules(self) -> dict[str, nn.Module]:
