@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from slicevlm.cli import run_lightning_cli
-from slicevlm.vision.baselines import M3DLaMedTower
+from slicevlm.vision.baselines import M3DLaMedTower, Med3DVLMTower
 from slicevlm.vision.tower import VisionTower
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
@@ -19,6 +19,7 @@ BASELINES = CONFIGS / "baselines"
 #: tower class path -> (full config, tiny twin)
 TOWER_CONFIGS = {
     "slicevlm.vision.baselines.M3DLaMedTower": ("m3d_lamed.yaml", "m3d_lamed_tiny.yaml"),
+    "slicevlm.vision.baselines.Med3DVLMTower": ("med3dvlm.yaml", "med3dvlm_tiny.yaml"),
 }
 
 
@@ -56,6 +57,47 @@ def test_m3d_lamed_tower_at_full_size():
     assert _count(tower.encoder.patch_embed) == 1024 * 768 + 768
     assert tower.encoder.position.numel() == 2048 * 768
     assert _count(tower) == 87_416_064
+
+
+def _dcformer_block_parameters(channels: int, kernel: int) -> int:
+    """Two channel LayerNorms (4C), three depthwise 1D convs of length k with bias (3(kC + C)),
+    MLP 1×1×1 convs C → 4C → C (8C² + 5C)."""
+    return 4 * channels + 3 * (kernel * channels + channels) + 8 * channels * channels + 5 * channels
+
+
+def _mixer_stream_parameters(in_tokens: int, out_tokens: int, in_channels: int, out_channels: int) -> int:
+    """LayerNorm (2C), token MLP N_in → N_out → N_out, channel MLP C → d → d (weights and biases)."""
+    token = in_tokens * out_tokens + out_tokens + out_tokens * out_tokens + out_tokens
+    channel = in_channels * out_channels + out_channels + out_channels * out_channels + out_channels
+    return 2 * in_channels + token + channel
+
+
+def test_med3dvlm_tower_at_full_size():
+    with torch.device("meta"):
+        tower = Med3DVLMTower()
+        output = tower(torch.empty(2, 128, 256, 256))
+        projector = tower.build_projector(4096)
+        embeddings = projector(output.tokens, *output.streams)
+    # Med3DVLM (Xin et al., arXiv 2503.20047): DCFormer-small on 128×256×256; the projector reads the final
+    # stage as 32 × 768 and the penultimate as 256 × 384 and gives 2 × 128 tokens to the LLM.
+    assert tower.input_size == (128, 256, 256) and tower.width == 768
+    assert tuple(output.tokens.shape) == (2, 32, 768) and tuple(output.streams[0].shape) == (2, 256, 384)
+    assert tower.num_tokens == 256 and tuple(embeddings.shape) == (2, 256, 4096)
+    # DCFormer-small (Ates et al. 2025, as Med3DVLM uses it): stages [2, 3, 6, 2], channels [96, 192, 384, 768],
+    # kernels 13/11/9/7. Counted from that description: stem 1 → 48 → 96 (3×3×3 convs), each stage a
+    # LayerNorm + 2×2×2 downsampling conv and its blocks.
+    stem = (27 * 48 + 48) + (27 * 48 * 96 + 96)
+    assert sum(p.numel() for p in tower.encoder.stem.parameters()) == stem == 125_856
+    previous, expected = 96, stem
+    for stage, depth, channels, kernel in zip(tower.encoder.stages, (2, 3, 6, 2), (96, 192, 384, 768), (13, 11, 9, 7)):
+        count = 2 * previous + (8 * previous * channels + channels) + depth * _dcformer_block_parameters(channels, kernel)
+        assert _count(stage) == count
+        previous, expected = channels, expected + count
+    assert _count(tower) == expected == 21_022_656
+    # Each depthwise 1D kernel holds 3k weights per channel where a k×k×k depthwise kernel holds k³.
+    assert tower.encoder.stages[0][1].mixer.depth.weight.shape == (96, 1, 13, 1, 1)
+    streams = _mixer_stream_parameters(32, 128, 768, 4096) + _mixer_stream_parameters(256, 128, 384, 4096)
+    assert _count(projector) == streams == 38_361_856
 
 
 def test_a_tower_refuses_volumes_of_another_size():
