@@ -1,4 +1,4 @@
-"""M3D-LaMed's vision tower: 3D ViT → 3D spatial pooling (Bai et al., "M3D", 2024, § M3D-LaMed).
+"""M3D-LaMed's vision tower: 3D ViT → 3D spatial pooling (Bai et al., "M3D", 2024, section "M3D-LaMed").
 
     volume (B, 32, 256, 256) in [0, 1]
       │ 3D ViT-B, patches 4×16×16                     (vit3d.py)

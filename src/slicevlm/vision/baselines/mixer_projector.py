@@ -1,4 +1,4 @@
-"""Med3DVLM's dual-stream MLP-Mixer projector (Xin et al., "Med3DVLM", 2025, § projector).
+"""Med3DVLM's dual-stream MLP-Mixer projector (Xin et al., "Med3DVLM", arXiv 2503.20047).
 
 Two streams read two stages of the encoder; each is one MLP-Mixer step that maps its tokens to a fixed
 count (token mixing, across positions) and its channels to the LLM width (channel mixing):
