@@ -106,6 +106,19 @@ def test_a_tower_refuses_volumes_of_another_size():
         tower(torch.rand(1, 16, 64, 64))
 
 
+def test_fit_refuses_a_data_size_the_tower_does_not_read(tiny_models, synthetic_root, tmp_path):
+    from slicevlm.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"M3DLaMedTower reads volumes of \(D, H, W\) = \(32, 64, 64\), got \(16, 64, 64\)"):
+        run_lightning_cli([
+            "fit", "--config", str(BASELINES / "m3d_lamed_tiny.yaml"),
+            "--model.language.init_args.model_name", str(tiny_models["llm"]),
+            "--data.data_root", str(synthetic_root), "--data.num_workers", "0", "--data.volume_size", "[16, 64, 64]",
+            "--trainer.logger.init_args.save_dir", str(tmp_path / "logs"), "--model.export_dir", str(tmp_path / "out"),
+        ])
+    assert not (tmp_path / "out").exists()
+
+
 @pytest.mark.parametrize("class_path", sorted(TOWER_CONFIGS))
 def test_baseline_configs_parse(class_path, capsys):
     for name in TOWER_CONFIGS[class_path]:
@@ -113,6 +126,21 @@ def test_baseline_configs_parse(class_path, capsys):
             run_lightning_cli(["fit", "--config", str(BASELINES / name), "--print_config"])
         assert exit_info.value.code in (0, None)
         assert f"class_path: {class_path}" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("name", ["med3dvlm_clip.yaml", "med3dvlm_clip_tiny.yaml"])
+def test_pretraining_configs_parse_as_their_own_module(name, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        run_lightning_cli(["fit", "--config", str(BASELINES / name), "--print_config"])
+    assert exit_info.value.code in (0, None)
+    printed = capsys.readouterr().out
+    assert "class_path: slicevlm.training.contrastive.ContrastivePretraining" in printed
+    assert "class_path: slicevlm.vision.baselines.DCFormer3D" in printed
+
+
+def test_every_baseline_config_is_tested():
+    tested = {name for names in TOWER_CONFIGS.values() for name in names} | {"med3dvlm_clip.yaml", "med3dvlm_clip_tiny.yaml"}
+    assert {path.name for path in BASELINES.glob("*.yaml")} == tested
 
 
 @pytest.fixture(scope="module")

@@ -28,6 +28,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from slicevlm.errors import ConfigError
 from slicevlm.vision.projector import VisualProjector
 
 
@@ -97,7 +98,7 @@ class VisionTower(nn.Module, ABC):
         """Refuse volumes of another (D, H, W) than `input_size`, naming the data option to change."""
         expected = self.input_size
         if expected is not None and tuple(size) != tuple(expected):
-            raise ValueError(
+            raise ConfigError(
                 f"{type(self).__name__} reads volumes of (D, H, W) = {tuple(expected)}, got {tuple(size)}; "
                 f"set data.volume_size: {list(expected)} (or build the tower for {tuple(size)})."
             )

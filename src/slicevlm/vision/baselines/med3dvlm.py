@@ -37,8 +37,11 @@ class Med3DVLMTower(VisionTower):
         channels: DCFormer width per stage (small: 96, 192, 384, 768).
         kernel_sizes: decomposed kernel length per stage (13, 11, 9, 7).
         tokens_per_stream: tokens each projector stream gives the LLM (128; M = 2 × this).
-        train_encoder: train DCFormer with the projector (True: it has no pretrained weights here);
-            False freezes it (as after contrastive pre-training; it is still stored in the checkpoint).
+        train_encoder: train DCFormer with the projector (True without pre-trained weights); False
+            freezes it (as after contrastive pre-training; it is still stored in the checkpoint).
+        encoder_weights: DCFormer weights to start from: the `image_encoder.safetensors` the
+            contrastive pre-training (`configs/baselines/med3dvlm_clip.yaml`) writes. A checkpoint
+            folder stores the encoder itself, so its `model.yaml` records None here.
     """
 
     def __init__(
@@ -49,6 +52,7 @@ class Med3DVLMTower(VisionTower):
         kernel_sizes: Sequence[int] = (13, 11, 9, 7),
         tokens_per_stream: int = 128,
         train_encoder: bool = True,
+        encoder_weights: str | None = None,
     ) -> None:
         super().__init__()
         record_init_args(self, locals())
@@ -58,7 +62,29 @@ class Med3DVLMTower(VisionTower):
         if len(self._image_size) != 3 or any(s % stride for s in self._image_size):
             raise ValueError(f"image_size {self._image_size} must be three sizes divisible by {stride} (the last stage's stride).")
         self.tokens_per_stream = tokens_per_stream
+        if encoder_weights is not None:
+            self._load_encoder(encoder_weights)
+            self._init_args["encoder_weights"] = None  # stored in the checkpoint folder from now on
         self.encoder.requires_grad_(train_encoder)
+
+    def _load_encoder(self, path: str) -> None:
+        from safetensors.torch import load_file
+
+        from slicevlm.errors import MissingFileError
+
+        try:
+            state = load_file(path)
+        except FileNotFoundError as error:
+            raise MissingFileError(
+                f"model.vision.init_args.encoder_weights: {path} does not exist; point it at the image_encoder.safetensors "
+                "the contrastive pre-training wrote (its model.export_dir), or set it to null."
+            ) from error
+        try:
+            self.encoder.load_state_dict(state, strict=True)
+        except RuntimeError as error:
+            raise ValueError(
+                f"{path} does not fit this DCFormer (depths, channels, kernel_sizes must match the pre-trained one): {error}"
+            ) from error
 
     def stage_tokens(self, stage: int) -> tuple[int, int]:
         """(N, C) of a stage at `input_size`: positions and channels (-1: last, -2: penultimate)."""
