@@ -1,11 +1,14 @@
 """The self-describing checkpoint folder, and loading it back without the Trainer.
 
     checkpoint/
-      model.yaml             how to rebuild the model (class_path / init_args, the LightningCLI form)
-      vision.safetensors     trained modules: fusion.*, injection.*, projector.*
+      model.yaml             how to rebuild the model (class_path / init_args, the LightningCLI form);
+                             `vision.class_path` names the vision tower
+      vision.safetensors     the vision tower's stored modules and the projector: fusion.*, injection.*,
+                             projector.* for the paper's pipeline (a baseline's 3D tower: encoder.*, ...)
       adapter/               LoRA in peft's own format (adapter_config.json, adapter_model.safetensors)
       tokenizer/             tokenizer files, `<image>` included
-      slicevlm.json          format version, stage, input size, visual token count, package version,
+      slicevlm.json          format version, stage, input size, visual token count, the vision tower
+                             (class, input size, width, tokens, intensity range), package version,
                              the training preprocessing recipe, whether the model is a toy
       config.yaml            the full resolved training config (when trained through the CLI)
       encoder/, llm/         small local models (the tiny stand-ins), copied so the folder travels
@@ -88,6 +91,7 @@ def save_checkpoint_folder(
         "stage": stage,
         "input_size": list(input_size),
         "visual_tokens": model.vision.token_count(input_size[0]),
+        "vision_tower": model.vision.record(input_size[0]),
         "has_adapter": model.language.has_lora,
         **toy_record(model.language),
     }
@@ -151,8 +155,9 @@ def read_model_config(
     """
     folder = resolve_checkpoint(folder)
     config = yaml.safe_load((folder / "model.yaml").read_text(encoding="utf-8"))
-    vision_args = config["vision"]["init_args"]
-    vision_args["encoder"] = upgrade_encoder_description(vision_args["encoder"])  # folders written before one class per encoder
+    vision_args = config["vision"].setdefault("init_args", {})
+    if isinstance(vision_args.get("encoder"), dict):  # folders written before one class per encoder
+        vision_args["encoder"] = upgrade_encoder_description(vision_args["encoder"])
     config["language"]["init_args"]["tokenizer_name"] = str(folder / "tokenizer")
     config = override_model_config(config, overrides, dtype)
     return resolve_model_sources(config, folder) if resolve_sources else config
@@ -180,8 +185,9 @@ def override_model_config(
         if dtype not in DTYPES:
             raise ConfigError(f"dtype {dtype!r} is not supported; expected 'float32', 'bfloat16' or 'float16'.")
         config["language"]["init_args"].update(dtype=dtype, quantization=None)
-        encoder = config["vision"]["init_args"]["encoder"]
-        encoder["init_args"] = {**encoder.get("init_args", {}), "dtype": dtype}
+        encoder = config["vision"].get("init_args", {}).get("encoder")
+        if isinstance(encoder, dict):  # a pretrained slice encoder; the baselines' 3D towers are stored in full
+            encoder["init_args"] = {**encoder.get("init_args", {}), "dtype": dtype}
     return config
 
 

@@ -43,11 +43,17 @@ MODEL_SOURCES: dict[str, tuple[str, ...]] = {
 
 
 def model_name_slot(config: dict[str, Any], keys: tuple[str, ...]) -> tuple[dict[str, Any], str]:
-    """The `init_args` dict holding the last key of `keys`, and that key (walks component descriptions)."""
+    """The `init_args` dict holding the last key of `keys`, and that key (walks component descriptions).
+
+    A component without that nested part (a vision tower that builds its encoder in code) gives an
+    empty dict, so the caller finds no model name in it.
+    """
     node = config[keys[0]]
     for key in keys[1:-1]:
-        node = node["init_args"][key]
-    return node["init_args"], keys[-1]
+        node = node.get("init_args", {}).get(key)
+        if not isinstance(node, dict):
+            return {}, keys[-1]
+    return node.get("init_args", {}), keys[-1]
 
 
 def split_local_name(name: str, folder: Path | None = None) -> tuple[str, str] | None:

@@ -29,7 +29,7 @@ from slicevlm.errors import EXTRAS, ConfigError, MissingDependencyError, SliceVL
 
 
 class SliceVLMCLI(LightningCLI):
-    """LightningCLI with SliceVLM's model and data module fixed."""
+    """LightningCLI with SliceVLM's model (or one a config names by `model.class_path`) and data module."""
 
     def add_arguments_to_parser(self, parser) -> None:  # noqa: D401 - Lightning hook
         parser.set_defaults({"trainer.log_every_n_steps": 10})
@@ -87,11 +87,39 @@ def check_trainer_fits_machine(trainer: dict) -> None:
         )
 
 
+def _config_files(argv: list[str]) -> list[str]:
+    """The files given with `--config FILE` / `--config=FILE`, in order."""
+    files = []
+    for i, arg in enumerate(argv):
+        if arg == "--config" and i + 1 < len(argv):
+            files.append(argv[i + 1])
+        elif arg.startswith("--config="):
+            files.append(arg.split("=", 1)[1])
+    return files
+
+
+def names_its_model_class(argv: list[str]) -> bool:
+    """Whether a config file in `argv` gives `model.class_path` (another LightningModule than SliceVLM's,
+    e.g. the contrastive pre-training of configs/baselines/med3dvlm_clip.yaml)."""
+    import yaml
+
+    for name in _config_files(argv):
+        try:
+            content = yaml.safe_load(open(name, encoding="utf-8"))  # noqa: SIM115 - closed by the GC; parsed again below
+        except (OSError, yaml.YAMLError):
+            continue  # LightningCLI reports an unreadable config with its own message
+        model = content.get("model") if isinstance(content, dict) else None
+        if isinstance(model, dict) and "class_path" in model:
+            return True
+    return False
+
+
 def run_lightning_cli(argv: list[str] | None = None, datamodule_class: type | None = None) -> SliceVLMCLI:
     """Run LightningCLI on `argv` (e.g. ["fit", "--config", "configs/demo.yaml"]); None reads sys.argv.
 
-    `datamodule_class` replaces `M3DDataModule` (a subclass serving another data set; its init
-    arguments are the `data:` section of the config).
+    The model is `SliceVLMModule` (its arguments directly under `model:`), unless a config names
+    another LightningModule by `model.class_path`. `datamodule_class` replaces `M3DDataModule` (a
+    subclass serving another data set; its init arguments are the `data:` section of the config).
     """
     from slicevlm.data.datamodule import M3DDataModule
     from slicevlm.training.module import SliceVLMModule
@@ -99,8 +127,9 @@ def run_lightning_cli(argv: list[str] | None = None, datamodule_class: type | No
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     # Called from Python (reproduce, tests) with explicit args: Lightning's "args and sys.argv" warning is noise.
     warnings.filterwarnings("ignore", message="LightningCLI's args parameter is intended")
+    other_model = names_its_model_class(list(sys.argv[1:] if argv is None else argv))
     return SliceVLMCLI(
-        SliceVLMModule,
+        None if other_model else SliceVLMModule,
         datamodule_class or M3DDataModule,
         args=None if argv is None or argv == sys.argv[1:] else argv,
         save_config_kwargs={"overwrite": True},

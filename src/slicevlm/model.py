@@ -1,8 +1,10 @@
 """SliceVLM: vision pipeline → projector → language model (paper Fig. 1). Plain PyTorch, no Lightning.
 
-    volume (B, D, H, W) ──VisionPipeline──▶ (B, M', C) ──VisualProjector──▶ (B, M', d)
+    volume (B, D, H, W) ──vision tower──▶ (B, M', C) ──projector──▶ (B, M', d)
     prompt ids with one <image> ──embed──▶ (B, L, d) ──splice──▶ (B, L-1+M', d) ──LLM──▶ text
 
+The vision tower is any :class:`~slicevlm.vision.tower.VisionTower` (the paper's `VisionPipeline`, or a
+baseline's 3D tower); it also builds its projector (the paper's MLP, eq. 19–21, unless it has its own).
 Training (the Lightning module) and inference (`slicevlm.inference`) both use this class.
 """
 
@@ -17,36 +19,37 @@ from slicevlm.llm.generation_config import DEFAULT_GENERATION, GenerationConfig
 from slicevlm.llm.language_model import LanguageModel
 from slicevlm.llm.prompting import generation_batch, training_batch
 from slicevlm.llm.splice import splice_visual_tokens
-from slicevlm.vision.pipeline import VisionOutput, VisionPipeline
-from slicevlm.vision.projector import VisualProjector
+from slicevlm.vision.tower import VisionOutput, VisionTower
 
 
 class SliceVLM(nn.Module):
     """The whole model.
 
     Args:
-        vision: encoder + selection + fusion + injection.
+        vision: the vision tower (the paper's: encoder + selection + fusion + injection).
         language: the causal LM and its tokenizer.
     """
 
-    def __init__(self, vision: VisionPipeline, language: LanguageModel) -> None:
+    def __init__(self, vision: VisionTower, language: LanguageModel) -> None:
         super().__init__()
         self.vision = vision
         self.language = language
-        self.projector = VisualProjector(vision.width, language.hidden_size)
+        self.projector = vision.build_projector(language.hidden_size)
 
     @property
     def tokenizer(self):
         return self.language.tokenizer
 
     def trainable_vision_modules(self) -> dict[str, nn.Module]:
-        """fusion, injection, projector: what both stages train and what a checkpoint stores."""
+        """The tower's stored modules (the paper's: fusion, injection) and the projector: what a checkpoint stores."""
         return {**self.vision.trainable_modules(), "projector": self.projector}
 
     def visual_embeddings(self, volume: torch.Tensor, return_attention: bool = False) -> tuple[torch.Tensor, VisionOutput]:
         """(B, D, H, W) -> projected visual tokens (B, M', d) in the LLM's dtype, plus the vision output."""
         output = self.vision(volume, return_attention=return_attention)
-        projected = self.projector(output.tokens.to(self.projector.layers[0].weight.dtype))  # (B, M', d)
+        dtype = next(self.projector.parameters()).dtype
+        streams = (stream.to(dtype) for stream in output.streams)
+        projected = self.projector(output.tokens.to(dtype), *streams)  # (B, M', d)
         return projected.to(self.language.dtype), output
 
     def spliced_inputs(

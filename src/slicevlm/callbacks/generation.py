@@ -247,5 +247,7 @@ class GenerationEvaluator(Callback):
 
         sample_id, volume = self.fixed_volume
         maps = maps_of(volume)  # collective under ZeRO-3: every rank runs it, rank 0 writes
+        if maps is None:  # a vision tower without selection / fusion / injection maps
+            return
         for experiment in self._tensorboards(trainer):
             log_vision_images(experiment, self.log_prefix, sample_id, volume, maps, trainer.global_step)

@@ -60,6 +60,13 @@ def explain_volume(model: SliceVLM, prepared: PreparedVolume) -> Explanation:
         model: the loaded model (eval mode).
         prepared: a model-size volume from :func:`slicevlm.inference.volumes.prepare_volume`.
     """
+    from slicevlm.vision.pipeline import VisionPipeline
+
+    if not isinstance(model.vision, VisionPipeline):
+        raise ValueError(
+            f"Explanations show slice selection and injection attention, which {type(model.vision).__name__} "
+            "does not have; ask without explaining for this checkpoint."
+        )
     device = next(model.projector.parameters()).device
     features: list[torch.Tensor] = []
     handle = model.vision.encoder.register_forward_hook(lambda module, args, output: features.append(output))

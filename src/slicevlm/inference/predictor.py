@@ -33,7 +33,7 @@ from slicevlm.inference.instructions import REPORT_INSTRUCTION, question_instruc
 from slicevlm.inference.volumes import PreparedVolume, VolumeLike, prepare_volume
 from slicevlm.llm.generation_config import DEFAULT_GENERATION, GenerationConfig
 from slicevlm.model import SliceVLM
-from slicevlm.vision.pipeline import VisionOutput
+from slicevlm.vision.tower import VisionOutput
 
 if TYPE_CHECKING:
     from slicevlm.inference.explain import Explanation
@@ -262,7 +262,8 @@ class VolumeQA:
             if synchronize:
                 torch.cuda.synchronize(self.device)
             model_ms = (time.perf_counter() - start) * 1000
-        kept = capture.outputs[-1].kept_slices.tolist() if capture.outputs else [[] for _ in volumes]
+        selected = capture.outputs[-1].kept_slices if capture.outputs else None  # None: the tower reads every slice
+        kept = selected.tolist() if selected is not None else [[] for _ in volumes]
         answers = []
         for volume, instruction, text, slices in zip(volumes, instructions, texts, kept):
             timings = {

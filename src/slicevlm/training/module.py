@@ -39,15 +39,16 @@ from slicevlm.training.parameters import format_parameter_table, parameter_table
 from slicevlm.training.prediction_rows import prediction_row
 from slicevlm.training.rng import restore_rng_state, rng_states_of_all_ranks
 from slicevlm.training.zero import CONFIG_KEY, gather_whole_in_forward, gathered
-from slicevlm.vision.maps import VisionMaps, vision_maps
-from slicevlm.vision.pipeline import VisionPipeline
+from slicevlm.vision.maps import VisionMaps
+from slicevlm.vision.tower import VisionTower
 
 
 class SliceVLMModule(L.LightningModule):
     """Train and evaluate SliceVLM.
 
     Args:
-        vision: the vision pipeline (encoder + selection + fusion + injection).
+        vision: the vision tower: the paper's `VisionPipeline` (encoder + selection + fusion + injection)
+            or a baseline's (`slicevlm.vision.baselines`).
         language: the causal LM wrapper.
         stage: 1 (fusion, injection, projector) or 2 (the same plus LoRA on the LLM).
         lora: LoRA settings used in stage 2.
@@ -79,7 +80,7 @@ class SliceVLMModule(L.LightningModule):
 
     def __init__(
         self,
-        vision: VisionPipeline,
+        vision: VisionTower,
         language: LanguageModel,
         stage: int = 2,
         lora: LoraSettings = LoraSettings(),
@@ -134,11 +135,15 @@ class SliceVLMModule(L.LightningModule):
 
     # -- set-up -----------------------------------------------------------------------------------
     def setup(self, stage: str) -> None:
-        """Before the strategy wraps the model: under ZeRO-3 the frozen encoder gathers its weights as a whole."""
+        """Before the strategy wraps the model: under ZeRO-3 frozen encoders gather their weights as a whole."""
         if getattr(self.trainer.strategy, "zero_stage_3", False):
-            gather_whole_in_forward(self.model.vision.encoder)
+            for module in self.model.vision.frozen_modules().values():
+                gather_whole_in_forward(module)
 
     def on_fit_start(self) -> None:
+        datamodule = self.trainer.datamodule
+        if datamodule is not None and "volume_size" in datamodule.hparams:
+            self.model.vision.check_input_size(tuple(datamodule.hparams["volume_size"]))
         rank_zero_info(f"Stage {self.stage} parameters:\n{format_parameter_table(parameter_table(self.model))}")
         if self.hparams.nonfinite_policy == "skip" and type(self.trainer.strategy).__name__ == "DeepSpeedStrategy":
             raise RunError(
@@ -235,9 +240,10 @@ class SliceVLMModule(L.LightningModule):
         generation = self.generation.with_max_new_tokens(max_new_tokens) if max_new_tokens is not None else self.generation
         return self.model.generate(batch["volume"], batch["instruction"], generation)
 
-    def vision_maps(self, volume: torch.Tensor) -> VisionMaps:
-        """Kept slices, fusion gate and injection attention for one ``(D, H, W)`` volume (TensorBoard images)."""
-        return vision_maps(self.model.vision, volume.to(self.device))
+    def vision_maps(self, volume: torch.Tensor) -> VisionMaps | None:
+        """Kept slices, fusion gate and injection attention for one ``(D, H, W)`` volume (TensorBoard images);
+        None for a tower without them."""
+        return self.model.vision.maps(volume.to(self.device))
 
     def _answer_rows(self, batch: dict[str, Any]) -> list[dict[str, str]]:
         keep = [i for i, sample_id in enumerate(batch["id"]) if sample_id not in self.skip_ids]

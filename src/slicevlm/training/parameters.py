@@ -10,15 +10,15 @@ def _count(parameters, trainable: bool) -> int:
 
 
 def parameter_table(model: nn.Module) -> list[tuple[str, int, int]]:
-    """(component, trainable, frozen) rows for a `SliceVLM`: encoder, fusion, injection, projector, llm, lora."""
+    """(component, trainable, frozen) rows for a `SliceVLM`: the tower's parts (the paper's: encoder, fusion,
+    injection), projector, llm, lora."""
     language = model.language.model
     lora = [p for name, p in language.named_parameters() if "lora_" in name]
     lora_ids = {id(p) for p in lora}
     llm = [p for p in language.parameters() if id(p) not in lora_ids]
     parts = {
-        "encoder": list(model.vision.encoder.parameters()),
-        "fusion": list(model.vision.fusion.parameters()),
-        "injection": list(model.vision.injection.parameters()),
+        **{name: list(module.parameters()) for name, module in model.vision.frozen_modules().items()},
+        **{name: list(module.parameters()) for name, module in model.vision.trainable_modules().items()},
         "projector": list(model.projector.parameters()),
         "llm": llm,
         "lora": lora,

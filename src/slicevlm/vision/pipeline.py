@@ -12,12 +12,11 @@
       │ FeatureInjection                 eq. 14–19
       ▼ tokens (B, M', C), M' = ⌊D̂/s⌋·⌊H'/s⌋·⌊W'/s⌋  (343 for the paper's settings)
 
-The projector into the LLM lives with the language side (it needs the LLM's width).
+The projector into the LLM is built by `SliceVLM` (it needs the LLM's width): the paper's MLP, eq. 19–21.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 import math
 
 import torch
@@ -28,25 +27,16 @@ from slicevlm.vision.encoders.base import SliceEncoderBase
 from slicevlm.vision.fusion import FusionMode, SpatialFrequencyFusion
 from slicevlm.vision.injection import FeatureInjection, InjectionRegion
 from slicevlm.vision.selection import SelectionMethod, SliceSelector
+from slicevlm.vision.tower import VisionOutput, VisionTower
+
+__all__ = ["VisionOutput", "VisionPipeline"]
 
 
-@dataclass
-class VisionOutput:
-    """What the vision pipeline returns.
-
-    Attributes:
-        tokens: compressed visual tokens, (B, M', C).
-        kept_slices: indices of the slices the selector kept, (B, D̂).
-        attention: injection attention (B, heads, M', keys) when asked for, else None.
-    """
-
-    tokens: torch.Tensor
-    kept_slices: torch.Tensor
-    attention: torch.Tensor | None = None
-
-
-class VisionPipeline(nn.Module):
+class VisionPipeline(VisionTower):
     """Frozen 2D encoder plus the three small modules that restore and compress 3D context.
+
+    The paper's vision tower (:class:`~slicevlm.vision.tower.VisionTower`): any depth is accepted
+    (`input_size` is None; the encoder resamples slices in-plane), M' follows the depth.
 
     Args:
         encoder: the slice encoder (any `SliceEncoderBase`); C and N are read from it, so every downstream
@@ -89,6 +79,16 @@ class VisionPipeline(nn.Module):
     def trainable_modules(self) -> dict[str, nn.Module]:
         """The modules trained in both stages, by name (the encoder is frozen)."""
         return {"fusion": self.fusion, "injection": self.injection}
+
+    def frozen_modules(self) -> dict[str, nn.Module]:
+        """The pretrained slice encoder: named by the config, never copied into a checkpoint."""
+        return {"encoder": self.encoder}
+
+    def maps(self, volume: torch.Tensor):
+        """Kept slices, fusion gate and injection attention for one (D, H, W) volume (:mod:`slicevlm.vision.maps`)."""
+        from slicevlm.vision.maps import vision_maps
+
+        return vision_maps(self, volume)
 
     def encode_slices(self, volume: torch.Tensor) -> torch.Tensor:
         """(B, D, H, W) -> F (B, D, N, C), frozen and without gradients."""

@@ -1,0 +1,132 @@
+"""Contrastive image–report pre-training of a 3D encoder with the SigLIP loss (Med3DVLM's first step).
+
+Zhai et al., "Sigmoid Loss for Language Image Pre-Training" (2023), eq. 1: for a batch of n pairs
+with unit embeddings x_i (image) and y_j (text),
+
+    L = −(1/n) Σ_i Σ_j log σ(z_ij · (t · x_i·y_j + b)),   z_ij = 1 if i = j else −1,
+
+with a learned temperature t = exp(t′) (t′ starts at log 10) and bias b (starts at −10).
+
+    volume (B, D, H, W) ─DCFormer─▶ last stage ─mean over positions─▶ Linear ─▶ x (B, E), unit norm
+    report text        ─TextEncoder (ClinicalBERT)─▶ Linear ─▶ y (B, E), unit norm
+
+Validation logs `val/loss` and image↔text retrieval recall `val/i2t_r{1,5,10}`, `val/t2i_r{1,5,10}`
+(×100, over all validation pairs; `metrics/retrieval.py`). When fit ends, the image encoder's weights
+are written to `export_dir/image_encoder.safetensors`, which `Med3DVLMTower(encoder_weights=...)` reads.
+Data: `M3DDataModule` with `train_tasks: [caption]` (a volume and its report per row).
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+from lightning.pytorch.utilities import rank_zero_info
+import torch
+from torch import nn
+import torch.nn.functional as F
+
+from slicevlm.llm.text_encoder import TextEncoder
+from slicevlm.metrics.retrieval import retrieval_recalls
+from slicevlm.training.optim import build_optimizer, warmup_cosine
+from slicevlm.vision.baselines.dcformer import DCFormer3D
+
+#: The file an export holds: the image encoder's state dict.
+IMAGE_ENCODER_WEIGHTS = "image_encoder.safetensors"
+
+
+def siglip_loss(image: torch.Tensor, text: torch.Tensor, log_temperature: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
+    """SigLIP eq. 1 for unit-norm paired rows (n, E), (n, E): mean over images of the summed pair losses."""
+    logits = image @ text.T * log_temperature.exp() + bias  # (n, n)
+    signs = 2 * torch.eye(len(image), device=logits.device, dtype=logits.dtype) - 1  # +1 on the diagonal, −1 elsewhere
+    return -F.logsigmoid(signs * logits).sum() / len(image)
+
+
+class ContrastivePretraining(L.LightningModule):
+    """SigLIP pre-training of a DCFormer image encoder against a text encoder on volume–report pairs.
+
+    Args:
+        image_encoder: the 3D encoder to pre-train (its last stage is pooled).
+        text_encoder: the report encoder (Med3DVLM: ClinicalBERT).
+        embed_dim: E, the shared embedding width.
+        train_text_encoder: fine-tune the text encoder too (False: only its projection trains).
+        learning_rate: peak AdamW learning rate.
+        weight_decay: AdamW weight decay on matrices.
+        warmup_ratio: fraction of steps with linear warm-up before cosine decay.
+        export_dir: write `image_encoder.safetensors` here when fit ends (None: do not).
+    """
+
+    def __init__(
+        self,
+        image_encoder: DCFormer3D,
+        text_encoder: TextEncoder,
+        embed_dim: int = 512,
+        train_text_encoder: bool = True,
+        learning_rate: float = 1e-4,
+        weight_decay: float = 0.05,
+        warmup_ratio: float = 0.05,
+        export_dir: str | None = None,
+    ) -> None:
+        super().__init__()
+        self.save_hyperparameters(ignore=["image_encoder", "text_encoder"])
+        self.image_encoder = image_encoder
+        self.text_encoder = text_encoder
+        self.text_encoder.requires_grad_(train_text_encoder)
+        self.image_head = nn.Linear(image_encoder.channels[-1], embed_dim)
+        self.text_head = nn.Linear(text_encoder.width, embed_dim)
+        self.log_temperature = nn.Parameter(torch.tensor(math.log(10.0)))
+        self.bias = nn.Parameter(torch.tensor(-10.0))
+        self._validation: list[tuple[torch.Tensor, torch.Tensor]] = []
+
+    def embed(self, volume: torch.Tensor, texts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Unit image and text embeddings, (B, E) each."""
+        last = self.image_encoder(volume)[-1]  # (B, C, D', H', W')
+        image = self.image_head(last.flatten(2).mean(dim=2))  # (B, E)
+        text = self.text_head(self.text_encoder(texts).to(image.dtype))  # (B, E)
+        return F.normalize(image, dim=-1), F.normalize(text, dim=-1)
+
+    def _loss(self, batch: dict[str, Any]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        image, text = self.embed(batch["volume"], list(batch["answer"]))
+        return siglip_loss(image, text, self.log_temperature, self.bias), image, text
+
+    def training_step(self, batch: dict[str, Any], batch_idx: int) -> torch.Tensor:
+        loss, _, _ = self._loss(batch)
+        self.log("train/loss", loss, prog_bar=True, batch_size=len(batch["answer"]))
+        return loss
+
+    def validation_step(self, batch: dict[str, Any], batch_idx: int) -> None:
+        loss, image, text = self._loss(batch)
+        self.log("val/loss", loss, prog_bar=True, sync_dist=True, batch_size=len(batch["answer"]))
+        self._validation.append((image.detach().float().cpu(), text.detach().float().cpu()))
+
+    def on_validation_epoch_end(self) -> None:
+        """Retrieval recall over every validation pair of this process (×100)."""
+        if not self._validation:
+            return
+        image = torch.cat([pair[0] for pair in self._validation])
+        text = torch.cat([pair[1] for pair in self._validation])
+        self._validation.clear()
+        for name, value in retrieval_recalls(image, text).items():
+            self.log(f"val/{name}", 100 * value)
+
+    def configure_optimizers(self) -> dict[str, Any]:
+        hp = self.hparams
+        trainable = [p for p in self.parameters() if p.requires_grad]
+        optimizer = build_optimizer(trainable, hp.learning_rate, hp.weight_decay, (0.9, 0.999), fused=False)
+        total = max(1, int(self.trainer.estimated_stepping_batches))
+        warmup = int(hp.warmup_ratio * total)
+        schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: warmup_cosine(step, total, warmup))
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": schedule, "interval": "step"}}
+
+    def on_train_end(self) -> None:
+        if self.hparams.export_dir is None or not self.trainer.is_global_zero:
+            return
+        from safetensors.torch import save_file
+
+        folder = Path(self.hparams.export_dir)
+        folder.mkdir(parents=True, exist_ok=True)
+        state = {k: v.detach().cpu().contiguous() for k, v in self.image_encoder.state_dict().items()}
+        save_file(state, str(folder / IMAGE_ENCODER_WEIGHTS))
+        rank_zero_info(f"Pre-trained image encoder written to {folder / IMAGE_ENCODER_WEIGHTS}")

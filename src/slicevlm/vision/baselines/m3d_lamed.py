@@ -1,0 +1,88 @@
+"""M3D-LaMed's vision tower: 3D ViT → 3D spatial pooling (Bai et al., "M3D", 2024, section "M3D-LaMed").
+
+    volume (B, 32, 256, 256) in [0, 1]
+      │ 3D ViT-B, patches 4×16×16                     (vit3d.py)
+      ▼ (B, 2048, 768) = (B, 8·16·16, C)
+      │ reshape to (B, C, 8, 16, 16), 3D average pooling
+      ▼ (B, C, 4, 8, 8) → tokens (B, 256, 768)
+      │ MLP projector (Linear C→d, GELU, Linear d→d), built by SliceVLM
+      ▼ (B, 256, d_llm)
+
+M3D-LaMed pre-trains the ViT CLIP-style on image–report pairs; that pre-training is not run here, so
+the ViT starts from random weights and is trained with the projector by default (`train_encoder`).
+A checkpoint folder stores the whole ViT (`encoder.*` in `vision.safetensors`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+import math
+
+import torch
+from torch import nn
+import torch.nn.functional as F
+
+from slicevlm.config_record import record_init_args
+from slicevlm.vision.baselines.vit3d import VisionTransformer3D
+from slicevlm.vision.tower import VisionOutput, VisionTower
+
+
+class M3DLaMedTower(VisionTower):
+    """3D ViT + 3D spatial pooling; defaults are M3D-LaMed's (ViT-B, 32×256×256, 256 tokens).
+
+    Args:
+        image_size: (D, H, W) the tower reads; volumes must come at this size (`data.volume_size`).
+        patch_size: (pd, ph, pw) of the ViT's patches.
+        width: C of the ViT (ViT-B: 768).
+        depth: transformer blocks (ViT-B: 12).
+        heads: attention heads (ViT-B: 12).
+        mlp_ratio: the ViT's MLP hidden width over C.
+        pooled_grid: (D'', H'', W'') the patch grid is average-pooled to; M = D''·H''·W'' (M3D: 4×8×8 = 256).
+        train_encoder: train the ViT with the projector (True: it has no pretrained weights here);
+            False freezes it (as after CLIP pre-training; it is still stored in the checkpoint).
+    """
+
+    def __init__(
+        self,
+        image_size: Sequence[int] = (32, 256, 256),
+        patch_size: Sequence[int] = (4, 16, 16),
+        width: int = 768,
+        depth: int = 12,
+        heads: int = 12,
+        mlp_ratio: float = 4.0,
+        pooled_grid: Sequence[int] = (4, 8, 8),
+        train_encoder: bool = True,
+    ) -> None:
+        super().__init__()
+        record_init_args(self, locals())
+        self.encoder = VisionTransformer3D(image_size, patch_size, width, depth, heads, mlp_ratio)
+        self.pooled_grid = tuple(int(g) for g in pooled_grid)
+        if len(self.pooled_grid) != 3 or any(p > g for p, g in zip(self.pooled_grid, self.encoder.grid_size)):
+            raise ValueError(
+                f"pooled_grid {self.pooled_grid} must be three sizes no larger than the patch grid {self.encoder.grid_size}."
+            )
+        self.encoder.requires_grad_(train_encoder)
+
+    @property
+    def width(self) -> int:
+        return self.encoder.width
+
+    @property
+    def input_size(self) -> tuple[int, int, int]:
+        return self.encoder.image_size  # type: ignore[return-value]
+
+    def token_count(self, depth: int) -> int:
+        return math.prod(self.pooled_grid)
+
+    def trainable_modules(self) -> dict[str, nn.Module]:
+        """The ViT (the pooling has no parameters); the projector is SliceVLM's."""
+        return {"encoder": self.encoder}
+
+    def forward(self, volume: torch.Tensor, return_attention: bool = False) -> VisionOutput:
+        """(B, D, H, W) in [0, 1] -> tokens (B, M, C)."""
+        self.check_input_size(tuple(volume.shape[1:]))
+        patches = self.encoder(volume)  # (B, P, C)
+        batch, _, channels = patches.shape
+        grid = patches.transpose(1, 2).reshape(batch, channels, *self.encoder.grid_size)  # (B, C, D', H', W')
+        pooled = F.adaptive_avg_pool3d(grid, self.pooled_grid)  # (B, C, D'', H'', W'')
+        return VisionOutput(tokens=pooled.flatten(2).transpose(1, 2))  # (B, M, C)
