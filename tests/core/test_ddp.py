@@ -35,7 +35,9 @@ def ddp_data(tmp_path_factory):
 
 @pytest.mark.slow
 def test_two_process_ddp_matches_one_process_at_the_same_global_batch(tiny_models, ddp_data, tmp_path):
-    common = ["--model.lora.dropout", "0.0", "--trainer.limit_val_batches", "0", "--data.num_workers", "0"]
+    # The mixture is pinned (the demo's own may change): natural sizes of the three tasks.
+    common = ["--model.lora.dropout", "0.0", "--trainer.limit_val_batches", "0", "--data.num_workers", "0",
+              "--data.train_tasks", "[caption, vqa_closed, vqa_open]"]
     one, two = tmp_path / "one", tmp_path / "two"
     single = start(
         fit_command(tiny_models, ddp_data, one, *common, "--data.batch_size", "8", callbacks=[record(one / "batches")]),
