@@ -22,6 +22,7 @@ from __future__ import annotations
 import os
 import sys
 import warnings
+from pathlib import Path
 
 from lightning.pytorch.cli import LightningCLI
 
@@ -105,7 +106,7 @@ def names_its_model_class(argv: list[str]) -> bool:
 
     for name in _config_files(argv):
         try:
-            content = yaml.safe_load(open(name, encoding="utf-8"))  # noqa: SIM115 - closed by the GC; parsed again below
+            content = yaml.safe_load(Path(name).read_text(encoding="utf-8"))  # LightningCLI parses it again below
         except (OSError, yaml.YAMLError):
             continue  # LightningCLI reports an unreadable config with its own message
         model = content.get("model") if isinstance(content, dict) else None
