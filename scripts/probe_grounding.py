@@ -29,6 +29,7 @@ from slicevlm.checkpoint import load_checkpoint_folder
 from slicevlm.data.datamodule import M3DDataModule
 from slicevlm.llm.generation_config import GenerationConfig
 from slicevlm.llm.prompting import generation_batch
+from slicevlm.llm.splice import splice_visual_tokens
 
 QUESTION_TYPES = ("Plane", "Phase", "Organ", "Abnormality", "Location")
 
@@ -45,13 +46,14 @@ def features(model, root: str, csv: str, size: tuple[int, int, int], answer: boo
         volume = batch["volume"]  # (B, D, H, W)
         slices = model.vision.encode_slices(volume)  # (B, D, N, C)
         kept, _ = model.vision.selector(slices)  # (B, D̂, N, C)
-        vision = model.vision(volume)
+        projected, vision = model.visual_embeddings(volume)  # (B, M, d), one more pass through the path
         points["encoder"].append(slices.mean((1, 2)))
         points["kept"].append(kept.mean((1, 2)))
         points["tokens"].append(vision.tokens.mean(1))
-        points["projected"].append(model.projector(vision.tokens).mean(1))
+        points["projected"].append(projected.float().mean(1))
         prompt = generation_batch(model.tokenizer, batch["instruction"])
-        embeds, mask, _ = model.spliced_inputs(volume, prompt["input_ids"], prompt["attention_mask"])
+        text = model.language.embed(prompt["input_ids"])  # (B, L, d)
+        embeds, mask, _ = splice_visual_tokens(text, projected, prompt["input_ids"], prompt["attention_mask"], model.language.image_token_id)
         output = model.language.model(inputs_embeds=embeds, attention_mask=mask, output_hidden_states=True)
         for layer, hidden in enumerate(output.hidden_states[1:], start=1):
             points[f"llm_layer_{layer}"].append(hidden[:, -1])  # prompts are left-padded: -1 writes the answer
