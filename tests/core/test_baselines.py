@@ -151,6 +151,15 @@ def test_pretraining_configs_parse_as_their_own_module(name, capsys):
     assert "class_path: slicevlm.vision.baselines.DCFormer3D" in printed
 
 
+@pytest.mark.parametrize("name", ["med3dvlm.yaml", "med3dvlm_tiny.yaml"])
+def test_med3dvlm_configs_train_med3dvlms_own_lora(name):
+    """Med3DVLM (Xin et al.): LoRA r 16, α 32, dropout 0.05 on every linear layer of the LLM blocks."""
+    import yaml
+
+    config = yaml.safe_load((BASELINES / name).read_text(encoding="utf-8"))
+    assert config["model"]["lora"] == {"rank": 16, "alpha": 32, "dropout": 0.05, "target_modules": "all-linear"}
+
+
 def test_every_baseline_config_is_tested():
     tested = {name for names in TOWER_CONFIGS.values() for name in names} | {"med3dvlm_clip.yaml", "med3dvlm_clip_tiny.yaml"}
     assert {path.name for path in BASELINES.glob("*.yaml")} == tested
