@@ -19,7 +19,7 @@ SEEDS ?= 0
 
 .DEFAULT_GOAL := help
 .PHONY: help install install-gpu constraints resources demo test test-gpu bench bench-cpu bench-data serve load-test tensorboard check-data synth \
-        reproduce-table2 reproduce-table3 reproduce-table4 reproduce-table8 clean
+        reproduce-table2 reproduce-table3 reproduce-table4 reproduce-table6 reproduce-table8 clean
 
 help:  ## list every target
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -94,6 +94,9 @@ reproduce-table3: install  ## open-ended M3D-VQA vs Table 3
 
 reproduce-table4: install  ## closed-ended M3D-VQA vs Table 4
 	$(PY) -m slicevlm reproduce table4 --data $(DATA) --checkpoint $(CHECKPOINT)
+
+reproduce-table6: install  ## Table 6 side by side: parameters, visual tokens, vision FLOPs, training and latency of the three models (CUDA: full size, else tiny twins)
+	$(PY) -m slicevlm reproduce table6
 
 reproduce-table8: install  ## the six Table 8 ablations (DATA=synthetic SEEDS="0 1 2": the twin over seeds)
 	$(PY) -m slicevlm reproduce table8 --data $(DATA) --checkpoint $(CHECKPOINT) $(if $(filter synthetic,$(DATA)),--seeds $(SEEDS))

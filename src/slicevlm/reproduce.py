@@ -1,5 +1,8 @@
 """`slicevlm reproduce table2|table3|table4|table8`: our numbers beside the paper's (docs/method.md#the-papers-numbers).
 
+`slicevlm reproduce table6` (speed and size of SliceVLM, M3D-LaMed and Med3DVLM side by side) needs
+no data or checkpoint and has its own options: `slicevlm reproduce table6 --help`.
+
 Real data (`--data DIR`): evaluate a trained checkpoint folder on the M3D test split and print
 paper-vs-ours tables, protocol named. Without the data or the checkpoint it stops at once and says
 what to download or train. Table 8 evaluates one checkpoint per ablation, found under
@@ -405,5 +408,12 @@ def build_parser() -> ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of `slicevlm reproduce`."""
+    """Entry point of `slicevlm reproduce` (`table6` has its own options: `slicevlm reproduce table6 --help`)."""
+    import sys
+
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["table6"]:
+        from slicevlm.bench.table6 import main as table6_main
+
+        return table6_main(argv[1:])
     return command_line.run_command(reproduce, argv, prog="slicevlm reproduce", description=__doc__)

@@ -100,6 +100,19 @@ def test_med3dvlm_tower_at_full_size():
     assert _count(projector) == streams == 38_361_856
 
 
+def test_m3d_lamed_tower_records_every_vit_argument_beside_its_own():
+    """The ViT's arguments pass through the tower to `VisionTransformer3D`, yet a checkpoint's model.yaml
+    still names each of them, defaults included, with the same flat keys as the shipped configs."""
+    from slicevlm.config_record import build, describe
+
+    described = describe(M3DLaMedTower(image_size=(32, 64, 64), width=32, depth=1, heads=2, pooled_grid=(4, 2, 2)))
+    assert described["init_args"] == {
+        "image_size": [32, 64, 64], "patch_size": [4, 16, 16], "width": 32, "depth": 1, "heads": 2, "mlp_ratio": 4.0,
+        "pooled_grid": [4, 2, 2], "train_encoder": True,
+    }
+    assert describe(build(described)) == described
+
+
 def test_a_tower_refuses_volumes_of_another_size():
     tower = M3DLaMedTower(image_size=(32, 64, 64), width=32, depth=1, heads=2, pooled_grid=(4, 2, 2))
     with pytest.raises(ValueError, match=r"set data.volume_size: \[32, 64, 64\]"):
@@ -136,6 +149,15 @@ def test_pretraining_configs_parse_as_their_own_module(name, capsys):
     printed = capsys.readouterr().out
     assert "class_path: slicevlm.training.contrastive.ContrastivePretraining" in printed
     assert "class_path: slicevlm.vision.baselines.DCFormer3D" in printed
+
+
+@pytest.mark.parametrize("name", ["med3dvlm.yaml", "med3dvlm_tiny.yaml"])
+def test_med3dvlm_configs_train_med3dvlms_own_lora(name):
+    """Med3DVLM (Xin et al.): LoRA r 16, α 32, dropout 0.05 on every linear layer of the LLM blocks."""
+    import yaml
+
+    config = yaml.safe_load((BASELINES / name).read_text(encoding="utf-8"))
+    assert config["model"]["lora"] == {"rank": 16, "alpha": 32, "dropout": 0.05, "target_modules": "all-linear"}
 
 
 def test_every_baseline_config_is_tested():

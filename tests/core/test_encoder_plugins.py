@@ -123,7 +123,7 @@ def test_a_folder_written_with_the_backend_argument_still_loads(tiny_models, tmp
 def test_shipped_architectures_are_found_by_hub_name_in_either_spelling(tmp_path, monkeypatch):
     assert architecture_file_name("hf-hub:org/repo") == architecture_file_name("org/repo") == "org--repo.json"
     assert "microsoft/BiomedCLIP-PubMedBERT_256-vit_base_patch16_224" in shipped_names("encoders")
-    assert "meta-llama/Llama-2-7b-hf" in shipped_names("llms")
+    assert {"meta-llama/Llama-2-7b-hf", "Qwen/Qwen2.5-7B-Instruct"} <= set(shipped_names("llms"))
     biomedclip = shipped_architecture("encoders", "hf-hub:microsoft/BiomedCLIP-PubMedBERT_256-vit_base_patch16_224")
     assert biomedclip["model_cfg"]["vision_cfg"]["timm_model_name"] == "vit_base_patch16_224"
     assert shipped_architecture("llms", "meta-llama/Llama-2-7b-hf")["hidden_size"] == 4096

@@ -45,6 +45,16 @@ def test_llama2_7b_counts_its_6_74_billion_parameters():
     assert (hidden, intermediate, layers, vocab) == (4096, 11008, 32, 32001)
 
 
+def test_qwen25_7b_instruct_counts_its_7_62_billion_parameters():
+    """Med3DVLM's LLM from its shipped architecture config, on the meta device: 28 blocks of grouped-query
+    attention (28 query heads, 4 key/value heads of 128, biases on q, k, v), SwiGLU 3584 → 18944, untied embeddings."""
+    linear, other, hidden, intermediate, layers, vocab = llm_sizes("Qwen/Qwen2.5-7B-Instruct")
+    assert (hidden, intermediate, layers, vocab) == (3584, 18944, 28, 152064 + 1)
+    attention = (3584 * 3584 + 3584) + 2 * (3584 * 512 + 512) + 3584 * 3584
+    block = attention + 3 * 3584 * 18944 + 2 * 3584  # + two RMSNorms
+    assert linear + other == 28 * block + 2 * 152064 * 3584 + 3584 == 7_615_616_512  # Qwen2.5-7B: 7.62B
+
+
 def test_lora_count_matches_peft(tiny_models):
     from slicevlm.llm.language_model import LanguageModel
     from slicevlm.llm.lora import LoraSettings

@@ -7,6 +7,8 @@ process, so machine noise and clock differences cancel as far as they can.
 from __future__ import annotations
 
 from collections.abc import Callable
+import os
+from pathlib import Path
 import platform
 import statistics
 import time
@@ -91,12 +93,23 @@ def peak_flops(device: torch.device, override_tflops: float | None = None) -> fl
     return next((value for key, value in PEAK_BF16_FLOPS.items() if key in name), None)
 
 
+def cpu_name() -> str:
+    """The CPU's model name (`model name` in /proc/cpuinfo on Linux), else what `platform` knows."""
+    try:
+        lines = Path("/proc/cpuinfo").read_text(encoding="utf-8").splitlines()
+    except OSError:
+        lines = []
+    names = [line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")]
+    return names[0] if names else platform.processor() or platform.machine()
+
+
 def machine(device: torch.device) -> dict[str, str]:
     """What ran the benchmark: device, CPU, library versions."""
     import transformers
 
     info = {
         "device": torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU ({platform.processor() or platform.machine()})",
+        "cpu": f"{cpu_name()}, {os.cpu_count()} logical CPUs",
         "cpu_threads": str(torch.get_num_threads()),
         "torch": torch.__version__,
         "transformers": transformers.__version__,

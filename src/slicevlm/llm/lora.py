@@ -25,18 +25,38 @@ class LoraSettings:
     target_modules: list[str] | str = field(default="all-linear")
 
 
-def add_lora(model: nn.Module, settings: LoraSettings) -> nn.Module:
-    """Wrap a causal LM with fresh LoRA adapters; only the adapters are trainable afterwards."""
-    from peft import LoraConfig, get_peft_model
+def lora_config(settings: LoraSettings):
+    """peft's `LoraConfig` for a causal LM with `settings`."""
+    from peft import LoraConfig
 
-    config = LoraConfig(
+    return LoraConfig(
         r=settings.rank,
         lora_alpha=settings.alpha,
         lora_dropout=settings.dropout,
         target_modules=settings.target_modules,
         task_type="CAUSAL_LM",
     )
-    return get_peft_model(model, config)
+
+
+def add_lora(model: nn.Module, settings: LoraSettings) -> nn.Module:
+    """Wrap a causal LM with fresh LoRA adapters; only the adapters are trainable afterwards."""
+    from peft import get_peft_model
+
+    return get_peft_model(model, lora_config(settings))
+
+
+def add_named_adapter(model: nn.Module, name: str, settings: LoraSettings) -> nn.Module:
+    """Add a fresh LoRA adapter called `name` (wrapping `model` first if it has none yet); returns the peft model.
+
+    Several adapters can sit on one frozen LLM; `model.set_adapter(name)` makes one active and trainable.
+    Their parameters are named `...lora_A.<name>.weight`.
+    """
+    from peft import PeftModel, get_peft_model
+
+    if isinstance(model, PeftModel):
+        model.add_adapter(name, lora_config(settings))
+        return model
+    return get_peft_model(model, lora_config(settings), adapter_name=name)
 
 
 def load_lora(model: nn.Module, adapter_dir: str, trainable: bool = False) -> nn.Module:

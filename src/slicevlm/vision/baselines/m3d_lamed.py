@@ -17,12 +17,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 import math
+from typing import Any
 
 import torch
 from torch import nn
 import torch.nn.functional as F
 
-from slicevlm.config_record import record_init_args
 from slicevlm.vision.baselines.vit3d import VisionTransformer3D
 from slicevlm.vision.tower import VisionOutput, VisionTower
 
@@ -31,31 +31,20 @@ class M3DLaMedTower(VisionTower):
     """3D ViT + 3D spatial pooling; defaults are M3D-LaMed's (ViT-B, 32×256×256, 256 tokens).
 
     Args:
-        image_size: (D, H, W) the tower reads; volumes must come at this size (`data.volume_size`).
-        patch_size: (pd, ph, pw) of the ViT's patches.
-        width: C of the ViT (ViT-B: 768).
-        depth: transformer blocks (ViT-B: 12).
-        heads: attention heads (ViT-B: 12).
-        mlp_ratio: the ViT's MLP hidden width over C.
         pooled_grid: (D'', H'', W'') the patch grid is average-pooled to; M = D''·H''·W'' (M3D: 4×8×8 = 256).
         train_encoder: train the ViT with the projector (True: it has no pretrained weights here);
             False freezes it (as after CLIP pre-training; it is still stored in the checkpoint).
+        **encoder_args: the 3D ViT's own arguments, passed on to :class:`VisionTransformer3D` and
+            written beside these two in a config: `image_size` (the (D, H, W) volumes must come at,
+            `data.volume_size`), `patch_size`, `width`, `depth`, `heads`, `mlp_ratio`. Their defaults
+            are M3D-LaMed's ViT-B with 4×16×16 patches on 32×256×256.
     """
 
-    def __init__(
-        self,
-        image_size: Sequence[int] = (32, 256, 256),
-        patch_size: Sequence[int] = (4, 16, 16),
-        width: int = 768,
-        depth: int = 12,
-        heads: int = 12,
-        mlp_ratio: float = 4.0,
-        pooled_grid: Sequence[int] = (4, 8, 8),
-        train_encoder: bool = True,
-    ) -> None:
+    def __init__(self, pooled_grid: Sequence[int] = (4, 8, 8), train_encoder: bool = True, **encoder_args: Any) -> None:
         super().__init__()
-        record_init_args(self, locals())
-        self.encoder = VisionTransformer3D(image_size, patch_size, width, depth, heads, mlp_ratio)
+        self.encoder = VisionTransformer3D(**encoder_args)
+        # The record holds every ViT argument with its value (defaults included), flat beside the tower's own.
+        self._init_args = {**self.encoder._init_args, "pooled_grid": pooled_grid, "train_encoder": train_encoder}
         self.pooled_grid = tuple(int(g) for g in pooled_grid)
         if len(self.pooled_grid) != 3 or any(p > g for p, g in zip(self.pooled_grid, self.encoder.grid_size)):
             raise ValueError(

@@ -20,6 +20,8 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 
+from slicevlm.config_record import record_init_args
+
 
 class SelfAttention(nn.Module):
     """Multi-head self-attention: one qkv linear (with bias), scaled dot product, output linear."""
@@ -78,6 +80,7 @@ class VisionTransformer3D(nn.Module):
         mlp_ratio: float = 4.0,
     ) -> None:
         super().__init__()
+        record_init_args(self, locals())
         if len(image_size) != 3 or len(patch_size) != 3 or any(s % p for s, p in zip(image_size, patch_size)):
             raise ValueError(f"patch_size {tuple(patch_size)} must divide image_size {tuple(image_size)} along (D, H, W).")
         self.image_size = tuple(int(s) for s in image_size)
