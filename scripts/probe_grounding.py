@@ -12,7 +12,9 @@ scored on another's (fresh cases), on features taken at each point from the volu
 
 A type the probe separates at every point but the model answers at chance is lost in the last
 step (the readout of the letter), not in the vision path. The model's own accuracy is printed
-beside the probes. Usage (after `make demo`):
+beside the probes, and below them how far apart the visual tokens are across volumes and across
+positions (`slicevlm.vision.token_spread`): a few percent means they collapsed to one shared vector.
+Usage (after `make demo`):
 
     python scripts/probe_grounding.py runs/demo/checkpoint --fit-root runs/demo/data --test-root runs/demo/fresh
 """
@@ -30,18 +32,20 @@ from slicevlm.data.datamodule import M3DDataModule
 from slicevlm.llm.generation_config import GenerationConfig
 from slicevlm.llm.prompting import generation_batch
 from slicevlm.llm.splice import splice_visual_tokens
+from slicevlm.vision.token_spread import token_spread
 
 QUESTION_TYPES = ("Plane", "Phase", "Organ", "Abnormality", "Location")
 
 
 @torch.no_grad()
-def features(model, root: str, csv: str, size: tuple[int, int, int], answer: bool = True) -> tuple[dict[str, torch.Tensor], list[str], list[str], list[bool]]:
+def features(model, root: str, csv: str, size: tuple[int, int, int], answer: bool = True) -> tuple[dict[str, torch.Tensor], list[str], list[str], list[bool], list[str]]:
     """Probe features of every closed question under ``root``: (features by point, types, keys, whether the
-    model's own answer was right: empty unless ``answer``)."""
+    model's own answer was right: empty unless ``answer``, the token-spread lines of the first batch)."""
     data = M3DDataModule(data_root=root, vqa_test_csv=csv, test_tasks=["vqa_closed"], volume_size=size, eval_batch_size=16, num_workers=0, pin_memory=False)
     data.setup("test")
     points: dict[str, list[torch.Tensor]] = defaultdict(list)
     types, keys, right = [], [], []
+    spreads: list[str] = []
     for batch in data.test_dataloader():
         volume = batch["volume"]  # (B, D, H, W)
         slices = model.vision.encode_slices(volume)  # (B, D, N, C)
@@ -51,6 +55,11 @@ def features(model, root: str, csv: str, size: tuple[int, int, int], answer: boo
         points["kept"].append(kept.mean((1, 2)))
         points["tokens"].append(vision.tokens.mean(1))
         points["projected"].append(projected.float().mean(1))
+        if not spreads and volume.shape[0] >= 2:  # one batch is enough for the collapse check
+            for name, tokens in (("visual tokens", vision.tokens), ("projected tokens", projected)):
+                spread = token_spread(tokens)
+                spreads.append(f"{name}: norm {spread.norm:.3g}, across volumes {100 * spread.across_volumes:.1f}%, "
+                               f"across positions {100 * spread.across_positions:.1f}% of the norm")
         prompt = generation_batch(model.tokenizer, batch["instruction"])
         text = model.language.embed(prompt["input_ids"])  # (B, L, d)
         embeds, mask, _ = splice_visual_tokens(text, projected, prompt["input_ids"], prompt["attention_mask"], model.language.image_token_id)
@@ -63,7 +72,7 @@ def features(model, root: str, csv: str, size: tuple[int, int, int], answer: boo
         if answer:  # the model's own answers (only needed for the scored root)
             texts = model.generate(volume, batch["instruction"], GenerationConfig(max_new_tokens=4))
             right += [text.strip()[:1] == key for text, key in zip(texts, batch["answer_choice"])]
-    return {name: torch.cat(parts).float() for name, parts in points.items()}, types, keys, right
+    return {name: torch.cat(parts).float() for name, parts in points.items()}, types, keys, right, spreads
 
 
 def probe_accuracy(x_fit: torch.Tensor, y_fit: list[str], x_test: torch.Tensor, y_test: list[str], l2: float = 1e-2) -> float:
@@ -97,8 +106,8 @@ def main(argv: list[str] | None = None) -> None:
     torch.set_num_threads(max(1, torch.get_num_threads()))
     model, metadata = load_checkpoint_folder(args.checkpoint, dtype="float32")
     size = tuple(metadata["input_size"])
-    fit, fit_types, fit_keys, _ = features(model, args.fit_root, args.csv, size, answer=False)
-    test, test_types, test_keys, right = features(model, args.test_root, args.csv, size)
+    fit, fit_types, fit_keys, _, _ = features(model, args.fit_root, args.csv, size, answer=False)
+    test, test_types, test_keys, right, spreads = features(model, args.test_root, args.csv, size)
     names = list(fit)
     print("| question | model | " + " | ".join(names) + " |")
     print("|---|---|" + "---|" * len(names))
@@ -113,6 +122,10 @@ def main(argv: list[str] | None = None) -> None:
         ]
         model_accuracy = np.mean([right[i] for i in rows_test])
         print(f"| {kind} (n {len(rows_fit)}/{len(rows_test)}) | {100 * model_accuracy:.0f} | " + " | ".join(f"{100 * s:.0f}" for s in scores) + " |")
+    print()
+    print("Spread of the visual tokens (one batch of the test root):")
+    for line in spreads:
+        print(f"- {line}")
 
 
 if __name__ == "__main__":
