@@ -16,10 +16,12 @@ DATA ?= data/M3D
 CHECKPOINT ?= runs/stage2/checkpoint
 # Training seeds of the synthetic twin (DATA=synthetic), e.g. SEEDS="0 1 2" for intervals over seeds.
 SEEDS ?= 0
+# Where reproduce-towers finds the baselines' checkpoint folders (<name>/checkpoint; configs/baselines/*.yaml export there).
+TOWER_ROOT ?= runs/baselines
 
 .DEFAULT_GOAL := help
 .PHONY: help install install-gpu constraints resources demo test test-gpu bench bench-cpu bench-data serve load-test tensorboard check-data synth \
-        reproduce-table2 reproduce-table3 reproduce-table4 reproduce-table6 reproduce-table8 clean
+        reproduce-table2 reproduce-table3 reproduce-table4 reproduce-table6 reproduce-table8 reproduce-towers clean
 
 help:  ## list every target
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -100,6 +102,9 @@ reproduce-table6: install  ## Table 6 side by side: parameters, visual tokens, v
 
 reproduce-table8: install  ## the six Table 8 ablations (DATA=synthetic SEEDS="0 1 2": the twin over seeds)
 	$(PY) -m slicevlm reproduce table8 --data $(DATA) --checkpoint $(CHECKPOINT) $(if $(filter synthetic,$(DATA)),--seeds $(SEEDS))
+
+reproduce-towers: install  ## SliceVLM vs M3D-LaMed vs Med3DVLM on one budget, closed VQA per type (DATA=synthetic SEEDS="0 1 2"; real: TOWER_ROOT)
+	$(PY) -m slicevlm reproduce towers --data $(DATA) --checkpoint $(CHECKPOINT) --tower-root $(TOWER_ROOT) $(if $(filter synthetic,$(DATA)),--seeds $(SEEDS))
 
 clean:  ## remove runs/ and caches (keeps .venv)
 	rm -rf runs .pytest_cache

@@ -35,7 +35,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "ask": ("slicevlm.inference.cli:ask_main", "ask a question about one volume"),
     "report": ("slicevlm.inference.cli:report_main", "write a report for one volume"),
     "ask-batch": ("slicevlm.inference.cli:batch_main", "answer a CSV of (volume, question) rows, resumable"),
-    "reproduce": ("slicevlm.reproduce:main", "evaluate a checkpoint (or the synthetic twin) and print paper-vs-ours"),
+    "reproduce": ("slicevlm.reproduce:main", "evaluate a checkpoint (or the synthetic twin) and print paper-vs-ours; towers: SliceVLM beside M3D-LaMed and Med3DVLM"),
     "configs": ("slicevlm.shipped_configs:main", "print where the shipped configs are (for --config outside a checkout)"),
     "serve": ("slicevlm.serve:main", "LitServe API + web page for a checkpoint (needs the serve extra)"),
     "bench": ("slicevlm.bench.run:main", "speed benchmarks printed as ratios measured side by side"),

@@ -131,6 +131,31 @@ def load_vision_weights(model: SliceVLM, path: str | Path) -> None:
             raise ValueError(f"{path}: the {name} weights do not fit this model's {name} module ({error})") from error
 
 
+def stored_vision_parameters(folder: str | Path) -> int:
+    """Parameters in the folder's `vision.safetensors` (the tower's trained modules and the projector),
+    counted from the file's header without loading the tensors."""
+    from safetensors import safe_open
+
+    with safe_open(str(Path(folder) / VISION_WEIGHTS), framework="pt") as weights:
+        total = 0
+        for key in weights.keys():
+            size = 1
+            for dimension in weights.get_slice(key).get_shape():
+                size *= dimension
+            total += size
+    return total
+
+
+def adapter_settings(folder: str | Path) -> dict[str, Any] | None:
+    """The LoRA a folder's `adapter/` was trained with (rank, alpha, dropout, target_modules); None without one."""
+    config = Path(folder) / "adapter" / "adapter_config.json"
+    if not config.is_file():
+        return None
+    peft = json.loads(config.read_text(encoding="utf-8"))
+    return {"rank": peft.get("r"), "alpha": peft.get("lora_alpha"), "dropout": peft.get("lora_dropout"),
+            "target_modules": peft.get("target_modules")}
+
+
 #: The dtypes a checkpoint's encoder and LLM can be loaded in (`override_model_config`).
 DTYPES: tuple[str, ...] = ("float32", "bfloat16", "float16")
 

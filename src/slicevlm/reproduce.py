@@ -1,4 +1,5 @@
 """`slicevlm reproduce table2|table3|table4|table8`: our numbers beside the paper's (docs/method.md#the-papers-numbers).
+`slicevlm reproduce towers`: SliceVLM, M3D-LaMed and Med3DVLM on one budget, closed VQA per question type.
 
 `slicevlm reproduce table6` (speed and size of SliceVLM, M3D-LaMed and Med3DVLM side by side) needs
 no data or checkpoint and has its own options: `slicevlm reproduce table6 --help`.
@@ -7,11 +8,15 @@ Real data (`--data DIR`): evaluate a trained checkpoint folder on the M3D test s
 paper-vs-ours tables, protocol named. Without the data or the checkpoint it stops at once and says
 what to download or train. Table 8 evaluates one checkpoint per ablation, found under
 `--ablation-root/<name>/checkpoint` (train each with `configs/ablations/<name>.yaml` as an overlay).
+`towers` evaluates SliceVLM's `--checkpoint` and one folder per baseline tower under
+`--tower-root/<name>/checkpoint` (`configs/baselines/<name>.yaml` exports there).
 
 Synthetic twin (`--data synthetic`): the same pipeline end to end on CPU — synthetic testbed, tiny
 models, stage 1 + stage 2 training with the demo configs, evaluation — so CI exercises every step.
 Its numbers measure the synthetic task, never the paper's: its tables show the chance level of
-each column and the paper's rows only as a labelled reference, with no difference to them.
+each column and the paper's rows only as a labelled reference, with no difference to them. Every
+row (an ablation, a vision tower) is the demo twin with one overlay and the same budget
+(`slicevlm.synthetic_twin`); `--seeds` trains each row once per seed.
 
 Image-reliance controls (`--controls`, default `swapped`): every question is also asked of another
 case's volume (a fixed-seed derangement of the test cases) and, with `blank`, of an all-zero volume;
@@ -26,22 +31,17 @@ warnings are hidden unless `--verbose` is given.
 
 from __future__ import annotations
 
-import statistics
-from collections.abc import Callable
 from dataclasses import KW_ONLY, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from slicevlm import command_line
-from slicevlm.build_marker import built_with, write_marker
 from slicevlm.errors import SliceVLMError, show_traceback_if_debug
 from slicevlm.shipped_configs import config_path
+from slicevlm.synthetic_twin import ProgressFn, prepare_synthetic, train_synthetic
 
 if TYPE_CHECKING:
     from jsonargparse import ArgumentParser
-
-#: Receives one progress line per step (see :class:`slicevlm.console.Progress`).
-ProgressFn = Callable[[str], None]
 
 
 def _silent(message: str) -> None:
@@ -53,6 +53,7 @@ TABLE_TASKS: dict[str, list[str]] = {
     "table3": ["vqa_open"],
     "table4": ["vqa_closed"],
     "table8": ["caption", "vqa_open", "vqa_closed"],
+    "towers": ["vqa_closed"],
 }
 #: Table 8 rows: folder / overlay name -> the paper's row name.
 ABLATIONS: dict[str, str] = {
@@ -66,6 +67,10 @@ ABLATIONS: dict[str, str] = {
 #: Rows the synthetic twin can run: the encoder rows need real pretrained encoders.
 SYNTHETIC_ABLATIONS = ("uniform_sampling", "spatial_only", "frequency_only", "no_injection")
 FULL_MODEL = "Full model (Tables 2-4)"
+#: `towers` rows: folder / overlay name -> row name. "full" is SliceVLM itself (the twin of table2-8, or
+#: --checkpoint); each baseline's twin overlay is configs/baselines/twin/<name>.yaml, its full-size
+#: config configs/baselines/<name>.yaml.
+TOWERS: dict[str, str] = {"full": "SliceVLM", "m3d_lamed": "M3D-LaMed", "med3dvlm": "Med3DVLM"}
 
 
 class ReproduceError(SliceVLMError, RuntimeError):
@@ -95,6 +100,32 @@ def check_checkpoint(folder: Path, how_to_train: str) -> None:
             f"No trained checkpoint folder at {folder}.\n{how_to_train}\n"
             "Or point CHECKPOINT=/path/to/checkpoint (make) or --checkpoint at one you have."
         )
+
+
+def check_tower_checkpoints(checkpoint: Path, tower_root: Path) -> dict[str, Path]:
+    """The `towers` rows' folders on real data: SliceVLM's `checkpoint`, each baseline's under `tower_root`.
+
+    Raises:
+        ReproduceError: naming every missing folder and the command that trains it.
+    """
+    folders = {"full": checkpoint, **{name: tower_root / name / "checkpoint" for name in TOWERS if name != "full"}}
+    missing = []
+    for name, folder in folders.items():
+        if (folder / "slicevlm.json").is_file():
+            continue
+        if name == "full":
+            missing.append(f"- SliceVLM: {folder} (lightning-cli fit --config configs/stage1.yaml, then --config "
+                           "configs/stage2.yaml; or point CHECKPOINT=... (make) or --checkpoint at one you have)")
+        else:
+            missing.append(f"- {TOWERS[name]}: {folder} (lightning-cli fit --config configs/baselines/{name}.yaml "
+                           f"--data.data_root DATA --model.export_dir {folder})")
+    if missing:
+        raise ReproduceError(
+            "No trained checkpoint folder for these towers:\n" + "\n".join(missing) + "\n"
+            f"Train each as shown, or point --tower-root at a folder holding <name>/checkpoint for "
+            f"{', '.join(name for name in TOWERS if name != 'full')}."
+        )
+    return folders
 
 
 # -- evaluation -----------------------------------------------------------------------------------
@@ -154,63 +185,6 @@ def evaluate_checkpoint(
     return writer
 
 
-# -- the synthetic twin ---------------------------------------------------------------------------
-def train_synthetic(
-    work: Path, name: str, overlay: Path | None, seed: int, max_steps: int | None, tiny: Path,
-    progress: ProgressFn = _silent, quiet: bool = False,
-) -> Path:
-    """Train stage 1 then stage 2 with the demo configs on the synthetic testbed; returns the checkpoint.
-
-    ``quiet`` leaves out Lightning's model summary (the progress bars stay).
-    """
-    from slicevlm.cli import run_lightning_cli
-
-    checkpoint = work / name / f"seed{seed}" / "checkpoint"
-    if (checkpoint / "slicevlm.json").is_file():
-        progress(f"[{name}, seed {seed}] already trained: {checkpoint}")
-        return checkpoint  # resume: this variant is already trained
-    demo, demo_stage2 = config_path("demo.yaml"), config_path("demo_stage2.yaml")
-    common = [
-        "--seed_everything", str(seed),
-        "--data.data_root", str(work / "data"),
-        "--data.seed", str(seed),
-        "--model.vision.init_args.encoder.init_args.model_name", f"local-dir:{(tiny / 'encoder').resolve()}",
-        "--model.language.init_args.model_name", str((tiny / "llm").resolve()),
-        "--trainer.logger.init_args.save_dir", str(work / name / f"seed{seed}" / "logs"),
-        *(["--trainer.max_steps", str(max_steps), "--trainer.limit_val_batches", "1"] if max_steps else []),
-        *(["--trainer.enable_model_summary", "false"] if quiet else []),
-    ]
-    extra = ["--config", str(overlay)] if overlay else []
-    stage1 = work / name / f"seed{seed}" / "stage1"
-    progress(f"[{name}, seed {seed}] stage 1: training fusion, injection and projector on reports (encoder and LLM frozen)")
-    run_lightning_cli(["fit", "--config", str(demo), *extra, *common, "--model.export_dir", str(stage1)])
-    progress(f"[{name}, seed {seed}] stage 2: training the same + LoRA on reports, closed and open questions")
-    run_lightning_cli(
-        ["fit", "--config", str(demo), "--config", str(demo_stage2), *extra, *common,
-         "--model.init_from", str(stage1), "--model.export_dir", str(checkpoint)]
-    )
-    return checkpoint
-
-
-def prepare_synthetic(work: Path, n: int, tiny: Path, progress: ProgressFn = _silent) -> None:
-    """Synthetic testbed under `work` and tiny models in `tiny` (each kept if already there and
-    written with the same settings). Closed choices come in a fixed order: see `slicevlm.data.findings`."""
-    recipe = {"n": n, "seed": 0, "shape": [32, 64, 64], "choice_order": "fixed"}
-    marker = work / "data" / "synth_recipe.json"
-    if built_with(marker, recipe):
-        progress(f"using the synthetic testbed in {work / 'data'}")
-    else:
-        progress(f"writing the synthetic testbed: {n} cases at 32×64×64 in {work / 'data'}")
-        from slicevlm.data.synth import write_synthetic_dataset
-
-        write_synthetic_dataset(work / "data", n=n, seed=0, shape=(32, 64, 64), choice_order="fixed")
-        write_marker(marker, recipe)
-    progress(f"tiny models in {tiny} (written if missing: the tiny LLM's language warm-up takes about a minute on a CPU)")
-    from slicevlm.tiny import write_tiny_models
-
-    write_tiny_models(tiny)
-
-
 # -- tables ---------------------------------------------------------------------------------------
 def table8_markdown(rows: dict[str, Any], protocol: str, seeds_note: str = "", comparable: bool = True) -> str:
     """Paper Table 8 beside ours: one of our rows per ablation (`ours_table8` tuples).
@@ -223,25 +197,66 @@ def table8_markdown(rows: dict[str, Any], protocol: str, seeds_note: str = "", c
     return render_comparison(TABLE8, rows, protocol, comparable=comparable) + seeds_note
 
 
-def closed_accuracy_interval(values: list[float]) -> str:
-    """mean ± 95% CI (normal approximation over seeds) of closed-VQA accuracies, as text."""
-    if len(values) < 2:
-        return f"{values[0]:.2f} (1 seed)" if values else "–"
-    half_width = 1.96 * statistics.stdev(values) / len(values) ** 0.5
-    return f"{statistics.mean(values):.2f} ± {half_width:.2f} ({len(values)} seeds)"
-
-
-def controls_markdown(rows: dict[str, Any]) -> str:
-    """Closed-VQA Mean accuracy per image condition, one line per evaluated checkpoint (Table 8)."""
-    from slicevlm.metrics.controls import MEAN, Cell
+def towers_setup_markdown(checkpoints: dict[str, Path]) -> str:
+    """What differs between the `towers` rows, read from each row's checkpoint folder."""
+    from slicevlm.checkpoint import adapter_settings, read_metadata, stored_vision_parameters
     from slicevlm.metrics.report import markdown_table
 
-    conditions = ("own", "swapped", "delta_swapped", "follows", "blank")
-    header = ["row", "own volume", "swapped volume", "own − swapped", "follows swapped-in truth", "blank volume"]
-    body = [[name, *(report.tables.get("vqa_closed", {}).get(c, {}).get(MEAN, Cell(None)).text() for c in conditions)]
-            for name, report in rows.items()]
-    return ("\n\nImage-reliance controls, closed-VQA accuracy (Mean over types, 95% case-bootstrap intervals):\n\n"
-            + "\n".join(markdown_table(header, body)) + "\n")
+    body = []
+    for row, folder in checkpoints.items():
+        metadata = read_metadata(folder)
+        lora = adapter_settings(folder)
+        body.append([
+            row, metadata["vision_tower"]["class"].rpartition(".")[2], "×".join(str(s) for s in metadata["input_size"]),
+            str(metadata["visual_tokens"]), f"{stored_vision_parameters(folder):,}",
+            "–" if lora is None else f"r {lora['rank']}, α {lora['alpha']}, dropout {lora['dropout']}",
+        ])
+    header = ["row", "vision tower", "input (D×H×W)", "visual tokens", "trained vision parameters (tower + projector)", "LoRA"]
+    return "Vision towers compared (from each row's first checkpoint folder):\n\n" + "\n".join(markdown_table(header, body)) + "\n"
+
+
+def _row_name(table: str, name: str) -> str:
+    if table == "towers":
+        return TOWERS[name]
+    return FULL_MODEL if name == "full" else ABLATIONS[name]
+
+
+def _variants(args: ReproduceOptions) -> dict[str, Path | None]:
+    """The rows to evaluate: name -> overlay (synthetic twin, None = the demo as is) or checkpoint folder."""
+    if args.data == "synthetic":
+        if args.table == "table8":
+            return {"full": None, **{k: config_path(f"ablations/{k}.yaml") for k in SYNTHETIC_ABLATIONS}}
+        if args.table == "towers":
+            return {name: None if name == "full" else config_path(f"baselines/twin/{name}.yaml") for name in TOWERS}
+        return {"full": None}
+    if args.table == "table8":
+        root = Path(args.ablation_root)
+        variants = {name: root / name / "checkpoint" for name in ABLATIONS}
+        for name, folder in variants.items():
+            check_checkpoint(folder, f"Train the '{name}' ablation: lightning-cli fit --config configs/stage1.yaml --config "
+                             f"configs/ablations/{name}.yaml, then configs/stage2.yaml with the same overlay, exporting to {folder}.")
+        return dict(variants)
+    if args.table == "towers":
+        return dict(check_tower_checkpoints(Path(args.checkpoint), Path(args.tower_root)))
+    check_checkpoint(Path(args.checkpoint), "Train it: lightning-cli fit --config configs/stage1.yaml, then --config configs/stage2.yaml.")
+    return {"full": Path(args.checkpoint)}
+
+
+def _header(args: ReproduceOptions, synthetic: bool) -> str:
+    if args.table == "towers":
+        how = ("Each row is the demo twin trained with the same data, LLM, stages, steps and learning rates; only the "
+               "vision tower (and Med3DVLM's own LoRA dropout) differs." if synthetic else
+               "Each row is the checkpoint folder given (SliceVLM: --checkpoint; the baselines: --tower-root/<name>/checkpoint); "
+               "how each was trained is recorded in its config.yaml.")
+        header = (f"# Vision towers: SliceVLM, M3D-LaMed, Med3DVLM — protocol: {args.protocol}\n\n"
+                  f"Closed-ended VQA on the test split. {how}\n")
+    else:
+        header = f"# Reproduction of paper {args.table.replace('table', 'Table ')} — protocol: {args.protocol}\n"
+    if synthetic:
+        header += ("\n**Synthetic twin**: tiny models on the synthetic testbed. These numbers test the pipeline; "
+                   "they are not comparable with the paper's. Compare them with the chance row"
+                   + ("." if args.table == "towers" else "; the paper's rows are printed for reference only.") + "\n")
+    return header
 
 
 def run(args: ReproduceOptions, progress: ProgressFn = _silent) -> str:
@@ -251,77 +266,53 @@ def run(args: ReproduceOptions, progress: ProgressFn = _silent) -> str:
         args: The parsed command line (:func:`build_parser`).
         progress: Called with one line before each step (testbed, models, each stage, evaluation).
     """
-    from slicevlm.metrics.compare import CHANCE_LABEL, closed_chance_mean, ours_table8
+    from slicevlm.metrics.across_seeds import RowRun, across_seeds_markdown
+    from slicevlm.metrics.compare import ours_table8
 
     tasks = TABLE_TASKS[args.table]
     synthetic = args.data == "synthetic"
-    protocol = args.protocol
     bertscore = None if (synthetic or args.no_bertscore) else args.bertscore_model
     out_root = Path(args.out) / args.table
     if synthetic:
         work = Path(args.work)
         tiny = Path(args.tiny_models) if args.tiny_models else work / "tiny"
         prepare_synthetic(work, args.n, tiny, progress)
-        data_root = work / "data"
-        variants = {"full": None} if args.table != "table8" else {"full": None, **{k: config_path(f"ablations/{k}.yaml") for k in SYNTHETIC_ABLATIONS}}
-        seeds = args.seeds
+        data_root, seeds = work / "data", list(args.seeds)
     else:
-        data_root = Path(args.data)
+        data_root, seeds = Path(args.data), [None]
         check_real_data(data_root, tasks)
-        seeds = [None]
-        if args.table == "table8":
-            root = Path(args.ablation_root)
-            variants = {name: root / name / "checkpoint" for name in ABLATIONS}
-            for name, folder in variants.items():
-                check_checkpoint(folder, f"Train the '{name}' ablation: lightning-cli fit --config configs/stage1.yaml --config "
-                                 f"configs/ablations/{name}.yaml, then configs/stage2.yaml with the same overlay, exporting to {folder}.")
-        else:
-            variants = {"full": Path(args.checkpoint)}
-            check_checkpoint(variants["full"], "Train it: lightning-cli fit --config configs/stage1.yaml, then --config configs/stage2.yaml.")
+    variants = _variants(args)
     controls = [c for c in args.controls if c != "none"]
-    sections, table8_rows, accuracies, control_rows = [], {}, {}, {}
+    sections, runs, first_checkpoints = [], [], {}
     for name, source in variants.items():
         for seed in seeds:
             if synthetic:
-                checkpoint = train_synthetic(Path(args.work), name, source, seed, args.max_steps, tiny,
-                                             progress, quiet=not args.verbose)
+                checkpoint = train_synthetic(work, name, source, seed, args.max_steps, tiny, progress, quiet=not args.verbose)
                 out_dir = out_root / name / f"seed{seed}"
             else:
                 checkpoint, out_dir = source, out_root / name
             progress(f"[{name}{'' if seed is None else f', seed {seed}'}] evaluating {checkpoint} on the test split "
                      f"({', '.join(tasks)}{'; controls: ' + ', '.join(controls) if controls else ''}) -> {out_dir}")
-            writer = evaluate_checkpoint(checkpoint, data_root, tasks, out_dir, protocol, bertscore, args.batch_size,
+            writer = evaluate_checkpoint(checkpoint, data_root, tasks, out_dir, args.protocol, bertscore, args.batch_size,
                                          args.max_samples, args.device, controls=controls, control_seed=args.control_seed,
                                          comparable=not synthetic)
-            report = writer.reports[protocol]
-            row_name = FULL_MODEL if name == "full" else ABLATIONS[name]
-            accuracies.setdefault(row_name, []).append(report.results.get("vqa_closed", {}).get("Mean", {}).get("accuracy"))
-            if args.table == "table8":
-                label = f"{row_name}" + (f" (seed {seed})" if seed is not None else "")
-                table8_rows[label] = ours_table8(report)
-                if "controls" in writer.reports:
-                    control_rows[label] = writer.reports["controls"]
-            else:
+            runs.append(RowRun(_row_name(args.table, name), seed, writer.reports[args.protocol], writer.reports.get("controls")))
+            first_checkpoints.setdefault(runs[-1].row, checkpoint)
+            if args.table not in ("table8", "towers"):
                 sections.append(writer.summary_md_path.read_text(encoding="utf-8"))
-    header = f"# Reproduction of paper {args.table.replace('table', 'Table ')} — protocol: {protocol}\n"
-    if synthetic:
-        header += ("\n**Synthetic twin**: tiny models on the synthetic testbed. These numbers test the pipeline; "
-                   "they are not comparable with the paper's. Compare them with the chance row; the paper's rows "
-                   "are printed for reference only.\n")
     if args.table == "table8":
-        intervals = "\n".join(f"| {row} | {closed_accuracy_interval([a for a in accs if a is not None])} |" for row, accs in accuracies.items())
-        intervals += f"\n| {CHANCE_LABEL} | {closed_chance_mean():.2f} |"
-        sections.append(table8_markdown(table8_rows, protocol, comparable=not synthetic)
-                        + "\n\nClosed-VQA accuracy (Mean over types) across seeds:\n\n| row | accuracy |\n|---|---|\n" + intervals + "\n"
-                        + (controls_markdown(control_rows) if control_rows else ""))
-    text = header + "\n" + "\n".join(sections)
+        rows = {run.label: ours_table8(run.scores) for run in runs}
+        sections.append(table8_markdown(rows, args.protocol, comparable=not synthetic) + "\n\n" + across_seeds_markdown(runs))
+    elif args.table == "towers":
+        sections.append(towers_setup_markdown(first_checkpoints) + "\n" + across_seeds_markdown(runs))
+    text = _header(args, synthetic) + "\n" + "\n".join(sections)
     out_root.mkdir(parents=True, exist_ok=True)
     (out_root / "reproduction.md").write_text(text, encoding="utf-8")
     progress(f"done; the tables follow and are in {out_root / 'reproduction.md'}")
     return text
 
 
-Table = Literal["table2", "table3", "table4", "table8"]
+Table = Literal["table2", "table3", "table4", "table8", "towers"]
 
 
 @dataclass
@@ -329,10 +320,11 @@ class ReproduceOptions:
     """reproduction
 
     Attributes:
-        table: which paper table to reproduce
+        table: which paper table to reproduce, or towers (SliceVLM, M3D-LaMed, Med3DVLM on one budget)
         data: M3D data root, or 'synthetic' for the CPU twin
-        checkpoint: checkpoint folder to evaluate (real data)
+        checkpoint: checkpoint folder to evaluate (real data; towers: the SliceVLM row)
         ablation_root: table8: folder holding <ablation>/checkpoint
+        tower_root: towers: folder holding <tower>/checkpoint for m3d_lamed and med3dvlm (SliceVLM's is --checkpoint)
         out: predictions, summaries and reproduction.md go under OUT/TABLE/
         protocol: metric protocol (the paper's is m3d)
         bertscore_model: BERTScore model (hub name in the cache, or a folder)
@@ -346,7 +338,7 @@ class ReproduceOptions:
         verbose: show the libraries' own output too (Lightning tips and warnings, model summaries, loading bars)
         work: synthetic twin: where the testbed, tiny models and runs go
         n: synthetic twin: synthetic cases
-        seeds: synthetic twin: training seeds (table8: mean ± 95% CI)
+        seeds: synthetic twin: training seeds (table8, towers: mean ± 95% CI)
         max_steps: synthetic twin: cap optimiser steps per stage (smoke runs)
         tiny_models: synthetic twin: folder of tiny models to use (e.g. runs/tiny after make demo);
             default WORK/tiny, written if missing
@@ -357,6 +349,7 @@ class ReproduceOptions:
     data: str
     checkpoint: str = "runs/stage2/checkpoint"
     ablation_root: str = "runs/ablations"
+    tower_root: str = "runs/baselines"
     out: str = "runs/reproduce"
     protocol: Literal["m3d", "coco"] = "m3d"
     bertscore_model: str = "roberta-large"

@@ -22,7 +22,7 @@ atexit.register(_EXTRACTED.close)
 
 
 def shipped_configs() -> Traversable:
-    """The package's config folder (``stage1.yaml``, ``demo.yaml``, ``ablations/``, ``single_gpu/``, ``strategy/``)."""
+    """The package's config folder (``stage1.yaml``, ``demo.yaml``, ``ablations/``, ``baselines/``, ``single_gpu/``, ``strategy/``)."""
     return files("slicevlm") / "configs"
 
 
@@ -36,7 +36,7 @@ def config_path(name: str) -> Path:
     if not resource.is_file():
         available = sorted(p.name for p in shipped_configs().iterdir() if p.name.endswith(".yaml"))
         raise MissingFileError(f"no shipped config {name!r}; the package has {', '.join(available)} and the folders "
-                               "ablations/, single_gpu/, strategy/.")
+                               "ablations/, baselines/ (twin/ in it), single_gpu/, strategy/.")
     if isinstance(resource, Path):
         return resource
     return _EXTRACTED.enter_context(as_file(resource))

@@ -33,21 +33,6 @@ def test_table4_synthetic_twin_runs_the_whole_pipeline(tmp_path, capsys, recwarn
     assert (tmp_path / "work" / "full" / "seed0" / "checkpoint" / "adapter").is_dir()  # stage 2 really trained LoRA
 
 
-def test_table8_control_columns():
-    from slicevlm.metrics.controls import control_report
-    from slicevlm.metrics.records import ControlTruth, PredictionRecord
-    from slicevlm.reproduce import controls_markdown
-
-    rows = []
-    for i in range(4):
-        rows.append(PredictionRecord(f"q{i}", "vqa_closed", "A. Axial", "A. Axial", "Plane", "A", case=f"c{i}"))
-        rows.append(PredictionRecord(f"q{i}|swapped", "vqa_closed", "A. Axial", "A. Axial", "Plane", "A", condition="swapped",
-                                     case=f"c{i}", control=ControlTruth(f"q{i}", "x.npy", "c9", "Coronal", "B")))
-    text = controls_markdown({"Full model (Tables 2-4) (seed 0)": control_report(rows, n_resamples=100)})
-    assert "| row | own volume | swapped volume | own − swapped | follows swapped-in truth | blank volume |" in text
-    assert "| Full model (Tables 2-4) (seed 0) | 100.00 [100.0, 100.0] | 100.00 [100.0, 100.0] | 0.00 [0.0, 0.0] | 0.00 [0.0, 0.0] (n 4) | – |" in text
-
-
 def test_the_first_progress_line_comes_before_any_work(tmp_path, capsys, monkeypatch):
     import slicevlm.reproduce as reproduce
 
@@ -114,3 +99,71 @@ def test_controls_on_a_one_case_split_fail_without_a_traceback(tmp_path, capsys,
     monkeypatch.setattr(reproduce, "evaluate_checkpoint", one_case)
     assert main(["table4", "--data", str(tmp_path), "--checkpoint", str(tmp_path / "ckpt")]) == 2
     assert "needs at least 2 distinct cases" in capsys.readouterr().err
+
+
+#: `reproduce towers` rows: work folder -> (row name, tower class its checkpoint records)
+TOWER_ROWS = {
+    "full": ("SliceVLM", "VisionPipeline"),
+    "m3d_lamed": ("M3D-LaMed", "M3DLaMedTower"),
+    "med3dvlm": ("Med3DVLM", "Med3DVLMTower"),
+}
+
+
+def test_towers_synthetic_twin_trains_three_towers_on_one_budget_and_resumes(tmp_path, capsys, tiny_models, monkeypatch):
+    import yaml
+    from safetensors.torch import load_file
+
+    # The session's tiny models as they are (the table4 test covers writing them with the twin's warm-up).
+    monkeypatch.setattr("slicevlm.tiny.write_tiny_models", lambda out: None)
+    argv = ["towers", "--data", "synthetic", "--work", str(tmp_path / "work"), "--out", str(tmp_path / "out"),
+            "--tiny-models", str(tiny_models["llm"].parent), "--n", "24", "--max-steps", "2", "--max-samples", "4",
+            "--device", "cpu"]
+    assert main(argv) == 0
+    captured = capsys.readouterr()
+    printed = captured.out
+    assert "# Vision towers: SliceVLM, M3D-LaMed, Med3DVLM" in printed and "Synthetic twin" in printed
+    assert "only the vision tower (and Med3DVLM's own LoRA dropout) differs" in printed
+    assert (tmp_path / "out" / "towers" / "reproduction.md").read_text(encoding="utf-8") in printed
+    for name, (row, tower) in TOWER_ROWS.items():
+        assert f"| {row} | {tower} |" in printed  # what differs: the tower
+        assert f"| {row} | " in printed.split("across seeds", 1)[1].split("\n\n", 2)[1]  # Mean accuracy over seeds
+        assert f"| {row} (seed 0) | " in printed  # controls per seed
+        checkpoint = tmp_path / "work" / name / "seed0" / "checkpoint"
+        model = yaml.safe_load((checkpoint / "model.yaml").read_text(encoding="utf-8"))
+        assert model["vision"]["class_path"].rpartition(".")[2] == tower
+        adapter = json.loads((checkpoint / "adapter" / "adapter_config.json").read_text(encoding="utf-8"))
+        dropout = 0.05 if name == "med3dvlm" else 0.1
+        assert (adapter["r"], adapter["lora_alpha"], adapter["lora_dropout"]) == (16, 32, dropout)
+        stored = sum(tensor.numel() for tensor in load_file(str(checkpoint / "vision.safetensors")).values())
+        assert f"| {stored:,} | r 16, α 32, dropout {dropout} |" in printed.split(f"| {row} | {tower} |", 1)[1].split("\n", 1)[0] + "|"
+        rows = (tmp_path / "out" / "towers" / name / "seed0" / "predictions.jsonl").read_text(encoding="utf-8").splitlines()
+        assert [json.loads(r)["condition"] for r in rows[:2]] == ["own", "swapped"] and len(rows) == 8
+        if name != "full":  # stage 2 went on training the 3D encoder stage 1 trained
+            stage1 = load_file(str(tmp_path / "work" / name / "seed0" / "stage1" / "vision.safetensors"))
+            stage2 = load_file(str(checkpoint / "vision.safetensors"))
+            encoder = [key for key in stage1 if key.startswith("encoder.")]
+            assert encoder and all(not stage1[key].equal(stage2[key]) for key in encoder)
+    assert "Closed-VQA accuracy per question type, one evaluation per row" in printed
+    # A second call finds every row trained and every prediction written: no stage runs again.
+    assert main(argv) == 0
+    steps = [line.split("] ", 1)[1] for line in capsys.readouterr().err.splitlines() if line.startswith("reproduce [")]
+    assert [s for s in steps if "already trained" in s] == [f"[{name}, seed 0] already trained: {tmp_path / 'work' / name / 'seed0' / 'checkpoint'}"
+                                                           for name in TOWER_ROWS]
+    assert not [s for s in steps if "] stage" in s] and steps[-1].startswith("done")
+
+
+def test_towers_on_real_data_name_every_missing_tower_and_how_to_train_it(tmp_path, capsys):
+    (tmp_path / "M3D_VQA_test.csv").write_text("Image Path,Text\n", encoding="utf-8")
+    (tmp_path / "ckpt").mkdir()
+    (tmp_path / "ckpt" / "slicevlm.json").write_text("{}", encoding="utf-8")
+    (tmp_path / "towers" / "m3d_lamed" / "checkpoint").mkdir(parents=True)
+    (tmp_path / "towers" / "m3d_lamed" / "checkpoint" / "slicevlm.json").write_text("{}", encoding="utf-8")
+    assert main(["towers", "--data", str(tmp_path), "--checkpoint", str(tmp_path / "ckpt"), "--tower-root", str(tmp_path / "towers")]) == 2
+    message = capsys.readouterr().err
+    assert f"Med3DVLM: {tmp_path / 'towers' / 'med3dvlm' / 'checkpoint'}" in message
+    assert "lightning-cli fit --config configs/baselines/med3dvlm.yaml" in message and "--tower-root" in message
+    assert "M3D-LaMed" not in message and "SliceVLM" not in message  # present folders are not named
+    assert main(["towers", "--data", str(tmp_path), "--checkpoint", str(tmp_path / "none"), "--tower-root", str(tmp_path / "empty")]) == 2
+    message = capsys.readouterr().err
+    assert all(f"{row}: " in message for row in ("SliceVLM", "M3D-LaMed", "Med3DVLM"))
+    assert "lightning-cli fit --config configs/baselines/m3d_lamed.yaml" in message and "configs/stage1.yaml" in message
