@@ -59,10 +59,15 @@ def test_m3d_lamed_tower_at_full_size():
     assert _count(tower) == 87_416_064
 
 
+def _decomposed_conv_parameters(in_channels: int, out_channels: int, kernel: int, depthwise: bool) -> int:
+    """Three 1D convs of length k with bias, each followed by BatchNorm (weight and bias)."""
+    per_filter = kernel * (1 if depthwise else in_channels)
+    return 3 * (per_filter * out_channels + out_channels + 2 * out_channels)
+
+
 def _dcformer_block_parameters(channels: int, kernel: int) -> int:
-    """Two channel LayerNorms (4C), three depthwise 1D convs of length k with bias (3(kC + C)),
-    MLP 1×1×1 convs C → 4C → C (8C² + 5C)."""
-    return 4 * channels + 3 * (kernel * channels + channels) + 8 * channels * channels + 5 * channels
+    """Depthwise decomposed conv, MLP Linear C → 4C → C (8C² + 5C), layer scale γ (C)."""
+    return _decomposed_conv_parameters(channels, channels, kernel, depthwise=True) + 8 * channels * channels + 5 * channels + channels
 
 
 def _mixer_stream_parameters(in_tokens: int, out_tokens: int, in_channels: int, out_channels: int) -> int:
@@ -83,17 +88,17 @@ def test_med3dvlm_tower_at_full_size():
     assert tower.input_size == (128, 256, 256) and tower.width == 768
     assert tuple(output.tokens.shape) == (2, 32, 768) and tuple(output.streams[0].shape) == (2, 256, 384)
     assert tower.num_tokens == 256 and tuple(embeddings.shape) == (2, 256, 4096)
-    # DCFormer-small (Ates et al. 2025, as Med3DVLM uses it): stages [2, 3, 6, 2], channels [96, 192, 384, 768],
-    # kernels 13/11/9/7. Counted from that description: stem 1 → 48 → 96 (3×3×3 convs), each stage a
-    # LayerNorm + 2×2×2 downsampling conv and its blocks.
-    stem = (27 * 48 + 48) + (27 * 48 * 96 + 96)
-    assert sum(p.numel() for p in tower.encoder.stem.parameters()) == stem == 125_856
-    previous, expected = 96, stem
+    # DCFormer-small as Med3DVLM released it (`decomp_small`): stem 1 → 64 (decomposed k=7, stride 4, then
+    # three decomposed k=3), stages [2, 3, 6, 2], channels [96, 192, 384, 768], kernels 13/11/9/7; each stage
+    # a max-pool + 1×1×1 conv without bias, then its blocks.
+    stem = _decomposed_conv_parameters(1, 64, 7, depthwise=False) + 3 * _decomposed_conv_parameters(64, 64, 3, depthwise=False)
+    assert _count(tower.encoder.stem) == stem == 114_240
+    previous, expected = 64, stem
     for stage, depth, channels, kernel in zip(tower.encoder.stages, (2, 3, 6, 2), (96, 192, 384, 768), (13, 11, 9, 7)):
-        count = 2 * previous + (8 * previous * channels + channels) + depth * _dcformer_block_parameters(channels, kernel)
+        count = previous * channels + depth * _dcformer_block_parameters(channels, kernel)
         assert _count(stage) == count
         previous, expected = channels, expected + count
-    assert _count(tower) == expected == 21_022_656
+    assert _count(tower) == expected == 18_244_800
     # Each depthwise 1D kernel holds 3k weights per channel where a k×k×k depthwise kernel holds k³.
     assert tower.encoder.stages[0][1].mixer.depth.weight.shape == (96, 1, 13, 1, 1)
     streams = _mixer_stream_parameters(32, 128, 768, 4096) + _mixer_stream_parameters(256, 128, 384, 4096)

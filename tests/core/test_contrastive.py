@@ -15,7 +15,7 @@ from slicevlm.training.contrastive import IMAGE_ENCODER_WEIGHTS, siglip_loss
 from slicevlm.vision.baselines import Med3DVLMTower
 
 BASELINES = Path(__file__).resolve().parents[2] / "configs" / "baselines"
-TINY_DCFORMER = {"image_size": (64, 64, 64), "depths": (1, 1, 1, 1), "channels": (8, 16, 24, 32), "kernel_sizes": (5, 5, 3, 3)}
+TINY_DCFORMER = {"image_size": (64, 64, 64), "depths": (1, 1, 1, 1), "channels": (8, 16, 24, 32), "kernel_sizes": (5, 5, 3, 3), "stem_channels": 8}
 
 
 def test_siglip_loss_is_eq_1_of_the_paper():

@@ -68,8 +68,8 @@ def count_vision_flops(tower: nn.Module, projector: nn.Module, volume_size: tupl
     from torch._subclasses.fake_tensor import FakeTensorMode
 
     with FakeTensorMode(allow_non_fake_inputs=True):
-        tower.to_empty(device="cpu")
-        projector.to_empty(device="cpu")
+        tower.to_empty(device="cpu").eval()  # inference FLOPs; BatchNorm needs eval mode for one volume
+        projector.to_empty(device="cpu").eval()
         volume = torch.zeros(1, *volume_size)  # (1, D, H, W), shape only
         with torch.no_grad(), FlopCounterMode(display=False, custom_mapping=CPU_ATTENTION) as tower_counter:
             output = tower(volume)

@@ -36,6 +36,7 @@ class Med3DVLMTower(VisionTower):
         depths: DCFormer blocks per stage (small: 2, 3, 6, 2).
         channels: DCFormer width per stage (small: 96, 192, 384, 768).
         kernel_sizes: decomposed kernel length per stage (13, 11, 9, 7).
+        stem_channels: DCFormer's stem width (64).
         tokens_per_stream: tokens each projector stream gives the LLM (128; M = 2 × this).
         train_encoder: train DCFormer with the projector (True without pre-trained weights); False
             freezes it (as after contrastive pre-training; it is still stored in the checkpoint).
@@ -50,13 +51,14 @@ class Med3DVLMTower(VisionTower):
         depths: Sequence[int] = (2, 3, 6, 2),
         channels: Sequence[int] = (96, 192, 384, 768),
         kernel_sizes: Sequence[int] = (13, 11, 9, 7),
+        stem_channels: int = 64,
         tokens_per_stream: int = 128,
         train_encoder: bool = True,
         encoder_weights: str | None = None,
     ) -> None:
         super().__init__()
         record_init_args(self, locals())
-        self.encoder = DCFormer3D(depths, channels, kernel_sizes)
+        self.encoder = DCFormer3D(depths, channels, kernel_sizes, stem_channels=stem_channels)
         self._image_size = tuple(int(s) for s in image_size)
         stride = self.encoder.stride(len(self.encoder.stages) - 1)
         if len(self._image_size) != 3 or any(s % stride for s in self._image_size):
