@@ -102,3 +102,13 @@ def test_configs_that_name_different_llms_are_refused(tiny_models):
     specs[2].language["init_args"]["model_name"] = "Qwen/Qwen2.5-7B-Instruct"
     with pytest.raises(ConfigError, match="compares the models with one LLM"):
         shared_language(specs)
+
+
+def test_config_merge_drops_the_old_class_arguments_when_the_class_changes():
+    from slicevlm.bench.contenders import _merged
+
+    base = {"vision": {"class_path": "a.Pipeline", "init_args": {"keep_ratio": 0.28}}, "lr": 1}
+    same = _merged(base, {"vision": {"class_path": "a.Pipeline", "init_args": {"fusion": "both"}}})
+    assert same["vision"]["init_args"] == {"keep_ratio": 0.28, "fusion": "both"} and same["lr"] == 1
+    other = _merged(base, {"vision": {"class_path": "b.Tower", "init_args": {"depth": 2}}})
+    assert other["vision"] == {"class_path": "b.Tower", "init_args": {"depth": 2}} and other["lr"] == 1

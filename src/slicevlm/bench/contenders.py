@@ -96,7 +96,13 @@ class ModelSpec:
 
 
 def _merged(base: dict, overlay: dict) -> dict:
-    """`overlay` over `base`, mappings merged key by key (as LightningCLI merges --config files)."""
+    """`overlay` over `base`, mappings merged key by key (as LightningCLI merges --config files).
+
+    As in LightningCLI, a mapping that names another `class_path` replaces the old one whole: the old
+    class's `init_args` do not carry over to the new class.
+    """
+    if "class_path" in overlay and overlay["class_path"] != base.get("class_path"):
+        return dict(overlay)
     result = dict(base)
     for key, value in overlay.items():
         result[key] = _merged(result[key], value) if isinstance(value, dict) and isinstance(result.get(key), dict) else value
