@@ -40,7 +40,7 @@ QUESTION_TYPES = ("Plane", "Phase", "Organ", "Abnormality", "Location")
 @torch.no_grad()
 def features(model, root: str, csv: str, size: tuple[int, int, int], answer: bool = True) -> tuple[dict[str, torch.Tensor], list[str], list[str], list[bool], list[str]]:
     """Probe features of every closed question under ``root``: (features by point, types, keys, whether the
-    model's own answer was right: empty unless ``answer``, the token-spread lines of the first batch)."""
+    model's own answer was right, and the token-spread lines of the first batch: both empty unless ``answer``)."""
     data = M3DDataModule(data_root=root, vqa_test_csv=csv, test_tasks=["vqa_closed"], volume_size=size, eval_batch_size=16, num_workers=0, pin_memory=False)
     data.setup("test")
     points: dict[str, list[torch.Tensor]] = defaultdict(list)
@@ -55,7 +55,7 @@ def features(model, root: str, csv: str, size: tuple[int, int, int], answer: boo
         points["kept"].append(kept.mean((1, 2)))
         points["tokens"].append(vision.tokens.mean(1))
         points["projected"].append(projected.float().mean(1))
-        if not spreads and volume.shape[0] >= 2:  # one batch is enough for the collapse check
+        if answer and not spreads and volume.shape[0] >= 2:  # the scored root only; one batch is enough
             for name, tokens in (("visual tokens", vision.tokens), ("projected tokens", projected)):
                 spread = token_spread(tokens)
                 spreads.append(f"{name}: norm {spread.norm:.3g}, across volumes {100 * spread.across_volumes:.1f}%, "
