@@ -52,21 +52,35 @@ def read_geometry(path: str | Path, reorient: str = READER_ORIENTATION) -> Geome
         return Geometry()
     import SimpleITK as sitk
 
+    from slicevlm.data.errors import DataError
     from slicevlm.data.sitk_readers import IMAGE_IO
+    from slicevlm.data.text_volumes import TEXT_HEADER_SUFFIXES, read_text_header
 
-    reader = sitk.ImageFileReader()
-    reader.SetImageIO(IMAGE_IO[suffix(path)])
-    reader.SetFileName(str(path))
-    try:
-        reader.ReadImageInformation()
-    except RuntimeError:
-        return Geometry()
-    if reader.GetDimension() != 3:
-        return Geometry()
-    direction = reader.GetDirection()
-    orientation = sitk.DICOMOrientImageFilter.GetOrientationFromDirectionCosines(direction)
+    if suffix(path) in TEXT_HEADER_SUFFIXES:  # parsed here, never by SimpleITK (they can name other files)
+        try:
+            header = read_text_header(path)
+        except DataError:
+            return Geometry()
+        if len(header.spacing) != 3:
+            return Geometry()
+        spacing, direction = header.spacing, header.direction or (1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0)
+    else:
+        reader = sitk.ImageFileReader()
+        reader.SetImageIO(IMAGE_IO[suffix(path)])
+        reader.SetFileName(str(path))
+        try:
+            reader.ReadImageInformation()
+        except RuntimeError:
+            return Geometry()
+        if reader.GetDimension() != 3:
+            return Geometry()
+        spacing, direction = reader.GetSpacing(), reader.GetDirection()
     probe = sitk.Image([2, 2, 2], sitk.sitkUInt8)  # a 2x2x2 image with the file's geometry, reoriented as the readers do
-    probe.SetSpacing(reader.GetSpacing())
-    probe.SetDirection(direction)
+    try:
+        orientation = sitk.DICOMOrientImageFilter.GetOrientationFromDirectionCosines(direction)
+        probe.SetSpacing(spacing)
+        probe.SetDirection(direction)
+    except RuntimeError:  # a degenerate direction: the reader reports it
+        return Geometry()
     x, y, z = (probe if reorient == "none" else sitk.DICOMOrient(probe, reorient)).GetSpacing()
     return Geometry(orientation, (float(z), float(y), float(x)))

@@ -4,9 +4,10 @@ Used in front of the readers (and by the web server before it queues a request) 
 
 - a header announcing an absurd size is refused before anything is decompressed or allocated
   (``.npy``, NIfTI including ``.nii.gz``, MetaImage ``DimSize``, NRRD ``sizes``);
-- a header naming a separate pixel-data file (MetaImage ``ElementDataFile``, NRRD ``data file``,
-  a NIfTI header of a ``.hdr``/``.img`` pair) is refused or confined (:class:`ReadLimits`) before
-  SimpleITK would open the named file;
+- a header naming a separate pixel-data file (MetaImage ``ElementDataFile``, NRRD ``data file``)
+  is refused or confined (:class:`ReadLimits`): those two formats are parsed and decoded by
+  :mod:`slicevlm.data.text_volumes`, never by a library; a NIfTI header of a ``.hdr``/``.img``
+  pair is refused before SimpleITK would open the second file;
 - a DICOM file with a deflated data set (inflated whole just to read its header) is refused.
 
 Everything here is pure Python + numpy: no SimpleITK, no torch.
@@ -26,24 +27,8 @@ import numpy as np
 from slicevlm.data.errors import DataError, VolumeTooLarge
 from slicevlm.data.limits import DEFAULT_LIMITS, ReadLimits
 from slicevlm.data.reader_base import check_shape, suffix
+from slicevlm.data.text_volumes import TEXT_HEADER_SUFFIXES, read_text_header
 
-#: MetaImage spellings of "the pixel data follows this header" (MetaIO accepts exactly these).
-METAIMAGE_LOCAL: tuple[str, ...] = ("LOCAL", "Local", "local")
-#: Bytes per voxel of MetaImage element types.
-METAIMAGE_TYPES: dict[str, int] = {
-    "MET_CHAR": 1, "MET_UCHAR": 1, "MET_SHORT": 2, "MET_USHORT": 2, "MET_INT": 4, "MET_UINT": 4,
-    "MET_LONG": 8, "MET_ULONG": 8, "MET_LONG_LONG": 8, "MET_ULONG_LONG": 8, "MET_FLOAT": 4, "MET_DOUBLE": 8,
-}  # fmt: skip
-#: Bytes per voxel of NRRD types (every spelling the format allows).
-NRRD_TYPES: dict[str, int] = {
-    **dict.fromkeys(("signed char", "int8", "int8_t", "uchar", "unsigned char", "uint8", "uint8_t"), 1),
-    **dict.fromkeys(("short", "short int", "signed short", "signed short int", "int16", "int16_t"), 2),
-    **dict.fromkeys(("ushort", "unsigned short", "unsigned short int", "uint16", "uint16_t"), 2),
-    **dict.fromkeys(("int", "signed int", "int32", "int32_t", "uint", "unsigned int", "uint32", "uint32_t", "float"), 4),
-    **dict.fromkeys(("longlong", "long long", "long long int", "signed long long", "signed long long int"), 8),
-    **dict.fromkeys(("int64", "int64_t", "ulonglong", "unsigned long long", "unsigned long long int"), 8),
-    **dict.fromkeys(("uint64", "uint64_t", "double"), 8),
-}
 #: DICOM transfer syntax whose whole data set is deflated.
 DEFLATED_TRANSFER_SYNTAX: str = "1.2.840.10008.1.2.1.99"
 _LONG_VRS = {b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"SV", b"UC", b"UN", b"UR", b"UT", b"UV"}
@@ -181,97 +166,6 @@ def gzip_length_at_least(path: Path, needed: int) -> int:
     return count
 
 
-# -- MetaImage and NRRD (text headers) ------------------------------------------------------------
-def _header_text(path: Path, limits: ReadLimits) -> tuple[list[str], bool]:
-    """The first ``max_header_bytes`` of a text header as lines, and whether the file ended there."""
-    try:
-        with open(path, "rb") as handle:
-            raw = handle.read(limits.max_header_bytes + 1)
-    except OSError as e:
-        raise DataError(f"{path}: the header cannot be read ({e}).") from e
-    complete = len(raw) <= limits.max_header_bytes
-    text = raw[: limits.max_header_bytes].decode("latin-1")
-    return [line.rstrip("\r") for line in text.split("\n")], complete
-
-
-def _too_large(path: Path, limits: ReadLimits, ends: str) -> DataError:
-    return VolumeTooLarge(
-        f"{path}: no {ends} within the first {limits.max_header_bytes:,} bytes; expected a header smaller "
-        "than that. The header is corrupt or padded: re-export the volume."
-    )
-
-
-def _dims(path: Path, text: str, field: str) -> tuple[int, ...]:
-    try:
-        dims = tuple(int(part) for part in text.split())
-    except ValueError as e:
-        raise _refuse(path, f"{field} = {text.strip()!r} is not a list of integers") from e
-    if not dims:
-        raise _refuse(path, f"{field} is empty; expected one size per axis")
-    return dims
-
-
-def read_metaimage_header(path: Path, limits: ReadLimits = DEFAULT_LIMITS) -> Header:
-    """The header of a MetaImage (``.mha``/``.mhd``): fields up to ``ElementDataFile``, which ends it.
-
-    Field names are matched case-insensitively and ``=`` or ``:`` separates name and value, so that
-    no spelling MetaIO understands is missed.
-
-    Raises:
-        DataError: No ``ElementDataFile`` within the header cap, no or bad ``DimSize``.
-    """
-    lines, complete = _header_text(path, limits)
-    fields: dict[str, str] = {}
-    data_file: str | None = None
-    for line in lines:
-        cut = min((i for i in (line.find("="), line.find(":")) if i >= 0), default=-1)
-        if cut < 0:
-            continue
-        key, value = line[:cut].strip().lower(), line[cut + 1 :].strip()
-        if key == "elementdatafile":
-            data_file = value
-            break
-        fields.setdefault(key, value)
-    if data_file is None:
-        if not complete:
-            raise _too_large(path, limits, "'ElementDataFile' line")
-        raise _refuse(path, "no 'ElementDataFile' line; expected a MetaImage header ending with ElementDataFile = LOCAL")
-    if "dimsize" not in fields:
-        raise _refuse(path, "no 'DimSize' in the MetaImage header")
-    dims = _dims(path, fields["dimsize"], "DimSize")
-    channels = _dims(path, fields.get("elementnumberofchannels", "1"), "ElementNumberOfChannels")[0]
-    itemsize = METAIMAGE_TYPES.get(fields.get("elementtype", "").upper(), 8) * max(channels, 1)
-    return Header(tuple(reversed(dims)), itemsize, None if data_file in METAIMAGE_LOCAL else data_file)
-
-
-def read_nrrd_header(path: Path, limits: ReadLimits = DEFAULT_LIMITS) -> Header:
-    """The header of a NRRD (``.nrrd``/``.nhdr``): ``field: value`` lines up to a blank line.
-
-    Raises:
-        DataError: No ``NRRD`` magic, a header larger than the cap, no or bad ``sizes``.
-    """
-    lines, complete = _header_text(path, limits)
-    if not lines or not lines[0].startswith("NRRD"):
-        raise _refuse(path, "no 'NRRD000x' magic on the first line")
-    fields: dict[str, str] = {}
-    ended = False
-    for line in lines[1:]:
-        if not line.strip():
-            ended = True
-            break
-        key, _, value = line.partition(":")
-        if line.startswith("#") or value.startswith("="):
-            continue  # a comment, or a "key:=value" pair (free text, never a field)
-        fields.setdefault("".join(key.lower().split()), value.strip())
-    if not ended and not complete:
-        raise _too_large(path, limits, "blank line ending the NRRD header")
-    if "sizes" not in fields:
-        raise _refuse(path, "no 'sizes' field in the NRRD header")
-    dims = _dims(path, fields["sizes"], "sizes")
-    itemsize = NRRD_TYPES.get(" ".join(fields.get("type", "").lower().split()), 8)
-    return Header(tuple(reversed(dims)), itemsize, fields.get("datafile"))
-
-
 # -- DICOM ----------------------------------------------------------------------------------------
 def dicom_transfer_syntax(path: Path) -> str | None:
     """The Transfer Syntax UID in a DICOM file's meta header, or None without a ``DICM`` preamble.
@@ -324,21 +218,19 @@ def check_header(path: Path, limits: ReadLimits = DEFAULT_LIMITS) -> tuple[int, 
                 "Save the pixel array itself, not a pickled object or complex data."
             )
         dims = check_shape(shape, path, limits.max_voxels)
+        limits.check_bytes(path, shape, dtype.itemsize)
         _check_length(path, offset + math.prod(shape) * dtype.itemsize, os.path.getsize(path), f"shape {shape} {dtype}")
         return dims
     if kind in (".nii", ".nii.gz"):
         header = read_nifti_header(path)
         dims = check_shape(_squeeze(header.shape), path, limits.max_voxels)
+        limits.check_bytes(path, header.shape, header.itemsize)
         expected = header.data_offset + header.payload_bytes
         actual = os.path.getsize(path) if kind == ".nii" else gzip_length_at_least(path, expected)
         _check_length(path, expected, actual, f"shape {header.shape}")
         return dims
-    if kind in (".mha", ".mhd", ".nrrd", ".nhdr"):
-        metaimage = kind in (".mha", ".mhd")
-        header = read_metaimage_header(path, limits) if metaimage else read_nrrd_header(path, limits)
-        if header.data_file is not None:
-            _check_data_file(path, header.data_file, "ElementDataFile" if metaimage else "data file", limits)
-        return check_shape(_squeeze(header.shape), path, limits.max_voxels)
+    if kind in TEXT_HEADER_SUFFIXES:
+        return check_shape(read_text_header(path, limits).shape, path, limits.max_voxels)
     if kind == ".dcm":
         check_dicom(path)
     return None
@@ -373,12 +265,3 @@ def _check_length(path: Path, expected: int, actual: int, announced: str) -> Non
             f"{path}: truncated: the header announces {announced} ({expected:,} bytes with the header) but the "
             f"file holds {actual:,}. The copy or download was interrupted: fetch or re-create the file."
         )
-
-
-def _check_data_file(path: Path, name: str, field: str, limits: ReadLimits) -> None:
-    if name.split()[:1] == ["LIST"] or len(name.split()) > 1:
-        raise DataError(
-            f"{path}: {field} = {name!r} names a list or a pattern of data files; expected the pixel data in the "
-            "file itself or in one data file beside it. Re-save the volume as one file."
-        )
-    limits.detached_file(path, name, field)

@@ -31,6 +31,9 @@ MAX_VOXELS: int = 2**28
 MAX_FILES: int = 5000
 #: Default cap on a text header (MetaImage, NRRD) before its pixel data.
 MAX_HEADER_BYTES: int = 64 * 1024
+#: Default cap on the decoded pixel bytes of one volume (voxels × bytes per voxel, as stored):
+#: 1 GiB, e.g. 512 × 512 × 2048 int16 or 512³ float64.
+MAX_BYTES: int = 2**30
 #: The knob to name in a message about the voxel cap (command line, server, Python).
 VOXEL_KNOB: str = "--max-voxels of slicevlm ask, report, ask-batch and the server; ReadLimits(max_voxels=...) in Python"
 
@@ -45,6 +48,8 @@ class ReadLimits:
         max_voxels: Largest accepted volume, in voxels (checked on the header).
         max_files: Most files one volume folder may hold.
         max_header_bytes: Largest text header (MetaImage, NRRD) read before its pixel data.
+        max_bytes: Largest decoded pixel data (voxels × bytes per voxel as stored), checked on the
+            header before anything is decompressed or allocated.
         root: Every file a read opens must resolve (symlinks followed) inside this folder;
             ``None`` means the volume's own folder (a file's parent, or the folder itself).
         detached: Whether a header file may name a separate pixel-data file (MetaImage
@@ -55,11 +60,12 @@ class ReadLimits:
     max_voxels: int = MAX_VOXELS
     max_files: int = MAX_FILES
     max_header_bytes: int = MAX_HEADER_BYTES
+    max_bytes: int = MAX_BYTES
     root: Path | None = None
     detached: bool = True
 
     def __post_init__(self) -> None:
-        for name in ("max_voxels", "max_files", "max_header_bytes"):
+        for name in ("max_voxels", "max_files", "max_header_bytes", "max_bytes"):
             if int(getattr(self, name)) < 1:
                 raise ConfigError(f"ReadLimits.{name}={getattr(self, name)!r}; expected a positive integer.")
 
@@ -130,6 +136,23 @@ class ReadLimits:
                 "(a plain relative name, no '..', no absolute path, no links pointing out)."
             )
         return candidate
+
+    def check_bytes(self, volume: Path, shape: tuple[int, ...], itemsize: int) -> None:
+        """Refuse a header announcing more than :attr:`max_bytes` of decoded pixels.
+
+        Raises:
+            VolumeTooLarge: Naming the file, the shape and the byte count.
+        """
+        voxels = 1
+        for size in shape:
+            voxels *= int(size)
+        if voxels * itemsize > self.max_bytes:
+            raise VolumeTooLarge(
+                f"{volume}: header announces shape {tuple(shape)} of {itemsize}-byte voxels = {voxels * itemsize:,} bytes; "
+                f"refusing to decode more than {self.max_bytes:,} bytes. A corrupt header usually causes this; if the "
+                "volume is real, store it with a smaller voxel type (e.g. int16 for CT) or raise the limit "
+                "(--max-decoded-mb of slicevlm ask, report, ask-batch and the server; ReadLimits(max_bytes=...) in Python)."
+            )
 
     def check_files(self, volume: Path, count: int) -> None:
         """Refuse a volume folder with more than :attr:`max_files` files."""

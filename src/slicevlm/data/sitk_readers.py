@@ -1,4 +1,7 @@
-"""SimpleITK readers: NIfTI, NRRD, MetaImage, single DICOM files and DICOM series, in LPS.
+"""Readers of oriented formats: NIfTI, NRRD, MetaImage, single DICOM files and DICOM series, in LPS.
+
+NIfTI and DICOM are decoded by SimpleITK; NRRD and MetaImage are parsed and decoded by
+:mod:`slicevlm.data.text_volumes` (their headers can name other files, so no library reads them).
 
 Every image is reoriented with ``DICOMOrient(image, "LPS")`` so that all formats land in one
 anatomical frame: array ``(z, y, x)`` with z inferior→superior, y anterior→posterior, x patient
@@ -18,6 +21,7 @@ from slicevlm.data.errors import DataError, check_choice
 from slicevlm.data.geometry import READER_ORIENTATION, REORIENTATIONS
 from slicevlm.data.headers import check_dicom, check_header
 from slicevlm.data.limits import DEFAULT_LIMITS, ReadLimits
+from slicevlm.data.text_volumes import TEXT_HEADER_SUFFIXES, read_text_header, read_text_volume
 from slicevlm.data.reader_base import (
     DICOM_SUFFIXES,
     SIMPLEITK_SUFFIXES,
@@ -28,23 +32,21 @@ from slicevlm.data.reader_base import (
 )
 
 #: The one SimpleITK ImageIO allowed per suffix: the library never guesses a format from content.
+#: NRRD and MetaImage have none: :mod:`slicevlm.data.text_volumes` reads them.
 IMAGE_IO: dict[str, str] = {
     ".nii": "NiftiImageIO",
     ".nii.gz": "NiftiImageIO",
-    ".nrrd": "NrrdImageIO",
-    ".nhdr": "NrrdImageIO",
-    ".mha": "MetaImageIO",
-    ".mhd": "MetaImageIO",
     ".dcm": "GDCMImageIO",
 }
 
 
 class SimpleITKReader(VolumeReader):
-    """NIfTI, NRRD, MetaImage and single DICOM files through SimpleITK, reoriented to LPS.
+    """NIfTI, NRRD, MetaImage and single DICOM files, reoriented to LPS.
 
     The file's own header is checked by hand first (:func:`~slicevlm.data.headers.check_header`:
-    size, detached data files, pair-file NIfTI, deflated DICOM); SimpleITK then reads it with the
-    ImageIO its suffix names, never one guessed from the content.
+    size, pair-file NIfTI, deflated DICOM); SimpleITK then reads NIfTI and DICOM with the ImageIO
+    the suffix names, never one guessed from the content. NRRD and MetaImage never reach SimpleITK:
+    :mod:`~slicevlm.data.text_volumes` parses the header and decodes the pixels itself.
     """
 
     name = "SimpleITKReader"
@@ -74,6 +76,9 @@ class SimpleITKReader(VolumeReader):
         return reader
 
     def header_shape(self, path: Path, limits: ReadLimits = DEFAULT_LIMITS) -> tuple[int, int, int]:
+        if suffix(path) in TEXT_HEADER_SUFFIXES:
+            limits.check_volume_path(path)
+            return check_shape(read_text_header(path, limits).shape, path, limits.max_voxels)
         return self._checked(self._file_reader(path, limits), path, limits)
 
     @staticmethod
@@ -87,6 +92,12 @@ class SimpleITKReader(VolumeReader):
         return check_shape(tuple(reversed(reader.GetSize())), path, limits.max_voxels)
 
     def read(self, path: Path, limits: ReadLimits = DEFAULT_LIMITS) -> np.ndarray:
+        if suffix(path) in TEXT_HEADER_SUFFIXES:
+            limits.check_volume_path(path)
+            header = read_text_header(path, limits)
+            dims = check_shape(header.shape, path, limits.max_voxels)
+            array = read_text_volume(header).reshape(dims)  # (z, y, x) in file order
+            return orient_array(array, header.direction, self.reorient)
         reader = self._file_reader(path, limits)
         self._checked(reader, path, limits)
         try:
@@ -184,6 +195,42 @@ class DicomSeriesReader(VolumeReader):
                 "truncated or slices differ in size. Re-export the series."
             ) from e
         return sitk_to_array(image, self.reorient)
+
+
+def orient_array(array: np.ndarray, direction: tuple[float, ...] | None, reorient: str = READER_ORIENTATION) -> np.ndarray:
+    """``array`` ``(z, y, x)`` in file order, turned to ``reorient`` exactly as ``DICOMOrient`` would.
+
+    The axis permutation and flips are learnt from a 2×3×4 probe image with the same direction
+    cosines passed through ``DICOMOrient`` itself, then applied to ``array`` as a view and copied
+    once (no SimpleITK copy of the whole volume).
+    """
+    if reorient == "none" or direction is None or array.ndim != 3:
+        return array
+    order, flips = orientation_steps(direction, reorient)
+    view = array.transpose(order)
+    view = view[tuple(slice(None, None, -1) if flip else slice(None) for flip in flips)]
+    return view if view is array else np.ascontiguousarray(view)
+
+
+def orientation_steps(direction: tuple[float, ...], reorient: str = READER_ORIENTATION) -> tuple[tuple[int, int, int], tuple[bool, bool, bool]]:
+    """``(numpy axis order, flips per output axis)`` that ``DICOMOrient(image, reorient)`` applies to
+    a ``(z, y, x)`` array with these row-major direction cosines."""
+    import SimpleITK as sitk
+
+    size = (2, 3, 4)  # x, y, z: distinct sizes tell the axes apart after reorienting
+    probe = np.arange(24, dtype=np.uint8).reshape(4, 3, 2)  # (z, y, x); value = x + 2 y + 6 z
+    image = sitk.GetImageFromArray(probe)
+    try:
+        image.SetDirection(tuple(float(v) for v in direction))
+    except RuntimeError as e:
+        raise DataError(f"direction cosines {tuple(direction)} are not a valid 3D orientation ({first_line(e)}).") from e
+    turned = sitk.GetArrayFromImage(sitk.DICOMOrient(image, reorient))  # (z', y', x')
+    file_axis = [size.index(n) for n in turned.shape]  # file axis (0 x, 1 y, 2 z) of each output axis
+    order = tuple(2 - a for a in file_axis)
+    first = int(turned[0, 0, 0])
+    start = (first % 2, (first // 2) % 3, first // 6)  # (x, y, z) index of the output's first voxel
+    flips = tuple(start[a] != 0 for a in file_axis)
+    return order, flips  # type: ignore[return-value]
 
 
 def sitk_to_array(image, reorient: str = READER_ORIENTATION) -> np.ndarray:
