@@ -8,7 +8,8 @@ Used in front of the readers (and by the web server before it queues a request) 
   is refused or confined (:class:`ReadLimits`): those two formats are parsed and decoded by
   :mod:`slicevlm.data.text_volumes`, never by a library; a NIfTI header of a ``.hdr``/``.img``
   pair is refused before SimpleITK would open the second file;
-- a DICOM file with a deflated data set (inflated whole just to read its header) is refused.
+- a DICOM file is walked by :mod:`slicevlm.data.dicom_headers` (deflated data sets, sizes over the
+  caps and truncated pixel data refused) before GDCM reads it.
 
 Everything here is pure Python + numpy: no SimpleITK, no torch.
 """
@@ -24,14 +25,12 @@ from pathlib import Path
 
 import numpy as np
 
-from slicevlm.data.errors import DataError, VolumeTooLarge
+from slicevlm.data.dicom_headers import check_dicom_slice, read_dicom_slice
+from slicevlm.data.errors import DataError
 from slicevlm.data.limits import DEFAULT_LIMITS, ReadLimits
 from slicevlm.data.reader_base import check_shape, suffix
 from slicevlm.data.text_volumes import TEXT_HEADER_SUFFIXES, read_text_header
 
-#: DICOM transfer syntax whose whole data set is deflated.
-DEFLATED_TRANSFER_SYNTAX: str = "1.2.840.10008.1.2.1.99"
-_LONG_VRS = {b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"SV", b"UC", b"UN", b"UR", b"UT", b"UV"}
 _GZIP_CHUNK = 1 << 22
 
 
@@ -166,36 +165,6 @@ def gzip_length_at_least(path: Path, needed: int) -> int:
     return count
 
 
-# -- DICOM ----------------------------------------------------------------------------------------
-def dicom_transfer_syntax(path: Path) -> str | None:
-    """The Transfer Syntax UID in a DICOM file's meta header, or None without a ``DICM`` preamble.
-
-    Raises:
-        DataError: A meta header that is cut off.
-    """
-    try:
-        with open(path, "rb") as handle:
-            head = handle.read(128 + 4 + 64 * 1024)
-    except OSError as e:
-        raise DataError(f"{path}: the DICOM header cannot be read ({e}).") from e
-    if head[128:132] != b"DICM":
-        return None
-    position = 132
-    while position + 8 <= len(head):
-        group, element = int.from_bytes(head[position : position + 2], "little"), int.from_bytes(head[position + 2 : position + 4], "little")
-        if group != 0x0002:
-            return None
-        vr = head[position + 4 : position + 6]
-        if vr in _LONG_VRS:
-            length, start = int.from_bytes(head[position + 8 : position + 12], "little"), position + 12
-        else:
-            length, start = int.from_bytes(head[position + 6 : position + 8], "little"), position + 8
-        if element == 0x0010:
-            return head[start : start + length].decode("ascii", errors="replace").strip("\0 ")
-        position = start + length
-    raise _refuse(path, "the DICOM meta header is cut off", "The file is truncated: fetch or re-export it.")
-
-
 # -- one entry point ------------------------------------------------------------------------------
 def check_header(path: Path, limits: ReadLimits = DEFAULT_LIMITS) -> tuple[int, int, int] | None:
     """Check a volume file's own header against ``limits`` before any library reads it.
@@ -232,23 +201,8 @@ def check_header(path: Path, limits: ReadLimits = DEFAULT_LIMITS) -> tuple[int, 
     if kind in TEXT_HEADER_SUFFIXES:
         return check_shape(read_text_header(path, limits).shape, path, limits.max_voxels)
     if kind == ".dcm":
-        check_dicom(path)
+        check_dicom_slice(read_dicom_slice(path), limits)
     return None
-
-
-def check_dicom(path: Path) -> None:
-    """Refuse a DICOM file whose whole data set is deflated (it must be inflated to read its header).
-
-    Raises:
-        DataError: Deflated transfer syntax, or a cut-off meta header.
-    """
-    if dicom_transfer_syntax(path) == DEFLATED_TRANSFER_SYNTAX:
-        raise _refuse(
-            path,
-            "the DICOM data set is deflated (transfer syntax 1.2.840.10008.1.2.1.99), which must be inflated "
-            "whole before its size is known",
-            "Re-export it uncompressed or with a pixel-data compression (JPEG, JPEG 2000, RLE).",
-        )
 
 
 def _squeeze(shape: tuple[int, ...]) -> tuple[int, ...]:

@@ -19,7 +19,8 @@ import numpy as np
 
 from slicevlm.data.errors import DataError, check_choice
 from slicevlm.data.geometry import READER_ORIENTATION, REORIENTATIONS
-from slicevlm.data.headers import check_dicom, check_header
+from slicevlm.data.dicom_headers import DicomSlice, order_series, read_dicom_slice
+from slicevlm.data.headers import check_header
 from slicevlm.data.limits import DEFAULT_LIMITS, ReadLimits
 from slicevlm.data.text_volumes import TEXT_HEADER_SUFFIXES, read_text_header, read_text_volume
 from slicevlm.data.reader_base import (
@@ -134,56 +135,42 @@ class DicomSeriesReader(VolumeReader):
                 return True
         return False
 
-    def _files(self, path: Path, limits: ReadLimits) -> list[str]:
-        import SimpleITK as sitk
+    def _slices(self, path: Path, limits: ReadLimits) -> list[DicomSlice]:
+        """The checked slices of the chosen series, in position order (see :mod:`~slicevlm.data.dicom_headers`).
 
+        Every regular file of the folder must be a DICOM slice (hidden files and a ``DICOMDIR`` aside):
+        a file that is not, or that is cut off, is refused by name, never skipped.
+        """
         limits.check_volume_path(path)
-        children = list(itertools.islice(path.iterdir(), limits.max_files + 1))
+        children = sorted(itertools.islice(path.iterdir(), limits.max_files + 1))
         limits.check_files(path, len(children))
+        slices: list[DicomSlice] = []
         for child in children:
             limits.check_member(path, child)
-        series = list(sitk.ImageSeriesReader.GetGDCMSeriesIDs(str(path)))
-        if not series:
-            raise DataError(
-                f"{path}: no DICOM series found (GDCM read no slice headers); expected a folder of "
-                "DICOM slices of one series. Check that the files are DICOM and not truncated."
-            )
+            if child.name.startswith(".") or child.name.upper() == "DICOMDIR" or child.is_dir():
+                continue
+            slices.append(read_dicom_slice(child))
+        if not slices:
+            raise DataError(f"{path}: no DICOM slice in the folder; expected a folder of DICOM slices of one series.")
+        series = sorted({item.series_uid for item in slices})
         if self.series_uid is None and len(series) > 1:
             raise DataError(
                 f"{path}: {len(series)} DICOM series in one folder ({', '.join(series)}); expected one. "
                 "Move each series into its own folder (one SeriesInstanceUID per folder)."
             )
-        uid = self.series_uid or series[0]
+        uid = self.series_uid if self.series_uid is not None else series[0]
         if uid not in series:
             raise DataError(f"{path}: DICOM series {uid!r} not in this folder; found {series}.")
-        files = list(sitk.ImageSeriesReader.GetGDCMSeriesFileNames(str(path), uid))
-        for file in files:
-            check_dicom(Path(file))
-        return files
+        return order_series([item for item in slices if item.series_uid == uid], path, limits)
 
     def header_shape(self, path: Path, limits: ReadLimits = DEFAULT_LIMITS) -> tuple[int, int, int]:
-        return self._shape(self._files(path, limits), path, limits)
-
-    @staticmethod
-    def _shape(files: list[str], path: Path, limits: ReadLimits) -> tuple[int, int, int]:
-        import SimpleITK as sitk
-
-        first = sitk.ImageFileReader()
-        first.SetImageIO("GDCMImageIO")
-        first.SetFileName(files[0])
-        try:
-            first.ReadImageInformation()
-        except RuntimeError as e:
-            raise DataError(f"{files[0]}: GDCM could not read the slice header ({first_line(e)}); re-export the series.") from e
-        size = tuple(first.GetSize())  # (x, y) or (x, y, frames)
-        frames = size[2] if len(size) > 2 else 1
-        return check_shape((len(files) * frames, size[1], size[0]), path, limits.max_voxels)
+        slices = self._slices(path, limits)
+        return check_shape((sum(s.frames for s in slices), slices[0].rows, slices[0].columns), path, limits.max_voxels)
 
     def read(self, path: Path, limits: ReadLimits = DEFAULT_LIMITS) -> np.ndarray:
         import SimpleITK as sitk
 
-        files = self._files(path, limits)
-        self._shape(files, path, limits)
+        files = [str(item.path) for item in self._slices(path, limits)]
         reader = sitk.ImageSeriesReader()
         reader.SetImageIO("GDCMImageIO")
         reader.SetFileNames(files)
@@ -235,15 +222,21 @@ def orientation_steps(direction: tuple[float, ...], reorient: str = READER_ORIEN
 
 def sitk_to_array(image, reorient: str = READER_ORIENTATION) -> np.ndarray:
     """SimpleITK image (2D, 3D, or 4D with one time point) → ``(z, y, x)`` array in LPS, or in the
-    stored voxel order with ``reorient="none"``."""
+    stored voxel order with ``reorient="none"``.
+
+    The image is copied out once and reoriented on the array (:func:`orient_array`), so the peak is
+    two copies of the volume, not the three that ``DICOMOrient`` + ``GetArrayFromImage`` take.
+    """
     import SimpleITK as sitk
 
     if image.GetDimension() == 4:
         image = image[:, :, :, 0]  # size (x, y, z, 1), checked by check_shape
-    if image.GetDimension() == 3 and reorient != "none":
-        image = sitk.DICOMOrient(image, reorient)
+    direction = image.GetDirection() if image.GetDimension() == 3 else None
     array = sitk.GetArrayFromImage(image)  # (z, y, x) or (y, x)
-    return array[None] if array.ndim == 2 else array
+    del image
+    if array.ndim == 2:
+        return array[None]
+    return orient_array(array, direction, reorient)
 
 
 def is_dicom(path: Path) -> bool:
