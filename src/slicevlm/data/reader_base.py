@@ -82,7 +82,8 @@ class VolumeReader:
         raise NotImplementedError
 
     def read(self, path: Path, limits: ReadLimits = DEFAULT_LIMITS) -> np.ndarray:
-        """The pixel array ``(z, y, x)`` in its stored dtype, after :meth:`header_shape`'s checks."""
+        """The pixel array ``(z, y, x)`` in its stored dtype, after :meth:`header_shape`'s checks (possibly a
+        transposed or flipped view: :func:`~slicevlm.data.readers.volume_from_array` copies it once)."""
         raise NotImplementedError
 
 

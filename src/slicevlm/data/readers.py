@@ -41,7 +41,7 @@ from slicevlm.data.reader_base import (
     suffix,
 )
 from slicevlm.data.sitk_readers import DicomSeriesReader, SimpleITKReader
-from slicevlm.data.transforms import normalize_intensity, reorient_to_axis
+from slicevlm.data.transforms import axis_view, normalize_intensity
 
 __all__ = [
     "DICOM_SUFFIXES",
@@ -176,17 +176,29 @@ def volume_from_array(
             f"expected at least {min_slices} slices along every axis of a 3D volume. Give the whole "
             "series (a folder of slices or a 3D file) instead of one slice."
         )
-    array = array.astype(np.float32, copy=False)
-    finite = np.isfinite(array)
-    if not finite.all():
-        nan = int(np.isnan(array).sum())
-        raise DataError(
-            f"{source}: {nan:,} NaN and {array.size - int(finite.sum()) - nan:,} infinite voxels; expected "
-            "finite intensities. Fix the export (e.g. np.nan_to_num before saving) or drop the file."
-        )
-    array = reorient_to_axis(array, axis)  # (D, H, W)
+    # The one copy of the whole volume: turned to the slicing axis and converted to float32 at once
+    # (none at all for a contiguous float32 axial array). Readers may hand over views.
+    array = np.ascontiguousarray(axis_view(array, axis), dtype=np.float32)  # (D, H, W)
+    _check_finite(array, source)
     if normalize:
         array = normalize_intensity(array, window, source=str(source))
     elif float(array.min()) == float(array.max()):
         normalize_intensity(array, window, source=str(source))  # raises the constant-volume error
     return array
+
+
+def _check_finite(array: np.ndarray, source: str | os.PathLike, slab_voxels: int = 1 << 24) -> None:
+    """Refuse NaN or infinite voxels, checked slab by slab (no mask the size of the volume)."""
+    step = max(1, slab_voxels // max(1, array[0].size))
+    nan = infinite = 0
+    for start in range(0, array.shape[0], step):
+        slab = array[start : start + step]
+        finite = np.isfinite(slab)
+        if not finite.all():
+            nan += int(np.isnan(slab).sum())
+            infinite += slab.size - int(finite.sum()) - int(np.isnan(slab).sum())
+    if nan or infinite:
+        raise DataError(
+            f"{source}: {nan:,} NaN and {infinite:,} infinite voxels; expected "
+            "finite intensities. Fix the export (e.g. np.nan_to_num before saving) or drop the file."
+        )

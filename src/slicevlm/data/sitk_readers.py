@@ -188,15 +188,14 @@ def orient_array(array: np.ndarray, direction: tuple[float, ...] | None, reorien
     """``array`` ``(z, y, x)`` in file order, turned to ``reorient`` exactly as ``DICOMOrient`` would.
 
     The axis permutation and flips are learnt from a 2×3×4 probe image with the same direction
-    cosines passed through ``DICOMOrient`` itself, then applied to ``array`` as a view and copied
-    once (no SimpleITK copy of the whole volume).
+    cosines passed through ``DICOMOrient`` itself, then applied to ``array`` as a view: nothing is
+    copied here (:func:`~slicevlm.data.readers.volume_from_array` makes the one float32 copy).
     """
     if reorient == "none" or direction is None or array.ndim != 3:
         return array
     order, flips = orientation_steps(direction, reorient)
     view = array.transpose(order)
-    view = view[tuple(slice(None, None, -1) if flip else slice(None) for flip in flips)]
-    return view if view is array else np.ascontiguousarray(view)
+    return view[tuple(slice(None, None, -1) if flip else slice(None) for flip in flips)]
 
 
 def orientation_steps(direction: tuple[float, ...], reorient: str = READER_ORIENTATION) -> tuple[tuple[int, int, int], tuple[bool, bool, bool]]:

@@ -21,7 +21,7 @@ from slicevlm.data.errors import DataError, check_choice
 from slicevlm.data.recipe import AXES
 from slicevlm.errors import ConfigError
 
-__all__ = ["AXES", "crop_foreground", "normalize_intensity", "reorient_to_axis", "resize_exact", "resize_to_model"]
+__all__ = ["AXES", "crop_foreground", "axis_view", "normalize_intensity", "reorient_to_axis", "resize_exact", "resize_to_model"]
 
 
 def reorient_to_axis(volume: np.ndarray, axis: str = "axial") -> np.ndarray:
@@ -34,14 +34,17 @@ def reorient_to_axis(volume: np.ndarray, axis: str = "axial") -> np.ndarray:
     Returns:
         A C-contiguous array; coronal and sagittal slices have the superior side at row 0.
     """
+    return np.ascontiguousarray(axis_view(volume, axis))
+
+
+def axis_view(volume: np.ndarray, axis: str = "axial") -> np.ndarray:
+    """:func:`reorient_to_axis` as a view (transposed and flipped, nothing copied)."""
     check_choice("slicing_axis", axis, AXES)
     if axis == "axial":
-        out = volume  # (z, y, x)
-    elif axis == "coronal":
-        out = volume.transpose(1, 0, 2)[:, ::-1, :]  # (y, z↓, x)
-    else:
-        out = volume.transpose(2, 0, 1)[:, ::-1, :]  # (x, z↓, y)
-    return np.ascontiguousarray(out)
+        return volume  # (z, y, x)
+    if axis == "coronal":
+        return volume.transpose(1, 0, 2)[:, ::-1, :]  # (y, z↓, x)
+    return volume.transpose(2, 0, 1)[:, ::-1, :]  # (x, z↓, y)
 
 
 def normalize_intensity(
