@@ -474,29 +474,31 @@ def _decode(handle, encoding: str, needed: int, header: TextVolumeHeader) -> byt
         errors = (OSError, EOFError)
     else:  # zlib (MetaImage CompressedData)
         return _inflate_zlib(handle, needed, header)
-    out = bytearray()
+    out, filled = bytearray(needed), 0  # allocated once at the announced size: no growth, no copy
     try:
-        while len(out) < needed and (chunk := stream.read(min(_READ_CHUNK, needed - len(out)))):
-            out += chunk
+        while filled < needed and (count := stream.readinto(memoryview(out)[filled : filled + _READ_CHUNK])):
+            filled += count
     except errors as e:
         raise DataError(f"{header.data_file}: the {encoding} pixel data is corrupt ({e}); re-export the volume.") from e
-    return out
+    return out if filled == needed else out[:filled]
 
 
 def _inflate_zlib(handle, needed: int, header: TextVolumeHeader) -> bytearray:
     inflater = zlib.decompressobj()
-    out = bytearray()
+    out, filled = bytearray(needed), 0  # allocated once at the announced size
     try:
-        while len(out) < needed:
+        while filled < needed:
             chunk = inflater.unconsumed_tail or handle.read(_READ_CHUNK)
             if not chunk:
                 break
-            out += inflater.decompress(chunk, needed - len(out))
+            piece = inflater.decompress(chunk, min(needed - filled, _READ_CHUNK))
+            out[filled : filled + len(piece)] = piece
+            filled += len(piece)
             if inflater.eof:
                 break
     except zlib.error as e:
         raise DataError(f"{header.data_file}: the compressed pixel data is corrupt ({e}); re-export the volume.") from e
-    return out
+    return out if filled == needed else out[:filled]
 
 
 def _decode_text(handle, encoding: str, needed: int, header: TextVolumeHeader) -> bytearray:

@@ -67,11 +67,13 @@ def normalize_intensity(
         DataError: The volume is constant (before or after windowing).
     """
     volume = volume.astype(np.float32, copy=False)
+    work: np.ndarray | None = None  # a copy this function owns (scaled in place: one copy, not three)
     if window is not None:
         center, width = float(window[0]), float(window[1])
         if width <= 0:
             raise ConfigError(f"CT window width must be > 0, got window={window!r} (center, width).")
-        volume = np.clip(volume, center - width / 2, center + width / 2)
+        work = np.clip(volume, center - width / 2, center + width / 2)
+        volume = work
     low, high = float(volume.min()), float(volume.max())
     if high <= low:
         hint = (
@@ -85,7 +87,12 @@ def normalize_intensity(
             "intensities. The file is blank or was exported wrongly; re-export it or drop it from the "
             "json/CSV."
         )
-    return ((volume - low) * (1.0 / (high - low))).astype(np.float32, copy=False)
+    if work is None:
+        work = np.subtract(volume, np.float32(low), dtype=np.float32)
+    else:
+        work -= np.float32(low)
+    work *= np.float32(1.0 / (high - low))
+    return work
 
 
 def resize_to_model(
