@@ -7,10 +7,12 @@
   resumable after a crash via ``pl_module.skip_ids``, summary JSON + markdown at the end.
 - :class:`ResumableCheckpoint` — ``ModelCheckpoint`` whose files (and DeepSpeed folders) are written
   atomically into a folder that a restarted run finds; ``--ckpt_path last`` resumes from it.
+- :class:`LossTrace` — every optimiser step's training loss appended to a JSON-lines file.
 """
 
 from slicevlm.callbacks.checkpointing import ResumableCheckpoint
 from slicevlm.callbacks.generation import GenerationEvaluator
+from slicevlm.callbacks.loss_trace import LossTrace
 from slicevlm.callbacks.prediction_writer import PredictionWriter
 
-__all__ = ["GenerationEvaluator", "PredictionWriter", "ResumableCheckpoint"]
+__all__ = ["GenerationEvaluator", "LossTrace", "PredictionWriter", "ResumableCheckpoint"]
