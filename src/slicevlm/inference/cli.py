@@ -271,7 +271,8 @@ def ask_batch(
     Args:
         questions: CSV with columns volume,question[,choices]
         out: JSONL answers file (appended to; rerun to resume)
-        data_root: folder volume paths are relative to (default: the CSV's)
+        data_root: folder volume paths are relative to, and every volume must lie inside (no absolute
+            paths, no '..', no links pointing out); default: the CSV's folder, without that confinement
         batch_size: rows generated together
         keep_going: log bad rows, unreadable volumes and unanswerable rows and go on (retried on the next run)
         overwrite: start a fresh output file instead of resuming
@@ -299,7 +300,7 @@ def ask_batch(
                 "(relative to the CSV's folder, or pass --data-root), or pass --keep-going to skip them."
             )
         qa = _load_qa(model, generation, preprocessing)
-        summary = batch.run_batch(qa, rows, out, batch_size, keep_going, overwrite, questions)
+        summary = batch.run_batch(qa, rows, out, batch_size, keep_going, overwrite, questions, data_root)
         log.info(
             "%s: %d answered, %d already there, %d failed, of %d rows",
             out, summary.answered, summary.skipped, len(summary.failed) + len(bad_rows), summary.total + len(bad_rows),
