@@ -216,3 +216,28 @@ def test_a_malformed_hf_name_is_refused(no_hub):
     for name in ("hf://", "hf://name-only", "hf://org/name/extra", "hf://../x"):
         with pytest.raises(MissingFileError, match="hf://org/name"):
             resolve_checkpoint(name)
+
+
+def test_serve_checks_the_classes_before_starting_and_trusts_only_on_request(tiny_checkpoint, tmp_path, capsys, monkeypatch):
+    pytest.importorskip("litserve")
+    from slicevlm.serve import server
+    from slicevlm.trusted_classes import TRUST_ENV
+
+    monkeypatch.setenv(TRUST_ENV, "")  # restored after the test
+    folder = hostile_copy(tiny_checkpoint, tmp_path, lambda c: c["vision"]["init_args"]["encoder"].update(class_path=RENAMED))
+    parser = server.build_parser()
+    with pytest.raises(SystemExit):
+        server.check_args(parser, parser.parse_args(["--checkpoint", str(folder)]))
+    err = capsys.readouterr().err
+    assert "RenamedEncoder" in err and "--trust-checkpoint" in err
+    with pytest.raises(SystemExit):
+        server.check_args(parser, parser.parse_args(["--checkpoint", "runs/typo"]))
+    assert "runs/typo" in capsys.readouterr().err
+    args = parser.parse_args(["--checkpoint", str(folder), "--trust-checkpoint"])
+    server.check_args(parser, args)
+    assert args.checkpoint == folder
+    # the server's worker processes load the model with the default trust_checkpoint=False: the folder is trusted there
+    model, _ = load_checkpoint_folder(folder)
+    assert type(model.vision.encoder) is RenamedEncoder
+    with pytest.raises(UntrustedCheckpointError):  # and only that folder
+        load_checkpoint_folder(hostile_copy(tiny_checkpoint, tmp_path / "other", lambda c: c["vision"]["init_args"]["encoder"].update(class_path=RENAMED)))
