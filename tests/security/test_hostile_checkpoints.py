@@ -241,3 +241,13 @@ def test_serve_checks_the_classes_before_starting_and_trusts_only_on_request(tin
     assert type(model.vision.encoder) is RenamedEncoder
     with pytest.raises(UntrustedCheckpointError):  # and only that folder
         load_checkpoint_folder(hostile_copy(tiny_checkpoint, tmp_path / "other", lambda c: c["vision"]["init_args"]["encoder"].update(class_path=RENAMED)))
+
+
+def test_reproduce_refuses_a_hostile_checkpoint_unless_trusted(tiny_checkpoint, tmp_path):
+    from slicevlm.reproduce import evaluate_checkpoint
+
+    marker = tmp_path / "pwned"
+    folder = hostile_copy(tiny_checkpoint, tmp_path, lambda c: c.update(vision=payloads(marker)["subprocess.Popen"]))
+    with pytest.raises(UntrustedCheckpointError, match="subprocess.Popen"):
+        evaluate_checkpoint(folder, tmp_path / "data", ["vqa"], tmp_path / "out", "m3d", None, 1, device="cpu")
+    assert not marker.exists()
