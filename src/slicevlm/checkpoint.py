@@ -193,7 +193,10 @@ def read_model_config(
     """
     folder = resolve_checkpoint(folder)
     source = folder / "model.yaml"
-    config = yaml.safe_load(source.read_text(encoding="utf-8"))
+    try:
+        config = yaml.safe_load(source.read_text(encoding="utf-8"))
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{source}: not readable as YAML ({error}).") from error
     if not isinstance(config, dict) or not all(isinstance(config.get(part), dict) for part in ("vision", "language")):
         raise ConfigError(f"{source}: expected `vision` and `language` sections (class_path / init_args).")
     vision_args = config["vision"].setdefault("init_args", {})
