@@ -16,7 +16,12 @@
 Large frozen weights (BiomedCLIP, LLaMA-2-7B) are not copied: `model.yaml` names them by hub name or
 absolute path. Small local models travel inside the folder and are named relative to it, so a folder
 loads from any working directory and after being moved or copied (see `slicevlm.checkpoint_sources`).
-Wherever a folder is read, a Hugging Face repo id it was uploaded to (`slicevlm upload`) works too.
+Wherever a folder is read, the Hub repo it was uploaded to (`slicevlm upload`) works too, written
+`hf://org/name` (any other name is a local folder).
+
+Every `class_path` in `model.yaml` must be one of SliceVLM's model classes (see
+`slicevlm.trusted_classes`); a folder naming anything else is refused before it is imported, unless
+it is loaded with `trust_checkpoint=True` (`--trust-checkpoint`). The weights are safetensors files.
 """
 
 from __future__ import annotations
@@ -38,6 +43,7 @@ from slicevlm.data.recipe import PreprocessingRecipe
 from slicevlm.errors import ConfigError, MissingFileError
 from slicevlm.model import SliceVLM
 from slicevlm.toy import toy_record
+from slicevlm.trusted_classes import check_model_classes, trusted_by_environment
 from slicevlm.vision.encoders import upgrade_encoder_description
 
 FORMAT_VERSION = 1
@@ -104,7 +110,7 @@ def save_checkpoint_folder(
 
 
 def read_metadata(folder: str | Path) -> dict[str, Any]:
-    """`slicevlm.json` of a checkpoint folder (or hub repo id), after checking the folder is complete."""
+    """`slicevlm.json` of a checkpoint folder (or `hf://org/name`), after checking the folder is complete."""
     folder = resolve_checkpoint(folder)
     missing = [name for name in REQUIRED_FILES if not (folder / name).exists()]
     if missing:
@@ -165,25 +171,39 @@ def read_model_config(
     overrides: dict[str, Any] | None = None,
     dtype: str | None = None,
     resolve_sources: bool = True,
+    trust_checkpoint: bool = False,
 ) -> dict[str, Any]:
     """`model.yaml` ready to `build`: the folder's tokenizer, overrides applied, local model names made absolute.
 
     The one reader of `model.yaml`; every change to its content goes through `override_model_config`.
+    Every `class_path` in it is checked against :mod:`slicevlm.trusted_classes` (nothing is imported).
 
     Args:
-        folder: a checkpoint folder (a repo id is resolved first).
+        folder: a checkpoint folder (`hf://org/name` is resolved first).
         overrides: init-arg overrides by component, e.g. {"language": {"dtype": "float32"}}.
         dtype: load the encoder and the LLM in this dtype (see `override_model_config`); None keeps
             the checkpoint's.
         resolve_sources: make local model names absolute against the folder (False: as written,
             e.g. to check whether they travel).
+        trust_checkpoint: accept any `class_path` (the user trusts where the folder came from).
+
+    Raises:
+        UntrustedCheckpointError: a `class_path` is not one of SliceVLM's model classes and the
+            folder is not trusted.
     """
     folder = resolve_checkpoint(folder)
-    config = yaml.safe_load((folder / "model.yaml").read_text(encoding="utf-8"))
+    source = folder / "model.yaml"
+    try:
+        config = yaml.safe_load(source.read_text(encoding="utf-8"))
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{source}: not readable as YAML ({error}).") from error
+    if not isinstance(config, dict) or not all(isinstance(config.get(part), dict) for part in ("vision", "language")):
+        raise ConfigError(f"{source}: expected `vision` and `language` sections (class_path / init_args).")
     vision_args = config["vision"].setdefault("init_args", {})
     if isinstance(vision_args.get("encoder"), dict):  # folders written before one class per encoder
         vision_args["encoder"] = upgrade_encoder_description(vision_args["encoder"])
-    config["language"]["init_args"]["tokenizer_name"] = str(folder / "tokenizer")
+    check_model_classes(config, str(source), trust_checkpoint or trusted_by_environment(folder))
+    config["language"].setdefault("init_args", {})["tokenizer_name"] = str(folder / "tokenizer")
     config = override_model_config(config, overrides, dtype)
     return resolve_model_sources(config, folder) if resolve_sources else config
 
@@ -239,23 +259,31 @@ def load_checkpoint_folder(
     overrides: dict[str, Any] | None = None,
     merge_adapter: bool = False,
     dtype: str | None = None,
+    trust_checkpoint: bool = False,
 ) -> tuple[SliceVLM, dict[str, Any]]:
     """Rebuild a trained model from its folder, without Lightning.
 
     Args:
-        folder: a checkpoint folder, or the Hugging Face repo id of one.
+        folder: a checkpoint folder, or `hf://org/name` of one on the Hugging Face Hub.
         device: where to put the model.
         overrides: init-arg overrides by component, e.g. {"language": {"dtype": "float32"}}.
         merge_adapter: fold LoRA into the base weights (faster serving, no peft in the loop).
         dtype: load the encoder and the LLM in this dtype (see `override_model_config`).
+        trust_checkpoint: let `model.yaml` name any class (see :mod:`slicevlm.trusted_classes`);
+            only for folders from people you trust.
 
     Returns:
         The model in eval mode, and the folder's metadata.
+
+    Raises:
+        UntrustedCheckpointError: `model.yaml` names a class that is not one of SliceVLM's model
+            classes and `trust_checkpoint` is False.
     """
     folder = resolve_checkpoint(folder)
     metadata = read_metadata(folder)
-    config = read_model_config(folder, overrides, dtype)
-    model = SliceVLM(build(config["vision"]), build(config["language"]))
+    trust = trust_checkpoint or trusted_by_environment(folder)
+    config = read_model_config(folder, overrides, dtype, trust_checkpoint=trust)
+    model = SliceVLM(build(config["vision"], trust=trust), build(config["language"], trust=trust))
     load_vision_weights(model, folder / VISION_WEIGHTS)
     if (folder / "adapter").is_dir():
         model.language.load_lora(str(folder / "adapter"))

@@ -14,8 +14,9 @@ would only load from the folder training ran in, so at export (:func:`bundle_mod
 At load (:func:`resolve_model_sources`), a relative folder name is looked up inside the checkpoint
 folder first, then in the current working directory (folders exported before models travelled with
 them name folders relative to where training ran); when neither holds it, the error names both
-paths. :func:`resolve_checkpoint` accepts a Hugging Face repo id (`user/repo`, or `hf-hub:user/repo`)
-wherever a checkpoint folder is expected and reads its snapshot from the Hugging Face cache.
+paths. :func:`resolve_checkpoint` accepts `hf://org/name` (or `hf://org/name@revision`) wherever a
+checkpoint folder is expected and reads that Hub repo's snapshot from the Hugging Face cache. Any other
+name is a local folder, and a folder that does not exist is an error: a typo never becomes a download.
 """
 
 from __future__ import annotations
@@ -34,6 +35,10 @@ BUNDLE_LIMIT_BYTES = 50 * 1024**2
 LOCAL_PREFIX = "local-dir:"
 #: A Hugging Face repo id: `user/repo` (letters, digits, `-`, `_`, `.`).
 REPO_ID = re.compile(r"(?:hf-hub:)?[A-Za-z0-9][\w.-]*/[\w.-]+")
+#: How a checkpoint on the Hugging Face Hub is named: the scheme every hub checkpoint name starts with.
+HUB_SCHEME = "hf://"
+#: `hf://org/name`, optionally `@revision` (a branch, tag or commit).
+HUB_CHECKPOINT = re.compile(r"hf://(?P<repo>[A-Za-z0-9][\w.-]*/[\w.-]+)(?:@(?P<revision>[\w./-]+))?")
 
 #: Where each model name sits in `model.yaml` (keys below `init_args`), and its folder name when bundled.
 MODEL_SOURCES: dict[str, tuple[str, ...]] = {
@@ -160,29 +165,31 @@ def resolve_model_sources(config: dict[str, Any], folder: Path) -> dict[str, Any
 
 
 def resolve_checkpoint(name: str | Path) -> Path:
-    """The checkpoint folder `name` names: an existing folder, or a Hugging Face repo id's snapshot.
+    """The checkpoint folder `name` names: an existing local folder, or a Hub repo's snapshot.
 
-    A repo id (`user/repo` or `hf-hub:user/repo`) is read from the Hugging Face cache
-    (`HF_HUB_CACHE`, or `HF_HOME/hub`); when it is not cached it is downloaded, unless the hub cannot
-    be asked (`HF_HUB_OFFLINE=1`, or no answer), in which case the error says what to fetch.
+    `hf://org/name` (or `hf://org/name@revision`) is a checkpoint on the Hugging Face Hub, read from the
+    Hugging Face cache (`HF_HUB_CACHE`, or `HF_HOME/hub`); when it is not cached it is downloaded,
+    unless the hub cannot be asked (`HF_HUB_OFFLINE=1`, or no answer), in which case the error says
+    what to fetch. Every other name is a local folder; the hub is never asked for one.
 
     Raises:
-        MissingFileError: `name` is neither a folder nor a repo id.
-        ModelNotAvailableError: a repo id that is not cached and cannot be downloaded.
+        MissingFileError: a local folder that does not exist, or a malformed `hf://` name.
+        ModelNotAvailableError: an `hf://` repo that is not cached and cannot be downloaded.
     """
     text = str(name)
+    if text.startswith(HUB_SCHEME):
+        match = HUB_CHECKPOINT.fullmatch(text)
+        if match is None:
+            raise MissingFileError(
+                f"checkpoint {text!r}: not a Hub checkpoint name; write hf://org/name (or hf://org/name@revision)."
+            )
+        return hub_snapshot(match["repo"], text, "checkpoint", "--checkpoint", revision=match["revision"])
     path = Path(text).expanduser()
     if path.is_dir():
         return path
     where = path if path.is_absolute() else f"{path} (relative to {Path.cwd()})"
-    if path.exists() or not REPO_ID.fullmatch(text):
-        raise MissingFileError(
-            f"checkpoint {text!r}: no such folder {where}, and not a Hugging Face repo id (`user/repo`). Pass the "
-            "folder a training run wrote (e.g. runs/demo/checkpoint) or the repo id a checkpoint was uploaded to."
-        )
-    try:
-        return hub_snapshot(text.removeprefix("hf-hub:"), text, "checkpoint", "--checkpoint")
-    except ModelNotAvailableError as error:
-        raise ModelNotAvailableError(
-            f"There is no folder {where}, so --checkpoint {text!r} is read as a Hugging Face repo id.\n{error}"
-        ) from error.__cause__
+    what = "is not a folder" if path.exists() else "does not exist"
+    raise MissingFileError(
+        f"checkpoint folder {where} {what}. Pass the folder a training run wrote (e.g. runs/demo/checkpoint); "
+        f"for a checkpoint on the Hugging Face Hub write {HUB_SCHEME}org/name."
+    )

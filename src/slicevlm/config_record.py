@@ -35,17 +35,37 @@ def describe(value: Any) -> Any:
     raise TypeError(f"Cannot describe a {type(value).__name__} in a config; record it as a plain value.")
 
 
-def build(config: Any) -> Any:
-    """Inverse of `describe`: instantiate every `{"class_path", "init_args"}` dict, innermost first."""
+def build(config: Any, trust: bool = True) -> Any:
+    """Inverse of `describe`: instantiate every `{"class_path", "init_args"}` dict, innermost first.
+
+    Args:
+        config: the description.
+        trust: False: every `class_path` must be on the allow-list of
+            :mod:`slicevlm.trusted_classes`, checked before its module is imported (for configs
+            that came with a checkpoint); True for configs the user wrote.
+
+    Raises:
+        UntrustedCheckpointError: `trust` is False and a `class_path` is not allowed.
+        ValueError: a `class_path` cannot be imported, or names something that is not a class.
+    """
     if isinstance(config, dict) and "class_path" in config:
-        module_name, _, class_name = config["class_path"].rpartition(".")
+        class_path = config["class_path"]
+        if not trust:
+            from slicevlm.trusted_classes import check_model_classes
+
+            check_model_classes({"class_path": class_path}, "the model config")
+        if not isinstance(class_path, str):
+            raise ValueError(f"Config names class {class_path!r}; expected a dotted class path (a string)")
+        module_name, _, class_name = class_path.rpartition(".")
         try:
             cls = getattr(importlib.import_module(module_name), class_name)
-        except (ImportError, AttributeError) as error:
-            raise ValueError(f"Config names class {config['class_path']!r}, which cannot be imported") from error
-        return cls(**{k: build(v) for k, v in config.get("init_args", {}).items()})
+        except (ImportError, AttributeError, ValueError) as error:
+            raise ValueError(f"Config names class {class_path!r}, which cannot be imported") from error
+        if not isinstance(cls, type):
+            raise ValueError(f"Config names {class_path!r}, which is not a class; `class_path` must name a class")
+        return cls(**{k: build(v, trust) for k, v in config.get("init_args", {}).items()})
     if isinstance(config, dict):
-        return {k: build(v) for k, v in config.items()}
+        return {k: build(v, trust) for k, v in config.items()}
     if isinstance(config, list):
-        return [build(v) for v in config]
+        return [build(v, trust) for v in config]
     return config

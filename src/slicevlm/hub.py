@@ -6,7 +6,8 @@ One place resolves every model name the project accepts (open_clip style):
   when offline);
 * `local-dir:/path` or a plain existing directory — the same files in a folder;
 * for language models, a Hugging Face repo id (`meta-llama/Llama-2-7b-hf`) or a local directory;
-* for checkpoint folders, a Hugging Face repo id whose snapshot is the folder (`hub_snapshot`).
+* for checkpoint folders, `hf://org/name`: the Hub repo whose snapshot is the folder (`hub_snapshot`);
+  a checkpoint name without `hf://` is always a local folder.
 
 Files already in the Hugging Face cache are read from it without asking the hub. A name that is
 not cached fails at once, without the hub client's retries, when the hub cannot be asked:
@@ -84,7 +85,10 @@ def _where_looked() -> str:
 
 def missing_model_message(name: str, what: str, config_key: str, cause: BaseException | None = None) -> str:
     """The text of a `ModelNotAvailableError`: what was asked, where we looked, how to fix it."""
-    repo = name.removeprefix("hf-hub:")
+    repo = name.removeprefix("hf-hub:").removeprefix("hf://")
+    repo, _, revision = repo.partition("@")  # hf://org/name@revision
+    if revision:
+        repo = f"{repo} --revision {revision}"
     lines = [
         f"Cannot load the {what} {name!r}.",
         _where_looked(),
@@ -139,17 +143,18 @@ def hub_file(repo: str, filenames: tuple[str, ...], name: str, what: str, config
     raise ModelNotAvailableError(missing_model_message(name, what, config_key, last_error)) from last_error
 
 
-def hub_snapshot(repo: str, name: str, what: str, config_key: str) -> Path:
+def hub_snapshot(repo: str, name: str, what: str, config_key: str, revision: str | None = None) -> Path:
     """The folder of `repo`'s snapshot: from the cache, else downloaded; fails at once when offline.
 
-    A cached snapshot (the `refs/main` commit) is used without asking the hub; `hf download REPO`
-    fetches a newer revision into the cache.
+    A cached snapshot (the `refs/main` commit, or `revision`'s) is used without asking the hub;
+    `hf download REPO` fetches a newer revision into the cache.
 
     Args:
         repo: `user/name` on the hub.
         name: the name as the user wrote it (for the message).
         what: what the snapshot is, e.g. "checkpoint" (for the message).
         config_key: the option to change (for the message).
+        revision: a branch, tag or commit; None for the default branch.
 
     Raises:
         ModelNotAvailableError: the repo is not cached and the hub cannot provide it.
@@ -157,12 +162,12 @@ def hub_snapshot(repo: str, name: str, what: str, config_key: str) -> Path:
     from huggingface_hub import snapshot_download
 
     try:
-        return Path(snapshot_download(repo, cache_dir=hf_cache_dir(), local_files_only=True))
+        return Path(snapshot_download(repo, revision=revision, cache_dir=hf_cache_dir(), local_files_only=True))
     except Exception as error:  # not cached (the error class varies by huggingface_hub version)
         if hub_offline():
             raise ModelNotAvailableError(missing_model_message(name, what, config_key)) from error
     try:
-        return Path(snapshot_download(repo, cache_dir=hf_cache_dir()))
+        return Path(snapshot_download(repo, revision=revision, cache_dir=hf_cache_dir()))
     except Exception as error:  # hub client errors vary by version; all mean "not available"
         raise ModelNotAvailableError(missing_model_message(name, what, config_key, error)) from error
 

@@ -2,10 +2,10 @@
 
     hf auth login                                         # a token with write access
     slicevlm upload runs/demo/checkpoint user/slicevlm-demo --private
-    slicevlm ask scan.npy "Which plane?" --checkpoint user/slicevlm-demo    # on any machine
+    slicevlm ask scan.npy "Which plane?" --checkpoint hf://user/slicevlm-demo    # on any machine
 
 The folder is uploaded as it is, with `HfApi.upload_folder` (the repo is created first when missing).
-Loading by repo id reads the snapshot from the Hugging Face cache (`hf download user/slicevlm-demo`
+Loading it as `hf://user/slicevlm-demo` reads the snapshot from the Hugging Face cache (`hf download user/slicevlm-demo`
 fetches it ahead, e.g. for an offline machine). Before anything is sent, the folder is checked to
 be complete and portable: a model that `model.yaml` names by a local path outside the folder would
 not exist on the machine that downloads it (export with `model.bundle_models: true`, or name the
@@ -30,7 +30,7 @@ def local_model_references(folder: Path) -> list[str]:
     from slicevlm.checkpoint import read_model_config
     from slicevlm.checkpoint_sources import MODEL_SOURCES, model_name_slot, split_local_name
 
-    config = read_model_config(folder, resolve_sources=False)
+    config = read_model_config(folder, resolve_sources=False, trust_checkpoint=True)  # read only: nothing is built
     outside = []
     for bundled_name, keys in MODEL_SOURCES.items():
         args, key = model_name_slot(config, keys)
@@ -101,7 +101,7 @@ def upload_checkpoint(
 def upload(
     checkpoint: Path, repo_id: str, private: bool = False, message: str | None = None, allow_local_models: bool = False
 ) -> int:
-    """Upload a checkpoint folder to a Hugging Face model repo; load it anywhere with --checkpoint REPO_ID.
+    """Upload a checkpoint folder to a Hugging Face model repo; load it anywhere with --checkpoint hf://REPO_ID.
 
     Args:
         checkpoint: the checkpoint folder a training run wrote (e.g. runs/demo/checkpoint)
@@ -111,7 +111,7 @@ def upload(
         allow_local_models: upload even if model.yaml names models by local paths outside the folder
     """
     url = upload_checkpoint(checkpoint, repo_id, private, message, allow_local_models)
-    print(f"upload: {checkpoint} -> {url}\nLoad it with --checkpoint {repo_id}", file=sys.stdout)
+    print(f"upload: {checkpoint} -> {url}\nLoad it with --checkpoint hf://{repo_id}", file=sys.stdout)
     return 0
 
 

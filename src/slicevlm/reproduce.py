@@ -143,13 +143,15 @@ def evaluate_checkpoint(
     controls: list[str] | None = None,
     control_seed: int = 0,
     comparable: bool = True,
+    trust_checkpoint: bool = False,
 ):
     """Generate on the test split with a checkpoint folder and score it; returns the PredictionWriter.
 
     ``controls`` (``"swapped"``, ``"blank"``) also asks every question of another case's volume and/or
     a blank one (the data module's ``image_controls``); ``control_seed`` fixes the case derangement.
     ``comparable=False`` (the synthetic twin) shows the paper's rows in the summary as a labelled
-    reference, with the chance level and no difference to them.
+    reference, with the chance level and no difference to them. ``trust_checkpoint`` lets the
+    folder's ``model.yaml`` name any class (see :mod:`slicevlm.trusted_classes`).
     """
     import lightning as L
     import torch
@@ -163,8 +165,9 @@ def evaluate_checkpoint(
     metadata = read_metadata(checkpoint)
     on_gpu = torch.cuda.is_available() if device == "auto" else device.startswith("cuda")
     # bf16 matmuls on CPU are slow and inexact: evaluate in float32 there
-    config = read_model_config(checkpoint, dtype=None if on_gpu else "float32")
-    module = SliceVLMModule(build(config["vision"]), build(config["language"]), stage=metadata["stage"], init_from=str(checkpoint))
+    config = read_model_config(checkpoint, dtype=None if on_gpu else "float32", trust_checkpoint=trust_checkpoint)
+    vision, language = build(config["vision"], trust=trust_checkpoint), build(config["language"], trust=trust_checkpoint)
+    module = SliceVLMModule(vision, language, stage=metadata["stage"], init_from=str(checkpoint))
     datamodule = M3DDataModule(
         str(data_root), test_tasks=tasks, volume_size=tuple(metadata["input_size"]), eval_batch_size=batch_size,
         max_test_samples=max_samples, num_workers=num_workers, pin_memory=on_gpu,
@@ -295,7 +298,7 @@ def run(args: ReproduceOptions, progress: ProgressFn = _silent) -> str:
                      f"({', '.join(tasks)}{'; controls: ' + ', '.join(controls) if controls else ''}) -> {out_dir}")
             writer = evaluate_checkpoint(checkpoint, data_root, tasks, out_dir, args.protocol, bertscore, args.batch_size,
                                          args.max_samples, args.device, controls=controls, control_seed=args.control_seed,
-                                         comparable=not synthetic)
+                                         comparable=not synthetic, trust_checkpoint=args.trust_checkpoint and not synthetic)
             runs.append(RowRun(_row_name(args.table, name), seed, writer.reports[args.protocol], writer.reports.get("controls")))
             first_checkpoints.setdefault(runs[-1].row, checkpoint)
             if args.table not in ("table8", "towers"):
@@ -342,6 +345,8 @@ class ReproduceOptions:
         max_steps: synthetic twin: cap optimiser steps per stage (smoke runs)
         tiny_models: synthetic twin: folder of tiny models to use (e.g. runs/tiny after make demo);
             default WORK/tiny, written if missing
+        trust_checkpoint: let the checkpoint folders' model.yaml name any class, not only SliceVLM's
+            model classes (building the model runs what it names: only for folders you trust)
     """
 
     table: Table
@@ -365,6 +370,7 @@ class ReproduceOptions:
     seeds: list[int] = field(default_factory=lambda: [0])
     max_steps: int | None = None
     tiny_models: str | None = None
+    trust_checkpoint: bool = False
 
 
 def reproduce(options: ReproduceOptions) -> int:

@@ -83,7 +83,7 @@ def test_a_new_encoder_survives_a_checkpoint_folder(tiny_models, tmp_path):
     model = SliceVLM(build(_vision_config()), LanguageModel(str(tiny_models["llm"]), dtype="float32"))
     assert describe(model.vision)["init_args"]["encoder"]["class_path"] == PLUGIN
     folder = save_checkpoint_folder(model, tmp_path / "ckpt", stage=1, input_size=(8, 32, 32))
-    loaded, _ = load_checkpoint_folder(folder)
+    loaded, _ = load_checkpoint_folder(folder, trust_checkpoint=True)  # a class outside SliceVLM's own: trusted
     assert isinstance(loaded.vision.encoder, TinyConvEncoder) and loaded.vision.encoder.width == 16
     assert torch.equal(loaded.vision.injection.query.weight, model.vision.injection.query.weight)
     assert loaded.vision(torch.rand(1, 8, 32, 32)).tokens.shape == (1, 8, 16)

@@ -1,4 +1,4 @@
-"""Checkpoint folders load from any working directory, after a move, and by Hugging Face repo id (offline)."""
+"""Checkpoint folders load from any working directory, after a move, and as hf://org/name from the Hugging Face cache (offline)."""
 
 from __future__ import annotations
 
@@ -139,9 +139,9 @@ def test_a_hub_repo_id_loads_from_the_offline_cache(bundled_checkpoint, hub_cach
     snapshot = _hub_cache(hub_cache, "someone/slicevlm-tiny", bundled_checkpoint)
     monkeypatch.chdir(tmp_path)
     expected = _logits(load_checkpoint_folder(bundled_checkpoint)[0])
-    model, metadata = load_checkpoint_folder("someone/slicevlm-tiny")
+    model, metadata = load_checkpoint_folder("hf://someone/slicevlm-tiny")
     assert metadata["stage"] == 1 and torch.allclose(_logits(model), expected, atol=1e-5)
-    qa = VolumeQA.from_checkpoint("hf-hub:someone/slicevlm-tiny", device="cpu", generation=GenerationConfig(max_new_tokens=2))
+    qa = VolumeQA.from_checkpoint("hf://someone/slicevlm-tiny", device="cpu", generation=GenerationConfig(max_new_tokens=2))
     assert Path(qa.metadata["checkpoint"]) == snapshot
     assert qa.ask(torch.rand(*INPUT_SIZE).numpy(), "Which plane?").text is not None
 
@@ -157,12 +157,12 @@ def test_the_ask_command_takes_a_repo_id_through_HF_HUB_CACHE(bundled_checkpoint
     _hub_cache(cache, "someone/slicevlm-tiny", bundled_checkpoint)
     np.save(tmp_path / "scan.npy", np.random.default_rng(0).random(INPUT_SIZE, dtype=np.float32))
     env = {**os.environ, "HF_HUB_CACHE": str(cache), "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
-    argv = [sys.executable, "-m", "slicevlm", "ask", "scan.npy", "Which plane?", "--checkpoint", "someone/slicevlm-tiny",
+    argv = [sys.executable, "-m", "slicevlm", "ask", "scan.npy", "Which plane?", "--checkpoint", "hf://someone/slicevlm-tiny",
             "--device", "cpu", "--max-new-tokens", "2", "--json"]
     done = subprocess.run(argv, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
-    assert json.loads(done.stdout)["checkpoint"] == "someone/slicevlm-tiny"
-    missing = subprocess.run([*argv[:7], "someone/absent", *argv[8:]], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert json.loads(done.stdout)["checkpoint"] == "hf://someone/slicevlm-tiny"
+    missing = subprocess.run([*argv[:7], "hf://someone/absent", *argv[8:]], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     assert missing.returncode != 0 and "Traceback" not in missing.stderr
     assert "hf download someone/absent" in missing.stderr and "HF_HUB_OFFLINE is set" in missing.stderr
 
@@ -170,12 +170,13 @@ def test_the_ask_command_takes_a_repo_id_through_HF_HUB_CACHE(bundled_checkpoint
 def test_a_repo_id_missing_from_the_cache_fails_at_once_and_says_what_to_fetch(hub_cache, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     with pytest.raises(ModelNotAvailableError) as caught:
-        load_checkpoint_folder("someone/absent")
+        load_checkpoint_folder("hf://someone/absent")
     message = str(caught.value)
     assert "hf download someone/absent" in message and str(hub_cache) in message
-    assert f"There is no folder someone/absent (relative to {tmp_path})" in message
-    with pytest.raises(MissingFileError, match="not a Hugging Face repo id"):
-        load_checkpoint_folder("runs/nothing/here")
+    assert "'hf://someone/absent'" in message
+    for name in ("runs/nothing/here", "someone/absent"):  # without hf:// a name is a local folder
+        with pytest.raises(MissingFileError, match=f"checkpoint folder {name} \\(relative to .*\\) does not exist.*hf://org/name"):
+            load_checkpoint_folder(name)
 
 
 # ----- slicevlm upload ---------------------------------------------------------------------------
@@ -208,7 +209,7 @@ def test_upload_sends_the_folder_with_upload_folder(bundled_checkpoint, recorded
     assert upload == "upload_folder" and upload_args["folder_path"] == str(bundled_checkpoint)
     assert upload_args["repo_id"] == "someone/slicevlm-tiny" and upload_args["repo_type"] == "model"
     assert "stage-1 checkpoint" in upload_args["commit_message"]
-    assert "Load it with --checkpoint someone/slicevlm-tiny" in capsys.readouterr().out
+    assert "Load it with --checkpoint hf://someone/slicevlm-tiny" in capsys.readouterr().out
 
 
 def test_upload_refuses_what_would_not_load_elsewhere(bundled_checkpoint, tiny_models, recorded_hub, tmp_path, monkeypatch, capsys):

@@ -9,7 +9,11 @@ The CSV has a header with columns ``volume`` and ``question`` and, optionally, `
 
 ``choices`` are separated by ``|`` (or by commas when no ``|`` is present); a question that is
 just ``report`` asks for the findings report. Volume paths are relative to the CSV's folder unless
-a data root is given. Every row is checked before any model work starts.
+a data root is given. With a data root (``--data-root``) every volume must lie inside it: a path
+that is absolute, climbs out with ``..`` or resolves outside through a symbolic link is a bad row
+(named by row and line; ``--keep-going`` skips it), and files a volume brings along (DICOM slices,
+detached data files) are read from inside the data root only. Every row is checked before any model
+work starts.
 
 Output: one JSON object per answered row (``row`` is the 1-based data row; the fields of
 :func:`slicevlm.inference.records.answer_record`). A rerun with the same output file skips rows
@@ -30,6 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from slicevlm.data.limits import entry_path_problem, is_inside
 from slicevlm.data.records import read_utf8
 from slicevlm.inference.errors import DataError, InputError, did_you_mean
 from slicevlm.inference.instructions import parse_choices, resolve_request
@@ -94,11 +99,12 @@ def read_questions(csv_path: str | Path, data_root: str | Path | None = None) ->
 
     Args:
         csv_path: the CSV (see the module docstring).
-        data_root: folder volume paths are relative to; default: the CSV's folder.
+        data_root: folder volume paths are relative to, and every volume must lie inside; default:
+            the CSV's folder (then absolute paths are accepted too).
 
     Raises:
-        InputError: a missing file or column, an empty field, a bad choice list; the message names
-            the row and line.
+        InputError: a missing file or column, an empty field, a bad choice list, a volume outside
+            ``data_root``; the message names the row and line.
     """
     rows, errors = read_questions_lenient(csv_path, data_root)
     if errors:
@@ -132,7 +138,7 @@ def read_questions_lenient(csv_path: str | Path, data_root: str | Path | None = 
             line = reader.line_num + 1
             for number, record in enumerate(reader, start=1):
                 try:
-                    rows.append(_check_row(record, columns, number, line, root, csv_path))
+                    rows.append(_check_row(record, columns, number, line, root, csv_path, confined=data_root is not None))
                 except InputError as error:
                     errors.append(error)
                 line = reader.line_num + 1
@@ -143,7 +149,9 @@ def read_questions_lenient(csv_path: str | Path, data_root: str | Path | None = 
     return rows, errors
 
 
-def _check_row(record: dict[str, Any], columns: dict[str, str], number: int, line: int, root: Path, csv_path: Path) -> BatchRow:
+def _check_row(
+    record: dict[str, Any], columns: dict[str, str], number: int, line: int, root: Path, csv_path: Path, confined: bool = False
+) -> BatchRow:
     where = f"{csv_path} row {number} (line {line})"
     if record.get(None):
         raise InputError(f"{where}: {len(record[None])} more field(s) than the header has columns; quote fields that contain commas.")
@@ -155,6 +163,18 @@ def _check_row(record: dict[str, Any], columns: dict[str, str], number: int, lin
         request = resolve_request(question, parse_choices(record.get(columns["choices"]) if "choices" in columns else None))
     except InputError as error:
         raise InputError(f"{where}: {error}") from error
+    if confined:
+        problem = entry_path_problem(volume)
+        if problem is not None:
+            raise InputError(
+                f"{where}: volume {volume!r} {problem}; with a data root every volume must be a path relative to "
+                f"it and inside it ({root})."
+            )
+        if not is_inside(root, root / volume):
+            raise InputError(
+                f"{where}: volume {volume!r} resolves outside the data root {root} (through a symbolic link); "
+                "volumes are only read from inside it."
+            )
     path = Path(volume) if Path(volume).is_absolute() else root / volume
     return BatchRow(number, line, volume, path, question, request.choices, request.instruction)
 
@@ -270,6 +290,7 @@ def run_batch(
     keep_going: bool = False,
     overwrite: bool = False,
     csv_path: str | Path = "questions.csv",
+    data_root: str | Path | None = None,
 ) -> BatchSummary:
     """Answer every row not yet in ``out_path``, appending one flushed JSON line per row.
 
@@ -282,6 +303,8 @@ def run_batch(
             row is retried on the next run); otherwise stop with the error.
         overwrite: start a fresh file instead of resuming.
         csv_path: for messages.
+        data_root: confine every read to this folder (volumes and the files they bring along);
+            None: each volume's own folder, as for any volume.
 
     Raises:
         DataError: an unreadable volume or an unanswerable row, unless ``keep_going`` (the message
@@ -306,6 +329,7 @@ def run_batch(
         log.error("%s", message)
         summary.failed.append(message)
 
+    limits = None if data_root is None else qa.limits.confined_to(data_root)
     appender = JsonlAppender(out_path)  # every line flushed and fsynced: a killed run loses at most the line being written
     appender.open()
     try:
@@ -313,7 +337,7 @@ def run_batch(
             loaded = []
             for row in chunk:
                 try:
-                    loaded.append((row, qa.load(row.path)))
+                    loaded.append((row, qa.load(row.path, limits=limits)))
                 except (DataError, InputError) as error:
                     fail(row, error)
             if loaded:

@@ -71,16 +71,19 @@ class ModelOptions:
     """model
 
     Attributes:
-        checkpoint: checkpoint folder written by training, or a Hugging Face repo id (user/repo)
+        checkpoint: checkpoint folder written by training, or hf://org/name for one on the Hugging Face Hub
         device: auto (GPU if present), cpu, cuda or cuda:N
         dtype: auto: float32 on CPU, the checkpoint's on GPU
         max_voxels: refuse volumes whose header announces more voxels (512x512x1024)
+        trust_checkpoint: let the checkpoint's model.yaml name any class, not only SliceVLM's model
+            classes (building the model runs what it names: only for checkpoints you trust)
     """
 
     checkpoint: str
     device: str = "auto"
     dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
     max_voxels: Annotated[int, Arg(parse=positive(int), metavar="N")] = MAX_VOXELS
+    trust_checkpoint: bool = False
 
 
 @dataclass(frozen=True)
@@ -118,7 +121,7 @@ def _load_qa(model: ModelOptions, generation: GenerationOptions, preprocessing: 
     hf_logging.disable_progress_bar()  # stderr is for our progress and errors
     qa = VolumeQA.from_checkpoint(
         model.checkpoint, device=model.device, dtype=model.dtype, generation=generation.config(),
-        limits=ReadLimits(max_voxels=model.max_voxels),
+        limits=ReadLimits(max_voxels=model.max_voxels), trust_checkpoint=model.trust_checkpoint,
     )
     qa.preprocessing = qa.preprocessing.override(
         window=preprocessing.window, reorient=preprocessing.reorient, axis=preprocessing.axis, crop=preprocessing.crop, depth=preprocessing.depth,
@@ -268,7 +271,8 @@ def ask_batch(
     Args:
         questions: CSV with columns volume,question[,choices]
         out: JSONL answers file (appended to; rerun to resume)
-        data_root: folder volume paths are relative to (default: the CSV's)
+        data_root: folder volume paths are relative to, and every volume must lie inside (no absolute
+            paths, no '..', no links pointing out); default: the CSV's folder, without that confinement
         batch_size: rows generated together
         keep_going: log bad rows, unreadable volumes and unanswerable rows and go on (retried on the next run)
         overwrite: start a fresh output file instead of resuming
@@ -296,7 +300,7 @@ def ask_batch(
                 "(relative to the CSV's folder, or pass --data-root), or pass --keep-going to skip them."
             )
         qa = _load_qa(model, generation, preprocessing)
-        summary = batch.run_batch(qa, rows, out, batch_size, keep_going, overwrite, questions)
+        summary = batch.run_batch(qa, rows, out, batch_size, keep_going, overwrite, questions, data_root)
         log.info(
             "%s: %d answered, %d already there, %d failed, of %d rows",
             out, summary.answered, summary.skipped, len(summary.failed) + len(bad_rows), summary.total + len(bad_rows),

@@ -144,11 +144,12 @@ class VolumeQA:
         generation: GenerationConfig = DEFAULT_GENERATION,
         preprocessing: PreprocessingRecipe | None = None,
         limits: ReadLimits = DEFAULT_LIMITS,
+        trust_checkpoint: bool = False,
     ) -> VolumeQA:
         """Load a checkpoint folder (see :mod:`slicevlm.checkpoint`) for answering.
 
         Args:
-            folder: the folder a training run wrote, or the Hugging Face repo id it was uploaded to.
+            folder: the folder a training run wrote, or ``hf://org/name`` of the Hub repo it was uploaded to.
             device: ``"auto"``, ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
             merge_adapter: fold LoRA into the LLM weights (faster; no peft in the decode loop).
             dtype: ``"auto"`` keeps the checkpoint's dtypes on GPU and uses float32 on CPU; or
@@ -157,12 +158,14 @@ class VolumeQA:
             preprocessing: the default recipe; None: the one the checkpoint was trained with
                 (``slicevlm.json``; the defaults for a folder that records none).
             limits: caps and confinement for volumes read from files.
+            trust_checkpoint: let the folder's ``model.yaml`` name any class, not only SliceVLM's
+                model classes (:mod:`slicevlm.trusted_classes`); only for folders you trust.
         """
         from slicevlm.checkpoint import load_checkpoint_folder, read_metadata, resolve_checkpoint, trained_weights_sha256
         from slicevlm.data.recipe import checkpoint_recipe
         from slicevlm.toy import toy_record
 
-        folder = resolve_checkpoint(folder)  # a folder, or a Hugging Face repo id read from the cache
+        folder = resolve_checkpoint(folder)  # a folder, or hf://org/name read from the Hugging Face cache
         device = resolve_device(device)
         recorded = read_metadata(folder)  # a clear error for a folder that is not a checkpoint, before anything loads
         preprocessing = preprocessing or checkpoint_recipe(recorded, f"{folder}/slicevlm.json")
@@ -170,7 +173,9 @@ class VolumeQA:
             dtype = "float32" if device == "cpu" else ""
         start = time.perf_counter()
         weights_sha256 = trained_weights_sha256(folder)  # the files about to be loaded (run records name them)
-        model, metadata = load_checkpoint_folder(folder, device=device, merge_adapter=merge_adapter, dtype=dtype or None)
+        model, metadata = load_checkpoint_folder(
+            folder, device=device, merge_adapter=merge_adapter, dtype=dtype or None, trust_checkpoint=trust_checkpoint
+        )
         metadata = {
             **metadata, "checkpoint": str(folder), "weights_sha256": weights_sha256, "load_ms": (time.perf_counter() - start) * 1000,
         }

@@ -63,7 +63,8 @@ LOOPBACK: str = "127.0.0.1"
 def build_parser() -> argparse.ArgumentParser:
     """The server's command line."""
     parser = argparse.ArgumentParser(prog="slicevlm serve", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--checkpoint", required=True, type=Path, help="checkpoint folder written by training, or a Hugging Face repo id (user/repo)")
+    parser.add_argument("--checkpoint", required=True, help="checkpoint folder written by training, or hf://org/name for one on the Hugging Face Hub")
+    parser.add_argument("--trust-checkpoint", action="store_true", help="let the checkpoint's model.yaml name any class, not only SliceVLM's model classes (building the model runs what it names: only for checkpoints you trust)")
     parser.add_argument("--host", default=LOOPBACK, choices=(LOOPBACK, "0.0.0.0", "::"), help="interface to listen on")
     parser.add_argument("--port", type=int, default=8000, help="TCP port (1024-65535)")
     parser.add_argument("--data-dir", type=Path, default=None, help="folder clients may name volumes in (JSON 'path'); default: uploads only")
@@ -93,15 +94,22 @@ def build_parser() -> argparse.ArgumentParser:
 
 def check_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
     """Refuse options that cannot work, before any process starts."""
-    from slicevlm.checkpoint import resolve_checkpoint
+    from slicevlm.checkpoint import read_model_config, resolve_checkpoint
     from slicevlm.errors import SliceVLMError
+    from slicevlm.trusted_classes import TRUST_ENV
 
     try:
-        args.checkpoint = resolve_checkpoint(args.checkpoint)  # a repo id becomes its snapshot in the HF cache
+        args.checkpoint = resolve_checkpoint(args.checkpoint)  # hf://org/name becomes its snapshot in the HF cache
     except SliceVLMError as error:
         parser.error(str(error))
     if not (args.checkpoint / "slicevlm.json").is_file():
         parser.error(f"--checkpoint {args.checkpoint} is not a checkpoint folder (no slicevlm.json); pass the folder a training run wrote.")
+    try:  # model.yaml's classes, checked before any process starts (nothing is imported)
+        read_model_config(args.checkpoint, resolve_sources=False, trust_checkpoint=args.trust_checkpoint)
+    except (SliceVLMError, OSError, ValueError) as error:
+        parser.error(str(error))
+    if args.trust_checkpoint:  # the worker processes load the model: trust this folder there too
+        os.environ[TRUST_ENV] = str(args.checkpoint.resolve())
     if args.data_dir is not None and not args.data_dir.is_dir():
         parser.error(f"--data-dir {args.data_dir} is not a folder; pass the folder clients may read volumes from.")
     if args.max_batch_size < 1 or args.batch_timeout < 0:

@@ -52,7 +52,7 @@ class SliceVLMModule(L.LightningModule):
         language: the causal LM wrapper.
         stage: 1 (fusion, injection, projector) or 2 (the same plus LoRA on the LLM).
         lora: LoRA settings used in stage 2.
-        init_from: a checkpoint folder (or its Hugging Face repo id) whose trained modules start this
+        init_from: a checkpoint folder (or hf://org/name of one on the Hub) whose trained modules start this
             run (stage 2 from stage 1).
             If it also holds LoRA adapters and stage is 2, those are trained further.
         learning_rate: peak AdamW learning rate (paper: 1e-4 stage 1, 2e-5 stage 2).

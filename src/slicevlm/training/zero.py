@@ -18,14 +18,23 @@ Three consequences:
 
 With ``exclude_frozen_parameters: true`` (the shipped strategy configs) DeepSpeed's own files hold
 only the trainable weights, their optimiser state and the training state; the frozen encoder and LLM
-are rebuilt from the names in the training config, as for every checkpoint folder. DeepSpeed's files
-are pickles: convert only checkpoints you trust (your own runs).
+are rebuilt from the names in the training config, as for every checkpoint folder.
+
+DeepSpeed's files are pickles, which could run code when read. They are read with
+``torch.load(weights_only=True)`` (DeepSpeed's own reader included): tensors, plain values and the few
+bookkeeping classes DeepSpeed and Lightning store (:data:`SAFE_GLOBALS`) only; a file holding anything
+else is refused, naming the file and the object. The training config's ``model`` may only name
+SliceVLM's model classes (:mod:`slicevlm.trusted_classes`). ``--trust-checkpoint``
+(``trust_checkpoint=True``) lifts both checks, for your own runs only.
 """
 
 from __future__ import annotations
 
 import contextlib
+import importlib
 import inspect
+import pickle
+import re
 import shutil
 import sys
 from collections.abc import Iterable, Iterator
@@ -37,10 +46,82 @@ import yaml
 
 from slicevlm.command_line import run_command
 from slicevlm.errors import require, show_traceback_if_debug
+from slicevlm.trusted_classes import UntrustedCheckpointError
 
 #: The key under which the LightningModule stores the run's resolved config text in every checkpoint.
 CONFIG_KEY = "slicevlm_training_config"
 _LEGACY_PREFIX = "_forward_module."  # Lightning < 2.1 wrapped the module under this name
+
+#: Classes besides tensors and plain values that DeepSpeed and Lightning store in a ZeRO checkpoint,
+#: allowed when its files are read with `weights_only=True` (those not installed are skipped). They
+#: hold numbers and names only; unpickling them calls no code of the file's choosing.
+SAFE_GLOBALS: tuple[str, ...] = (
+    "deepspeed.runtime.fp16.loss_scaler.LossScaler",
+    "deepspeed.runtime.fp16.loss_scaler.DynamicLossScaler",
+    "deepspeed.runtime.zero.config.ZeroStageEnum",
+    "deepspeed.utils.tensor_fragment.fragment_address",
+    "lightning.fabric.utilities.data.AttributeDict",
+    "lightning_fabric.utilities.data.AttributeDict",
+    "pathlib.PosixPath",
+    "pathlib.WindowsPath",
+)
+
+
+def _safe_globals() -> list[Any]:
+    found = []
+    for dotted in SAFE_GLOBALS:
+        module_name, _, name = dotted.rpartition(".")
+        try:
+            found.append(getattr(importlib.import_module(module_name), name))
+        except (ImportError, AttributeError):
+            continue
+    return found
+
+
+def _refusal(path: object, error: BaseException) -> UntrustedCheckpointError:
+    named = re.search(r"GLOBAL (\S+)", str(error))
+    detail = f" (it names {named[1]})" if named else ""
+    return UntrustedCheckpointError(
+        f"{path}: holds pickled objects other than tensors and plain values{detail}; reading "
+        "it could run code, so it is refused. If this is a checkpoint of your own run, pass --trust-checkpoint "
+        "(trust_checkpoint=True in Python)."
+    )
+
+
+def load_zero_file(path: str | Path, trust: bool = False, **kwargs: Any) -> Any:
+    """``torch.load`` of one DeepSpeed checkpoint file: tensors, plain values and :data:`SAFE_GLOBALS` only,
+    unless ``trust``.
+
+    Raises:
+        UntrustedCheckpointError: the file holds other objects (the message names it).
+    """
+    if trust:
+        return torch.load(path, map_location="cpu", weights_only=False, **kwargs)
+    try:
+        with torch.serialization.safe_globals(_safe_globals()):
+            return torch.load(path, map_location="cpu", weights_only=True, **kwargs)
+    except pickle.UnpicklingError as error:
+        raise _refusal(path, error) from error
+
+
+@contextlib.contextmanager
+def _tensors_only_torch_load() -> Iterator[None]:
+    """Make every ``torch.load`` in the block (DeepSpeed's reader asks for ``weights_only=False``) read
+    with ``weights_only=True`` and :data:`SAFE_GLOBALS`."""
+    original = torch.load
+
+    def load(f: Any, *args: Any, weights_only: Any = None, **kwargs: Any) -> Any:
+        try:
+            with torch.serialization.safe_globals(_safe_globals()):
+                return original(f, *args, weights_only=True, **kwargs)
+        except pickle.UnpicklingError as error:
+            raise _refusal(f, error) from error
+
+    torch.load = load
+    try:
+        yield
+    finally:
+        torch.load = original
 
 
 @contextlib.contextmanager
@@ -98,24 +179,30 @@ def _tag_folder(checkpoint_dir: Path) -> Path:
     return tag
 
 
-def read_zero_checkpoint(checkpoint_dir: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+def read_zero_checkpoint(checkpoint_dir: str | Path, trust_checkpoint: bool = False) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     """The trainable fp32 weights (by LightningModule parameter name) and the saved training state.
 
     Args:
         checkpoint_dir: The folder Lightning's DeepSpeed strategy wrote (it holds ``latest``).
+        trust_checkpoint: read the pickles whatever they hold (see the module docstring).
 
     Returns:
         ``(weights, client_state)``: weights merged from every rank's shard; client_state is what
         Lightning stored beside them (hyper-parameters, loop state, callbacks, the run's config).
+
+    Raises:
+        UntrustedCheckpointError: a file holds objects other than tensors and plain values and
+            ``trust_checkpoint`` is False.
     """
     checkpoint_dir = Path(checkpoint_dir)
     tag = _tag_folder(checkpoint_dir)
     model_files = sorted(tag.glob("*mp_rank_00_model_states.pt"))
     if not model_files:
         raise FileNotFoundError(f"{tag}: no *mp_rank_00_model_states.pt; the DeepSpeed checkpoint is incomplete.")
-    client_state = torch.load(model_files[0], map_location="cpu", weights_only=False)
+    client_state = load_zero_file(model_files[0], trust_checkpoint)
     read_fp32 = _deepspeed_fp32_reader()
-    weights = read_fp32(str(checkpoint_dir), tag=tag.name, exclude_frozen_parameters=True)
+    with contextlib.nullcontext() if trust_checkpoint else _tensors_only_torch_load():
+        weights = read_fp32(str(checkpoint_dir), tag=tag.name, exclude_frozen_parameters=True)
     return {name.removeprefix(_LEGACY_PREFIX): tensor for name, tensor in weights.items()}, client_state
 
 
@@ -135,14 +222,24 @@ def _training_config(client_state: dict[str, Any], config_path: str | Path | Non
     return config, text
 
 
-def build_module(config: dict[str, Any]):
-    """The ``SliceVLMModule`` a resolved training config describes (export_dir off)."""
+def build_module(config: dict[str, Any], trust_checkpoint: bool = True, source: str = "the training config"):
+    """The ``SliceVLMModule`` a resolved training config describes (export_dir off).
+
+    Args:
+        config: the resolved training config.
+        trust_checkpoint: False: ``model.vision`` / ``model.language`` may only name SliceVLM's
+            model classes (:mod:`slicevlm.trusted_classes`), checked before anything is imported.
+        source: where the config came from, for that refusal.
+    """
     from slicevlm.config_record import build
     from slicevlm.llm.lora import LoraSettings
     from slicevlm.training.module import SliceVLMModule
+    from slicevlm.trusted_classes import check_model_classes
 
     model = dict(config["model"])
-    vision, language = build(model.pop("vision")), build(model.pop("language"))
+    parts = {"vision": model.pop("vision"), "language": model.pop("language")}
+    check_model_classes(parts, source, trust_checkpoint, prefix="model")
+    vision, language = build(parts["vision"], trust=trust_checkpoint), build(parts["language"], trust=trust_checkpoint)
     lora = model.pop("lora", None)
     accepted = set(inspect.signature(SliceVLMModule.__init__).parameters)
     kwargs = {key: value for key, value in model.items() if key in accepted}
@@ -155,7 +252,11 @@ def build_module(config: dict[str, Any]):
 
 
 def convert_zero_checkpoint(
-    checkpoint_dir: str | Path, output_dir: str | Path, config_path: str | Path | None = None, overwrite: bool = False
+    checkpoint_dir: str | Path,
+    output_dir: str | Path,
+    config_path: str | Path | None = None,
+    overwrite: bool = False,
+    trust_checkpoint: bool = False,
 ) -> Path:
     """Write the checkpoint folder (``slicevlm.checkpoint`` format) of a DeepSpeed ZeRO-2/3 checkpoint.
 
@@ -164,10 +265,14 @@ def convert_zero_checkpoint(
         output_dir: Where to write the inference folder.
         config_path: The run's resolved config; by default the copy stored in the checkpoint.
         overwrite: Replace an existing ``output_dir``.
+        trust_checkpoint: read DeepSpeed's pickles whatever they hold, and let the config name any
+            class (see the module docstring): only for checkpoints of your own runs.
 
     Raises:
         FileExistsError: ``output_dir`` exists and ``overwrite`` is False.
-        ValueError: The weights do not match the model the config describes.
+        ValueError: The weights do not match the model the config describes; a file holds objects
+            other than tensors and plain values, or the config names a class that is not one of
+            SliceVLM's model classes, and ``trust_checkpoint`` is False.
     """
     from slicevlm.checkpoint import save_checkpoint_folder
     from slicevlm.data.recipe import recipe_from_data_config
@@ -175,9 +280,10 @@ def convert_zero_checkpoint(
     output_dir = Path(output_dir)
     if output_dir.exists() and any(output_dir.iterdir()) and not overwrite:
         raise FileExistsError(f"{output_dir} exists and is not empty; choose another folder or pass --overwrite.")
-    weights, client_state = read_zero_checkpoint(checkpoint_dir)
+    weights, client_state = read_zero_checkpoint(checkpoint_dir, trust_checkpoint)
     config, text = _training_config(client_state, config_path)
-    module = build_module(config)
+    source = str(config_path) if config_path is not None else f"the training config stored in {checkpoint_dir}"
+    module = build_module(config, trust_checkpoint, source)
     trainable = {name for name, p in module.named_parameters() if p.requires_grad}
     missing, unexpected = sorted(trainable - set(weights)), sorted(set(weights) - trainable)
     if missing or unexpected:
@@ -195,7 +301,9 @@ def convert_zero_checkpoint(
     return folder
 
 
-def export_zero(checkpoint_dir: str, output_dir: str, config: str | None = None, overwrite: bool = False) -> int:
+def export_zero(
+    checkpoint_dir: str, output_dir: str, config: str | None = None, overwrite: bool = False, trust_checkpoint: bool = False
+) -> int:
     """DeepSpeed ZeRO-2/3 checkpoint folder -> SliceVLM inference folder.
 
     Exit status: 0 written, 2 the checkpoint cannot be converted (message on stderr).
@@ -205,9 +313,12 @@ def export_zero(checkpoint_dir: str, output_dir: str, config: str | None = None,
         output_dir: where to write the inference checkpoint folder
         config: the run's resolved config.yaml (default: the copy in the checkpoint)
         overwrite: replace output_dir if it exists
+        trust_checkpoint: read DeepSpeed's files even when they hold objects other than tensors and
+            plain values, and let the config name any class (reading them could run code: only for
+            checkpoints of your own runs)
     """
     try:
-        folder = convert_zero_checkpoint(checkpoint_dir, output_dir, config, overwrite)
+        folder = convert_zero_checkpoint(checkpoint_dir, output_dir, config, overwrite, trust_checkpoint)
     except (FileNotFoundError, FileExistsError, ValueError, RuntimeError) as error:
         show_traceback_if_debug(error)
         print(f"slicevlm export-zero: {error}", file=sys.stderr)
@@ -217,5 +328,5 @@ def export_zero(checkpoint_dir: str, output_dir: str, config: str | None = None,
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``slicevlm export-zero CHECKPOINT_DIR OUTPUT_DIR [--config CONFIG] [--overwrite]``."""
+    """``slicevlm export-zero CHECKPOINT_DIR OUTPUT_DIR [--config CONFIG] [--overwrite] [--trust-checkpoint]``."""
     return run_command(export_zero, argv, prog="slicevlm export-zero")

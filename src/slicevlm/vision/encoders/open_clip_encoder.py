@@ -95,7 +95,7 @@ def load_visual_weights(visual: nn.Module, checkpoint: str) -> None:
     """Load the `visual.*` part of an open_clip checkpoint into `visual` (the projection head may be absent)."""
     from open_clip.factory import load_state_dict
 
-    state = load_state_dict(checkpoint)
+    state = load_state_dict(checkpoint, weights_only=True)  # a .bin is a pickle: tensors only, never code
     visual_state = {k.removeprefix("visual."): v for k, v in state.items() if k.startswith("visual.")}
     if not visual_state:
         raise ValueError(f"Checkpoint {checkpoint} has no `visual.*` weights; is it an open_clip checkpoint?")
