@@ -20,7 +20,7 @@ SEEDS ?= 0
 TOWER_ROOT ?= runs/baselines
 
 .DEFAULT_GOAL := help
-.PHONY: help install install-gpu constraints resources demo test test-gpu bench bench-cpu bench-data serve load-test tensorboard check-data synth \
+.PHONY: help install install-gpu constraints resources demo test test-gpu rehearse-full bench bench-cpu bench-data serve load-test tensorboard check-data synth \
         reproduce-table2 reproduce-table3 reproduce-table4 reproduce-table6 reproduce-table8 reproduce-towers clean
 
 help:  ## list every target
@@ -59,7 +59,10 @@ demo: install  ## tiny end-to-end run on CPU: synthetic data, stage 1, stage 2, 
 	@cat runs/demo/eval/predictions.summary.md
 
 test: install  ## run the test suite on CPU (what CI runs)
-	$(PY) -m pytest -m "not gpu" -q; status=$$?; if [ $$status -eq 5 ]; then echo "no tests collected"; exit 0; fi; exit $$status
+	$(PY) -m pytest -m "not gpu and not fullsize" -q; status=$$?; if [ $$status -eq 5 ]; then echo "no tests collected"; exit 0; fi; exit $$status
+
+rehearse-full: install  ## the paper's configs at full size on the CPU: both stages, resume, export, answers, server (~19 GB, 30-40 min)
+	$(PY) -m slicevlm rehearse --size full --work runs/rehearsal
 
 test-gpu: install  ## GPU tests (on a CUDA machine)
 	$(PY) -m pytest -m gpu -q

@@ -95,7 +95,9 @@ class Rehearsal:
         else:
             from slicevlm.tiny import write_tiny_models
 
-            folders = write_tiny_models(self.weights_root)
+            folders = {"encoder": self.weights_root / "encoder", "llm": self.weights_root / "llm"}
+            if not all((folder / "config.json").is_file() or (folder / "open_clip_config.json").is_file() for folder in folders.values()):
+                folders = write_tiny_models(self.weights_root, pretrain_steps=150)  # code paths, not reading skill
             self.encoder, self.llm = f"local-dir:{folders['encoder'].resolve()}", str(folders["llm"].resolve())
         self.facts["weights_s"] = round(time.perf_counter() - start, 1)
         shape = "50,224,224" if self.size == "full" else "32,64,64"
@@ -245,7 +247,9 @@ class Rehearsal:
         self.check("stage2: the crash run was killed after its first checkpoint", self.phases[-1].killed is not None and last.is_file(), self.phases[-1].killed)
         self.fit("stage2-resume", 2, crash_export, init_from=stage1_export, run="stage2-crash", extra=["--ckpt_path", str(last)])
         _, uninterrupted = self.losses("stage2")
-        _, resumed = self.losses("stage2-crash")
+        starts, resumed = self.losses("stage2-crash")
+        restart = starts[-1].get("resumed_at", 0) if len(starts) > 1 else 0
+        self.check("stage2: the resumed run continued from the checkpoint (not from step 0)", restart >= 1, f"started at optimiser step {restart}")
         # The crash run wrote step 1 (maybe step 2 before the kill landed); compare every step both have after it.
         by_step = {row["step"]: row["loss"] for row in uninterrupted}
         after = [row for row in resumed if row["step"] > 1]
