@@ -150,8 +150,8 @@ class ReadLimits:
             raise VolumeTooLarge(
                 f"{volume}: header announces shape {tuple(shape)} of {itemsize}-byte voxels = {voxels * itemsize:,} bytes; "
                 f"refusing to decode more than {self.max_bytes:,} bytes. A corrupt header usually causes this; if the "
-                "volume is real, store it with a smaller voxel type (e.g. int16 for CT) or raise the limit "
-                "(--max-decoded-mb of slicevlm ask, report, ask-batch and the server; ReadLimits(max_bytes=...) in Python)."
+                "volume is real, store it with a smaller voxel type (e.g. int16 for CT), or raise the limit "
+                "(ReadLimits(max_bytes=...) in Python; the command line and the server keep 1 GiB)."
             )
 
     def check_files(self, volume: Path, count: int) -> None:
