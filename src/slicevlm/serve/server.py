@@ -132,6 +132,11 @@ def check_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Non
     from slicevlm.checkpoint import resolve_checkpoint
     from slicevlm.errors import SliceVLMError
 
+    if args.api_key is not None:
+        parser.error(
+            f"--api-key is not accepted: a key on the command line is visible to every user of this machine (ps). "
+            f"Set ${API_KEY_ENV} or pass --api-key-file PATH (first line: the key)."
+        )
     try:
         args.checkpoint = resolve_checkpoint(args.checkpoint)  # a repo id becomes its snapshot in the HF cache
     except SliceVLMError as error:
@@ -156,11 +161,6 @@ def check_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Non
         server_recipe(args)
     except ConfigError as error:
         parser.error(str(error))
-    if args.api_key is not None:
-        parser.error(
-            f"--api-key is not accepted: a key on the command line is visible to every user of this machine (ps). "
-            f"Set ${API_KEY_ENV} or pass --api-key-file PATH (first line: the key)."
-        )
     try:
         args.api_key = read_api_key(args.api_key_file)
     except ValueError as error:

@@ -13,9 +13,11 @@ the toy and research-use labels, and for a closed question the choice the answer
 (:mod:`slicevlm.inference.choices`).
 
 ``decode_request`` re-checks it (the worker trusts only uploads stamped with the gate's token and
-inside the upload folder, and paths inside the data folder) and reads the volume under the
-server's caps, confined to that folder (an upload may never name another file; a data-folder file
-may name a data file inside the data folder only). A request that fails there is carried through
+inside the upload folder, and paths inside the data folder) and hands the volume to a reader
+process (:mod:`slicevlm.serve.reader_pool`), which reads it under the server's caps, confined to
+that folder (an upload may never name another file; a data-folder file may name a data file inside
+the data folder only), within ``--decode-timeout`` seconds (504) and ``--decode-memory-mb`` (413);
+``predict`` first collects the batch's reads, which run in parallel. A request that fails there is carried through
 the batch as a :class:`Failure` and answered with its own status, so one unreadable upload never
 fails its batch neighbours. ``predict`` answers all ask/report requests of a batch in one
 ``generate`` call; if that call fails, each request is answered on its own, so a request the model
@@ -110,8 +112,12 @@ class VolumeAPI(ls.LitAPI):
     """
 
     def __init__(self, settings: ServeSettings, max_batch_size: int = 8, batch_timeout: float = 0.05) -> None:
+        from slicevlm.serve.reader_pool import read_volume
+
         super().__init__(max_batch_size=max_batch_size, batch_timeout=batch_timeout, api_path="/predict")
         self.settings = settings
+        #: What a reader runs for each volume (a module-level function: it is sent by name).
+        self.read_function = read_volume
 
     def setup(self, device: str) -> None:
         """Load the checkpoint on LitServe's device (``cpu`` or ``cuda:N``)."""
@@ -146,7 +152,6 @@ class VolumeAPI(ls.LitAPI):
         from slicevlm.errors import ConfigError
         from slicevlm.inference.errors import DataError, InputError
         from slicevlm.inference.instructions import resolve_request
-        from slicevlm.serve.reader_pool import read_volume
 
         path: Path | None = None
         try:
@@ -162,7 +167,7 @@ class VolumeAPI(ls.LitAPI):
             return Failure(403, str(error))
         except (DataError, InputError, ConfigError) as error:
             return Failure(400, self._public(str(error), path, request))
-        ticket = self.readers.submit(read_volume, str(path), tuple(self.qa.input_size), recipe, limits)
+        ticket = self.readers.submit(self.read_function, str(path), tuple(self.qa.input_size), recipe, limits)
         job = Job(task, request.get("question", ""), list(request.get("choices") or []), instruction, None, name, recipe)
         job.reading = (ticket, path, request)
         return job
