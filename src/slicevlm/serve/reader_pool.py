@@ -16,6 +16,7 @@ so no exception object ever crosses the pipe.
 
 from __future__ import annotations
 
+import errno
 import logging
 import multiprocessing
 import os
@@ -53,7 +54,8 @@ def classify(error: BaseException) -> tuple[int, str]:
 
     if isinstance(error, PermissionError):
         return 403, str(error)
-    if isinstance(error, (VolumeTooLarge, MemoryError)) or (isinstance(error, RuntimeError) and "can't allocate memory" in str(error)):
+    out_of_memory = isinstance(error, MemoryError) or (isinstance(error, OSError) and error.errno == errno.ENOMEM)
+    if isinstance(error, VolumeTooLarge) or out_of_memory or (isinstance(error, RuntimeError) and "can't allocate memory" in str(error)):
         return 413, str(error) if isinstance(error, VolumeTooLarge) and str(error) else "reading this volume needs more memory than this server allows per request (--decode-memory-mb)."
     if isinstance(error, (DataError, InputError, ConfigError)):
         return 400, str(error)
@@ -119,7 +121,7 @@ def reader_main(conn: Connection, memory_bytes: int, timeout_s: float, preload: 
         try:
             reply: tuple = ("ok", function(*args))
         except BaseException as error:  # noqa: BLE001 - every failure is answered, never raised
-            reply = ("error", *classify(error), isinstance(error, MemoryError))
+            reply = ("error", *classify(error), isinstance(error, MemoryError) or (isinstance(error, OSError) and error.errno == errno.ENOMEM))
         finally:
             signal.setitimer(signal.ITIMER_REAL, 0)
         try:

@@ -187,7 +187,8 @@ class VolumeAPI(ls.LitAPI):
             if outcome.status == 200:
                 job.volume = prepared_volume(outcome.value)
             else:
-                items[i] = Failure(outcome.status, self._public(outcome.detail, path, request))
+                detail = self._public(outcome.detail, path, request)
+                items[i] = Failure(outcome.status, detail if job.name in detail else f"{job.name}: {detail}")
         return items
 
     def _volume_path(self, volume: dict) -> tuple[Path, Any]:
