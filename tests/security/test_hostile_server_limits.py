@@ -161,6 +161,16 @@ def test_one_client_cannot_hold_more_than_its_connections(host: Host) -> None:
     host.assert_untouched()
 
 
+def test_the_server_passes_the_per_client_cap_to_uvicorn() -> None:
+    from slicevlm.serve.server import uvicorn_options
+
+    assert uvicorn_options(ServerLimits(max_connections_per_client=3))["http"].max_connections_per_client == 3
+    assert uvicorn_options(ServerLimits())["http"].max_connections_per_client == 32
+    assert uvicorn_options(ServerLimits(max_connections_per_client=0))["http"].max_connections_per_client == 0
+    with pytest.raises(ValueError, match="positive, or 0"):
+        ServerLimits(max_connections_per_client=-1)
+
+
 # -- Host check (DNS rebinding) and security headers -------------------------------------------------------
 async def _ok(scope: dict, receive: Any, send: Any) -> None:
     await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/plain")]})

@@ -43,6 +43,17 @@ def _start(checkpoint: Path, tmp: Path, log: Path) -> ServerProcess:
     return ServerProcess(args, log_path=log, env={"TMPDIR": str(tmp)}).start()
 
 
+def _check_host_and_headers(server: ServerProcess) -> None:
+    """The running server on 127.0.0.1 refuses another site's Host name and sends the security headers."""
+    import requests
+
+    rebound = requests.get(server.url + "/health", headers={"Host": f"attacker.example:{server.port}"}, timeout=5)
+    assert rebound.status_code == 421, rebound.text
+    health = requests.get(server.url + "/health", timeout=5)
+    assert health.status_code == 200 and health.headers["x-frame-options"] == "DENY"
+    assert "frame-ancestors 'none'" in health.headers["content-security-policy"]
+
+
 @pytest.mark.parametrize("how", ["sigint-to-group", "sigterm-to-main"])
 def test_one_signal_stops_every_process(checkpoint: Path, tmp_path: Path, how: str) -> None:
     tmp = tmp_path / "tmp"
@@ -51,6 +62,7 @@ def test_one_signal_stops_every_process(checkpoint: Path, tmp_path: Path, how: s
     pgid = server.process.pid  # type: ignore[union-attr]
     try:
         assert len(_group(pgid)) >= 4, "expected the main process, LitServe's processes and a reader"
+        _check_host_and_headers(server)
         if how == "sigint-to-group":
             os.killpg(pgid, signal.SIGINT)
         else:

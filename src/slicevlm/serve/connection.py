@@ -57,6 +57,7 @@ def header_deadline_protocol(seconds: float, max_per_client: int = 0) -> type[as
 
     class HeaderDeadlineProtocol(AutoHTTPProtocol):  # type: ignore[valid-type, misc]
         header_timeout: float = seconds
+        max_connections_per_client: int = max_per_client
 
         def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
             self._header_timer: asyncio.TimerHandle | None = None
