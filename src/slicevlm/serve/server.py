@@ -368,6 +368,7 @@ class _Stopper:
     def __init__(self) -> None:
         self.server: _StoppableServer | None = None
         self.stopping = False
+        self.interrupt = False  # set when the shutdown event cannot be reached: stop LitServe by KeyboardInterrupt
 
     def install(self) -> None:
         signal.signal(signal.SIGINT, self)
@@ -375,15 +376,27 @@ class _Stopper:
 
     def __call__(self, signum: int, frame: FrameType | None) -> None:
         if self.stopping:
+            if self.interrupt:
+                self.interrupt = False
+                raise KeyboardInterrupt
             return  # one signal is enough; a second must not interrupt the shutdown
         self.stopping = True
         threading.Thread(target=self._deadline, daemon=True, name="slicevlm-stop-deadline").start()
         server = self.server
         if server is not None and server.serving and server._shutdown_event is not None:
             # LitServe's own graceful path; set from a thread: the main thread is inside a call on the event
-            threading.Thread(target=_set_quietly, args=(server._shutdown_event,), daemon=True).start()
+            threading.Thread(target=self._set_event, args=(server._shutdown_event,), daemon=True).start()
             return
         raise KeyboardInterrupt  # still starting: main's cleanup stops what was started
+
+    def _set_event(self, event: Any) -> None:
+        try:
+            event.set()
+        except Exception:  # noqa: BLE001 - the manager cannot be reached: interrupt the main thread instead
+            import _thread
+
+            self.interrupt = True
+            _thread.interrupt_main()
 
     def _deadline(self) -> None:
         time.sleep(STOP_GRACE_S)
@@ -393,11 +406,6 @@ class _Stopper:
         os._exit(1)
 
 
-def _set_quietly(event: Any) -> None:
-    try:
-        event.set()
-    except Exception:  # noqa: BLE001 - the manager may already be gone; the deadline still stops everything
-        pass
 
 
 def _kill_children() -> None:
@@ -485,6 +493,11 @@ def main(argv: list[str] | None = None) -> int:
         )
     except KeyboardInterrupt:
         pass
+    except Exception as error:  # noqa: BLE001
+        if not stopper.stopping:
+            raise
+        sys.stderr.write(f"slicevlm serve: while stopping: {type(error).__name__}: {error}\n")
+        return 1
     finally:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         _kill_children()
