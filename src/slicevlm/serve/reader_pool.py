@@ -107,7 +107,8 @@ def reader_main(conn: Connection, memory_bytes: int, timeout_s: float, preload: 
         pass
     if memory_bytes > 0:  # a backstop for sudden allocations; the parent watches resident memory
         limit = _vm_bytes() + 2 * memory_bytes
-        resource.setrlimit(resource.RLIMIT_AS, (limit, resource.getrlimit(resource.RLIMIT_AS)[1]))
+        hard = resource.getrlimit(resource.RLIMIT_AS)[1]
+        resource.setrlimit(resource.RLIMIT_AS, (limit if hard == resource.RLIM_INFINITY else min(limit, hard), hard))
     conn.send(("ready", _rss_bytes(os.getpid())))
     while True:
         try:
