@@ -24,7 +24,7 @@ REPO = Path(__file__).resolve().parents[2]
 from slicevlm.serve.load_test import run_load_test
 from slicevlm.serve.server_process import ServerProcess
 
-KEY = "test-key"
+KEY = "serving-test-key-0123"
 AUTH = {"X-API-Key": KEY}
 
 
@@ -74,10 +74,10 @@ def server(tiny_model_factory, files, tmp_path_factory):
     model.language.add_lora(LoraSettings())
     checkpoint = save_checkpoint_folder(model, tmp_path_factory.mktemp("serve") / "ckpt", stage=2, input_size=(32, 64, 64))
     files["tmp"].mkdir()
-    args = ["--checkpoint", checkpoint, "--data-dir", files["data"], "--api-key", KEY, "--max-upload-mb", "1",
+    args = ["--checkpoint", checkpoint, "--data-dir", files["data"], "--max-upload-mb", "1",
             "--max-new-tokens", "8", "--max-batch-size", "8", "--batch-timeout", "0.2", "--log-level", "warning",
             "--header-timeout", "2"]
-    process = ServerProcess(args, log_path=files["root"] / "server.log", env={"TMPDIR": str(files["tmp"])})
+    process = ServerProcess(args, log_path=files["root"] / "server.log", env={"TMPDIR": str(files["tmp"]), "SLICEVLM_API_KEY": KEY})
     with process:
         yield process
     assert not list(files["tmp"].glob("slicevlm-uploads-*")), "the upload folder outlived the server"
@@ -225,7 +225,7 @@ def test_garbage_and_disconnects_do_not_take_the_server_down(server, files):
         raw.recv(1024)
     with socket.create_connection(("127.0.0.1", server.port), timeout=5) as raw:  # gives up mid-upload
         raw.sendall(
-            b"POST /predict HTTP/1.1\r\nHost: x\r\nX-API-Key: " + KEY.encode() + b"\r\n"
+            b"POST /predict HTTP/1.1\r\nHost: 127.0.0.1\r\nX-API-Key: " + KEY.encode() + b"\r\n"
             b"Content-Type: multipart/form-data; boundary=B\r\nContent-Length: 900000\r\n\r\n"
             b'--B\r\nContent-Disposition: form-data; name="file"; filename="cut.npy"\r\n\r\n' + b"\0" * 200_000
         )

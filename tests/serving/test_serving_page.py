@@ -71,10 +71,22 @@ def hu_nifti(tmp_path_factory) -> Path:
     return path
 
 
+def _wait_for(page, expression: str, timeout: int) -> None:
+    """Poll ``expression`` until it is truthy. Not ``page.wait_for_function``: that evaluates its
+    predicate with ``eval`` inside the page, which the page's Content-Security-Policy forbids."""
+    import time
+
+    deadline = time.monotonic() + timeout / 1000
+    while not page.evaluate(expression):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"not true after {timeout} ms: {expression}")
+        time.sleep(0.1)
+
+
 def _open(browser, server):
     page = browser.new_page(viewport={"width": 1280, "height": 900})
     page.goto(server.url + "/")
-    page.wait_for_function("document.getElementById('default-recipe').textContent.length > 0", timeout=10_000)
+    _wait_for(page, "document.getElementById('default-recipe').textContent.length > 0", timeout=10_000)
     return page
 
 
@@ -93,18 +105,18 @@ def test_notice_toy_label_and_window_control(server, hu_nifti):
             assert "raw HU" in page.locator("#warnings").inner_text()
             assert "window: none (min-max only)" in page.locator("#applied").inner_text()
             page.select_option("#window", "abdomen")  # re-reads the volume with the preset
-            page.wait_for_function("document.getElementById('applied').textContent.includes('abdomen 40/400 HU')", timeout=30_000)
+            _wait_for(page, "document.getElementById('applied').textContent.includes('abdomen 40/400 HU')", timeout=30_000)
             assert page.locator("#warnings").inner_text() == ""
             page.select_option("#window", "custom")
             assert page.locator("#window-center").is_visible()
             page.fill("#window-center", "-600")
             page.fill("#window-width", "1500")
             page.locator("#window-width").dispatch_event("change")
-            page.wait_for_function("document.getElementById('applied').textContent.includes('-600/1500 HU')", timeout=30_000)
+            _wait_for(page, "document.getElementById('applied').textContent.includes('-600/1500 HU')", timeout=30_000)
             assert "reorientation: RAS -> LPS" in page.locator("#applied").inner_text()
             assert "spacing: 2.5×0.8×0.8 mm" in page.locator("#applied").inner_text()
             page.select_option("#reorient", "none")  # the file's stored voxel order, echoed back
-            page.wait_for_function("document.getElementById('applied').textContent.includes('reorientation: none (asked)')", timeout=30_000)
+            _wait_for(page, "document.getElementById('applied').textContent.includes('reorientation: none (asked)')", timeout=30_000)
             assert "stored voxel order (RAS)" in page.locator("#applied").inner_text()
         finally:
             browser.close()
@@ -124,7 +136,7 @@ def test_closed_answer_shows_the_choice_or_says_there_is_none(server, nifti):
             page.fill("#question", "Which organ shows the lesion?")
             page.fill("#choices", ", ".join(choices))
             page.click("#ask")
-            page.wait_for_function("document.getElementById('choice').textContent.length > 0", timeout=30_000)
+            _wait_for(page, "document.getElementById('choice').textContent.length > 0", timeout=30_000)
             expected = match_choice(page.locator("#answer").inner_text(), choices)  # the page shows the raw generation
             shown = page.locator("#choice").inner_text()
             if expected.letter is None:
@@ -138,7 +150,7 @@ def test_closed_answer_shows_the_choice_or_says_there_is_none(server, nifti):
                         "timings_ms": {}, "batch_size": 1, "preprocessing": {}, "warnings": [], "toy": True}
                 page.route("**/predict", lambda route, _request, body=body: route.fulfill(json=body))
                 page.click("#ask")
-                page.wait_for_function(f"document.getElementById('answer').textContent === {generation!r}", timeout=10_000)
+                _wait_for(page, f"document.getElementById('answer').textContent === {generation!r}", timeout=10_000)
                 page.unroute("**/predict")
                 shown = page.locator("#choice").inner_text()
                 if match.letter:
@@ -167,7 +179,7 @@ def test_upload_view_ask_and_screenshot(server, nifti, tmp_path):
             page.fill("#question", "Which organ shows the lesion?")
             page.fill("#choices", "liver, spleen, kidney, pancreas")
             page.click("#ask")
-            page.wait_for_function("document.getElementById('answer').textContent.length > 0", timeout=30_000)
+            _wait_for(page, "document.getElementById('answer').textContent.length > 0", timeout=30_000)
             assert page.locator("#status").inner_text().startswith("Answered in")
             assert "server total" in page.locator("#timing").inner_text()
             shot = tmp_path / "page.png"
@@ -177,3 +189,34 @@ def test_upload_view_ask_and_screenshot(server, nifti, tmp_path):
     assert shot.stat().st_size > 10_000
     if os.environ.get("SLICEVLM_REFRESH_SCREENSHOT") == "1":
         shutil.copyfile(shot, REPO / "docs" / "screenshot.png")
+
+
+def test_the_page_works_under_its_content_security_policy(server, nifti):
+    """Upload, view and ask with the server's CSP in force: no violation is reported (neither a
+    ``securitypolicyviolation`` event nor a console message), and the policy really is enforced."""
+    playwright = pytest.importorskip("playwright.sync_api")
+    with playwright.sync_playwright() as driver:
+        browser = driver.chromium.launch(executable_path=str(CHROMIUM), args=LAUNCH_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            console: list[str] = []
+            page.on("console", lambda message: console.append(message.text))
+            page.add_init_script(
+                "window.__violations = [];"
+                "document.addEventListener('securitypolicyviolation', e => window.__violations.push(e.violatedDirective + ' ' + e.blockedURI));"
+            )
+            response = page.goto(server.url + "/")
+            assert "script-src 'sha256-" in response.headers["content-security-policy"]
+            _wait_for(page, "document.getElementById('default-recipe').textContent.length > 0", timeout=10_000)
+            page.set_input_files("#file", str(nifti))
+            page.wait_for_selector("#viewer", state="visible", timeout=30_000)
+            page.fill("#question", "Which organ shows the lesion?")
+            page.click("#ask")
+            _wait_for(page, "document.getElementById('answer').textContent.length > 0", timeout=30_000)
+            assert page.evaluate("window.__violations") == []
+            assert not [text for text in console if "Content Security Policy" in text], console
+            page.evaluate("(() => { const s = document.createElement('script'); s.textContent = 'window.__injected = 1'; document.body.appendChild(s); })()")
+            assert page.evaluate("window.__injected") is None, "an injected inline script ran: the CSP is not enforced"
+            assert page.evaluate("window.__violations.length") >= 1
+        finally:
+            browser.close()

@@ -8,6 +8,12 @@ uvicorn would pick) with one addition: from the moment a connection opens, or by
 request arrive, the headers must be complete within ``seconds``; otherwise the client gets
 ``408 Request Timeout`` and the connection is closed. Pass it as ``uvicorn.Config(http=...)``
 (``LitServer.run`` forwards the keyword). Body timeouts are the request gate's (``request_gate.py``).
+
+The same class caps the connections one client address may hold open at once
+(``--max-connections-per-client``): past the cap a new connection is answered ``503`` and closed
+at once, so one client trickling headers on many connections cannot take every place of
+``--max-connections``. Behind a reverse proxy every client has the proxy's address: raise the cap
+or turn it off (0) there.
 """
 
 from __future__ import annotations
@@ -24,24 +30,49 @@ _TIMEOUT_RESPONSE = (
 )
 
 
-def header_deadline_protocol(seconds: float) -> type[asyncio.Protocol]:
-    """uvicorn's auto-selected HTTP protocol with a ``seconds`` deadline on request headers.
+_BUSY_BODY = b"too many open connections from your address; close some and retry.\n"
+_BUSY_RESPONSE = (
+    b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: text/plain; charset=utf-8\r\nretry-after: 5\r\n"
+    b"content-length: " + str(len(_BUSY_BODY)).encode() + b"\r\nconnection: close\r\n\r\n" + _BUSY_BODY
+)
+
+
+def header_deadline_protocol(seconds: float, max_per_client: int = 0) -> type[asyncio.Protocol]:
+    """uvicorn's auto-selected HTTP protocol with a ``seconds`` deadline on request headers and a
+    cap on the connections one client address holds open.
 
     Args:
         seconds: Time from connecting (or from the first byte of a later request on a kept-alive
             connection) until the request headers are complete.
+        max_per_client: Open connections one client address may hold; the next gets 503 and is
+            closed. 0: no cap.
     """
     from uvicorn.protocols.http.auto import AutoHTTPProtocol
 
     if seconds <= 0:
         raise ValueError(f"header timeout must be positive, got {seconds!r}.")
+    if max_per_client < 0:
+        raise ValueError(f"connections per client must be >= 0, got {max_per_client!r}.")
+    open_by_address: dict[str, int] = {}  # one uvicorn server, one event loop: no lock needed
 
     class HeaderDeadlineProtocol(AutoHTTPProtocol):  # type: ignore[valid-type, misc]
         header_timeout: float = seconds
+        max_connections_per_client: int = max_per_client
 
         def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
             self._header_timer: asyncio.TimerHandle | None = None
+            self._address: str | None = None
             super().connection_made(transport)
+            if max_per_client:
+                peer = transport.get_extra_info("peername")
+                address = str(peer[0]) if isinstance(peer, tuple) and peer else "unknown"
+                if open_by_address.get(address, 0) >= max_per_client:
+                    log.info("%s: already %d connections open from this address; refusing another", address, max_per_client)
+                    transport.write(_BUSY_RESPONSE)
+                    transport.close()
+                    return
+                self._address = address
+                open_by_address[address] = open_by_address.get(address, 0) + 1
             self._arm()
 
         def data_received(self, data: bytes) -> None:
@@ -53,6 +84,13 @@ def header_deadline_protocol(seconds: float) -> type[asyncio.Protocol]:
 
         def connection_lost(self, exc: Exception | None) -> None:
             self._disarm()
+            if self._address is not None:
+                left = open_by_address.get(self._address, 1) - 1
+                if left > 0:
+                    open_by_address[self._address] = left
+                else:
+                    open_by_address.pop(self._address, None)
+                self._address = None
             super().connection_lost(exc)
 
         def _awaiting_headers(self) -> bool:

@@ -7,12 +7,17 @@ Each client uploads a volume (``--volume``, default a small synthetic ``.npy``) 
 waits for the answer; nothing is retried. Prints the request count, the requests the server shed
 (503 with Retry-After: more clients than ``--max-queue``), the failures (any other non-200 or
 network error), p50/p95/max latency of the answered ones and throughput; exits 1 if anything
-failed. Only 127.0.0.1 / localhost URLs are accepted.
+failed. Only 127.0.0.1 / localhost URLs are accepted. The API key is read from
+``$SLICEVLM_API_KEY`` or ``--api-key-file`` (never the command line, where ``ps`` shows it). All
+clients share one address: a server started with ``--checkpoint`` gets
+``--max-connections-per-client 0``; against ``--url``, start the server with a cap above
+``--clients`` (or 0).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import tempfile
@@ -143,22 +148,28 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--requests", type=int, default=4, help="requests per client")
     parser.add_argument("--volume", type=Path, default=None, help="file to upload (default: synthetic 16×48×48 .npy)")
     parser.add_argument("--question", default="Which organ is shown?", help="question each request asks")
-    parser.add_argument("--api-key", default=None, help="X-API-Key to send")
+    parser.add_argument("--api-key-file", type=Path, default=None, help="file whose first line is the X-API-Key to send (default: $SLICEVLM_API_KEY)")
     parser.add_argument("--timeout", type=float, default=300.0, help="per-request timeout in seconds")
     parser.add_argument("--server-args", default="--max-new-tokens 32", help="extra `slicevlm serve` options with --checkpoint")
     args = parser.parse_args(argv)
     if args.clients < 1 or args.requests < 1:
         parser.error("--clients and --requests must be at least 1.")
+    api_key = os.environ.get("SLICEVLM_API_KEY") or None
+    if args.api_key_file is not None:
+        try:
+            api_key = (args.api_key_file.read_text(encoding="utf-8").splitlines() or [""])[0].strip()
+        except (OSError, UnicodeDecodeError) as error:
+            parser.error(f"--api-key-file {args.api_key_file}: cannot be read ({error}).")
     with tempfile.TemporaryDirectory(prefix="slicevlm-load-") as scratch:
         volume = args.volume or synthetic_volume(Path(scratch))
         if args.checkpoint is not None:
             from slicevlm.serve.server_process import ServerProcess
 
-            server_args = ["--checkpoint", str(args.checkpoint), *args.server_args.split()]
+            server_args = ["--checkpoint", str(args.checkpoint), "--max-connections-per-client", "0", *args.server_args.split()]
             with ServerProcess(server_args, log_path=Path(scratch) / "server.log") as server:
-                result = run_load_test(server.url, volume, args.clients, args.requests, args.question, args.api_key, args.timeout)
+                result = run_load_test(server.url, volume, args.clients, args.requests, args.question, api_key, args.timeout)
         else:
-            result = run_load_test(args.url, volume, args.clients, args.requests, args.question, args.api_key, args.timeout)
+            result = run_load_test(args.url, volume, args.clients, args.requests, args.question, api_key, args.timeout)
     sys.stdout.write(result.summary() + "\n")
     return 1 if result.failed else 0
 

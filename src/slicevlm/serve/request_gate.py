@@ -38,6 +38,7 @@ from __future__ import annotations
 import json
 import logging
 import secrets
+import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -80,6 +81,7 @@ class GateSettings:
         upload_token: secret the gate stamps on uploads, so the worker reads only files it wrote.
         data_dir: folder clients may name volumes in (``path``); None refuses paths.
         api_key: required ``X-API-Key``; None disables the check.
+        allowed_hosts: Host header names answered (without the port); others get 421. None: no check.
         api_path: LitServe's prediction route.
         public_paths: routes reachable without the key (the page, health, info).
     """
@@ -89,6 +91,7 @@ class GateSettings:
     upload_token: str = field(default_factory=lambda: secrets.token_hex(16))
     data_dir: Path | None = None
     api_key: str | None = None
+    allowed_hosts: tuple[str, ...] | None = None
     api_path: str = "/predict"
     public_paths: tuple[str, ...] = ("/", "/health", "/info", "/favicon.ico")
 
@@ -195,7 +198,9 @@ class RequestGate:
         headers = {key.lower(): value for key, value in scope.get("headers", [])}
         body = _Body(receive, self.settings.limits.max_upload_bytes, self.settings.limits)
         admitted = False
+        send = _with_security_headers(send, scope["path"])
         try:
+            self._check_host(headers)
             if not self._authorized(scope["path"], headers):
                 raise UploadRejected(401, "missing or wrong API key; send it in the X-API-Key header.")
             if scope["method"] == "POST" and scope["path"] == self.settings.api_path:
@@ -223,6 +228,22 @@ class RequestGate:
         finally:
             if admitted:
                 self.admission.leave()
+
+    def _check_host(self, headers: dict[bytes, bytes]) -> None:
+        """Refuse (421) a Host header that names another server: a page of another site whose name was
+        re-pointed at this machine (DNS rebinding) must not reach a server bound to 127.0.0.1."""
+        allowed = self.settings.allowed_hosts
+        if allowed is None:
+            return
+        raw = headers.get(b"host", b"").decode("latin-1").strip().lower()
+        name = raw[: raw.index("]") + 1] if raw.startswith("[") and "]" in raw else raw.rsplit(":", 1)[0] if raw.count(":") == 1 else raw
+        if name not in allowed:
+            shown = raw[:100] or "missing"
+            raise UploadRejected(
+                421,
+                f"this server does not answer to the Host {shown!r}; use one of {', '.join(allowed)} "
+                "(a server operator can add names with --allowed-host).",
+            )
 
     def _authorized(self, path: str, headers: dict[bytes, bytes]) -> bool:
         """Whether the request may pass: the key is checked here, before any body byte is read.
@@ -376,6 +397,35 @@ class RequestGate:
         await self.app({**scope, "headers": headers}, replay, send_after_cleanup)
 
 
+#: The page's scripts are allowed by hash (``web_page``); every other response allows nothing.
+STRICT_CSP: str = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+#: FastAPI's interactive docs load Swagger UI from a CDN: they keep only the framing and sniffing rules.
+DOCS_PATHS: tuple[str, ...] = ("/docs", "/redoc", "/docs/oauth2-redirect")
+SECURITY_HEADERS: tuple[tuple[bytes, bytes], ...] = (
+    (b"x-frame-options", b"DENY"),
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"no-referrer"),
+)
+
+
+def _with_security_headers(send: Send, path: str) -> Send:
+    """``send`` that adds the framing, sniffing and referrer headers to every response, and a
+    Content-Security-Policy unless the response has its own (the page) or is the interactive docs."""
+
+    async def secured(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            headers = list(message.get("headers", []))
+            present = {key.lower() for key, _ in headers}
+            headers += [(key, value) for key, value in SECURITY_HEADERS if key not in present]
+            if b"content-security-policy" not in present:
+                policy = "frame-ancestors 'none'" if path in DOCS_PATHS else STRICT_CSP
+                headers.append((b"content-security-policy", policy.encode()))
+            message = {**message, "headers": headers}
+        await send(message)
+
+    return secured
+
+
 def _remove_all(paths: list[Path]) -> None:
     """Delete every upload in `paths` (idempotent); a failure is logged, never raised."""
     for path in paths:
@@ -406,6 +456,10 @@ def _parse_small_body(kind: str, raw: bytes) -> dict[str, Any]:
             raise UploadRejected(400, f"the body is not valid JSON ({error}); send an object like {{\"path\": ..., \"question\": ...}}.") from error
         except RecursionError as error:
             raise UploadRejected(400, "the JSON body is nested too deeply; send a flat object like {\"path\": ..., \"question\": ...}.") from error
+        except ValueError as error:  # an integer longer than Python converts (sys.get_int_max_str_digits())
+            raise UploadRejected(
+                400, f"the JSON body holds a number with more than {sys.get_int_max_str_digits():,} digits; no field takes one that long."
+            ) from error
         if not isinstance(fields, dict):
             raise UploadRejected(400, f"the JSON body is a {type(fields).__name__}; expected an object with 'path' and 'question'.")
         choices = fields.get("choices")

@@ -20,8 +20,8 @@ from slicevlm.serve.uploads import MAX_FIELD_BYTES
 MAX_SMALL_BODY: int = 256 * 1024
 
 
-def _limit(default: Any, flag: str, status: str, doc: str) -> Any:
-    return field(default=default, metadata={"flag": flag, "status": status, "doc": doc})
+def _limit(default: Any, flag: str, status: str, doc: str, zero_off: bool = False) -> Any:
+    return field(default=default, metadata={"flag": flag, "status": status, "doc": doc, "zero_off": zero_off})
 
 
 @dataclass(frozen=True)
@@ -39,12 +39,26 @@ class ServerLimits:
     idle_timeout_s: float = _limit(15.0, "--idle-timeout", "408, then closed", "seconds of silence allowed between two parts of a request body")
     body_timeout_s: float = _limit(120.0, "--body-timeout", "408, then closed", "seconds to receive a whole request body")
     keep_alive_s: int = _limit(5, "--keep-alive", "closed", "seconds an idle keep-alive connection stays open")
+    max_connections_per_client: int = _limit(
+        32, "--max-connections-per-client", "503, then closed",
+        "open connections from one client address (0: no cap; behind a reverse proxy every client has the proxy's address)", zero_off=True,
+    )
     request_timeout_s: float = _limit(300.0, "--timeout", "504", "seconds a request may wait for the model")
+    decode_timeout_s: float = _limit(60.0, "--decode-timeout", "504", "seconds to read and preprocess one volume (in a reader process, killed when late)")
+    decode_memory_mb: float = _limit(
+        4096.0, "--decode-memory-mb", "413",
+        "MiB a reader process may add to its idle size while reading one volume (killed and replaced past it; 0: no budget)", zero_off=True,
+    )
+    decode_workers: int = _limit(2, "--decode-workers", "requests wait", "reader processes that read and preprocess volumes, one volume each at a time")
 
     def __post_init__(self) -> None:
         for item in fields(self):
-            if not getattr(self, item.name) > 0:
-                raise ValueError(f"{item.metadata['flag']} must be positive, got {getattr(self, item.name)!r}.")
+            value = getattr(self, item.name)
+            if item.metadata["zero_off"] and value == 0:
+                continue
+            if not value > 0:
+                allowed = "positive, or 0 for no limit" if item.metadata["zero_off"] else "positive"
+                raise ValueError(f"{item.metadata['flag']} must be {allowed}, got {value!r}.")
 
     @property
     def max_upload_bytes(self) -> int:

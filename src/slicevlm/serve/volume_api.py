@@ -13,9 +13,11 @@ the toy and research-use labels, and for a closed question the choice the answer
 (:mod:`slicevlm.inference.choices`).
 
 ``decode_request`` re-checks it (the worker trusts only uploads stamped with the gate's token and
-inside the upload folder, and paths inside the data folder) and reads the volume under the
-server's caps, confined to that folder (an upload may never name another file; a data-folder file
-may name a data file inside the data folder only). A request that fails there is carried through
+inside the upload folder, and paths inside the data folder) and hands the volume to a reader
+process (:mod:`slicevlm.serve.reader_pool`), which reads it under the server's caps, confined to
+that folder (an upload may never name another file; a data-folder file may name a data file inside
+the data folder only), within ``--decode-timeout`` seconds (504) and ``--decode-memory-mb`` (413);
+``predict`` first collects the batch's reads, which run in parallel. A request that fails there is carried through
 the batch as a :class:`Failure` and answered with its own status, so one unreadable upload never
 fails its batch neighbours. ``predict`` answers all ask/report requests of a batch in one
 ``generate`` call; if that call fails, each request is answered on its own, so a request the model
@@ -78,9 +80,10 @@ class Job:
     question: str
     choices: list[str]
     instruction: str
-    volume: Any  # slicevlm.inference.volumes.PreparedVolume
+    volume: Any  # slicevlm.inference.volumes.PreparedVolume (None while a reader reads it)
     name: str
     recipe: Any = None  # slicevlm.data.recipe.PreprocessingRecipe
+    reading: Any = None  # (reader_pool.Ticket, path, request) until ``predict`` collects the read
 
 
 @dataclass
@@ -109,8 +112,12 @@ class VolumeAPI(ls.LitAPI):
     """
 
     def __init__(self, settings: ServeSettings, max_batch_size: int = 8, batch_timeout: float = 0.05) -> None:
+        from slicevlm.serve.reader_pool import read_volume
+
         super().__init__(max_batch_size=max_batch_size, batch_timeout=batch_timeout, api_path="/predict")
         self.settings = settings
+        #: What a reader runs for each volume (a module-level function: it is sent by name).
+        self.read_function = read_volume
 
     def setup(self, device: str) -> None:
         """Load the checkpoint on LitServe's device (``cpu`` or ``cuda:N``)."""
@@ -119,14 +126,31 @@ class VolumeAPI(ls.LitAPI):
         s = self.settings
         self.qa = VolumeQA.from_checkpoint(s.checkpoint, device=device, dtype=s.dtype, generation=s.generation)
         self.qa.preprocessing = self.qa.preprocessing.override(**s.preprocessing)
+        self.readers.start(wait_ready=True)
+        _stop_readers_on_sigterm(self.readers)
         warmup_ms = self.qa.warmup(sorted({1, self.max_batch_size}))
         log.info("loaded %s on %s in %.0f ms (warm-up %.0f ms)", s.checkpoint, device, self.qa.metadata.get("load_ms", 0.0), warmup_ms)
 
     # -- request → job -----------------------------------------------------------------------------
+    @property
+    def readers(self) -> Any:
+        """The reader processes (:class:`ReaderPool`), started on first use."""
+        pool = getattr(self, "_readers", None)
+        if pool is None:
+            from slicevlm.serve.reader_pool import VOLUME_PRELOAD, ReaderPool
+
+            limits = self.settings.limits
+            pool = self._readers = ReaderPool(limits.decode_workers, limits.decode_timeout_s, limits.decode_memory_mb, VOLUME_PRELOAD)
+        return pool
+
     def decode_request(self, request: dict) -> Job | Failure:
-        """Check a gate-written request and read its volume; failures become :class:`Failure`."""
+        """Check a gate-written request and hand its volume to a reader process.
+
+        The read itself runs in a reader (:mod:`slicevlm.serve.reader_pool`) under the deadline and
+        memory budget; ``predict`` collects it. Failures become :class:`Failure`.
+        """
         from slicevlm.errors import ConfigError
-        from slicevlm.inference.errors import DataError, InputError, VolumeTooLarge
+        from slicevlm.inference.errors import DataError, InputError
         from slicevlm.inference.instructions import resolve_request
 
         path: Path | None = None
@@ -137,21 +161,35 @@ class VolumeAPI(ls.LitAPI):
             asked = request["question"] if task == "ask" else ""
             instruction = resolve_request(asked, request.get("choices") or [], task).instruction
             recipe = self.qa.preprocessing.override(**(request.get("preprocessing") or {}))
-            prepared = self.qa.load(path, limits, recipe)
         except (KeyError, TypeError) as error:
             return Failure(400, f"malformed request ({error!r}); send it through the server's /predict route.")
         except PermissionError as error:
             return Failure(403, str(error))
-        except (VolumeTooLarge, MemoryError) as error:
-            return Failure(413, self._public(f"{error}" if str(error) else "the volume is too large to hold in memory.", path, request))
         except (DataError, InputError, ConfigError) as error:
             return Failure(400, self._public(str(error), path, request))
-        except OSError as error:
-            return Failure(400, self._public(f"the volume could not be read ({error.strerror or error}).", path, request))
-        except Exception:  # a reader bug must not fail the batch: this request alone gets a 500
-            log.exception("reading %s failed unexpectedly", path)
-            return Failure(500, "internal error while reading the volume; the server log has the details.")
-        return Job(task, request.get("question", ""), list(request.get("choices") or []), instruction, prepared, name, recipe)
+        ticket = self.readers.submit(self.read_function, str(path), tuple(self.qa.input_size), recipe, limits)
+        job = Job(task, request.get("question", ""), list(request.get("choices") or []), instruction, None, name, recipe)
+        job.reading = (ticket, path, request)
+        return job
+
+    def _collect(self, items: list) -> list:
+        """Wait for the reads of a batch's jobs (each under its own deadline); failed reads become :class:`Failure`."""
+        from slicevlm.serve.reader_pool import prepared_volume
+
+        pending = [(i, item) for i, item in enumerate(items) if isinstance(item, Job) and item.reading is not None]
+        if not pending:
+            return items
+        outcomes = self.readers.collect([job.reading[0] for _, job in pending])
+        items = list(items)
+        for (i, job), outcome in zip(pending, outcomes):
+            _, path, request = job.reading
+            job.reading = None
+            if outcome.status == 200:
+                job.volume = prepared_volume(outcome.value)
+            else:
+                detail = self._public(outcome.detail, path, request)
+                items[i] = Failure(outcome.status, detail if job.name in detail else f"{job.name}: {detail}")
+        return items
 
     def _volume_path(self, volume: dict) -> tuple[Path, Any]:
         """The volume's path and how it may be read (``ReadLimits`` confined to its folder)."""
@@ -188,6 +226,7 @@ class VolumeAPI(ls.LitAPI):
         return self._predict_batch([x])[0]
 
     def _predict_batch(self, items: list) -> list[Result]:
+        items = self._collect(items)
         results: list[Result | None] = [None] * len(items)
         questions = [(i, item) for i, item in enumerate(items) if isinstance(item, Job) and item.task != "preview"]
         if questions:
@@ -256,6 +295,20 @@ class VolumeAPI(ls.LitAPI):
     def encode_response(self, output: Result) -> JSONResponse:
         """A JSON response with the result's own status."""
         return JSONResponse(output.content, status_code=output.status)
+
+
+def _stop_readers_on_sigterm(pool: Any) -> None:
+    """In the worker process: on SIGTERM (the server stopping it), kill the readers and exit cleanly
+    (SystemExit runs the process's exit handlers, so no semaphore is left to the resource tracker)."""
+    import signal
+
+    def stop(signum: int, frame: Any) -> None:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        pool.close()
+        raise SystemExit(0)
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C is the main process's to handle
+    signal.signal(signal.SIGTERM, stop)
 
 
 def _failed(error: Exception) -> Result:
