@@ -24,6 +24,8 @@ def _config_invocations() -> list[list[str]]:
             invocations.append(["--config", str(CONFIGS / "stage2.yaml"), "--trainer.strategy", str(path)])
         elif relative.parts[0] == "ablations":
             invocations.append(["--config", str(CONFIGS / "stage2.yaml"), "--config", str(path)])
+        elif relative.parts[0] == "rehearsal":  # the CPU overlay of `slicevlm rehearse`, on both stages
+            invocations += [["--config", str(CONFIGS / stage), "--config", str(path)] for stage in ("stage1.yaml", "stage2.yaml")]
         elif relative.parts[0] == "single_gpu":  # overlays on the stage config their name starts with
             stage = "stage1.yaml" if path.name.startswith("stage1") else "stage2.yaml"
             invocations.append(["--config", str(CONFIGS / stage), "--config", str(path)])

@@ -21,11 +21,19 @@ class LossTrace(pl.Callback):
     """Write ``{"step", "loss"}`` after every training batch that ended an optimiser step.
 
     Args:
-        path: The JSON-lines file (created with its folder; appended to).
+        path: The JSON-lines file (created with its folder; appended to). Default:
+            ``<logger save_dir>/<logger name>/losses.jsonl``, beside the resumable checkpoints, so a
+            resumed run (a new logger version) appends to the same file.
     """
 
-    def __init__(self, path: str | Path) -> None:
-        self.path = Path(path)
+    def __init__(self, path: str | Path | None = None) -> None:
+        self.path = Path(path) if path is not None else None
+
+    def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
+        if self.path is None:
+            logger = trainer.logger
+            root = Path(logger.save_dir) / str(logger.name) if logger is not None and logger.save_dir else Path(trainer.default_root_dir)
+            self.path = root / "losses.jsonl"
 
     def _write(self, row: dict[str, Any]) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)

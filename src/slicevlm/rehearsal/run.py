@@ -29,6 +29,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import shutil
 import socket
 import sys
 import time
@@ -123,17 +124,10 @@ class Rehearsal:
         config = {
             "trainer": {
                 "max_steps": self.steps,
-                "logger": {
+                "logger": {  # checkpoints and losses.jsonl go to <run>/logs/<name>/ (configs/rehearsal/cpu.yaml)
                     "class_path": "lightning.pytorch.loggers.TensorBoardLogger",
                     "init_args": {"save_dir": str(run / "logs"), "name": name, "default_hp_metric": False},
                 },
-                "callbacks": [
-                    {
-                        "class_path": "slicevlm.callbacks.ResumableCheckpoint",
-                        "init_args": {"dirpath": str(run / "checkpoints"), "save_top_k": 0, "save_last": True, "every_n_train_steps": 1},
-                    },
-                    {"class_path": "slicevlm.callbacks.LossTrace", "init_args": {"path": str(run / "losses.jsonl")}},
-                ],
             },
             "model": model,
             # Both stages read the one training report (the longest rows: the full context is used), so
@@ -158,17 +152,21 @@ class Rehearsal:
         overlay = self._run_config(run or name, stage, export, init_from)
         return self.phase(name, [*_slicevlm(), "fit", *self._base_configs(stage), "--config", str(overlay), *kwargs.pop("extra", [])], **kwargs)
 
+    def run_folder(self, name: str) -> Path:
+        """Where a run's logger writes: its ``checkpoints/`` and ``losses.jsonl``."""
+        return self.work / name / "logs" / name
+
     def losses(self, name: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-        rows = [json.loads(line) for line in (self.work / name / "losses.jsonl").read_text(encoding="utf-8").splitlines() if line.strip()]
+        trace = self.run_folder(name) / "losses.jsonl"
+        if not trace.is_file():
+            return [], []
+        rows = [json.loads(line) for line in trace.read_text(encoding="utf-8").splitlines() if line.strip()]
         return [r for r in rows if r.get("event") == "start"], [r for r in rows if "loss" in r]
 
     def run(self) -> dict[str, Any]:
         self.work.mkdir(parents=True, exist_ok=True)
         for name in ("stage1", "stage2", "stage2-crash"):  # a rerun starts from scratch
-            trace = self.work / name / "losses.jsonl"
-            trace.unlink(missing_ok=True)
-            for stale in (self.work / name / "checkpoints").glob("*.ckpt") if (self.work / name / "checkpoints").is_dir() else []:
-                stale.unlink()
+            shutil.rmtree(self.work / name / "logs", ignore_errors=True)
         self.prepare()
         stage1_export, stage2_export = self.work / "stage1" / "checkpoint", self.work / "stage2" / "checkpoint"
         self.fit("stage1", 1, stage1_export)
@@ -220,7 +218,7 @@ class Rehearsal:
         )
         if self.size == "full":  # a small local model travels with the folder; the paper's never do
             self.check(f"{name}: the frozen LLM and encoder are named, not copied", not bundled, sorted({f.split('/')[0] for f in bundled}) or "none copied")
-        last = self.work / name / "checkpoints" / "last.ckpt"
+        last = self.run_folder(name) / "checkpoints" / "last.ckpt"
         if last.is_file():
             self.check_lightning_checkpoint(name, last, trainable)
 
@@ -240,7 +238,7 @@ class Rehearsal:
         )
 
     def check_resume(self, stage1_export: Path) -> None:
-        checkpoints = self.work / "stage2-crash" / "checkpoints"
+        checkpoints = self.run_folder("stage2-crash") / "checkpoints"
         crash_export = self.work / "stage2-crash" / "checkpoint"
         last = checkpoints / "last.ckpt"
         self.fit("stage2-crash", 2, crash_export, init_from=stage1_export, kill_when=last.is_file)
