@@ -118,7 +118,7 @@ UPLOADS = [
     ("npy-garbage", lambda h: ("ct.npy", b"\x93NUMPY\x01\x00garbage"), 400, ("ct.npy", "not a readable .npy")),
     ("npy-nan", lambda h: ("ct.npy", _npy(np.full((8, 16, 16), np.nan, np.float32))), 400, ("NaN",)),
     ("npy-4d", lambda h: ("ct.npy", _npy(np.ones((2, 4, 16, 16), np.float32))), 400, ("4D input",)),
-    ("dcm-not-dicom", lambda h: ("ct.dcm", mha_header(h.work / "x.dcm", str(h.secret)).read_bytes()), 400, ("could not read",)),
+    ("dcm-not-dicom", lambda h: ("ct.dcm", mha_header(h.work / "x.dcm", str(h.secret)).read_bytes()), 400, ("no DICM preamble",)),
     ("zip-duplicate-members", lambda h: ("s.zip", zip_bytes(png_slices(2) + png_slices(1))), 400, ("two members named",)),
     ("zip-300-char-name", lambda h: ("s.zip", zip_bytes([("series/" + "a" * 300 + ".png", b"x")])), 400, ("longer than 200 bytes",)),
     ("zip-file-folder-clash", lambda h: ("s.zip", zip_bytes([("series", b"x"), ("series/1.png", b"y")])), 400, ("both a file and a folder",)),

@@ -96,13 +96,13 @@ def run_phase(
             pid, status, usage = os.wait4(process.pid, os.WNOHANG)
             if pid:
                 break
-            peak_kib = max(peak_kib, _group_peak_kib(process.pid))
-            if killed is None and kill_when is not None and kill_when():
+            if killed is None and kill_when is not None and kill_when():  # before the (slow) memory poll
                 killed = "killed on purpose (SIGKILL)"
                 _kill_group(process.pid)
             elif killed is None and time.perf_counter() - start > timeout_s:
                 killed = f"overran {timeout_s:.0f} s (SIGKILL)"
                 _kill_group(process.pid)
+            peak_kib = max(peak_kib, _group_peak_kib(process.pid))
             time.sleep(poll_s)
         process.returncode = os.waitstatus_to_exitcode(status)
     _kill_group(process.pid)  # anything it left behind

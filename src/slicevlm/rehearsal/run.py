@@ -241,8 +241,15 @@ class Rehearsal:
         checkpoints = self.run_folder("stage2-crash") / "checkpoints"
         crash_export = self.work / "stage2-crash" / "checkpoint"
         last = checkpoints / "last.ckpt"
-        self.fit("stage2-crash", 2, crash_export, init_from=stage1_export, kill_when=last.is_file)
-        self.check("stage2: the crash run was killed after its first checkpoint", self.phases[-1].killed is not None and last.is_file(), self.phases[-1].killed)
+        # Polled often: a tiny run's steps take a fraction of a second, and the kill must land mid-run.
+        self.fit("stage2-crash", 2, crash_export, init_from=stage1_export, kill_when=last.is_file, poll_s=0.02)
+        _, before_kill = self.losses("stage2-crash")
+        done = max((row["step"] for row in before_kill), default=0)
+        self.check(
+            "stage2: the crash run was killed after its first checkpoint",
+            self.phases[-1].killed is not None and last.is_file() and done < self.steps,
+            f"{self.phases[-1].killed} after step {done} of {self.steps}",
+        )
         self.fit("stage2-resume", 2, crash_export, init_from=stage1_export, run="stage2-crash", extra=["--ckpt_path", str(last)])
         _, uninterrupted = self.losses("stage2")
         starts, resumed = self.losses("stage2-crash")
