@@ -73,5 +73,5 @@ def test_full_size_rehearsal(tmp_path: Path) -> None:
     code = rehearse(work=work, size="full", steps=3)
     summary = json.loads((work / "summary.json").read_text(encoding="utf-8"))
     _assert_complete(summary)
-    assert summary["peak_rss_mb"] < 21 * 1024
+    assert summary["peak_anon_mb"] < 21 * 1024  # private memory; mapped weight files are reclaimable cache
     assert code == 0

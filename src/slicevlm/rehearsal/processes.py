@@ -2,7 +2,9 @@
 
 Peak memory is the largest peak resident set (``VmHWM``) of any process of the group, polled from
 ``/proc`` while it runs, and the leader's own peak from ``wait4`` when it ends (nothing is missed
-between polls for the leader). A phase can be killed with SIGKILL when a condition becomes true
+between polls for the leader). The resident set counts the pages of memory-mapped weight files
+(safetensors are mapped, not copied), which the kernel may drop and read again; the largest
+private (anonymous) resident memory seen by the polls is reported beside it. A phase can be killed with SIGKILL when a condition becomes true
 (the rehearsal's crash-and-resume check), and is stopped with SIGKILL when it overruns its time.
 """
 
@@ -25,7 +27,8 @@ class PhaseResult:
         name: The phase.
         command: The command line.
         wall_s: Seconds from start to exit.
-        peak_rss_mb: Largest peak resident memory of any of its processes, MiB.
+        peak_rss_mb: Largest peak resident memory of any of its processes, MiB (mapped weight files included).
+        peak_anon_mb: Largest private (anonymous) resident memory seen by the polls, MiB.
         returncode: Exit status (negative: the signal that ended it).
         killed: The rehearsal killed it on purpose (crash test) or for overrunning.
         log: The file holding its stdout and stderr.
@@ -38,18 +41,19 @@ class PhaseResult:
     returncode: int
     killed: str | None
     log: str
+    peak_anon_mb: float = 0.0
 
     @property
     def ok(self) -> bool:
         return self.returncode == 0
 
     def to_dict(self) -> dict:
-        return {**asdict(self), "wall_s": round(self.wall_s, 1), "peak_rss_mb": round(self.peak_rss_mb)}
+        return {**asdict(self), "wall_s": round(self.wall_s, 1), "peak_rss_mb": round(self.peak_rss_mb), "peak_anon_mb": round(self.peak_anon_mb)}
 
 
-def _group_peak_kib(pgid: int) -> int:
-    """The largest VmHWM (KiB) among live processes of process group ``pgid``."""
-    peak = 0
+def _group_memory_kib(pgid: int) -> tuple[int, int]:
+    """``(largest VmHWM, largest RssAnon)`` in KiB among live processes of process group ``pgid``."""
+    peak = anonymous = 0
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
@@ -60,10 +64,11 @@ def _group_peak_kib(pgid: int) -> int:
                 for line in handle:
                     if line.startswith("VmHWM:"):
                         peak = max(peak, int(line.split()[1]))
-                        break
+                    elif line.startswith("RssAnon:"):
+                        anonymous = max(anonymous, int(line.split()[1]))
         except (OSError, ValueError):
             continue
-    return peak
+    return peak, anonymous
 
 
 def run_phase(
@@ -89,7 +94,7 @@ def run_phase(
     log_dir.mkdir(parents=True, exist_ok=True)
     log = log_dir / f"{name}.log"
     start = time.perf_counter()
-    peak_kib, killed = 0, None
+    peak_kib, anon_kib, killed = 0, 0, None
     with open(log, "w", encoding="utf-8") as sink:
         process = subprocess.Popen(list(command), stdout=sink, stderr=subprocess.STDOUT, env=env, start_new_session=True)
         while True:
@@ -102,12 +107,13 @@ def run_phase(
             elif killed is None and time.perf_counter() - start > timeout_s:
                 killed = f"overran {timeout_s:.0f} s (SIGKILL)"
                 _kill_group(process.pid)
-            peak_kib = max(peak_kib, _group_peak_kib(process.pid))
+            peak, anonymous = _group_memory_kib(process.pid)
+            peak_kib, anon_kib = max(peak_kib, peak), max(anon_kib, anonymous)
             time.sleep(poll_s)
         process.returncode = os.waitstatus_to_exitcode(status)
     _kill_group(process.pid)  # anything it left behind
     peak_kib = max(peak_kib, usage.ru_maxrss)
-    return PhaseResult(name, list(command), time.perf_counter() - start, peak_kib / 1024, process.returncode, killed, str(log))
+    return PhaseResult(name, list(command), time.perf_counter() - start, peak_kib / 1024, process.returncode, killed, str(log), anon_kib / 1024)
 
 
 def _kill_group(pgid: int) -> None:

@@ -43,8 +43,9 @@ import yaml
 from slicevlm.rehearsal.processes import PhaseResult, log_tail, run_phase
 from slicevlm.shipped_configs import config_path
 
-#: Sub-folders a checkpoint folder copies small local base models into (see slicevlm.checkpoint_sources).
-BUNDLED_MODELS = ("encoder", "llm", "tokenizer")
+#: Sub-folders a checkpoint folder copies small local base models into (see slicevlm.checkpoint_sources);
+#: ``tokenizer/`` is the checkpoint's own tokenizer (with the ``<image>`` token), not a base model.
+BUNDLED_MODELS = ("encoder", "llm")
 CLOSED_QUESTION = ("Which plane is this image in?", "axial,coronal,sagittal,oblique")
 OPEN_QUESTION = "What organ shows an abnormality?"
 
@@ -80,7 +81,10 @@ class Rehearsal:
         self.log(f"-- {name}: {' '.join(command)}")
         result = run_phase(name, command, self.work / "logs", env=self.env, **kwargs)
         self.phases.append(result)
-        self.log(f"   {name}: exit {result.returncode}, {result.wall_s:.0f} s, peak {result.peak_rss_mb:,.0f} MiB{' (' + result.killed + ')' if result.killed else ''}")
+        self.log(
+            f"   {name}: exit {result.returncode}, {result.wall_s:.0f} s, peak {result.peak_rss_mb:,.0f} MiB resident "
+            f"({result.peak_anon_mb:,.0f} MiB private){' (' + result.killed + ')' if result.killed else ''}"
+        )
         if not result.ok and not kwargs.get("kill_when"):
             raise RehearsalFailed(f"phase {name} failed (exit {result.returncode}); its log {result.log} ends:\n{log_tail(result)}")
         return result
@@ -300,6 +304,7 @@ class Rehearsal:
             "size": self.size,
             "phases": [p.to_dict() | {"command": " ".join(p.command[2:])} for p in self.phases],
             "peak_rss_mb": round(max((p.peak_rss_mb for p in self.phases), default=0)),
+            "peak_anon_mb": round(max((p.peak_anon_mb for p in self.phases), default=0)),
             "wall_s": round(sum(p.wall_s for p in self.phases), 1),
             "checks": self.checks,
             "facts": self.facts,
