@@ -21,11 +21,7 @@ from __future__ import annotations
 
 import argparse
 import gzip
-import io
-import os
-import signal
 import socket
-import subprocess
 import sys
 import threading
 import time
@@ -40,25 +36,12 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from hostile_memory import nifti_gz  # noqa: E402  (same builders as the per-format table)
 
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+from slicevlm.rehearsal.processes import group_memory_kib  # noqa: E402
+from slicevlm.serve.server_process import ServerProcess  # noqa: E402
 
 
 def _group_peak_mb(pgid: int) -> float:
-    peak = 0
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                if os.getpgid(int(entry)) != pgid:
-                    continue
-                with open(f"/proc/{entry}/status", encoding="ascii", errors="replace") as handle:
-                    peak = max(peak, next(int(line.split()[1]) for line in handle if line.startswith("VmHWM:")))
-            except (OSError, StopIteration, ValueError):
-                continue
-    return peak / 1024
+    return group_memory_kib(pgid)[0] / 1024
 
 
 def _post(port: int, path: Path, question: str = "Which plane?", timeout: float = 300) -> tuple[int, float, str]:
@@ -102,19 +85,6 @@ def _zip_bomb(path: Path) -> Path:
                 for _ in range(60):
                     member.write(chunk)
     return path
-
-
-def _wait_health(port: int, limit: float = 300) -> None:
-    start = time.perf_counter()
-    while time.perf_counter() - start < limit:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            pass
-        time.sleep(0.5)
-    raise SystemExit("the server did not become healthy")
 
 
 def _in_parallel(jobs: list) -> list:
@@ -172,20 +142,18 @@ def main() -> int:
         "ok": args.work / "ok.npy",
     }
     np.save(files["ok"], np.random.default_rng(0).random((16, 48, 48), dtype=np.float32))
-    port = _free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "slicevlm", "serve", "--checkpoint", str(args.checkpoint), "--port", str(port), "--max-new-tokens", "8", "--log-level", "warning"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
-    )  # fmt: skip
+    server = ServerProcess(["--checkpoint", str(args.checkpoint), "--max-new-tokens", "8", "--log-level", "warning"], startup_timeout=300)
+    port = server.port
     rows = []
     try:
-        _wait_health(port)
-        idle = _group_peak_mb(server.pid)
+        server.start()
+        pid = server.process.pid
+        idle = _group_peak_mb(pid)
         rows.append(("server idle (model worker + readers)", "—", "—", f"{idle:,.0f} MB"))
         for label, key in (("0.5 MB .nii.gz declaring 1024×1024×512", "declared"), ("2 MB .zip declaring 1.9 GiB", "zip"),
                            ("0.1 MB .nii.gz, 512³ uint8", "u8"), ("1 MB .nii.gz, 512³ float64", "f64"), ("ordinary 16×48×48 .npy", "ok")):  # fmt: skip
             status, seconds, _ = _post(port, files[key])
-            rows.append((label, f"{files[key].stat().st_size / 2**20:.2f} MB", f"{status} in {seconds:.2f} s", f"{_group_peak_mb(server.pid):,.0f} MB"))
+            rows.append((label, f"{files[key].stat().st_size / 2**20:.2f} MB", f"{status} in {seconds:.2f} s", f"{_group_peak_mb(pid):,.0f} MB"))
         jobs = [lambda: _post(port, files["f64"]) for _ in range(6)] + [lambda: _post(port, files["ok"]) for _ in range(5)]
         results = _in_parallel(jobs)
         hostile, ordinary = results[:6], results[6:]
@@ -193,7 +161,7 @@ def main() -> int:
             "6 × the float64 upload at once + 5 ordinary requests",
             "6 MB",
             f"hostile {sorted(r[0] for r in hostile)}; ordinary {sorted(r[0] for r in ordinary)}, slowest {max(r[1] for r in ordinary):.1f} s",
-            f"{_group_peak_mb(server.pid):,.0f} MB",
+            f"{_group_peak_mb(pid):,.0f} MB",
         ))  # fmt: skip
         held = _trickle(port, 300)
         time.sleep(1.0)
@@ -209,11 +177,7 @@ def main() -> int:
         for connection in held:
             connection.close()
     finally:
-        os.killpg(server.pid, signal.SIGINT)
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
+        server.stop()
     print("| input | bytes in | answer | server peak memory (largest process) |")
     print("|---|---:|---|---:|")
     for row in rows:

@@ -20,11 +20,11 @@ from conftest import Host
 from hostile import good_volume
 from reader_hooks import PID_FILE_ENV, double, endless_read, resident_hog
 from starlette.testclient import TestClient
-from test_hostile_server import AUTH, KEY, WorkerTwin, _check
+from test_hostile_server import AUTH, KEY, _check, _gate
 
 from slicevlm.serve.request_gate import GateSettings, RequestGate
 from slicevlm.serve.server_limits import ServerLimits
-from slicevlm.serve.volume_api import ServeSettings, VolumeAPI
+from slicevlm.serve.volume_api import VolumeAPI
 
 
 def _npy(array: np.ndarray) -> bytes:
@@ -34,14 +34,8 @@ def _npy(array: np.ndarray) -> bytes:
 
 
 def _api_client(host: Host, qa: Any, **limits: Any) -> tuple[TestClient, VolumeAPI]:
-    server_limits = ServerLimits(**limits)
-    settings = GateSettings(upload_dir=host.uploads, limits=server_limits, data_dir=host.data, api_key=KEY)
-    serve = ServeSettings(
-        checkpoint="tiny", upload_dir=str(host.uploads), upload_token=settings.upload_token, data_dir=str(host.data), limits=server_limits
-    )
-    api = VolumeAPI(serve)
-    api.qa = qa
-    return TestClient(RequestGate(WorkerTwin(api), settings)), api
+    gate, api = _gate(host, qa, **limits)
+    return TestClient(gate), api
 
 
 def _upload(client: TestClient, name: str, data: bytes, **fields: str) -> Any:

@@ -25,6 +25,7 @@ from pathlib import Path
 
 from slicevlm.data.errors import DataError
 from slicevlm.data.limits import ReadLimits
+from slicevlm.data.reader_base import check_shape
 
 #: Transfer syntaxes: implicit VR little endian, explicit VR big endian (retired), deflated.
 IMPLICIT_LITTLE, EXPLICIT_BIG, DEFLATED = "1.2.840.10008.1.2", "1.2.840.10008.1.2.2", "1.2.840.10008.1.2.1.99"
@@ -247,8 +248,6 @@ def _slice(path: Path, syntax: str, values: dict[str, bytes], pixel_length: int 
 
 def check_dicom_slice(item: DicomSlice, limits: ReadLimits) -> None:
     """Refuse a slice over the caps, or whose native pixel data is shorter than announced."""
-    from slicevlm.data.reader_base import check_shape
-
     check_shape((item.frames, item.rows, item.columns), item.path, limits.max_voxels)
     limits.check_bytes(item.path, (item.frames, item.rows, item.columns), max(item.bits_allocated // 8, 1) * item.samples)
     if item.transfer_syntax in NATIVE_SYNTAXES and (item.pixel_length is None or item.pixel_length < item.pixel_bytes):
@@ -267,8 +266,6 @@ def order_series(slices: list[DicomSlice], folder: Path, limits: ReadLimits) -> 
         DataError: Naming the folder and the files: mixed sizes, multi-frame files, duplicated,
             missing or unevenly spaced slices, duplicated or missing instance numbers.
     """
-    from slicevlm.data.reader_base import check_shape
-
     first = slices[0]
     for item in slices:
         check_dicom_slice(item, limits)

@@ -41,14 +41,11 @@ class Header:
     Attributes:
         shape: Array shape in numpy (slowest-first) order, before any squeezing.
         itemsize: Bytes per voxel.
-        data_file: A separate pixel-data file as written in the header; None when the pixel data
-            follows the header in the same file.
         data_offset: Where the pixel data starts in the (uncompressed) file, when known.
     """
 
     shape: tuple[int, ...]
     itemsize: int
-    data_file: str | None = None
     data_offset: int = 0
 
     @property
@@ -129,7 +126,7 @@ def _nifti_header(path: Path, dims: np.ndarray, bitpix: int, offset: float, sing
     if not np.isfinite(offset) or offset < 0:
         raise _refuse(path, f"the NIfTI header has a pixel-data offset of {offset}; expected a non-negative number")
     shape = tuple(int(d) for d in reversed(dims[1 : 1 + ndim]))  # numpy order
-    return Header(shape, bitpix // 8, None, int(offset))
+    return Header(shape, bitpix // 8, int(offset))
 
 
 def _nifti1(path: Path, raw: bytes, order: str) -> Header:

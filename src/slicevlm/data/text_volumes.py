@@ -32,7 +32,7 @@ import math
 import os
 import re
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -121,8 +121,8 @@ def _refuse(path: Path, what: str, fix: str = "The file is corrupt or not what i
     return DataError(f"{path}: {what}. {fix}")
 
 
-def _header_lines(path: Path, limits: ReadLimits, blank_ends: bool) -> tuple[list[str], int, bytes]:
-    """``(lines, offset of the first byte after the header, raw prefix)`` of a text header.
+def _header_lines(path: Path, limits: ReadLimits, blank_ends: bool) -> tuple[list[str], int]:
+    """``(lines, offset of the first byte after the header)`` of a text header.
 
     The header ends at a blank line (``blank_ends``, NRRD) or is cut by the caller (MetaImage ends at
     ``ElementDataFile``); ``offset`` is then that of every line end, so the caller can find it.
@@ -141,7 +141,7 @@ def _header_lines(path: Path, limits: ReadLimits, blank_ends: bool) -> tuple[lis
                 tail = raw[position:]
                 if tail.strip():
                     lines.append(_line(path, tail, len(lines)))
-                return lines, len(raw), raw
+                return lines, len(raw)
             raise VolumeTooLarge(
                 f"{path}: no end of the header within the first {limits.max_header_bytes:,} bytes; expected a header "
                 "smaller than that. The header is corrupt or padded: re-export the volume."
@@ -149,10 +149,10 @@ def _header_lines(path: Path, limits: ReadLimits, blank_ends: bool) -> tuple[lis
         line = _line(path, raw[position:end], len(lines))
         position = end + 1
         if blank_ends and not line.strip():
-            return lines, position, raw
+            return lines, position
         lines.append(line)
         if not blank_ends and line.split("=", 1)[0].split(":", 1)[0].strip().lower() == "elementdatafile":
-            return lines, position, raw
+            return lines, position
 
 
 def _line(path: Path, raw: bytes, number: int) -> str:
@@ -210,7 +210,7 @@ def read_nrrd_text_header(path: Path, limits: ReadLimits = DEFAULT_LIMITS) -> Te
     Raises:
         DataError: Anything outside the grammar in the module docstring, or sizes over the caps.
     """
-    lines, end, _ = _header_lines(path, limits, blank_ends=True)
+    lines, end = _header_lines(path, limits, blank_ends=True)
     if not lines or not re.fullmatch(r"NRRD000[1-5]", lines[0].strip()):
         raise _refuse(path, "no 'NRRD000x' magic (NRRD0001 to NRRD0005) on the first line")
     fields: dict[str, str] = {}
@@ -262,7 +262,7 @@ def read_nrrd_text_header(path: Path, limits: ReadLimits = DEFAULT_LIMITS) -> Te
     offset = end if data_name is None else 0
     offset = -1 if byte_skip == -1 else offset + byte_skip
     header = TextVolumeHeader(path, tuple(reversed(shape_xyz)), dtype, encoding, data_name, offset, spacing, origin, direction)
-    _check_bytes(header, limits)
+    limits.check_bytes(header.path, header.shape, header.dtype.itemsize)
     return header
 
 
@@ -338,7 +338,7 @@ def read_metaimage_text_header(path: Path, limits: ReadLimits = DEFAULT_LIMITS) 
     Raises:
         DataError: No ``ElementDataFile`` line, missing or bad fields, sizes over the caps.
     """
-    lines, end, _ = _header_lines(path, limits, blank_ends=False)
+    lines, end = _header_lines(path, limits, blank_ends=False)
     fields: dict[str, str] = {}
     for line in lines:
         cut = min((i for i in (line.find("="), line.find(":")) if i >= 0), default=-1)
@@ -394,7 +394,7 @@ def read_metaimage_text_header(path: Path, limits: ReadLimits = DEFAULT_LIMITS) 
         path, tuple(reversed(shape_xyz)), dtype, "zlib" if compressed else "raw", data_name, offset, spacing_values, origin,
         direction if spatial == 3 else None,
     )  # fmt: skip
-    _check_bytes(header, limits)
+    limits.check_bytes(header.path, header.shape, header.dtype.itemsize)
     return header
 
 
@@ -414,18 +414,8 @@ def read_text_header(path: Path, limits: ReadLimits = DEFAULT_LIMITS) -> TextVol
     metaimage = suffix(path) in (".mha", ".mhd")
     header = read_metaimage_text_header(path, limits) if metaimage else read_nrrd_text_header(path, limits)
     if header.data_name is None:
-        return _with_data_file(header, path)
-    return _with_data_file(header, limits.detached_file(path, header.data_name, "ElementDataFile" if metaimage else "data file"))
-
-
-def _with_data_file(header: TextVolumeHeader, data_file: Path) -> TextVolumeHeader:
-    from dataclasses import replace
-
-    return replace(header, data_file=data_file)
-
-
-def _check_bytes(header: TextVolumeHeader, limits: ReadLimits) -> None:
-    limits.check_bytes(header.path, header.shape, header.dtype.itemsize)
+        return replace(header, data_file=path)
+    return replace(header, data_file=limits.detached_file(path, header.data_name, "ElementDataFile" if metaimage else "data file"))
 
 
 def read_text_volume(header: TextVolumeHeader) -> np.ndarray:

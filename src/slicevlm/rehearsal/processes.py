@@ -51,7 +51,7 @@ class PhaseResult:
         return {**asdict(self), "wall_s": round(self.wall_s, 1), "peak_rss_mb": round(self.peak_rss_mb), "peak_anon_mb": round(self.peak_anon_mb)}
 
 
-def _group_memory_kib(pgid: int) -> tuple[int, int]:
+def group_memory_kib(pgid: int) -> tuple[int, int]:
     """``(largest VmHWM, largest RssAnon)`` in KiB among live processes of process group ``pgid``."""
     peak = anonymous = 0
     for entry in os.listdir("/proc"):
@@ -76,7 +76,7 @@ def run_phase(
     command: Sequence[str],
     log_dir: Path,
     env: dict[str, str] | None = None,
-    kill_when: Callable[[], bool] | None = None,
+    kill_when: Callable[[int], bool] | None = None,
     timeout_s: float = 3600.0,
     poll_s: float = 0.5,
 ) -> PhaseResult:
@@ -87,7 +87,8 @@ def run_phase(
         command: The command line.
         log_dir: Where the log goes.
         env: Environment (default: this process's).
-        kill_when: Polled while it runs; when it returns True the group gets SIGKILL.
+        kill_when: Polled with the process group's id while it runs; when it returns True the group
+            gets SIGKILL.
         timeout_s: The group gets SIGKILL after this many seconds.
         poll_s: Seconds between memory polls.
     """
@@ -101,13 +102,13 @@ def run_phase(
             pid, status, usage = os.wait4(process.pid, os.WNOHANG)
             if pid:
                 break
-            if killed is None and kill_when is not None and kill_when():  # before the (slow) memory poll
+            if killed is None and kill_when is not None and kill_when(process.pid):  # before the (slow) memory poll
                 killed = "killed on purpose (SIGKILL)"
                 _kill_group(process.pid)
             elif killed is None and time.perf_counter() - start > timeout_s:
                 killed = f"overran {timeout_s:.0f} s (SIGKILL)"
                 _kill_group(process.pid)
-            peak, anonymous = _group_memory_kib(process.pid)
+            peak, anonymous = group_memory_kib(process.pid)
             peak_kib, anon_kib = max(peak_kib, peak), max(anon_kib, anonymous)
             time.sleep(poll_s)
         process.returncode = os.waitstatus_to_exitcode(status)

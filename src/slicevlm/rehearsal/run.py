@@ -41,6 +41,7 @@ from typing import Any, Literal
 import yaml
 
 from slicevlm.rehearsal.processes import PhaseResult, log_tail, run_phase
+from slicevlm.serve.server_process import free_port
 from slicevlm.shipped_configs import config_path
 
 #: Sub-folders a checkpoint folder copies small local base models into (see slicevlm.checkpoint_sources);
@@ -114,7 +115,7 @@ class Rehearsal:
             index["train"] = index["train"][:1]
             (self.data / "M3D_Cap.json").write_text(json.dumps(index, indent=1), encoding="utf-8")
 
-    def _run_config(self, name: str, stage: int, export: Path, init_from: Path | None = None) -> Path:
+    def _run_config(self, name: str, export: Path, init_from: Path | None = None) -> Path:
         """The rehearsal's own overlay for one run (folder ``name``): paths, logger, checkpoints, loss trace."""
         run = self.work / name
         model: dict[str, Any] = {
@@ -153,7 +154,7 @@ class Rehearsal:
     # -- the phases -----------------------------------------------------------------------------------
     def fit(self, name: str, stage: int, export: Path, init_from: Path | None = None, run: str | None = None, **kwargs: Any) -> PhaseResult:
         """One ``fit`` phase; ``run`` names the run folder when it is another phase's (a resumed run)."""
-        overlay = self._run_config(run or name, stage, export, init_from)
+        overlay = self._run_config(run or name, export, init_from)
         return self.phase(name, [*_slicevlm(), "fit", *self._base_configs(stage), "--config", str(overlay), *kwargs.pop("extra", [])], **kwargs)
 
     def run_folder(self, name: str) -> Path:
@@ -175,10 +176,10 @@ class Rehearsal:
         stage1_export, stage2_export = self.work / "stage1" / "checkpoint", self.work / "stage2" / "checkpoint"
         self.fit("stage1", 1, stage1_export)
         self.check_training("stage1", stage=1)
-        self.check_export("stage1", stage1_export, stage=1)
+        self.check_export("stage1", stage1_export)
         self.fit("stage2", 2, stage2_export, init_from=stage1_export)
         self.check_training("stage2", stage=2)
-        self.check_export("stage2", stage2_export, stage=2)
+        self.check_export("stage2", stage2_export)
         self.check_resume(stage1_export)
         self.answer(stage2_export)
         self.serve(stage2_export)
@@ -207,7 +208,7 @@ class Rehearsal:
             self.check(f"{name}: 343 visual tokens", tokens == 343, tokens)
         self.check(f"{name}: visual + text tokens fit the context", total <= start.get("context_length", 0), f"{tokens} visual + {text - 1} text = {total} <= {start.get('context_length')}")
 
-    def check_export(self, name: str, folder: Path, stage: int) -> None:
+    def check_export(self, name: str, folder: Path) -> None:
         files = {str(p.relative_to(folder)): p.stat().st_size for p in folder.rglob("*") if p.is_file()}
         bundled = {f: size for f, size in files.items() if f.split("/")[0] in BUNDLED_MODELS}
         own = {f: size for f, size in files.items() if f not in bundled}
@@ -246,7 +247,7 @@ class Rehearsal:
         crash_export = self.work / "stage2-crash" / "checkpoint"
         last = checkpoints / "last.ckpt"
         # Polled often: a tiny run's steps take a fraction of a second, and the kill must land mid-run.
-        self.fit("stage2-crash", 2, crash_export, init_from=stage1_export, kill_when=last.is_file, poll_s=0.02)
+        self.fit("stage2-crash", 2, crash_export, init_from=stage1_export, kill_when=lambda _group: last.is_file(), poll_s=0.02)
         _, before_kill = self.losses("stage2-crash")
         done = max((row["step"] for row in before_kill), default=0)
         self.check(
@@ -287,7 +288,7 @@ class Rehearsal:
 
     def serve(self, checkpoint: Path) -> None:
         volume = next(iter(sorted((self.data).rglob("*.npy"))))
-        port = _free_port()
+        port = free_port()
         client = _OneRequest(port, volume)
         command = [*_slicevlm(), "serve", "--checkpoint", str(checkpoint), "--port", str(port), "--device", "cpu", "--max-new-tokens", "8"]
         if self.size == "full":
@@ -337,10 +338,9 @@ class _OneRequest:
         self.error: str | None = None
         self.sigint_at: float | None = None
         self.stop_s: float | None = None
-        self.pid: int | None = None
 
-    def step(self) -> bool:
-        """False while all is well; True asks the runner to SIGKILL (the server did not stop)."""
+    def step(self, group: int) -> bool:
+        """False while all is well; True asks the runner to SIGKILL the server's ``group`` (it did not stop)."""
         if self.sigint_at is not None:
             return time.perf_counter() - self.sigint_at > 60
         try:
@@ -350,7 +350,7 @@ class _OneRequest:
         except OSError:
             return False
         self._predict()
-        self._interrupt()
+        self._interrupt(group)
         return False
 
     def _predict(self) -> None:
@@ -375,18 +375,11 @@ class _OneRequest:
         except OSError as error:
             self.error = str(error)
 
-    def _interrupt(self) -> None:
+    def _interrupt(self, group: int) -> None:
+        """One SIGINT to the server's process group, as Ctrl+C in its terminal would send."""
         import signal
 
-        for entry in os.listdir("/proc"):  # the server's group: the process listening on our port's parent group
-            if entry.isdigit():
-                try:
-                    with open(f"/proc/{entry}/cmdline", "rb") as handle:
-                        if f"--port\0{self.port}".encode() in handle.read():
-                            os.killpg(os.getpgid(int(entry)), signal.SIGINT)
-                            break
-                except OSError:
-                    continue
+        os.killpg(group, signal.SIGINT)
         self.sigint_at = time.perf_counter()
         self._watch_stop()
 
@@ -398,12 +391,6 @@ class _OneRequest:
                     self.stop_s = round(time.perf_counter() - (self.sigint_at or 0), 1)
                     return
             time.sleep(0.5)
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def _last_json(log: Path) -> dict[str, Any] | None:
