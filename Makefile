@@ -20,8 +20,8 @@ SEEDS ?= 0
 TOWER_ROOT ?= runs/baselines
 
 .DEFAULT_GOAL := help
-.PHONY: help install install-gpu constraints resources demo test test-gpu rehearse-full bench bench-cpu bench-data serve load-test tensorboard check-data synth \
-        reproduce-table2 reproduce-table3 reproduce-table4 reproduce-table6 reproduce-table8 reproduce-towers clean
+.PHONY: help install install-gpu constraints resources demo test test-gpu rehearse-full bench bench-cpu bench-full-cpu bench-data serve load-test tensorboard check-data synth \
+        reproduce-table2 reproduce-table3 reproduce-table4 reproduce-table6 reproduce-table6-full-cpu reproduce-table8 reproduce-towers clean
 
 help:  ## list every target
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -73,6 +73,9 @@ bench: install  ## speed benchmarks on a CUDA GPU, full-size architectures (writ
 bench-cpu: install  ## the same benchmarks with tiny models on the CPU (writes runs/bench/cpu.json)
 	$(PY) -m slicevlm bench --device cpu --size tiny --json runs/bench/cpu.json
 
+bench-full-cpu: install  ## full-size benchmarks on the CPU: latency, decode engines vs floor, vision, cost per slice count (~20 GB, ~40 min; run nothing beside it)
+	$(PY) -m slicevlm bench --device cpu --size full --json runs/bench/cpu-full.json
+
 serve: install  ## LitServe API + web page on 127.0.0.1:8000 for CHECKPOINT (default: the demo's)
 	$(PY) -m slicevlm serve --checkpoint $(if $(filter command line,$(origin CHECKPOINT)),$(CHECKPOINT),runs/demo/checkpoint)
 
@@ -102,6 +105,9 @@ reproduce-table4: install  ## closed-ended M3D-VQA vs Table 4
 
 reproduce-table6: install  ## Table 6 side by side: parameters, visual tokens, vision FLOPs, training and latency of the three models (CUDA: full size, else tiny twins)
 	$(PY) -m slicevlm reproduce table6
+
+reproduce-table6-full-cpu: install  ## Table 6 at full size on the CPU (bf16, batch 1, ~20 GB, ~30 min; run nothing beside it)
+	$(PY) -m slicevlm reproduce table6 --device cpu --size full --output runs/reproduce/table6-full-cpu
 
 reproduce-table8: install  ## the six Table 8 ablations (DATA=synthetic SEEDS="0 1 2": the twin over seeds)
 	$(PY) -m slicevlm reproduce table8 --data $(DATA) --checkpoint $(CHECKPOINT) $(if $(filter synthetic,$(DATA)),--seeds $(SEEDS))

@@ -92,9 +92,21 @@ def test_parameters_trainable_below_total_and_trained_as_counted(table6):
     assert full["M3D-LaMed"]["vision_trainable"] == 87_416_064 + (768 * 4096 + 4096) + (4096 * 4096 + 4096)
 
 
-def test_full_size_without_cuda_is_refused_before_any_work(capsys):
-    with pytest.raises(SystemExit, match="needs --device cuda"):
-        reproduce_main(["table6", "--device", "cpu", "--size", "full"])
+def test_full_size_on_the_cpu_is_a_mode_labelled_cpu():
+    from slicevlm.bench.table6 import Table6Options, _label, _settings, resolve
+
+    device, size = resolve(Table6Options(device="cpu", size="full"))
+    assert (device.type, size) == ("cpu", "full")
+    settings = _settings(Table6Options(device="cpu", size="full"), device, size)
+    assert (settings.batch_size, settings.text_tokens, settings.warmup, settings.repeats) == (1, 160, 1, 2)
+    assert _label(device, size) == "full size, random weights, bf16, CPU"
+    assert resolve(Table6Options(device="cpu"))[1] == "tiny"  # the CPU's default stays the tiny twins
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the refusal on a machine without CUDA")
+def test_cuda_without_a_gpu_is_refused_before_any_work():
+    with pytest.raises(SystemExit, match="torch sees no CUDA device"):
+        reproduce_main(["table6", "--device", "cuda", "--size", "full"])
 
 
 def test_configs_that_name_different_llms_are_refused(tiny_models):

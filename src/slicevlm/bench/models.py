@@ -1,9 +1,10 @@
 """What the benchmarks run on: the real SliceVLM classes at tiny or full size, random weights, synthetic inputs.
 
 * `tiny`: the tiny open_clip encoder and tiny LLaMA written by `slicevlm make-tiny-models` (CPU twin).
-* `full`: BiomedCLIP's ViT-B/16 and LLaMA-2-7B architectures with random weights, bf16, on CUDA —
-  the speed of the real model does not depend on the weights' values. The tiny tokenizer stands in
-  for LLaMA's (nothing is downloaded); prompt lengths are reported with every figure.
+* `full`: BiomedCLIP's ViT-B/16 and LLaMA-2-7B architectures with random weights in bf16, on a CUDA
+  GPU or on the CPU (≈ 14 GB of host memory; bf16 matrix units such as AMX make it usable) — the
+  speed of the real model does not depend on the weights' values. The tiny tokenizer stands in for
+  LLaMA's (nothing is downloaded); prompt lengths are reported with every figure.
 """
 
 from __future__ import annotations
@@ -40,6 +41,16 @@ class BenchModel:
         return self.model.language.model
 
 
+def weight_dtype(size: str, device: torch.device) -> str:
+    """The frozen weights' dtype: bf16 at full size (GPU or CPU) and for the tiny models on a GPU; fp32 for tiny on the CPU."""
+    return "bfloat16" if size == "full" or device.type == "cuda" else "float32"
+
+
+def mixed_precision(size: str, device: torch.device) -> torch.autocast:
+    """bf16 autocast wherever the weights are bf16 (as ``precision: bf16-mixed`` trains); off for the tiny CPU twin."""
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=weight_dtype(size, device) == "bfloat16")
+
+
 def build(size: str, device: torch.device, workdir: Path, volume_size: tuple[int, int, int], seed: int = 0) -> BenchModel:
     """Build the model for `size` on `device` (eval mode; the frozen parts in the LLM's dtype)."""
     from slicevlm.llm.language_model import LLAMA2_7B, LanguageModel
@@ -49,12 +60,10 @@ def build(size: str, device: torch.device, workdir: Path, volume_size: tuple[int
 
     if size not in SIZES:
         raise ValueError(f"--size must be one of {SIZES}, got {size!r}")
-    if size == "full" and device.type != "cuda":
-        raise ValueError("--size full (ViT-B/16 + LLaMA-2-7B, bf16) needs --device cuda; use --size tiny on the CPU.")
     tiny = write_tiny_models(workdir / "tiny-models", pretrain_steps=150)  # speed only: a short warm-up is enough
     # The padding comparison pads text to 512 tokens, as the peers' loaders do, so the visual tokens
     # do not count towards the context here.
-    dtype = "bfloat16" if device.type == "cuda" else "float32"
+    dtype = weight_dtype(size, device)
     torch.manual_seed(seed)
     with torch.device(device):  # random 7B weights are initialised on the GPU, not in host memory
         if size == "tiny":

@@ -2,9 +2,11 @@
 
     slicevlm bench --device cuda --size full --json runs/bench/gpu.json     # make bench
     slicevlm bench --device cpu  --size tiny --json runs/bench/cpu.json     # make bench-cpu
+    slicevlm bench --device cpu  --size full --json runs/bench/cpu-full.json  # make bench-full-cpu
 
-Suites (comma list with --suite; default all): latency, decode, vision, eval, train. Every figure
-compares two timings from this run (fast vs floor, fast vs plain generate, dynamic vs fixed padding);
+Suites (comma list with --suite; default all, on the CPU at full size all but eval and train):
+latency, decode, vision, eval, train, slices. Every figure compares two timings from this run (fast
+vs floor, fast vs plain generate, dynamic vs fixed padding, a 3D ViT vs SliceVLM at each slice count);
 targets are the project's speed goals and apply to `--size full` on one H100/H200 (they are
 shown, not judged, for tiny/CPU runs). The table is printed as markdown; the JSON holds every raw timing plus the machine,
 the command and the date, ready to be copied into BENCHMARKS.md.
@@ -25,7 +27,25 @@ import torch
 
 from slicevlm.command_line import Arg, parse_arguments
 
-SUITES = ("latency", "decode", "vision", "eval", "train")
+SUITES = ("latency", "decode", "vision", "eval", "train", "slices")
+#: Suites run when --suite is not given. On the CPU at full size a closed question takes half a minute
+#: and an optimiser step over a minute, so the batched evaluation and the padding comparison are left
+#: out there (ask for them with --suite; `reproduce table6` and `rehearse` time training at full size).
+DEFAULT_SUITES = {"gpu": SUITES, "cpu-tiny": SUITES, "cpu-full": ("latency", "decode", "vision", "slices")}
+#: Sizes and repeats by mode (a given option wins): what fits a GPU, the tiny CPU twin, and the
+#: full-size model on a CPU (≈ 1 s per decoded token, ≈ 15 s per 500-token prefill on 2 AMX cores).
+MODE_DEFAULTS: dict[str, dict[str, int]] = {
+    "gpu": {"decode_tokens": 128, "eval_batch": 32, "train_batch": 8, "train_steps": 8, "train_warmup": 2, "vision_batch": 8, "warmup": 2, "repeats": 5},
+    "cpu-tiny": {"decode_tokens": 32, "eval_batch": 8, "train_batch": 4, "train_steps": 8, "train_warmup": 1, "vision_batch": 8, "warmup": 2, "repeats": 5},
+    "cpu-full": {"decode_tokens": 16, "eval_batch": 2, "train_batch": 1, "train_steps": 2, "train_warmup": 1, "vision_batch": 1, "warmup": 1, "repeats": 2},
+}
+#: Volume depths of the `slices` suite (cost against the number of slices).
+DEFAULT_DEPTHS = (32, 50, 100, 200)
+
+
+def mode(device: str, size: str) -> str:
+    """"gpu", "cpu-tiny" or "cpu-full": the key of :data:`MODE_DEFAULTS`."""
+    return "gpu" if device == "cuda" else f"cpu-{size}"
 
 
 def _volume_size(text: str) -> tuple[int, int, int]:
@@ -33,6 +53,13 @@ def _volume_size(text: str) -> tuple[int, int, int]:
     if len(parts) != 3 or not all(p.strip().isdigit() for p in parts):
         raise argparse.ArgumentTypeError(f"expected D,H,W such as 50,224,224, got {text!r}")
     return tuple(int(p) for p in parts)  # type: ignore[return-value]
+
+
+def _depths(text: str) -> tuple[int, ...]:
+    parts = [p.strip() for p in text.split(",") if p.strip()]
+    if not parts or not all(p.isdigit() and int(p) > 0 for p in parts):
+        raise argparse.ArgumentTypeError(f"expected slice counts such as 32,50,100,200, got {text!r}")
+    return tuple(int(p) for p in parts)
 
 
 def _suites(text: str) -> tuple[str, ...]:
@@ -49,18 +76,20 @@ class BenchOptions:
 
     Attributes:
         device: where to measure (default: cuda when torch sees one)
-        size: tiny models, or ViT-B/16 + LLaMA-2-7B (random weights, bf16, cuda)
-        suite: comma list of SUITE_NAMES (default: all)
+        size: tiny models, or ViT-B/16 + LLaMA-2-7B (random weights, bf16; a GPU, or ≈ 20 GB of host memory on the CPU)
+        suite: comma list of SUITE_NAMES (default: all; on the CPU at full size latency, decode, vision, slices)
         json: write every figure and raw timing here
         workdir: where the tiny models are written (tokenizer for full size too)
         volume_size: D,H,W of the synthetic volumes (default 50,224,224 full, 50,64,64 tiny)
-        repeats: timed runs per measurement (median reported)
-        warmup: untimed runs before each measurement
+        repeats: timed runs per measurement, median reported (default 5; 2 on the CPU at full size)
+        warmup: untimed runs before each measurement (default 2; 1 on the CPU at full size)
         answer_tokens: closed-VQA answer length (latency, eval)
-        decode_tokens: tokens for the per-token decode figure (default 128 cuda, 32 cpu)
-        eval_batch: questions per evaluation batch (default 32 cuda, 8 cpu)
-        train_batch: samples per training step (default 8 cuda, 4 cpu)
-        train_steps: timed training steps per arm (default 8)
+        decode_tokens: tokens for the per-token decode figure (default 128 cuda, 32 cpu tiny, 16 cpu full)
+        eval_batch: questions per evaluation batch (default 32 cuda, 8 cpu tiny, 2 cpu full)
+        train_batch: samples per training step (default 8 cuda, 4 cpu tiny, 1 cpu full)
+        train_steps: timed training steps per arm (default 8; 2 on the CPU at full size)
+        vision_batch: volumes per batch in the vision suite (default 8; 1 on the CPU at full size)
+        slices: volume depths of the slices suite (SliceVLM and M3D-LaMed's 3D ViT at each depth)
         compile_mode: also time a torch.compile'd decode step (cuda): a torch.compile mode, 'none', or
             'auto' (= 'default' on cuda)
         peak_tflops: bf16 peak for MFU when the GPU is not in the built-in table
@@ -68,17 +97,19 @@ class BenchOptions:
 
     device: Literal["cpu", "cuda"] = "cuda" if torch.cuda.is_available() else "cpu"
     size: Literal["tiny", "full"] = "tiny"
-    suite: Annotated[tuple[str, ...], Arg(parse=_suites, metavar="SUITE,...")] = SUITES
+    suite: Annotated[tuple[str, ...] | None, Arg(parse=_suites, metavar="SUITE,...")] = None
     json: Path | None = None
     workdir: Path = Path("runs/bench")
     volume_size: Annotated[tuple[int, int, int] | None, Arg(parse=_volume_size, metavar="D,H,W")] = None
-    repeats: int = 5
-    warmup: int = 2
+    repeats: int | None = None
+    warmup: int | None = None
     answer_tokens: int = 8
     decode_tokens: int | None = None
     eval_batch: int | None = None
     train_batch: int | None = None
     train_steps: int | None = None
+    vision_batch: int | None = None
+    slices: Annotated[tuple[int, ...], Arg(parse=_depths, metavar="D,...")] = DEFAULT_DEPTHS
     compile_mode: str = "auto"
     peak_tflops: float | None = None
     #: The command line as given (recorded in the JSON); not an option.
@@ -96,8 +127,6 @@ def parse_args(argv: list[str]) -> BenchOptions:
 def _check_device(args: BenchOptions) -> torch.device:
     if args.device == "cuda" and not torch.cuda.is_available():
         raise SystemExit("slicevlm bench: --device cuda but torch sees no CUDA device; run `make bench-cpu` (--device cpu --size tiny) here.")
-    if args.size == "full" and args.device != "cuda":
-        raise SystemExit("slicevlm bench: --size full (ViT-B/16 + LLaMA-2-7B in bf16) needs --device cuda; use --size tiny on the CPU.")
     return torch.device(args.device)
 
 
@@ -107,34 +136,46 @@ def _compile_mode(text: str, device: torch.device) -> str | None:
     return None if text == "none" else text
 
 
-def _on_gpu(args: BenchOptions, gpu: int, cpu: int, given: int | None) -> int:
-    return given if given is not None else gpu if args.device == "cuda" else cpu
+def _pick(args: BenchOptions, name: str) -> int:
+    """The option `name` as given, else its default for this device and size."""
+    given = getattr(args, name, None)
+    return given if given is not None else MODE_DEFAULTS[mode(args.device, args.size)][name]
+
+
+def label(device: torch.device, size: str) -> str:
+    """What every output says the figures are."""
+    if device.type == "cuda":
+        return f"{size} size, GPU"
+    return "full size on the CPU (bf16, random weights)" if size == "full" else "tiny CPU twin"
 
 
 def run(args: BenchOptions) -> dict:
     """Build the model once, run the chosen suites (training last: it attaches LoRA), return the record."""
-    from slicevlm.bench import inference, training
+    from slicevlm.bench import inference, training, volume_cost
     from slicevlm.bench.models import build
     from slicevlm.bench.report import markdown_table
-    from slicevlm.bench.timing import copy_bandwidth, machine, peak_flops
+    from slicevlm.bench.timing import copy_bandwidth, machine, peak_flops, read_bandwidth
 
     device = _check_device(args)
     settings = inference.InferenceSettings(
         answer_tokens=args.answer_tokens,
-        decode_tokens=_on_gpu(args, 128, 32, args.decode_tokens),
-        eval_batch=_on_gpu(args, 32, 8, args.eval_batch),
-        eval_check=min(8, _on_gpu(args, 32, 8, args.eval_batch)),
-        warmup=args.warmup,
-        repeats=args.repeats,
+        decode_tokens=_pick(args, "decode_tokens"),
+        eval_batch=_pick(args, "eval_batch"),
+        eval_check=min(8, _pick(args, "eval_batch")),
+        vision_batch=_pick(args, "vision_batch"),
+        warmup=_pick(args, "warmup"),
+        repeats=_pick(args, "repeats"),
         compile_mode=_compile_mode(args.compile_mode, device),
         copy_megabytes=1024 if device.type == "cuda" else 256,
     )
+    chosen = args.suite if args.suite is not None else DEFAULT_SUITES[mode(args.device, args.size)]
     if args.volume_size is None:
         args.volume_size = (50, 224, 224) if args.size == "full" else (50, 64, 64)  # the tiny encoder reads 64×64 slices
     bench = build(args.size, device, args.workdir, args.volume_size)
-    bandwidth = copy_bandwidth(device, settings.copy_megabytes)
-    print(f"measured copy bandwidth: {bandwidth / 1e12:.3f} TB/s", file=sys.stderr)
-    figures, details = [], {"copy_bandwidth_bytes_per_s": bandwidth}
+    bandwidth = read_bandwidth(device, settings.copy_megabytes * 4)
+    copy = copy_bandwidth(device, settings.copy_megabytes)
+    print(f"measured read bandwidth: {bandwidth / 1e12:.3f} TB/s (copy: {copy / 1e12:.3f} TB/s read + written)", file=sys.stderr)
+    figures, details = [], {"read_bandwidth_bytes_per_s": bandwidth, "copy_bandwidth_bytes_per_s": copy}
     engines = inference.Engines(bench, settings.compile_mode)
     suites = {
         "latency": lambda: inference.latency(engines, settings, bandwidth),
@@ -144,17 +185,18 @@ def run(args: BenchOptions) -> dict:
         "train": lambda: training.throughput(
             bench,
             training.TrainSettings(
-                batch_size=_on_gpu(args, 8, 4, args.train_batch),
-                steps=_on_gpu(args, 8, 8, args.train_steps),
-                warmup_steps=2 if device.type == "cuda" else 1,
+                batch_size=_pick(args, "train_batch"),
+                steps=_pick(args, "train_steps"),
+                warmup_steps=_pick(args, "train_warmup"),
                 gradient_checkpointing=args.size == "full",
             ),
             peak_flops(device, args.peak_tflops),
         ),
+        "slices": lambda: volume_cost.curve(bench, args.slices, settings),
     }
-    for name in [s for s in SUITES if s in args.suite]:
+    for name in [s for s in SUITES if s in chosen]:
         print(f"running {name} ...", file=sys.stderr)
-        if name == "train":  # free the decoders' KV caches and graph pools before training
+        if name in ("train", "slices"):  # free the decoders' KV caches and graph pools first
             engines = None
             gc.collect()
             if device.type == "cuda":
@@ -168,6 +210,8 @@ def run(args: BenchOptions) -> dict:
         "command": " ".join(["slicevlm", "bench", *args.argv]),
         "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "size": args.size,
+        "label": label(device, args.size),
+        "suites": list(chosen),
         "volume_size": list(args.volume_size),
         "targets_apply": applies,
         "figures": [f.as_dict(applies) for f in figures],
@@ -183,7 +227,7 @@ def bench(options: BenchOptions) -> int:
         options: what to measure, where, and how often
     """
     record = run(options)
-    print(f"\n{record['machine']['device']} · torch {record['machine']['torch']} · {record['date']} · size {record['size']}\n")
+    print(f"\n{record['label']} · {record['machine']['device']} · torch {record['machine']['torch']} · {record['date']}\n")
     print(record["table"])
     if options.json is not None:
         options.json.parent.mkdir(parents=True, exist_ok=True)

@@ -15,14 +15,14 @@ runs the arms interleaved (a, b, c, a, b, c, …) and reports the median of the 
   for every model, every text position real (no padding). tokens/s counts the LLM's positions per
   row (the visual tokens in place of the `<image>` token, plus the other text tokens).
 
-On CUDA the frozen encoder and the LLM hold bf16 weights (as the configs set them) and the vision
-side runs under bf16 autocast, as `precision: bf16-mixed` trains it; on the CPU everything is fp32.
+At full size (GPU or CPU) and on a GPU the frozen encoder and the LLM hold bf16 weights (as the
+configs set them) and the vision side runs under bf16 autocast, as `precision: bf16-mixed` trains it;
+the tiny CPU twins run in fp32.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass
 import gc
 from pathlib import Path
@@ -32,7 +32,7 @@ import torch
 
 from slicevlm.bench.contenders import ModelSpec, attach_adapters, shared_language, use_adapter
 from slicevlm.bench.inference import Engines
-from slicevlm.bench.models import BenchModel, questions, volumes
+from slicevlm.bench.models import BenchModel, mixed_precision, questions, volumes
 from slicevlm.bench.timing import compare
 from slicevlm.llm.prompting import training_batch
 from slicevlm.model import SliceVLM
@@ -95,10 +95,6 @@ class Measured:
         return asdict(self)
 
 
-def _mixed_precision(device: torch.device) -> AbstractContextManager:
-    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda")
-
-
 def build_models(specs: list[ModelSpec], device: torch.device, seed: int) -> dict[str, SliceVLM]:
     """Every spec's tower and projector around one shared LLM (no adapters yet), on `device`, eval mode."""
     torch.manual_seed(seed)
@@ -111,15 +107,16 @@ def build_models(specs: list[ModelSpec], device: torch.device, seed: int) -> dic
 def _latency_arms(key: str, bench: BenchModel, settings: SideBySideSettings) -> tuple[dict[str, Callable[[], Any]], int, int]:
     """The vision / plain / fast arms of one model, its visual tokens and its prompt length."""
     engines, device, count = Engines(bench), bench.device, settings.max_new_tokens
+    size = bench.size
     volume, question = volumes(1, bench.volume_size, device, seed=settings.seed), questions(1)
 
     def prompt() -> tuple[torch.Tensor, torch.Tensor]:
-        with _mixed_precision(device):
+        with mixed_precision(size, device):
             return engines.prompt(volume, question)  # (1, L', d), (1, L')
 
     @torch.no_grad()
     def vision() -> torch.Tensor:
-        with _mixed_precision(device):
+        with mixed_precision(size, device):
             return bench.model.visual_embeddings(volume)[0]  # (1, M', d)
 
     arms = {
@@ -155,28 +152,28 @@ def latency(
 
 
 def training(
-    models: dict[str, SliceVLM], specs: list[ModelSpec], device: torch.device, settings: SideBySideSettings
+    models: dict[str, SliceVLM], specs: list[ModelSpec], device: torch.device, size: str, settings: SideBySideSettings
 ) -> dict[str, tuple[float, int, list[str]]]:
     """Median seconds per stage-2 optimiser step of every model (steps interleaved in one `compare`), the
     number of parameters each step updates and the LoRA adapters among them."""
     language = next(iter(models.values())).language
     attach_adapters(language, specs)
-    size = settings.batch_size
-    batch = training_batch(language.tokenizer, questions(size), [_ANSWER * settings.text_tokens] * size, settings.text_tokens)
+    rows = settings.batch_size
+    batch = training_batch(language.tokenizer, questions(rows), [_ANSWER * settings.text_tokens] * rows, settings.text_tokens)
     if batch["input_ids"].shape[1] != settings.text_tokens or not bool(batch["attention_mask"].all()):
         raise ValueError(f"the training rows did not fill {settings.text_tokens} text tokens; raise --text-tokens")
     batch = {name: tensor.to(device) for name, tensor in batch.items()}
     steps, trained, adapters = {}, {}, {}
     for spec in specs:
         key = spec.contender.key
-        batch_volumes = volumes(size, spec.volume_size, device, seed=settings.seed)  # (B, D, H, W)
-        steps[key], trained[key], adapters[key] = _training_step(models[key], language, key, batch_volumes, batch)
+        batch_volumes = volumes(rows, spec.volume_size, device, seed=settings.seed)  # (B, D, H, W)
+        steps[key], trained[key], adapters[key] = _training_step(models[key], language, key, batch_volumes, batch, size)
     seconds = compare(steps, device, settings.warmup, settings.repeats)
     return {key: (seconds[key], trained[key], adapters[key]) for key in steps}
 
 
 def _training_step(
-    model: SliceVLM, language, key: str, batch_volumes: torch.Tensor, batch: dict[str, torch.Tensor]
+    model: SliceVLM, language, key: str, batch_volumes: torch.Tensor, batch: dict[str, torch.Tensor], size: str
 ) -> tuple[Callable[[], None], int, list[str]]:
     """One forward + backward + AdamW step of `model` with its own adapter active; the number of parameters it
     updates and the adapters among them."""
@@ -190,7 +187,7 @@ def _training_step(
 
     def step() -> None:
         use_adapter(language, key)
-        with _mixed_precision(device):
+        with mixed_precision(size, device):
             loss = model(batch_volumes, batch["input_ids"], batch["attention_mask"], batch["labels"]).loss
         loss.backward()
         optimizer.step()
@@ -208,7 +205,7 @@ def measure(
     gc.collect()  # the decoders' KV caches and graph pools go before training
     if device.type == "cuda":
         torch.cuda.empty_cache()
-    steps = training(models, specs, device, settings)
+    steps = training(models, specs, device, size, settings)
     result = {}
     for spec in specs:
         key, row = spec.contender.key, timed[spec.contender.key]

@@ -2,6 +2,7 @@
 
     slicevlm reproduce table6                      # make reproduce-table6
     slicevlm reproduce table6 --device cpu         # the tiny CPU twins
+    slicevlm reproduce table6 --device cpu --size full   # full size on the CPU (≈ 20 GB, ≈ 30 min)
 
 In one run, for the three models with the same LLM (each from its shipped stage-2 config):
 parameters (trainable / total), visual tokens per volume, vision-side FLOPs per volume, stage-2
@@ -9,9 +10,11 @@ training throughput (samples/s and tokens/s) and closed-VQA latency, printed bes
 Table 6 (training GPU-hours and inference latency on A800 GPUs) with the ratios between models.
 
 On a CUDA machine the full-size architectures run with random weights in bf16 (speed does not
-depend on the weights' values; nothing is downloaded). Without CUDA the tiny twins run (the tiny
-configs with the demo's tiny models, written by `slicevlm make-tiny-models` when missing) and
-every measured number is labelled as not comparable with the paper. Parameters, visual tokens and
+depend on the weights' values; nothing is downloaded). Without CUDA the tiny twins run by default
+(the tiny configs with the demo's tiny models, written by `slicevlm make-tiny-models` when missing)
+and every measured number is labelled as not comparable with the paper; `--size full` runs the
+full-size architectures on the CPU too (bf16, batch 1; ≈ 20 GB of memory), labelled "CPU": their
+ratios between models are measured, their absolute times are a CPU's. Parameters, visual tokens and
 FLOPs at full size are counted on the meta device in every run, GPU or not.
 
 The markdown goes to stdout and to OUTPUT/table6.md; OUTPUT/table6.json holds every number, the
@@ -46,15 +49,15 @@ class Table6Options:
 
     Attributes:
         device: where to measure: auto (cuda when torch sees one), cpu or cuda
-        size: full (ViT-B/16 etc. + LLaMA-2-7B, random weights, bf16; needs cuda), tiny (the CPU twins),
-            or auto (full on cuda, tiny on cpu)
+        size: full (ViT-B/16 etc. + LLaMA-2-7B, random weights, bf16; a GPU, or ≈ 20 GB of host
+            memory on the CPU), tiny (the CPU twins), or auto (full on cuda, tiny on cpu)
         output: table6.md and table6.json go here
         tiny_models: the tiny models' folder (written by `slicevlm make-tiny-models` when missing)
-        batch_size: samples per training step, the same for every model (default 8 full, 4 tiny)
+        batch_size: samples per training step, the same for every model (default 8 full, 4 tiny, 1 full on the CPU)
         text_tokens: text tokens per training row, the same for every model (default 160 full, 64 tiny)
         max_new_tokens: tokens generated per closed-VQA answer
-        warmup: untimed runs of every arm (default 2 full, 1 tiny)
-        repeats: timed runs of every arm, median reported (default 5 full, 3 tiny)
+        warmup: untimed runs of every arm (default 2 full, 1 tiny or full on the CPU)
+        repeats: timed runs of every arm, median reported (default 5 full, 3 tiny, 2 full on the CPU)
         seed: seed of the random weights and volumes
         verbose: show the libraries' own warnings and loading bars
     """
@@ -75,31 +78,26 @@ class Table6Options:
 
 
 def resolve(options: Table6Options) -> tuple[torch.device, str]:
-    """The device and size to measure at; refuses full size without CUDA (exit status 2)."""
+    """The device and size to measure at (exit status 2 for cuda without a CUDA device)."""
     device = options.device if options.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
     if device == "cuda" and not torch.cuda.is_available():
         raise SystemExit("slicevlm reproduce table6: --device cuda but torch sees no CUDA device; use --device cpu (the tiny twins).")
     size = options.size if options.size != "auto" else ("full" if device == "cuda" else "tiny")
-    if size == "full" and device != "cuda":
-        raise SystemExit("slicevlm reproduce table6: --size full (7B LLM, bf16) needs --device cuda; use --size tiny on the CPU.")
     return torch.device(device), size
 
 
-def _settings(options: Table6Options, size: str):
+#: Defaults by where and at which size: (batch_size, text_tokens, warmup, repeats).
+_DEFAULTS = {"full": (8, 160, 2, 5), "tiny": (4, 64, 1, 3), "full-cpu": (1, 160, 1, 2)}
+
+
+def _settings(options: Table6Options, device: torch.device, size: str):
     from slicevlm.bench.side_by_side import SideBySideSettings
 
-    full = size == "full"
-
-    def pick(given: int | None, on_full: int, on_tiny: int) -> int:
-        return given if given is not None else on_full if full else on_tiny
-
+    defaults = _DEFAULTS["full-cpu" if size == "full" and device.type == "cpu" else size]
+    given = (options.batch_size, options.text_tokens, options.warmup, options.repeats)
+    batch_size, text_tokens, warmup, repeats = (g if g is not None else d for g, d in zip(given, defaults))
     return SideBySideSettings(
-        batch_size=pick(options.batch_size, 8, 4),
-        text_tokens=pick(options.text_tokens, 160, 64),
-        max_new_tokens=options.max_new_tokens,
-        warmup=pick(options.warmup, 2, 1),
-        repeats=pick(options.repeats, 5, 3),
-        seed=options.seed,
+        batch_size=batch_size, text_tokens=text_tokens, max_new_tokens=options.max_new_tokens, warmup=warmup, repeats=repeats, seed=options.seed
     )
 
 
@@ -116,7 +114,8 @@ def _tiny_models(folder: Path, progress: Progress) -> Path:
 
 def _label(device: torch.device, size: str) -> str:
     if size == "full":
-        return f"full size, random weights, bf16, {torch.cuda.get_device_name(device)}"
+        where = torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU"
+        return f"full size, random weights, bf16, {where}"
     return f"tiny {'CPU' if device.type == 'cpu' else 'GPU'} twin, not comparable with the paper"
 
 
@@ -128,7 +127,7 @@ def run(options: Table6Options, progress: Progress) -> dict:
     from slicevlm.llm.byte_level import stand_in_tokenizer
 
     device, size = resolve(options)
-    settings = _settings(options, size)
+    settings = _settings(options, device, size)
     with tempfile.TemporaryDirectory(prefix="table6-tokenizer-") as scratch:
         stand_in = Path(scratch)
         stand_in_tokenizer(32_000).save_pretrained(stand_in)  # LLaMA-2-7B's vocabulary size
@@ -150,8 +149,8 @@ def run(options: Table6Options, progress: Progress) -> dict:
         "label": label,
         "comparable": size == "full",
         "llm": LLM,
-        "precision": "CUDA: bf16 weights for the frozen encoder and the LLM, bf16 autocast for the rest." if device.type == "cuda"
-        else "CPU: float32 throughout.",
+        "precision": "bf16 weights for the frozen encoder and the LLM, bf16 autocast for the rest."
+        if size == "full" or device.type == "cuda" else "CPU: float32 throughout.",
         "settings": asdict(settings),
         "census": {s: [_census_record(row) for row in rows] for s, rows in counted.items()},
         "measured": [

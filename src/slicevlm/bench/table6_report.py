@@ -141,4 +141,11 @@ def markdown(record: dict) -> str:
     ]
     if not record["comparable"]:
         lines += ["", f"**{label}**: these models are tiny stand-ins; their timings and ratios say nothing about the full-size models."]
+    elif record["machine"]["device"].startswith("CPU"):
+        lines += [
+            "",
+            f"**{label}**: the full-size models on a CPU. The ratios between the models are measured on the real "
+            "architectures; the absolute times are a CPU's, and a GPU's ratios can differ (a CPU spends relatively more "
+            "time in attention and less in matrix products).",
+        ]
     return "\n".join(lines) + "\n"

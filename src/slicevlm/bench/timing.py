@@ -66,6 +66,20 @@ def copy_bandwidth(device: torch.device, megabytes: int, repeats: int = 10) -> f
     return 2 * count * 4 / elapsed
 
 
+def read_bandwidth(device: torch.device, megabytes: int, repeats: int = 10) -> float:
+    """Measured read bandwidth in bytes/s: a sum over a buffer far larger than the caches counts its bytes read.
+
+    This is the number the weight-read floor uses: a decode step reads every LLM weight once and
+    writes almost nothing. (A same-device copy, :func:`copy_bandwidth`, reads and writes; on an H100
+    80GB it measured 3.0 TB/s, docs/method.md#speed-anchors.)
+    """
+    count = megabytes * 2**20 // 4
+    source = torch.empty(count, dtype=torch.float32, device=device).uniform_()
+    elapsed = seconds(lambda: source.sum(), device, warmup=2, repeats=repeats)
+    del source
+    return count * 4 / elapsed
+
+
 def reset_peak_memory(device: torch.device) -> None:
     """Start a new peak-memory window (no-op on CPU)."""
     if device.type == "cuda":

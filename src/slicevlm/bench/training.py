@@ -22,7 +22,7 @@ import time
 
 import torch
 
-from slicevlm.bench.models import BenchModel, volumes
+from slicevlm.bench.models import BenchModel, mixed_precision, volumes
 from slicevlm.bench.report import Figure
 from slicevlm.bench.timing import peak_memory_gib, reset_peak_memory, synchronize
 from slicevlm.llm.prompting import IGNORE_INDEX
@@ -149,7 +149,7 @@ def throughput(bench: BenchModel, settings: TrainSettings, peak_flops: float | N
         if fixed:
             batch = _pad_to(batch, settings.fixed_length, tokenizer.pad_token_id)
         batch = {key: value.to(device) for key, value in batch.items()}
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
+        with mixed_precision(bench.size, device):
             loss = model(batch_volumes[: len(rows)], batch["input_ids"], batch["attention_mask"], batch["labels"]).loss
         loss.backward()
         optimizer.step()

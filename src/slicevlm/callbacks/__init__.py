@@ -8,11 +8,14 @@
 - :class:`ResumableCheckpoint` — ``ModelCheckpoint`` whose files (and DeepSpeed folders) are written
   atomically into a folder that a restarted run finds; ``--ckpt_path last`` resumes from it.
 - :class:`LossTrace` — every optimiser step's training loss appended to a JSON-lines file.
+- :class:`MemoryTrace` — the peak memory of each part of every optimiser step (forward, backward,
+  optimiser, checkpoint saving) appended to a JSON-lines file.
 """
 
 from slicevlm.callbacks.checkpointing import ResumableCheckpoint
 from slicevlm.callbacks.generation import GenerationEvaluator
 from slicevlm.callbacks.loss_trace import LossTrace
+from slicevlm.callbacks.memory_trace import MemoryTrace
 from slicevlm.callbacks.prediction_writer import PredictionWriter
 
-__all__ = ["GenerationEvaluator", "LossTrace", "PredictionWriter", "ResumableCheckpoint"]
+__all__ = ["GenerationEvaluator", "LossTrace", "MemoryTrace", "PredictionWriter", "ResumableCheckpoint"]

@@ -179,10 +179,14 @@ class Rehearsal:
         self.check_export("stage1", stage1_export)
         self.fit("stage2", 2, stage2_export, init_from=stage1_export)
         self.check_training("stage2", stage=2)
+        self.check_memory("stage2")
         self.check_export("stage2", stage2_export)
         self.check_resume(stage1_export)
         self.answer(stage2_export)
         self.serve(stage2_export)
+        if self.size == "full":
+            peak = max(p.peak_rss_mb for p in self.phases)
+            self.check("every phase's peak resident memory is below 21 GB", peak * 2**20 < 21e9, f"{peak * 2**20 / 1e9:.1f} GB ({max(self.phases, key=lambda p: p.peak_rss_mb).name})")
         return self.summary()
 
     def check_training(self, name: str, stage: int) -> None:
@@ -207,6 +211,40 @@ class Rehearsal:
         if self.size == "full":
             self.check(f"{name}: 343 visual tokens", tokens == 343, tokens)
         self.check(f"{name}: visual + text tokens fit the context", total <= start.get("context_length", 0), f"{tokens} visual + {text - 1} text = {total} <= {start.get('context_length')}")
+
+    def check_memory(self, name: str) -> None:
+        """The run's measured memory per part of a step (MemoryTrace) beside `slicevlm memory`'s computed CPU row."""
+        trace = self.run_folder(name) / "memory.jsonl"
+        rows = [json.loads(line) for line in trace.read_text(encoding="utf-8").splitlines() if line.strip()] if trace.is_file() else []
+        steps = [row for row in rows if "step" in row]
+        if not steps:
+            self.check(f"{name}: memory was traced", False, f"no step rows in {trace}")
+            return
+        parts = ("forward", "backward", "optimizer", "after")
+        peak = {part: max(row[part]["anon"] + row[part]["file"] for row in steps) for part in parts}  # MiB, private + mapped
+        private = {part: max(row[part]["anon"] for row in steps) for part in parts}
+        measured = {
+            "loaded_private_mib": next((row["anon"] for row in rows if row.get("event") == "loaded"), None),
+            "step_peak_mib": max(peak[p] for p in ("forward", "backward", "optimizer")),
+            "step_peak_private_mib": max(private[p] for p in ("forward", "backward", "optimizer")),
+            "checkpoint_save_peak_mib": peak["after"],
+            "per_part_mib": peak,
+        }
+        self.facts[f"{name}_memory"] = measured
+        if self.size != "full":  # the computed table is the paper's model; the tiny models have no row
+            return
+        from slicevlm.training.memory import GIB, SETUPS, estimate, paper_model_sizes
+
+        setup = next(s for s in SETUPS if s.device == "cpu")
+        computed = estimate(setup, paper_model_sizes())
+        computed_mib = computed.total / 2**20
+        self.facts[f"{name}_memory"]["computed_gib"] = {part: round(value / GIB, 2) for part, value in computed.parts.items()} | {"total": round(computed.total / GIB, 2)}
+        error = measured["step_peak_mib"] / computed_mib - 1
+        self.check(
+            f"{name}: `slicevlm memory`'s CPU row is within 15% of the measured step peak",
+            abs(error) <= 0.15,
+            f"measured {measured['step_peak_mib'] / 1024:.1f} GiB (private + mapped weights), computed {computed_mib / 1024:.1f} GiB ({error:+.0%})",
+        )
 
     def check_export(self, name: str, folder: Path) -> None:
         files = {str(p.relative_to(folder)): p.stat().st_size for p in folder.rglob("*") if p.is_file()}
