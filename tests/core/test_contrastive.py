@@ -83,7 +83,7 @@ def test_tiny_pretraining_fit_exports_the_encoder_the_tower_starts_from(tiny_mod
     trained = cli.model.image_encoder.state_dict()
     assert stored.keys() == trained.keys() and all(torch.equal(stored[k], trained[k]) for k in stored)
 
-    tower = Med3DVLMTower(**TINY_DCFORMER, tokens_per_stream=8, encoder_weights=str(weights))
+    tower = Med3DVLMTower(**TINY_DCFORMER, low_tokens=(8, 8), high_tokens=(4, 8), encoder_weights=str(weights))
     assert all(torch.equal(tower.encoder.state_dict()[k], stored[k]) for k in stored)
     assert describe(tower)["init_args"]["encoder_weights"] is None  # the checkpoint folder stores the encoder itself
     with pytest.raises(MissingFileError, match="encoder_weights: .*does not exist"):
