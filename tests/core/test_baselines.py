@@ -71,6 +71,12 @@ def test_m3d_lamed_class_token_attends_and_is_dropped():
     volume = torch.rand(1, 8, 32, 32)
     tokens = vit(volume)
     assert tuple(tokens.shape) == (1, 8, 16)  # the 2·2·2 patches only
+    # By hand: patches + positions, the class token in front (no position), the blocks, the norm, row 0 dropped.
+    x = vit.patch_embed(volume[:, None]).flatten(2).transpose(1, 2) + vit.position
+    x = torch.cat([vit.class_token, x], dim=1)
+    for block in vit.blocks:
+        x = block(x)
+    assert torch.allclose(tokens, vit.norm(x)[:, 1:], atol=1e-6)
     with torch.no_grad():
         vit.class_token.add_(torch.randn(16))  # another class token changes every patch token: it took part in attention
     assert not torch.allclose(vit(volume), tokens)
