@@ -11,7 +11,7 @@ import torch.nn.functional as F
 
 from slicevlm.cli import run_lightning_cli
 from slicevlm.metrics.retrieval import recall_at_k, retrieval_recalls
-from slicevlm.training.contrastive import IMAGE_ENCODER_WEIGHTS, siglip_loss
+from slicevlm.training.contrastive import IMAGE_ENCODER_WEIGHTS, gather_with_grad, siglip_loss
 from slicevlm.vision.baselines import Med3DVLMTower
 
 BASELINES = Path(__file__).resolve().parents[2] / "configs" / "baselines"
@@ -31,6 +31,72 @@ def test_siglip_loss_is_eq_1_of_the_paper():
     assert torch.allclose(siglip_loss(image, text, t_prime, b), expected / 5, atol=1e-6)
     # Paired rows that agree cost less than the same rows mismatched.
     assert siglip_loss(image, image, t_prime, b) < siglip_loss(image, image.roll(1, 0), t_prime, b)
+
+
+def _gathered_step(rank: int, world: int, init_file: str, inputs: dict, out: str) -> None:
+    """One process of the gloo test: its share of the pairs through a linear head, the loss over the gathered
+    batch, backward, and the head's gradient averaged over processes as DDP averages it."""
+    import torch.distributed as dist
+
+    dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=world)
+    try:
+        head = torch.nn.Linear(6, 4)
+        head.load_state_dict(inputs["head"])
+        share = len(inputs["image"]) // world
+        rows = slice(rank * share, (rank + 1) * share)
+        image = F.normalize(head(inputs["image"][rows]), dim=-1)
+        text = F.normalize(inputs["text"][rows], dim=-1)
+        loss = siglip_loss(gather_with_grad(image), gather_with_grad(text), inputs["t_prime"], inputs["bias"])
+        loss.backward()
+        grads = {}
+        for name, parameter in head.named_parameters():
+            dist.all_reduce(parameter.grad)
+            grads[name] = parameter.grad / world
+        torch.save({"loss": loss.detach(), "grads": grads}, f"{out}.{rank}")
+    finally:
+        dist.destroy_process_group()
+
+
+def test_siglip_loss_over_two_processes_is_the_loss_over_the_concatenated_batch(tmp_path):
+    """Med3DVLM's `gather_loss=True`: two gloo processes of 3 pairs each compute the loss of all 6 pairs, and
+    their DDP-averaged gradients are those of one process holding all 6."""
+    import torch.multiprocessing as mp
+
+    torch.manual_seed(0)
+    head = torch.nn.Linear(6, 4)
+    inputs = {"image": torch.randn(6, 6), "text": torch.randn(6, 4), "head": head.state_dict(),
+              "t_prime": torch.tensor(1.2), "bias": torch.tensor(-0.5)}
+    mp.spawn(_gathered_step, args=(2, str(tmp_path / "rendezvous"), inputs, str(tmp_path / "result")), nprocs=2)
+    results = [torch.load(tmp_path / f"result.{rank}", weights_only=True) for rank in range(2)]
+
+    single = siglip_loss(F.normalize(head(inputs["image"]), dim=-1), F.normalize(inputs["text"], dim=-1), inputs["t_prime"], inputs["bias"])
+    single.backward()
+    own = siglip_loss(F.normalize(head(inputs["image"][:3]), dim=-1), F.normalize(inputs["text"][:3], dim=-1),
+                      inputs["t_prime"], inputs["bias"])
+    for result in results:
+        assert torch.allclose(result["loss"], single.detach(), atol=1e-6)
+        assert not torch.allclose(result["loss"], own.detach(), atol=1e-3)  # not each process's own 3 pairs
+        for name, parameter in head.named_parameters():
+            assert torch.allclose(result["grads"][name], parameter.grad, atol=1e-6), name
+    # Without a process group the rows pass through unchanged.
+    rows = torch.randn(3, 4)
+    assert gather_with_grad(rows) is rows
+
+
+def test_pretraining_defaults_are_med3dvlms(tiny_models):
+    """Med3DVLM: a 768-wide shared space; its release starts t′ at log(1/0.07) and b at 0; loss over the global batch."""
+    import math
+
+    from slicevlm.llm.text_encoder import TextEncoder
+    from slicevlm.training.contrastive import ContrastivePretraining
+    from slicevlm.vision.baselines import DCFormer3D
+
+    encoder = DCFormer3D((1, 1), (8, 16), (3, 3), stem_channels=8)
+    module = ContrastivePretraining(encoder, TextEncoder(str(tiny_models["llm"]), pooling="mean", max_length=16))
+    assert module.image_head.out_features == module.text_head.out_features == 768
+    assert math.isclose(module.log_temperature.item(), math.log(1 / 0.07), rel_tol=1e-6) and module.bias.item() == 0.0
+    hp = module.hparams
+    assert (hp.gather, hp.learning_rate, hp.weight_decay, hp.warmup_ratio) == (True, 1e-4, 0.1, 0.03)
 
 
 def test_recall_at_k_counts_where_the_own_pair_ranks():
