@@ -154,3 +154,59 @@ def test_tiny_pretraining_fit_exports_the_encoder_the_tower_starts_from(tiny_mod
     assert describe(tower)["init_args"]["encoder_weights"] is None  # the checkpoint folder stores the encoder itself
     with pytest.raises(MissingFileError, match="encoder_weights: .*does not exist"):
         Med3DVLMTower(**TINY_DCFORMER, encoder_weights=str(tmp_path / "missing.safetensors"))
+
+
+def _pretraining_command(tiny_models, data: Path, out: Path, *extra: str, callbacks=()) -> list[str]:
+    """`python -m slicevlm fit` on the tiny SigLIP config: 16 pairs per epoch, 2 epochs, `last.ckpt` every 2 steps."""
+    import json
+    import sys
+
+    command = [
+        sys.executable, "-m", "slicevlm", "fit", "--config", str(BASELINES / "med3dvlm_clip_tiny.yaml"),
+        "--model.init_args.text_encoder.init_args.model_name", str(tiny_models["llm"]),
+        "--model.init_args.export_dir", str(out / "export"),
+        "--data.data_root", str(data), "--data.batch_size", "4", "--data.num_workers", "1",
+        "--data.train_samples_per_epoch", "16", "--data.max_val_samples", "2",
+        "--trainer.logger.init_args.save_dir", str(out / "logs"), "--trainer.max_epochs", "2",
+        "--trainer.limit_val_batches", "1", "--trainer.enable_progress_bar", "false", "--trainer.enable_model_summary", "false",
+        "--trainer.callbacks.init_args.every_n_train_steps", "2",  # the ResumableCheckpoint (last in the list)
+        *extra,
+    ]
+    return command + ["--trainer.callbacks+=" + json.dumps(callback) for callback in callbacks]
+
+
+@pytest.mark.slow
+def test_pretraining_resumes_after_kill_9_like_every_stage(tiny_models, synthetic_root, tmp_path):
+    """`fit --ckpt_path last` after a SIGKILL mid-epoch: the same batches from the same step on, and the same
+    weights (encoder, heads, temperature, bias) as a run that was never interrupted."""
+    from safetensors.torch import load_file
+    from train_probes import read_batches, record, start
+
+    full, cut = tmp_path / "full", tmp_path / "cut"
+    uninterrupted = start(_pretraining_command(tiny_models, synthetic_root, full, callbacks=[record(full / "batches")]), tmp_path / "full.log")
+    killed = start(_pretraining_command(tiny_models, synthetic_root, cut, callbacks=[
+        record(cut / "batches"), {"class_path": "train_probes.KillAtStep", "init_args": {"step": 7}},
+    ]), tmp_path / "cut.log")
+    assert killed.wait(900) == -9, (tmp_path / "cut.log").read_text()
+    checkpoints = cut / "logs" / "med3dvlm_clip_tiny" / "checkpoints"
+    saved = torch.load(checkpoints / "last.ckpt", map_location="cpu", weights_only=True)
+    # 4 batches per epoch, last.ckpt every 2 steps; killed as step 7 began: last is step 6, batch 2 of epoch 1
+    assert saved["global_step"] == 6 and saved["epoch"] == 1
+    assert saved["loops"]["fit_loop"]["state_dict"]["combined_loader"] == [{"epoch": 1, "batches": 2, "batches_per_epoch": 4}]
+    assert not (cut / "export").exists()
+
+    resumed = start(_pretraining_command(tiny_models, synthetic_root, cut, "--ckpt_path", "last", callbacks=[record(cut / "resumed")]),
+                    tmp_path / "resumed.log")
+    assert resumed.wait(900) == 0, (tmp_path / "resumed.log").read_text()
+    assert uninterrupted.wait(900) == 0, (tmp_path / "full.log").read_text()
+    reference, continued = read_batches(full / "batches"), read_batches(cut / "resumed")
+    assert len(reference) == 8 and (continued[0]["step"], continued[0]["epoch"]) == (6, 1)
+    assert [row for row in read_batches(cut / "batches") if row["step"] < 6] + continued == reference
+
+    final = {name: torch.load(run / "logs" / "med3dvlm_clip_tiny" / "checkpoints" / "last.ckpt", map_location="cpu",
+                              weights_only=True)["state_dict"] for name, run in (("full", full), ("cut", cut))}
+    assert final["full"].keys() == final["cut"].keys() and "log_temperature" in final["full"]
+    different = [k for k in final["full"] if not torch.equal(final["full"][k], final["cut"][k])]
+    assert not different, f"not bit-identical after resume: {different[:5]}"
+    exported = load_file(str(cut / "export" / IMAGE_ENCODER_WEIGHTS))
+    assert all(torch.equal(exported[k], final["full"][f"image_encoder.{k}"]) for k in exported)

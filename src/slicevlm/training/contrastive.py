@@ -22,7 +22,8 @@ writes it, over the image→text logits.
 Validation logs `val/loss` and image↔text retrieval recall `val/i2t_r{1,5,10}`, `val/t2i_r{1,5,10}`
 (×100, over all validation pairs; `metrics/retrieval.py`). When fit ends, the image encoder's weights
 are written to `export_dir/image_encoder.safetensors`, which `Med3DVLMTower(encoder_weights=...)` reads.
-Data: `M3DDataModule` with `train_tasks: [caption]` (a volume and its report per row).
+Data: `M3DDataModule` with `train_tasks: [caption]` (a volume and its report per row). Checkpoints
+resume as every stage's do (`ResumableCheckpoint`'s `last.ckpt`, `fit --ckpt_path last`; `resume.py`).
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ import torch.nn.functional as F
 from slicevlm.llm.text_encoder import TextEncoder
 from slicevlm.metrics.retrieval import retrieval_recalls
 from slicevlm.training.optim import build_optimizer, warmup_cosine
+from slicevlm.training.resume import ResumableState
 from slicevlm.vision.baselines.dcformer import DCFormer3D
 
 #: The file an export holds: the image encoder's state dict.
@@ -64,7 +66,7 @@ def gather_with_grad(rows: torch.Tensor) -> torch.Tensor:
     return torch.cat(all_gather(rows), dim=0)
 
 
-class ContrastivePretraining(L.LightningModule):
+class ContrastivePretraining(ResumableState, L.LightningModule):
     """SigLIP pre-training of a DCFormer image encoder against a text encoder on volume–report pairs.
 
     Args:
@@ -148,6 +150,13 @@ class ContrastivePretraining(L.LightningModule):
         warmup = int(hp.warmup_ratio * total)
         schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: warmup_cosine(step, total, warmup))
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": schedule, "interval": "step"}}
+
+    def on_train_start(self) -> None:
+        """A resumed run continues its epoch where the checkpoint left it, with the same random streams."""
+        self.restore_resume_state()
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        self.save_resume_state(checkpoint)  # collective: every rank saves through here
 
     def on_train_end(self) -> None:
         if self.hparams.export_dir is None or not self.trainer.is_global_zero:
