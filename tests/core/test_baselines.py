@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import importlib
 import json
+import math
 from pathlib import Path
 
 import pytest
 import torch
 
 from slicevlm.cli import run_lightning_cli
+from slicevlm.training.contrastive import IMAGE_ENCODER_WEIGHTS
 from slicevlm.vision.baselines import M3DLaMedTower, Med3DVLMTower
 from slicevlm.vision.tower import VisionTower
 
@@ -240,8 +242,96 @@ def test_med3dvlm_configs_train_med3dvlms_own_lora(name):
     assert config["model"]["lora"] == {"rank": 16, "alpha": 32, "dropout": 0.05, "target_modules": "all-linear"}
 
 
+def _yaml(name: str) -> dict:
+    import yaml
+
+    return yaml.safe_load((CONFIGS / name).read_text(encoding="utf-8"))
+
+
+@pytest.mark.parametrize("configs", [("med3dvlm_stage1.yaml",), ("med3dvlm_stage1.yaml", "med3dvlm_qwen.yaml"),
+                                     ("med3dvlm.yaml", "med3dvlm_qwen.yaml")])
+def test_med3dvlm_recipe_configs_parse(configs, capsys):
+    arguments = [item for name in configs for item in ("--config", str(BASELINES / name))]
+    with pytest.raises(SystemExit) as exit_info:
+        run_lightning_cli(["fit", *arguments, "--print_config"])
+    assert exit_info.value.code in (0, None)
+    printed = capsys.readouterr().out
+    assert "class_path: slicevlm.vision.baselines.Med3DVLMTower" in printed
+    assert ("model_name: Qwen/Qwen2.5-7B-Instruct" in printed) == ("med3dvlm_qwen.yaml" in configs)
+
+
+def test_med3dvlm_recipe_is_its_three_steps_with_its_published_settings():
+    """The release's scripts: SigLIP (batch 64, lr 1e-4, wd 0.1, 100 epochs, text 512) → projector pre-training
+    (batch 16, lr 1e-4, 3 epochs, only the projector) → LoRA fine-tuning (batch 8, lr 5e-5, 5 epochs)."""
+    clip, stage1, stage2 = (_yaml(f"baselines/{name}.yaml") for name in ("med3dvlm_clip", "med3dvlm_stage1", "med3dvlm"))
+
+    def global_batch(config: dict) -> int:
+        return config["data"]["batch_size"] * config["trainer"]["devices"] * config["trainer"].get("accumulate_grad_batches", 1)
+
+    siglip = clip["model"]["init_args"]
+    assert global_batch(clip) == 64 and clip["trainer"]["max_epochs"] == 100 and clip["trainer"]["strategy"] == "ddp"
+    assert (siglip["learning_rate"], siglip["weight_decay"], siglip["warmup_ratio"], siglip["embed_dim"]) == (1e-4, 0.1, 0.03, 768)
+    assert siglip["gather"] is True and siglip["text_encoder"]["init_args"]["max_length"] == 512
+    assert abs(siglip["init_log_temperature"] - math.log(1 / 0.07)) < 1e-6 and siglip["init_bias"] == 0.0
+    assert any(c["class_path"] == "slicevlm.callbacks.ResumableCheckpoint" and c["init_args"].get("save_last")
+               for c in clip["trainer"]["callbacks"])
+    assert stage1["model"]["stage"] == 1 and global_batch(stage1) == 16 and stage1["trainer"]["max_epochs"] == 3
+    assert (stage1["model"]["learning_rate"], stage1["model"]["weight_decay"]) == (1e-4, 0.0)
+    vision = stage1["model"]["vision"]["init_args"]
+    assert vision["train_encoder"] is False
+    assert vision["encoder_weights"] == f"{siglip['export_dir']}/{IMAGE_ENCODER_WEIGHTS}"
+    assert stage2["model"]["stage"] == 2 and global_batch(stage2) == 8 and stage2["trainer"]["max_epochs"] == 5
+    assert (stage2["model"]["learning_rate"], stage2["model"]["weight_decay"]) == (5e-5, 0.0)
+    assert stage2["model"]["init_from"] == stage1["model"]["export_dir"] and stage2["model"]["vision"]["init_args"]["train_encoder"]
+    # The comparison keeps LLaMA-2-7B; Med3DVLM's own Qwen2.5-7B-Instruct is the overlay of the faithful run.
+    for config in (stage1, stage2):
+        assert config["model"]["language"]["init_args"]["model_name"] == "meta-llama/Llama-2-7b-hf"
+    qwen = _yaml("baselines/med3dvlm_qwen.yaml")["model"]["language"]["init_args"]
+    assert qwen == {"model_name": "Qwen/Qwen2.5-7B-Instruct", "count_visual_tokens": True, "context_length": 512}
+
+
+def test_m3d_lamed_configs_train_m3ds_own_lora_and_augmentation():
+    """M3D's train.py: LoRA dropout 0.05; its datasets: random 90° turns, flips, intensity scale and shift.
+    SliceVLM's configs leave the augmentation off (the paper names none)."""
+    for name in ("baselines/m3d_lamed.yaml", "baselines/m3d_lamed_tiny.yaml", "baselines/twin/m3d_lamed.yaml"):
+        config = _yaml(name)
+        assert config["model"]["lora"] == {"rank": 16, "alpha": 32, "dropout": 0.05, "target_modules": "all-linear"}, name
+        assert config["data"]["augment"] is True, name
+    for name in ("stage1.yaml", "stage2.yaml", "demo.yaml", "demo_stage2.yaml", "baselines/med3dvlm.yaml", "baselines/twin/med3dvlm.yaml"):
+        assert "augment" not in _yaml(name).get("data", {}), name
+
+
+def _text_budget(language: dict, visual_tokens: int) -> int:
+    init = language.get("init_args", {})
+    return init.get("context_length", 512) - (visual_tokens if init.get("count_visual_tokens", True) else 0)
+
+
+def test_the_comparison_gives_every_model_the_same_text_budget(tiny_model_factory):
+    """Full size: SliceVLM's 512 − 343 = 169 text tokens for all three; the CPU twin: 512 − the SliceVLM
+    twin's visual tokens for all three."""
+    from slicevlm.config_record import build
+
+    def baseline_tokens(config: dict) -> int:
+        with torch.device("meta"):
+            return build(config["model"]["vision"]).num_tokens
+
+    assert _text_budget(_yaml("stage2.yaml")["model"]["language"], 343) == 169  # 7·7·7 = 343 visual tokens
+    for name in ("m3d_lamed", "med3dvlm"):
+        config = _yaml(f"baselines/{name}.yaml")
+        assert _text_budget(config["model"]["language"], baseline_tokens(config)) == 169, name
+    demo = _yaml("demo.yaml")["model"]
+    settings = {k: v for k, v in demo["vision"]["init_args"].items() if k != "encoder"}
+    twin_tokens = tiny_model_factory(**settings).vision.token_count(_yaml("demo.yaml")["data"]["volume_size"][0])
+    twin_budget = _text_budget(demo["language"], twin_tokens)
+    assert twin_tokens == 64 and twin_budget == 448
+    for name in ("m3d_lamed", "med3dvlm"):
+        overlay = _yaml(f"baselines/twin/{name}.yaml")["model"]
+        assert _text_budget(overlay["language"], baseline_tokens({"model": overlay})) == twin_budget, name
+
+
 def test_every_baseline_config_is_tested():
-    tested = {name for names in TOWER_CONFIGS.values() for name in names} | {"med3dvlm_clip.yaml", "med3dvlm_clip_tiny.yaml"}
+    tested = {name for names in TOWER_CONFIGS.values() for name in names} | {
+        "med3dvlm_clip.yaml", "med3dvlm_clip_tiny.yaml", "med3dvlm_stage1.yaml", "med3dvlm_qwen.yaml"}
     assert {path.name for path in BASELINES.glob("*.yaml")} == tested
 
 
