@@ -10,8 +10,9 @@
       │ stream, penultimate 256 → 192 → 128 tokens, last 32 → 64 → 128, width → d/2 → d
       ▼ (B, 128 + 128, d_llm), the penultimate stage's tokens first
 
-Med3DVLM pre-trains DCFormer with a SigLIP contrastive loss against ClinicalBERT; that pre-training
-is not run here, so DCFormer starts from random weights and trains with the projector by default
+Med3DVLM pre-trains DCFormer with a SigLIP contrastive loss against ClinicalBERT
+(`training/contrastive.py`, configs/baselines/med3dvlm_clip.yaml); `encoder_weights` starts the tower
+from that export. Without it DCFormer starts from random weights and trains with the projector
 (`train_encoder`). A checkpoint folder stores the whole encoder (`encoder.*`).
 """
 
