@@ -117,7 +117,10 @@ def check_tower_checkpoints(checkpoint: Path, tower_root: Path) -> dict[str, Pat
             missing.append(f"- SliceVLM: {folder} (lightning-cli fit --config configs/stage1.yaml, then --config "
                            "configs/stage2.yaml; or point CHECKPOINT=... (make) or --checkpoint at one you have)")
         else:
-            missing.append(f"- {TOWERS[name]}: {folder} (lightning-cli fit --config configs/baselines/{name}.yaml "
+            # Med3DVLM's recipe has two steps before the one that exports (configs/baselines/med3dvlm.yaml's header).
+            before = ("configs/baselines/med3dvlm_clip.yaml, then configs/baselines/med3dvlm_stage1.yaml, then "
+                      if name == "med3dvlm" else "")
+            missing.append(f"- {TOWERS[name]}: {folder} (lightning-cli fit --config {before}configs/baselines/{name}.yaml "
                            f"--data.data_root DATA --model.export_dir {folder})")
     if missing:
         raise ReproduceError(
@@ -247,8 +250,9 @@ def _variants(args: ReproduceOptions) -> dict[str, Path | None]:
 
 def _header(args: ReproduceOptions, synthetic: bool) -> str:
     if args.table == "towers":
-        how = ("Each row is the demo twin trained with the same data, LLM, stages, steps and learning rates; only the "
-               "vision tower (and Med3DVLM's own LoRA dropout) differs." if synthetic else
+        how = ("Each row is the demo twin trained with the same data, LLM, stages, steps, learning rates and text budget; "
+               "the vision tower differs, each baseline keeps its own LoRA dropout (0.05), and M3D-LaMed trains with "
+               "M3D's augmentation. The SliceVLM twin injects locally (injection: local)." if synthetic else
                "Each row is the checkpoint folder given (SliceVLM: --checkpoint; the baselines: --tower-root/<name>/checkpoint); "
                "how each was trained is recorded in its config.yaml.")
         header = (f"# Vision towers: SliceVLM, M3D-LaMed, Med3DVLM — protocol: {args.protocol}\n\n"

@@ -194,8 +194,8 @@ def trilinear_downsample(grid: torch.Tensor, factor: int) -> torch.Tensor:
 def attention(queries: torch.Tensor, keys: torch.Tensor, injection: torch.nn.Module) -> tuple[torch.Tensor, torch.Tensor]:
     """Eq. 15–18 for one set of queries: (Lq, C) low-res tokens, (Lk, C) high-res tokens.
 
-    Q = W_Q F_low, K = W_K F_high, V = W_V F_high (eq. 15–16, each a C→C linear with bias);
-    A = softmax(QKᵀ/√C)·V (eq. 17–18). With h heads, head j uses channels [j·C/h, (j+1)·C/h) and the
+    Q = W_Q F_low, K = W_K F_high, V = W_V F_high (eq. 16, each a C→C linear with bias);
+    A = softmax(QKᵀ/√C)·V (eq. 18; K and V over all positions, eq. 17). With h heads, head j uses channels [j·C/h, (j+1)·C/h) and the
     scale 1/√(C/h); the heads' outputs are concatenated in that order.
 
     Returns:
@@ -211,7 +211,7 @@ def attention(queries: torch.Tensor, keys: torch.Tensor, injection: torch.nn.Mod
     outputs, weights = [], []
     for j in range(heads):
         part = slice(j * width, (j + 1) * width)
-        scores = q[:, part] @ k[:, part].T / math.sqrt(width)  # eq. 17
+        scores = q[:, part] @ k[:, part].T / math.sqrt(width)  # eq. 18
         scores = torch.exp(scores - scores.max(dim=1, keepdim=True).values)
         probabilities = scores / scores.sum(dim=1, keepdim=True)
         outputs.append(probabilities @ v[:, part])  # eq. 18
@@ -220,7 +220,7 @@ def attention(queries: torch.Tensor, keys: torch.Tensor, injection: torch.nn.Mod
 
 
 def injection(grid: torch.Tensor, module: torch.nn.Module) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """Eq. 14–19 with the weights and settings of a `FeatureInjection`; no residual (eq. 19).
+    """Eqs. 15–18 with the weights and settings of a `FeatureInjection`; no residual (eq. 19's MLP is the projector).
 
     Global region: every low-res query attends to all D·H·W high-res positions. Local region: the
     query at low position (z, y, x) attends only to the s³ high-res positions (s·z + a, s·y + b, s·x + c),
@@ -231,7 +231,7 @@ def injection(grid: torch.Tensor, module: torch.nn.Module) -> tuple[torch.Tensor
     """
     s = module.factor
     high = as64(grid)
-    low = trilinear_downsample(high, s)  # eq. 14
+    low = trilinear_downsample(high, s)  # eq. 15
     low_tokens = grid_tokens(low)  # (B, M', C)
     if module.region == "none":
         return low_tokens, None

@@ -1,4 +1,4 @@
-"""Feature injection and the projector against the plain reference of eq. 14–21 (`equation_reference.py`).
+"""Feature injection and the projector against the plain reference of eqs. 15–21 (`equation_reference.py`).
 
 High-resolution grids are asymmetric, (D̂, H', W') = (4, 6, 8) → 2×3×4 = 24 queries, so that keys
 from the wrong grid, a transposed token order or a lost scale all change the numbers.
@@ -56,7 +56,7 @@ def test_local_injection_attends_to_each_querys_own_children(heads):
 
 
 def test_no_injection_returns_the_trilinear_low_grid():
-    """Table 8 ablation: the projector reads F_low (eq. 14) in raster order."""
+    """Table 8 ablation: the projector reads F_low (eq. 15) in raster order."""
     _check(FeatureInjection(8, region="none"), _grid((2, 8, 4, 6, 8), seed=9))
 
 

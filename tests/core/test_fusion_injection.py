@@ -1,4 +1,4 @@
-"""Spatial–frequency fusion (eq. 6–13) and fine-grained feature injection (eq. 14–19)."""
+"""Spatial–frequency fusion (eq. 6–13) and fine-grained feature injection (eqs. 15–19)."""
 
 import pytest
 import torch

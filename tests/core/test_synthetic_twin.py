@@ -19,7 +19,9 @@ OVERLAYS = {
     "med3dvlm.yaml": ("med3dvlm_tiny.yaml", "slicevlm.vision.baselines.Med3DVLMTower"),
 }
 #: What an overlay may change; everything else is the demo twin's (data, LLM, steps, learning rates).
-TOWER_KEYS = (("model", "vision"), ("model", "lora"), ("data", "volume_size"))
+TOWER_KEYS = (("model", "vision"), ("model", "lora"), ("data", "volume_size"), ("data", "augment"))
+#: The text budget: every overlay gives its tower the SliceVLM twin's 512 − 64 = 448 text tokens.
+BUDGET = {"count_visual_tokens": False, "context_length": 448}
 
 
 def _resolved(capsys, *configs: Path) -> dict:
@@ -33,6 +35,8 @@ def _without(config: dict, keys) -> dict:
     config = {section: dict(values) if isinstance(values, dict) else values for section, values in config.items()}
     for section, key in keys:
         config[section].pop(key, None)
+    language = config["model"]["language"] = dict(config["model"]["language"])
+    language["init_args"] = {k: v for k, v in language["init_args"].items() if k not in BUDGET}
     return config
 
 
@@ -49,16 +53,18 @@ def test_a_tower_overlay_changes_the_tower_and_nothing_else(overlay, stages, cap
     assert twin["model"]["vision"] == tower["model"]["vision"]  # the same tiny architecture, key for key
     assert twin["data"]["volume_size"] == tower["data"]["volume_size"]
     assert twin["model"]["lora"] == tower["model"].get("lora", demo["model"]["lora"])
+    assert twin["data"]["augment"] == tower["data"].get("augment", False)  # M3D-LaMed's augmentation, as its tiny config
+    assert {k: twin["model"]["language"]["init_args"][k] for k in BUDGET} == BUDGET
     assert _without(twin, TOWER_KEYS) == _without(demo, TOWER_KEYS)
 
 
-def test_med3dvlm_trains_its_own_lora_and_m3d_lamed_the_twins(capsys):
-    """Med3DVLM (Xin et al.): LoRA r 16, α 32, dropout 0.05; M3D-LaMed keeps the twin's r 16, α 32, dropout 0.1."""
+def test_each_baseline_trains_its_own_lora(capsys):
+    """Med3DVLM (Xin et al.) and M3D-LaMed (M3D's train.py): LoRA r 16, α 32, dropout 0.05; the twin's own is 0.1."""
     stage2 = (CONFIGS / "demo.yaml", CONFIGS / "demo_stage2.yaml")
-    assert _resolved(capsys, *stage2, TWINS / "med3dvlm.yaml")["model"]["lora"] == {
-        "rank": 16, "alpha": 32, "dropout": 0.05, "target_modules": "all-linear"}
-    assert _resolved(capsys, *stage2, TWINS / "m3d_lamed.yaml")["model"]["lora"] == {
-        "rank": 16, "alpha": 32, "dropout": 0.1, "target_modules": "all-linear"}
+    for overlay in ("med3dvlm.yaml", "m3d_lamed.yaml"):
+        assert _resolved(capsys, *stage2, TWINS / overlay)["model"]["lora"] == {
+            "rank": 16, "alpha": 32, "dropout": 0.05, "target_modules": "all-linear"}
+    assert _resolved(capsys, *stage2)["model"]["lora"]["dropout"] == 0.1
 
 
 def test_every_twin_overlay_is_tested():

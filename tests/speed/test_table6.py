@@ -69,9 +69,11 @@ def test_vision_flops_are_positive_and_differ_between_towers(table6):
         totals = [row["flops"]["tower"] + row["flops"]["projector"] for row in record["census"][size]]
         assert all(total > 0 for total in totals) and len(set(totals)) == 3
     # M3D-LaMed at full size, by hand: 3D patch embedding 1·4·16·16 → 768 over 2048 patches; 12 ViT-B blocks
-    # (qkv, out, MLP 768 → 3072 → 768) and their attention QKᵀ and A·V over 2048 tokens; MLP projector 768 → 4096 → 4096.
+    # (qkv, out, MLP 768 → 3072 → 768) and their attention QKᵀ and A·V over the 2048 patches + the class token;
+    # MLP projector 768 → 4096 → 4096.
     patches, width = 2048, 768
-    blocks = 12 * (2 * patches * (4 * width * width + 2 * width * 4 * width) + 4 * patches * patches * width)
+    tokens = patches + 1
+    blocks = 12 * (2 * tokens * (4 * width * width + 2 * width * 4 * width) + 4 * tokens * tokens * width)
     m3d = next(row for row in record["census"]["full"] if row["name"] == "M3D-LaMed")
     assert m3d["flops"]["tower"] == 2 * patches * 1024 * width + blocks
     assert m3d["flops"]["projector"] == 2 * 256 * (width * 4096 + 4096 * 4096)
@@ -88,8 +90,8 @@ def test_parameters_trainable_below_total_and_trained_as_counted(table6):
     # LLaMA-2-7B (6,738,415,616) + the `<image>` row in the input and output embeddings; LoRA r16 on its 7 linear layers × 32 blocks.
     assert {p["llm"] for p in full.values()} == {6_738_415_616 + 2 * 4096}
     assert {p["lora"] for p in full.values()} == {32 * 16 * (4 * 2 * 4096 + 3 * (4096 + 11008))}
-    # M3D-LaMed trains its ViT (87,416,064) and its MLP projector 768 → 4096 → 4096.
-    assert full["M3D-LaMed"]["vision_trainable"] == 87_416_064 + (768 * 4096 + 4096) + (4096 * 4096 + 4096)
+    # M3D-LaMed trains its ViT (87,389,184) and its MLP projector 768 → 4096 → 4096.
+    assert full["M3D-LaMed"]["vision_trainable"] == 87_389_184 + (768 * 4096 + 4096) + (4096 * 4096 + 4096)
 
 
 def test_full_size_on_the_cpu_is_a_mode_labelled_cpu():

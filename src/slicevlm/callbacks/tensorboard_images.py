@@ -5,7 +5,7 @@ Three grayscale images, one tile per kept slice in z order (left to right, then 
 - ``{prefix}/images/kept_slices``: the slices the selector kept (eq. 3–5), as the model saw them;
 - ``{prefix}/images/fusion_gate``: the fusion gate α (eq. 12–13) averaged over channels, white = the
   spatial branch, black = the frequency branch (absent unless ``fusion: both``);
-- ``{prefix}/images/injection_attention``: the attention each position received (eq. 17), min-max
+- ``{prefix}/images/injection_attention``: the attention each position received (eq. 18), min-max
   scaled per volume, white = most attended (absent with ``injection: none``);
 
 and a text entry ``{prefix}/images/about`` naming the volume and the kept slice indices. The maps are

@@ -14,11 +14,14 @@ and/or a blank one (:mod:`slicevlm.data.controls`).
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import torch
 from lightning import LightningDataModule
 from torch.utils.data import ConcatDataset, DataLoader, Dataset, Subset
 
+from slicevlm.data.augment import M3DAugmentation
 from slicevlm.data.controls import CONTROL_CONDITIONS, ImageControlDataset
 from slicevlm.data.datasets import TASKS, CaptionDataset, VolumeLoader, VQADataset, collate_batch, resolve
 from slicevlm.data.errors import DataError, check_choice
@@ -73,6 +76,9 @@ class M3DDataModule(LightningDataModule):
             ``blank`` of an all-zero volume. Control rows get ids ``<id>|swapped`` / ``<id>|blank``
             and the summary reports them beside the normal scores. Empty: no controls.
         control_seed: Seed of the case derangement of ``image_controls: [swapped]``.
+        augment: M3D-LaMed's random training transforms (90° turns, flips, intensity scale and
+            shift; ``data/augment.py``) on training volumes. Off by default: the SliceVLM paper
+            names no augmentation; the M3D-LaMed configs turn it on.
     """
 
     def __init__(
@@ -102,6 +108,7 @@ class M3DDataModule(LightningDataModule):
         seed: int = 0,
         image_controls: list[str] = [],  # noqa: B006
         control_seed: int = 0,
+        augment: bool = False,
     ) -> None:
         super().__init__()
         self.save_hyperparameters()
@@ -138,6 +145,8 @@ class M3DDataModule(LightningDataModule):
             None if ct_window is None else (float(ct_window[0]), float(ct_window[1])),
             None if volume_shards is None else ShardVolumeSource(volume_shards),
         )
+        #: Reads training volumes: `loader`, with the augmentation when `augment` is on.
+        self.train_volume_loader = dataclasses.replace(self.loader, augment=M3DAugmentation()) if augment else self.loader
         self.cap_json, self.cap_test_split = cap_json, cap_test_split
         self.vqa_csv = {"train": vqa_train_csv, "val": vqa_val_csv, "test": vqa_test_csv}
         self.batch_size, self.eval_batch_size = batch_size, eval_batch_size
@@ -161,17 +170,21 @@ class M3DDataModule(LightningDataModule):
         if task == "caption":
             split = {"train": "train", "val": "validation", "test": self.cap_test_split}[stage]
             path = resolve(self.data_root, self.cap_json)
-            dataset: Dataset = CaptionDataset(caption_records(path, split), self.loader, str(path), self.seed)
+            dataset: Dataset = CaptionDataset(caption_records(path, split), self._volume_loader(stage), str(path), self.seed)
             source = f"{path} split {split!r}"
         else:
             path = resolve(self.data_root, self.vqa_csv[stage])
             if str(path) not in self._vqa_cache:
                 self._vqa_cache[str(path)] = vqa_records(path)
-            dataset = VQADataset(self._vqa_cache[str(path)], self.loader, task, stage, str(path))
+            dataset = VQADataset(self._vqa_cache[str(path)], self._volume_loader(stage), task, stage, str(path))
             source = str(path)
         if len(dataset) == 0:  # type: ignore[arg-type]
             raise DataError(f"{source}: no samples for task {task!r} ({stage}); expected at least one.")
         return dataset
+
+    def _volume_loader(self, stage: str) -> VolumeLoader:
+        """The training loader (augmented when `augment` is on) for ``"train"``, the plain one otherwise."""
+        return self.train_volume_loader if stage == "train" else self.loader
 
     def _eval_dataset(self, tasks: list[str], stage: str, limit: int | None, controls: list[str] | None = None) -> ConcatDataset:
         parts = []

@@ -21,6 +21,7 @@ from pathlib import Path
 import torch
 from torch.utils.data import Dataset
 
+from slicevlm.data.augment import M3DAugmentation
 from slicevlm.data.errors import DataError, check_choice
 from slicevlm.data.limits import entry_path_problem
 from slicevlm.data.prompts import caption_instruction, closed_answer, closed_instruction
@@ -44,6 +45,8 @@ class VolumeLoader:
         window: Optional CT window ``(center, width)`` (HU data only).
         shards: LitData shards to fetch volumes from by their path (see ``data/shards.py``); None
             reads the files under ``data_root``.
+        augment: random transforms applied after resizing (training volumes; ``data/augment.py``);
+            None: the volume as read.
     """
 
     data_root: Path
@@ -51,6 +54,7 @@ class VolumeLoader:
     axis: str = "axial"
     window: tuple[float, float] | None = None
     shards: ShardVolumeSource | None = None
+    augment: M3DAugmentation | None = None
 
     def __call__(self, image_path: str, referenced_by: str) -> torch.Tensor:
         """Volume ``(D, H, W)`` float32 in [0, 1]; a DataError names the file and who referenced it."""
@@ -66,7 +70,8 @@ class VolumeLoader:
                 volume = volume_from_array(array, source, axis=self.axis, window=self.window)
         except DataError as e:
             raise DataError(f"{e} (referenced by {referenced_by})") from e
-        return resize_to_model(volume, self.size)  # (D, H, W)
+        volume = resize_to_model(volume, self.size)  # (D, H, W)
+        return volume if self.augment is None else self.augment(volume)
 
 
 class CaptionDataset(Dataset):

@@ -1,4 +1,4 @@
-"""Why the model looked where it did: kept slices (eq. 3–5) and injection attention (eq. 17).
+"""Why the model looked where it did: kept slices (eq. 3–5) and injection attention (eq. 18).
 
 One vision pass with ``return_attention=True``; a hook on the encoder keeps the slice features so
 the neighbour similarity S_i that drove the selection is reported too. The attention each

@@ -26,24 +26,23 @@ from lightning.pytorch.utilities import rank_zero_info, rank_zero_warn
 
 from slicevlm.checkpoint import load_vision_weights, save_checkpoint_folder
 from slicevlm.data.recipe import recipe_from_data_config
-from slicevlm.data.resumable import ResumableDataLoader
 from slicevlm.errors import ConfigError
 from slicevlm.llm.generation_config import DEFAULT_GENERATION, GenerationConfig
 from slicevlm.llm.language_model import LanguageModel
 from slicevlm.llm.lora import LoraSettings
 from slicevlm.model import SliceVLM
-from slicevlm.training.errors import ExportExistsError, ResumeError, RunError
+from slicevlm.training.errors import ExportExistsError, RunError
 from slicevlm.training.nonfinite import NonFiniteGuard
 from slicevlm.training.optim import build_optimizer, parameter_groups, warmup_cosine
 from slicevlm.training.parameters import format_parameter_table, parameter_table
 from slicevlm.training.prediction_rows import prediction_row
-from slicevlm.training.rng import restore_rng_state, rng_states_of_all_ranks
+from slicevlm.training.resume import ResumableState
 from slicevlm.training.zero import CONFIG_KEY, gather_whole_in_forward, gathered
 from slicevlm.vision.maps import VisionMaps
 from slicevlm.vision.tower import VisionTower
 
 
-class SliceVLMModule(L.LightningModule):
+class SliceVLMModule(ResumableState, L.LightningModule):
     """Train and evaluate SliceVLM.
 
     Args:
@@ -109,8 +108,6 @@ class SliceVLMModule(L.LightningModule):
         self.skip_ids: set[str] = set()  # set by PredictionWriter when resuming test/predict
         self.strict_loading = False  # Lightning checkpoints hold trainable weights only
         self.nonfinite = NonFiniteGuard(nonfinite_policy, max_consecutive_skips)
-        self._rng_to_restore: dict[str, Any] | None = None
-        self._loader_state: dict[str, int] | None = None
         self._exported = False
         if init_from is not None:
             self._initialise_from(init_from)
@@ -160,15 +157,7 @@ class SliceVLMModule(L.LightningModule):
     def on_train_start(self) -> None:
         """After a checkpoint was restored (or not): refuse to overwrite an export; restore data position and RNG."""
         self._refuse_overwriting_export()
-        loader = self.trainer.train_dataloader
-        if self._loader_state is not None and isinstance(loader, ResumableDataLoader):
-            # Lightning restores a loader's position only if it builds the loader after the restore, but
-            # configure_optimizers (estimated_stepping_batches) has it built before: give it the position here.
-            loader.load_state_dict(self._loader_state)
-        self._loader_state = None
-        if self._rng_to_restore is not None:
-            restore_rng_state(self._rng_to_restore)
-            self._rng_to_restore = None
+        self.restore_resume_state()
 
     def _refuse_overwriting_export(self) -> None:
         folder = self.hparams.export_dir
@@ -270,27 +259,10 @@ class SliceVLMModule(L.LightningModule):
         """Trainable weights only (the frozen encoder and LLM are named, not copied), RNG states, the config."""
         trainable = {name for name, p in self.named_parameters() if p.requires_grad}
         checkpoint["state_dict"] = {k: v for k, v in checkpoint["state_dict"].items() if k in trainable}
-        checkpoint["rng_states"] = rng_states_of_all_ranks()  # collective: every rank saves through here
+        self.save_resume_state(checkpoint)  # collective: every rank saves through here
         config = self._training_config_path()
         if config is not None:
             checkpoint[CONFIG_KEY] = config.read_text(encoding="utf-8")
-
-    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        """Keep the loader's position and this rank's RNG state for `on_train_start` (before the first batch)."""
-        loader_states = checkpoint.get("loops", {}).get("fit_loop", {}).get("state_dict", {}).get("combined_loader")
-        self._loader_state = loader_states[0] if loader_states and len(loader_states) == 1 else None
-        states = checkpoint.get("rng_states")
-        if not states or self._trainer is None:
-            return
-        world, rank = self.trainer.world_size, self.trainer.global_rank
-        if len(states) != world:
-            if self.trainer.state.fn == "fit":
-                raise ResumeError(
-                    f"The checkpoint was written by {len(states)} processes and this run has {world}: its data shards "
-                    "and random streams cannot continue. Resume on as many devices as it was trained on."
-                )
-            return
-        self._rng_to_restore = states[rank]
 
     def _training_config_path(self) -> Path | None:
         """The resolved config LightningCLI saved beside the logs (call on every rank: log_dir is collective)."""

@@ -1,14 +1,16 @@
-"""Fine-grained feature injection (paper, "Fine-grained feature injection", eq. 14–19).
+"""Fine-grained feature injection (paper, "Fine-grained feature injection", eqs. 15–19).
 
-The fused grid F_high (C, D̂, H', W') is downsampled trilinearly by s to F_low
-(C, D̂/s, H'/s, W'/s). Each low-resolution position queries the high-resolution grid:
-Q = W_Q F_low, K = W_K F_high, V = W_V F_high (eq. 15–16), A = softmax(QKᵀ/√C)·V (eq. 17–18), and A
-is the compressed token set the projector reads (eq. 19; no residual). With the paper's settings
-14³ positions become 7³ = 343 tokens.
+The fused grid F_high = F_SF (C, D̂, H', W') is downsampled trilinearly by s to F_low
+(C, D̂/s, H'/s, W'/s) (eq. 15). Each low-resolution position queries the high-resolution grid:
+Q = W_Q F_low, K = W_K F_high, V = W_V F_high (eq. 16), with Q of M' = D̂H'W'/s³ rows and K, V of
+all D̂H'W' positions (eq. 17), A = softmax(QKᵀ/√C)·V (eq. 18). A is the compressed token set; eq. 19's
+MLP is the projector's (`projector.py`, one MLP, not two), with no residual. With the paper's
+settings 14³ positions become 7³ = 343 tokens.
 
-`region="global"` lets every query see every high-resolution position, as eq. 17–18 are written
-(our default). `region="local"` restricts a query to its own s³ children ("point-to-region" in the
-paper's prose). `region="none"` is the Table 8 ablation: the projector reads F_low directly.
+`region="global"` lets every query see every high-resolution position, the literal reading of
+eq. 17 (our default). `region="local"` restricts a query to its own s³ children (the paper's prose
+also speaks of "local contexts" and "Point-to-Region attention"). `region="none"` is the Table 8
+ablation: the projector reads F_low directly.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ def downsampled_size(size: tuple[int, int, int], factor: int) -> tuple[int, int,
 
 
 def downsample(grid: torch.Tensor, factor: int) -> torch.Tensor:
-    """Eq. 14: trilinear downsampling, (B, C, D, H, W) -> (B, C, D/s, H/s, W/s)."""
+    """Eq. 15: trilinear downsampling, (B, C, D, H, W) -> (B, C, D/s, H/s, W/s)."""
     return F.interpolate(grid, size=downsampled_size(tuple(grid.shape[-3:]), factor), mode="trilinear", align_corners=False)
 
 
@@ -54,12 +56,12 @@ def grid_to_tokens(grid: torch.Tensor) -> torch.Tensor:
 
 
 class FeatureInjection(nn.Module):
-    """Attention from the downsampled grid into the full grid (eq. 14–19).
+    """Attention from the downsampled grid into the full grid (eqs. 15–18).
 
     Args:
         channels: C, the token width.
         downsample_factor: s (paper: 2).
-        region: "global" (eq. 17–18 as written), "local" (each query sees its s³ children) or
+        region: "global" (the literal reading of eq. 17), "local" (each query sees its s³ children) or
             "none" (ablation: no attention, F_low is returned).
         heads: attention heads (paper: 1). C must be divisible by it.
     """
@@ -97,7 +99,7 @@ class FeatureInjection(nn.Module):
             Tokens (B, M', C) and, if asked, attention (B, heads, M', keys) where keys is D̂·H'·W'
             (global) or s³ (local); None otherwise.
         """
-        low = downsample(grid, self.factor)  # (B, C, D̂/s, H'/s, W'/s)  eq. 14
+        low = downsample(grid, self.factor)  # (B, C, D̂/s, H'/s, W'/s)  eq. 15
         low_tokens = grid_to_tokens(low)  # (B, M', C)
         if self.region == "none":
             return low_tokens, None
@@ -111,17 +113,17 @@ class FeatureInjection(nn.Module):
             keys_in = group_children(grid, self.factor)  # (B, M', s³, C): each query's own children
             queries_in = low_tokens.unsqueeze(2)  # (B, M', 1, C)
         else:
-            keys_in = grid_to_tokens(grid)  # (B, P, C): every high-resolution position
+            keys_in = grid_to_tokens(grid)  # (B, P, C): every high-resolution position, as eq. 17 sizes K and V
             queries_in = low_tokens  # (B, M', C)
-        q = self._split_heads(self.query(queries_in))  # (..., heads, Lq, C/h)  eq. 15
+        q = self._split_heads(self.query(queries_in))  # (..., heads, Lq, C/h)  eq. 16
         k = self._split_heads(self.key(keys_in))  # (..., heads, Lk, C/h)  eq. 16
-        v = self._split_heads(self.value(keys_in))
+        v = self._split_heads(self.value(keys_in))  # eq. 16
         if return_attention:
-            attention = torch.softmax(q @ k.transpose(-1, -2) / math.sqrt(q.shape[-1]), dim=-1)  # eq. 17
+            attention = torch.softmax(q @ k.transpose(-1, -2) / math.sqrt(q.shape[-1]), dim=-1)  # eq. 18
             attended = attention @ v  # eq. 18
         else:
             attention = None
-            attended = F.scaled_dot_product_attention(q, k, v)  # eq. 17–18, fused kernel
+            attended = F.scaled_dot_product_attention(q, k, v)  # eq. 18, fused kernel
         tokens = attended.transpose(-3, -2).flatten(-2)  # (..., Lq, C)
         if self.region == "local":
             tokens = tokens.squeeze(2)  # (B, M', 1, C) -> (B, M', C)

@@ -4,7 +4,7 @@
 - fusion gate: α of eq. 12–13 averaged over channels, ``(D̂, H', W')`` in (0, 1); 1 means the
   spatial branch alone, 0 the frequency branch alone (``None`` unless ``fusion="both"``);
 - injection attention: the attention each high-resolution position (kept slice × patch row × patch
-  column) received (eq. 17), averaged over heads and queries, min-max scaled per volume to [0, 1]:
+  column) received (eq. 18), averaged over heads and queries, min-max scaled per volume to [0, 1]:
 
   - ``global`` injection: attention is ``(B, heads, M', D̂·H'·W')``, every query sees every position;
   - ``local``: attention is ``(B, heads, M', s³)``, each query sees its own children, scattered back;

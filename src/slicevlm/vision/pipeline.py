@@ -9,7 +9,7 @@
       ▼ (B, C, D̂, H', W')
       │ SpatialFrequencyFusion           eq. 6–13
       ▼ F_SF (B, C, D̂, H', W')
-      │ FeatureInjection                 eq. 14–19
+      │ FeatureInjection                 eq. 15–18
       ▼ tokens (B, M', C), M' = ⌊D̂/s⌋·⌊H'/s⌋·⌊W'/s⌋  (343 for the paper's settings)
 
 The projector into the LLM is built by `SliceVLM` (it needs the LLM's width): the paper's MLP, eq. 19–21.
@@ -44,7 +44,7 @@ class VisionPipeline(VisionTower):
         keep_ratio: ρ, fraction of slices kept by selection (paper 0.28).
         selection: "cosine" (paper) or "uniform" (Table 8 ablation).
         fusion: "both" (paper), "spatial" or "frequency" (Table 8 ablations).
-        injection: "global" (eq. 17–18), "local" (each query sees its s³ children) or "none" (ablation).
+        injection: "global" (the literal reading of eq. 17), "local" (each query sees its s³ children) or "none" (ablation).
         downsample_factor: s (paper 2).
         injection_heads: attention heads in the injection module (paper 1).
     """

@@ -3,7 +3,7 @@
 Same LLM, data, metrics and training code as SliceVLM; only `model.vision` changes:
 
 - :class:`M3DLaMedTower`: M3D-LaMed's 3D ViT-B + 3D spatial pooling (256 tokens), MLP projector;
-- :class:`Med3DVLMTower`: Med3DVLM's DCFormer + dual-stream MLP-Mixer projector (2 × 128 tokens).
+- :class:`Med3DVLMTower`: Med3DVLM's DCFormer + dual-stream MLP-Mixer projector (128 + 128 tokens).
 """
 
 from slicevlm.vision.baselines.dcformer import DCFormer3D

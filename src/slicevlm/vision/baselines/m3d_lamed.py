@@ -1,8 +1,8 @@
 """M3D-LaMed's vision tower: 3D ViT → 3D spatial pooling (Bai et al., "M3D", 2024, section "M3D-LaMed").
 
     volume (B, 32, 256, 256) in [0, 1]
-      │ 3D ViT-B, patches 4×16×16                     (vit3d.py)
-      ▼ (B, 2048, 768) = (B, 8·16·16, C)
+      │ 3D ViT-B, patches 4×16×16, class token         (vit3d.py)
+      ▼ (B, 2048, 768) = (B, 8·16·16, C), the class token dropped
       │ reshape to (B, C, 8, 16, 16), 3D average pooling
       ▼ (B, C, 4, 8, 8) → tokens (B, 256, 768)
       │ MLP projector (Linear C→d, GELU, Linear d→d), built by SliceVLM
@@ -36,8 +36,9 @@ class M3DLaMedTower(VisionTower):
             False freezes it (as after CLIP pre-training; it is still stored in the checkpoint).
         **encoder_args: the 3D ViT's own arguments, passed on to :class:`VisionTransformer3D` and
             written beside these two in a config: `image_size` (the (D, H, W) volumes must come at,
-            `data.volume_size`), `patch_size`, `width`, `depth`, `heads`, `mlp_ratio`. Their defaults
-            are M3D-LaMed's ViT-B with 4×16×16 patches on 32×256×256.
+            `data.volume_size`), `patch_size`, `width`, `depth`, `heads`, `mlp_ratio`, `qkv_bias`,
+            `class_token`. Their defaults are M3D-LaMed's ViT-B as released: 4×16×16 patches on
+            32×256×256, a class token through attention (dropped before pooling), no qkv bias.
     """
 
     def __init__(self, pooled_grid: Sequence[int] = (4, 8, 8), train_encoder: bool = True, **encoder_args: Any) -> None:

@@ -6,11 +6,13 @@
       ▼ penultimate (B, 384, 4, 8, 8), last (B, 768, 2, 4, 4)
       │ flatten
       ▼ tokens = last (B, 32, 768); streams = (penultimate (B, 256, 384),)
-      │ DualStreamMixerProjector (mixer_projector.py), built by this tower
-      ▼ (B, 2·128, d_llm)
+      │ DualStreamMixerProjector (mixer_projector.py), built by this tower: two Mixer layers per
+      │ stream, penultimate 256 → 192 → 128 tokens, last 32 → 64 → 128, width → d/2 → d
+      ▼ (B, 128 + 128, d_llm), the penultimate stage's tokens first
 
-Med3DVLM pre-trains DCFormer with a SigLIP contrastive loss against ClinicalBERT; that pre-training
-is not run here, so DCFormer starts from random weights and trains with the projector by default
+Med3DVLM pre-trains DCFormer with a SigLIP contrastive loss against ClinicalBERT
+(`training/contrastive.py`, configs/baselines/med3dvlm_clip.yaml); `encoder_weights` starts the tower
+from that export. Without it DCFormer starts from random weights and trains with the projector
 (`train_encoder`). A checkpoint folder stores the whole encoder (`encoder.*`).
 """
 
@@ -29,7 +31,7 @@ from slicevlm.vision.tower import VisionOutput, VisionTower
 
 
 class Med3DVLMTower(VisionTower):
-    """DCFormer + Med3DVLM's projector; defaults are Med3DVLM's (DCFormer-small, 128×256×256, 2 × 128 tokens).
+    """DCFormer + Med3DVLM's projector; defaults are Med3DVLM's (DCFormer-small, 128×256×256, 128 + 128 tokens).
 
     Args:
         image_size: (D, H, W) the tower reads (`data.volume_size`); each divisible by 64.
@@ -37,7 +39,10 @@ class Med3DVLMTower(VisionTower):
         channels: DCFormer width per stage (small: 96, 192, 384, 768).
         kernel_sizes: decomposed kernel length per stage (13, 11, 9, 7).
         stem_channels: DCFormer's stem width (64).
-        tokens_per_stream: tokens each projector stream gives the LLM (128; M = 2 × this).
+        low_tokens: token count after each Mixer layer of the low-level stream, which reads the
+            penultimate stage (released: 192, 128).
+        high_tokens: the same for the high-level stream, which reads the last stage (released: 64, 128);
+            as many layers as `low_tokens`. M = low_tokens[-1] + high_tokens[-1].
         train_encoder: train DCFormer with the projector (True without pre-trained weights); False
             freezes it (as after contrastive pre-training; it is still stored in the checkpoint).
         encoder_weights: DCFormer weights to start from: the `image_encoder.safetensors` the
@@ -52,7 +57,8 @@ class Med3DVLMTower(VisionTower):
         channels: Sequence[int] = (96, 192, 384, 768),
         kernel_sizes: Sequence[int] = (13, 11, 9, 7),
         stem_channels: int = 64,
-        tokens_per_stream: int = 128,
+        low_tokens: Sequence[int] = (192, 128),
+        high_tokens: Sequence[int] = (64, 128),
         train_encoder: bool = True,
         encoder_weights: str | None = None,
     ) -> None:
@@ -63,7 +69,13 @@ class Med3DVLMTower(VisionTower):
         stride = self.encoder.stride(len(self.encoder.stages) - 1)
         if len(self._image_size) != 3 or any(s % stride for s in self._image_size):
             raise ValueError(f"image_size {self._image_size} must be three sizes divisible by {stride} (the last stage's stride).")
-        self.tokens_per_stream = tokens_per_stream
+        self.low_tokens = tuple(int(n) for n in low_tokens)
+        self.high_tokens = tuple(int(n) for n in high_tokens)
+        if not self.low_tokens or len(self.low_tokens) != len(self.high_tokens):
+            raise ValueError(
+                f"low_tokens {self.low_tokens} and high_tokens {self.high_tokens} give the token count after each Mixer "
+                "layer of their stream; give both with the same number of layers (released: [192, 128] and [64, 128])."
+            )
         if encoder_weights is not None:
             self._load_encoder(encoder_weights)
             self._init_args["encoder_weights"] = None  # stored in the checkpoint folder from now on
@@ -103,7 +115,7 @@ class Med3DVLMTower(VisionTower):
         return self._image_size  # type: ignore[return-value]
 
     def token_count(self, depth: int) -> int:
-        return 2 * self.tokens_per_stream
+        return self.low_tokens[-1] + self.high_tokens[-1]
 
     def trainable_modules(self) -> dict[str, nn.Module]:
         """DCFormer; the projector is stored by SliceVLM."""
@@ -111,7 +123,7 @@ class Med3DVLMTower(VisionTower):
 
     def build_projector(self, hidden_size: int) -> nn.Module:
         """The dual-stream MLP-Mixer over the last and penultimate stages."""
-        return DualStreamMixerProjector(self.stage_tokens(-1), self.stage_tokens(-2), self.tokens_per_stream, hidden_size)
+        return DualStreamMixerProjector(self.stage_tokens(-1), self.stage_tokens(-2), self.high_tokens, self.low_tokens, hidden_size)
 
     def forward(self, volume: torch.Tensor, return_attention: bool = False) -> VisionOutput:
         """(B, D, H, W) in [0, 1] -> last-stage tokens (B, N_last, C_last), penultimate stage as a stream."""
