@@ -156,6 +156,34 @@ def test_tiny_pretraining_fit_exports_the_encoder_the_tower_starts_from(tiny_mod
         Med3DVLMTower(**TINY_DCFORMER, encoder_weights=str(tmp_path / "missing.safetensors"))
 
 
+def test_pretraining_fits_in_train_mode_with_the_text_encoders_dropout_on(tiny_models, synthetic_root):
+    """`from_pretrained` returns the text encoder in eval mode; a fit must still train it with dropout on."""
+    import lightning.pytorch as pl
+
+    from slicevlm.data.datamodule import M3DDataModule
+    from slicevlm.llm.text_encoder import TextEncoder
+    from slicevlm.training.contrastive import ContrastivePretraining
+    from slicevlm.vision.baselines import DCFormer3D
+
+    class EvalModules(pl.Callback):
+        found: list[str] = []
+
+        def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
+            self.found = [name for name, module in pl_module.named_modules() if not module.training]
+
+    text_encoder = TextEncoder(str(tiny_models["llm"]), pooling="mean", max_length=32)
+    assert not text_encoder.model.training  # as transformers hands it over
+    dcformer = {key: value for key, value in TINY_DCFORMER.items() if key != "image_size"}
+    module = ContrastivePretraining(DCFormer3D(**dcformer), text_encoder, embed_dim=16)
+    data = M3DDataModule(str(synthetic_root), train_tasks=["caption"], val_tasks=[], volume_size=(64, 64, 64), batch_size=2,
+                         num_workers=0, pin_memory=False, train_samples_per_epoch=2)
+    probe = EvalModules()
+    trainer = pl.Trainer(accelerator="cpu", max_steps=1, logger=False, enable_checkpointing=False, enable_progress_bar=False,
+                         enable_model_summary=False, callbacks=[probe])
+    trainer.fit(module, datamodule=data)
+    assert probe.found == []
+
+
 def _pretraining_command(tiny_models, data: Path, out: Path, *extra: str, callbacks=()) -> list[str]:
     """`python -m slicevlm fit` on the tiny SigLIP config: 16 pairs per epoch, 2 epochs, `last.ckpt` every 2 steps."""
     import json

@@ -122,6 +122,12 @@ class ContrastivePretraining(ResumableState, L.LightningModule):
         pairs = (gather_with_grad(image), gather_with_grad(text)) if self.hparams.gather else (image, text)
         return siglip_loss(*pairs, self.log_temperature, self.bias), image, text
 
+    def setup(self, stage: str) -> None:
+        if stage == "fit":
+            # `from_pretrained` hands the text encoder over in eval mode and Lightning keeps each submodule's
+            # mode as it finds it: without this, a fine-tuned text encoder would train with its dropout off.
+            self.train()
+
     def training_step(self, batch: dict[str, Any], batch_idx: int) -> torch.Tensor:
         loss, _, _ = self._loss(batch)
         self.log("train/loss", loss, prog_bar=True, batch_size=len(batch["answer"]))
