@@ -2,7 +2,7 @@
 
     slicevlm reproduce table6                      # make reproduce-table6
     slicevlm reproduce table6 --device cpu         # the tiny CPU twins
-    slicevlm reproduce table6 --device cpu --size full   # full size on the CPU (≈ 20 GB, ≈ 30 min)
+    slicevlm reproduce table6 --device cpu --size full   # full size on the CPU (≈ 20 GB, ≈ 20 min on 2 cores)
 
 In one run, for the three models with the same LLM (each from its shipped stage-2 config):
 parameters (trainable / total), visual tokens per volume, vision-side FLOPs per volume, stage-2

@@ -12,6 +12,11 @@ in order:
 
 Otherwise the answer names no choice, and :class:`ChoiceMatch` says so (``letter`` and ``text``
 None, ``note`` saying why); no choice is ever guessed.
+
+A letter whose text disagrees with the rest of the answer (``A. Liver`` when A is spleen and B liver)
+still names the letter's choice, as the accuracy rule scores it, but :attr:`ChoiceMatch.disagreement`
+says which other choice the words name, and the note (in the JSON, the command line's `rule:` line and
+the page) says so.
 """
 
 from __future__ import annotations
@@ -37,26 +42,46 @@ class ChoiceMatch:
         text: The choice's text as the user gave it, or None.
         rule: ``"letter"`` or ``"text"`` (which step of the rule found it), or None.
         note: A human-readable sentence: which rule matched, or why nothing did.
+        disagreement: When the letter's choice text is absent from the answer but other choices' texts
+            occur: a sentence naming them (the answer's letter and words disagree); otherwise None.
     """
 
     letter: str | None
     text: str | None
     rule: str | None
     note: str
+    disagreement: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        """``{"choice": {"letter", "text", "rule"} | None, "choice_note": str}`` for answer JSON."""
-        choice = None if self.letter is None else {"letter": self.letter, "text": self.text, "rule": self.rule}
+        """``{"choice": {"letter", "text", "rule", "disagreement"} | None, "choice_note": str}`` for answer JSON."""
+        choice = None if self.letter is None else {"letter": self.letter, "text": self.text, "rule": self.rule,
+                                                   "disagreement": self.disagreement}
         return {"choice": choice, "choice_note": self.note}
 
     def line(self) -> str:
-        """``B. spleen`` or ``none (the model named no choice: ...)``, for plain-text output."""
+        """``B. spleen`` or ``none (the model named no choice: ...)``, for plain-text output (the note follows it)."""
         return f"{self.letter}. {self.text}" if self.letter is not None else f"none ({self.note})"
 
 
 def _mentions(generation: str, choice: str) -> bool:
     pattern = r"(?<!\w)" + re.escape(choice.casefold()) + r"(?!\w)"
     return re.search(pattern, generation.casefold()) is not None
+
+
+def _disagreement(generation: str, items: list[str], index: int) -> str | None:
+    """When the letter's choice text is missing from ``generation`` but other choices' texts occur: which."""
+    chosen = items[index].casefold()
+    rest = generation.casefold()
+    for item in items:  # "kidney" inside "left kidney" is the longer choice's word, not the letter's
+        if item.casefold() != chosen and chosen in item.casefold():
+            rest = re.sub(r"(?<!\w)" + re.escape(item.casefold()) + r"(?!\w)", " ", rest)
+    if _mentions(rest, chosen):
+        return None
+    others = [i for i, item in enumerate(items) if i != index and _mentions(generation, item)]
+    if not others:
+        return None
+    named = " and ".join(f"{LETTERS[i]} ({items[i]!r})" for i in others)
+    return f"the answer's words name choice {named}, not {LETTERS[index]} ({items[index]!r})"
 
 
 def match_choice(generation: str, choices: Sequence[str]) -> ChoiceMatch:
@@ -66,7 +91,11 @@ def match_choice(generation: str, choices: Sequence[str]) -> ChoiceMatch:
     if letter is not None:
         index = LETTERS.index(letter)
         if index < len(items):
-            return ChoiceMatch(letter, items[index], "letter", f"first choice letter named: '{letter}.'")
+            note = f"first choice letter named: '{letter}.'"
+            disagreement = _disagreement(generation, items, index)
+            if disagreement:
+                note += f"; its text disagrees: {disagreement}"
+            return ChoiceMatch(letter, items[index], "letter", note, disagreement)
         return ChoiceMatch(
             None, None, None, f"{NO_CHOICE}: it named '{letter}.', but only {len(items)} choices (A–{LETTERS[len(items) - 1]}) were given"
         )
