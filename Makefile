@@ -61,7 +61,7 @@ demo: install  ## tiny end-to-end run on CPU: synthetic data, stage 1, stage 2, 
 test: install  ## run the test suite on CPU (what CI runs)
 	$(PY) -m pytest -m "not gpu and not fullsize" -q; status=$$?; if [ $$status -eq 5 ]; then echo "no tests collected"; exit 0; fi; exit $$status
 
-rehearse-full: install  ## the paper's configs at full size on the CPU: both stages, resume, export, answers, server (~19 GB, 30-40 min)
+rehearse-full: install  ## the paper's configs at full size on the CPU: both stages, resume, export, answers, server (~19 GB, ~25 min)
 	$(PY) -m slicevlm rehearse --size full --work runs/rehearsal
 
 test-gpu: install  ## GPU tests (on a CUDA machine)
@@ -73,7 +73,7 @@ bench: install  ## speed benchmarks on a CUDA GPU, full-size architectures (writ
 bench-cpu: install  ## the same benchmarks with tiny models on the CPU (writes runs/bench/cpu.json)
 	$(PY) -m slicevlm bench --device cpu --size tiny --json runs/bench/cpu.json
 
-bench-full-cpu: install  ## full-size benchmarks on the CPU: latency, decode engines vs floor, vision, cost per slice count (~20 GB, ~40 min; run nothing beside it)
+bench-full-cpu: install  ## full-size benchmarks on the CPU: latency, decode engines vs floor, vision, cost per slice count (~20 GB, ~60 min; run nothing beside it)
 	$(PY) -m slicevlm bench --device cpu --size full --json runs/bench/cpu-full.json
 
 serve: install  ## LitServe API + web page on 127.0.0.1:8000 for CHECKPOINT (default: the demo's)
@@ -106,7 +106,7 @@ reproduce-table4: install  ## closed-ended M3D-VQA vs Table 4
 reproduce-table6: install  ## Table 6 side by side: parameters, visual tokens, vision FLOPs, training and latency of the three models (CUDA: full size, else tiny twins)
 	$(PY) -m slicevlm reproduce table6
 
-reproduce-table6-full-cpu: install  ## Table 6 at full size on the CPU (bf16, batch 1, ~20 GB, ~30 min; run nothing beside it)
+reproduce-table6-full-cpu: install  ## Table 6 at full size on the CPU (bf16, batch 1, ~20 GB, ~20 min; run nothing beside it)
 	$(PY) -m slicevlm reproduce table6 --device cpu --size full --output runs/reproduce/table6-full-cpu
 
 reproduce-table8: install  ## the six Table 8 ablations (DATA=synthetic SEEDS="0 1 2": the twin over seeds)
