@@ -2,7 +2,7 @@
 
 * `tiny`: the tiny open_clip encoder and tiny LLaMA written by `slicevlm make-tiny-models` (CPU twin).
 * `full`: BiomedCLIP's ViT-B/16 and LLaMA-2-7B architectures with random weights in bf16, on a CUDA
-  GPU or on the CPU (≈ 14 GB of host memory; bf16 matrix units such as AMX make it usable) — the
+  GPU or on the CPU (≈ 14 GB of host memory; bf16 units such as AVX-512 BF16 or AMX make it usable) — the
   speed of the real model does not depend on the weights' values. The tiny tokenizer stands in for
   LLaMA's (nothing is downloaded); prompt lengths are reported with every figure.
 """

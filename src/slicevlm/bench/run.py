@@ -33,7 +33,7 @@ SUITES = ("latency", "decode", "vision", "eval", "train", "slices")
 #: out there (ask for them with --suite; `reproduce table6` and `rehearse` time training at full size).
 DEFAULT_SUITES = {"gpu": SUITES, "cpu-tiny": SUITES, "cpu-full": ("latency", "decode", "vision", "slices")}
 #: Sizes and repeats by mode (a given option wins): what fits a GPU, the tiny CPU twin, and the
-#: full-size model on a CPU (≈ 1 s per decoded token, ≈ 15 s per 500-token prefill on 2 AMX cores).
+#: full-size model on a CPU (≈ 1 s per decoded token, ≈ 15 s per 500-token prefill on 2 cores with bf16 units).
 MODE_DEFAULTS: dict[str, dict[str, int]] = {
     "gpu": {"decode_tokens": 128, "eval_batch": 32, "train_batch": 8, "train_steps": 8, "train_warmup": 2, "vision_batch": 8, "warmup": 2, "repeats": 5},
     "cpu-tiny": {"decode_tokens": 32, "eval_batch": 8, "train_batch": 4, "train_steps": 8, "train_warmup": 1, "vision_batch": 8, "warmup": 2, "repeats": 5},
