@@ -63,9 +63,13 @@ class ChoiceMatch:
         return f"{self.letter}. {self.text}" if self.letter is not None else f"none ({self.note})"
 
 
+def _whole_words(text: str) -> str:
+    """A pattern matching `text`, case-folded, on word boundaries (searched in case-folded strings)."""
+    return r"(?<!\w)" + re.escape(text.casefold()) + r"(?!\w)"
+
+
 def _mentions(generation: str, choice: str) -> bool:
-    pattern = r"(?<!\w)" + re.escape(choice.casefold()) + r"(?!\w)"
-    return re.search(pattern, generation.casefold()) is not None
+    return re.search(_whole_words(choice), generation.casefold()) is not None
 
 
 def _disagreement(generation: str, items: list[str], index: int) -> str | None:
@@ -74,7 +78,7 @@ def _disagreement(generation: str, items: list[str], index: int) -> str | None:
     rest = generation.casefold()
     for item in items:  # "kidney" inside "left kidney" is the longer choice's word, not the letter's
         if item.casefold() != chosen and chosen in item.casefold():
-            rest = re.sub(r"(?<!\w)" + re.escape(item.casefold()) + r"(?!\w)", " ", rest)
+            rest = re.sub(_whole_words(item), " ", rest)
     if _mentions(rest, chosen):
         return None
     others = [i for i, item in enumerate(items) if i != index and _mentions(generation, item)]
