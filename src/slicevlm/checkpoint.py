@@ -9,7 +9,8 @@
       tokenizer/             tokenizer files, `<image>` included
       slicevlm.json          format version, stage, input size, visual token count, the vision tower
                              (class, input size, width, tokens, intensity range), package version,
-                             the training preprocessing recipe, whether the model is a toy
+                             the training preprocessing recipe, whether the model is a toy and
+                             whether it is small (`slicevlm.toy`)
       config.yaml            the full resolved training config (when trained through the CLI)
       encoder/, llm/         small local models (the tiny stand-ins), copied so the folder travels
 
@@ -99,7 +100,7 @@ def save_checkpoint_folder(
         "visual_tokens": model.vision.token_count(input_size[0]),
         "vision_tower": model.vision.record(input_size[0]),
         "has_adapter": model.language.has_lora,
-        **toy_record(model.language),
+        **toy_record(model),
     }
     if preprocessing is not None:
         metadata["preprocessing"] = preprocessing.to_dict()

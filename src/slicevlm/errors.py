@@ -36,6 +36,7 @@ EXTRAS: dict[str, str] = {
     "matplotlib": "serve",
     "litdata": "shards",
     "polars": "shards",
+    "gguf": "small",
 }
 
 

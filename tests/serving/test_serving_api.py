@@ -307,6 +307,7 @@ def test_info_carries_notice_toy_label_and_default_recipe(server):
     info = requests.get(server.url + "/info", timeout=5).json()["model"]
     assert info["notice"] == "research use only, not for clinical decisions"
     assert info["toy"] is True and "toy model" in info["toy_notice"]
+    assert info["small"] is True and info["small_notice"].startswith("small model")  # the tiny LLM is small too
     assert info["preprocessing"]["window"] is None and info["preprocessing"]["axis"] == "axial"
     assert info["window_presets"]["lung"] == [-600.0, 1500.0]
 
@@ -323,6 +324,7 @@ def test_closed_answer_names_its_choice_and_echoes_preprocessing(server, files):
     assert applied["window"] == {"center": 400.0, "width": 1800.0, "preset": "bone"} and applied["axis"] == "coronal"
     assert applied["crop"]["mode"] == "foreground" and applied["resampled_size"] == [32, 64, 64]
     assert body["toy"] is True and body["notice"].startswith("research use only")
+    assert body["small"] is True and body["small_notice"].startswith("small model")
     report = requests.post(server.url + "/predict", headers=AUTH, timeout=60, json={"path": "case1/ct.npy", "task": "report"}).json()
     assert "choice_note" not in report and report["preprocessing"]["window"] is None
 
@@ -355,3 +357,25 @@ def test_reorientation_is_chosen_per_request_and_echoed(server, files):
 def test_bad_preprocessing_fields_are_400(server, files, fields, message):
     response = _ask(server, files["small.npy"], question="What plane?", **fields)
     assert response.status_code == 400 and message in response.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    ("recorded", "toy", "small"),
+    [({"toy": False, "small": True}, False, True),  # a real 135 M LLM beside a real encoder
+     ({"toy": True, "small": False}, True, False),  # a large LLM beside the tiny encoder
+     ({"toy": False}, None, None)],  # written before the small flag: unknown until the model answers
+)
+def test_info_labels_follow_the_recorded_flags(tmp_path, recorded, toy, small):
+    import json
+
+    from slicevlm.serve.server import build_parser, build_server
+    from slicevlm.toy import SMALL_NOTICE, TOY_NOTICE
+
+    (tmp_path / "ckpt").mkdir()
+    (tmp_path / "ckpt" / "slicevlm.json").write_text(json.dumps({"format": 1, "input_size": [16, 32, 32], **recorded}), encoding="utf-8")
+    args = build_parser().parse_args(["--checkpoint", str(tmp_path / "ckpt")])
+    args.checkpoint = Path(args.checkpoint)
+    info = build_server(args, tmp_path / "uploads").model_metadata
+    assert (info["toy"], info["small"]) == (toy, small)
+    assert info["toy_notice"] == (TOY_NOTICE if toy else None) and info["small_notice"] == (SMALL_NOTICE if small else None)
+    assert info["notice"].startswith("research use only")

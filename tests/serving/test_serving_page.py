@@ -1,5 +1,5 @@
 """The web page in headless Chromium: upload a NIfTI, scroll the viewer, ask, see the answer; the
-research-use notice and toy label, the window control, and the choice a closed answer names.
+research-use notice, toy and small-model labels, the window control, and the choice a closed answer names.
 
 Needs Debian's chromium (`apt-get install -y chromium`) and the playwright Python package; skipped
 with that reason where /usr/bin/chromium is absent. Saves a screenshot under the test's tmp folder;
@@ -99,6 +99,7 @@ def test_notice_toy_label_and_window_control(server, hu_nifti):
             assert page.locator("#notice").is_visible()
             assert "not for clinical decisions" in page.locator("#notice").inner_text()
             assert page.locator("#toy").is_visible() and "TOY MODEL" in page.locator("#toy").inner_text()
+            assert page.locator("#small").is_visible() and "SMALL MODEL" in page.locator("#small").inner_text()  # the tiny LLM is small
             assert "no window" in page.locator("#default-recipe").inner_text()
             page.set_input_files("#file", str(hu_nifti))
             page.wait_for_selector("#viewer", state="visible", timeout=30_000)
@@ -118,6 +119,31 @@ def test_notice_toy_label_and_window_control(server, hu_nifti):
             page.select_option("#reorient", "none")  # the file's stored voxel order, echoed back
             _wait_for(page, "document.getElementById('applied').textContent.includes('reorientation: none (asked)')", timeout=30_000)
             assert "stored voxel order (RAS)" in page.locator("#applied").inner_text()
+        finally:
+            browser.close()
+
+
+def test_a_small_model_that_is_no_toy_shows_the_small_label_only(server):
+    """The page reads the labels from /info: here what a real 135 M LLM beside a real encoder records."""
+    import json
+
+    import requests
+
+    from slicevlm.toy import labels
+
+    playwright = pytest.importorskip("playwright.sync_api")
+    info = requests.get(server.url + "/info", timeout=5).json()
+    info["model"].update(labels(False, True))
+    with playwright.sync_playwright() as driver:
+        browser = driver.chromium.launch(executable_path=str(CHROMIUM), args=LAUNCH_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.route("**/info", lambda route, _request: route.fulfill(body=json.dumps(info), content_type="application/json"))
+            page.goto(server.url + "/")
+            _wait_for(page, "document.getElementById('default-recipe').textContent.length > 0", timeout=10_000)
+            assert not page.locator("#toy").is_visible()
+            assert page.locator("#small").is_visible()
+            assert page.locator("#small").inner_text().startswith("SMALL MODEL — small model: its language model is far smaller")
         finally:
             browser.close()
 

@@ -262,7 +262,7 @@ def batch_record(row: BatchRow, answer: Answer, checkpoint: str = "", labels: di
         answer: Its answer; a closed question's record adds ``choice`` and ``choice_note``
             (:mod:`slicevlm.inference.choices`).
         checkpoint: The folder that answered.
-        labels: ``toy`` / ``notice`` labels of the checkpoint (:meth:`VolumeQA.labels`).
+        labels: ``toy`` / ``small`` / ``notice`` labels of the checkpoint (:meth:`VolumeQA.labels`).
     """
     return answer_record(answer, row.volume, row.question, row.choices, row=row.row, checkpoint=checkpoint, **(labels or {}))
 

@@ -33,7 +33,7 @@ from slicevlm.inference.generation_options import GenerationOptions
 from slicevlm.inference.instructions import parse_choices, resolve_request
 from slicevlm.inference.records import answer_record
 from slicevlm.inference.limits import MAX_VOXELS, ReadLimits, check_header
-from slicevlm.toy import TOY_NOTICE
+from slicevlm.toy import SMALL_NOTICE, TOY_NOTICE
 
 if TYPE_CHECKING:
     from slicevlm.inference.predictor import VolumeQA
@@ -129,7 +129,9 @@ def _load_qa(model: ModelOptions, generation: GenerationOptions, preprocessing: 
     )
     log.info("preprocessing: %s", qa.preprocessing.describe())
     if qa.toy:
-        log.warning("note: %s.", TOY_NOTICE)
+        log.warning("note: %s (%s).", TOY_NOTICE, qa.metadata.get("toy_reason") or "recorded in the checkpoint")
+    if qa.small:
+        log.warning("note: %s (%s).", SMALL_NOTICE, qa.metadata.get("small_reason") or "recorded in the checkpoint")
     return qa
 
 

@@ -179,20 +179,27 @@ class VolumeQA:
         metadata = {
             **metadata, "checkpoint": str(folder), "weights_sha256": weights_sha256, "load_ms": (time.perf_counter() - start) * 1000,
         }
-        if "toy" not in metadata:  # a folder written before the flag: decide from the model itself
-            metadata.update(toy_record(model.language))
+        if "small" not in metadata:
+            # A folder written before the small flag (and before the encoder counted for toy, or before
+            # any flag at all): decide both from the model itself.
+            metadata.update(toy_record(model))
         return cls(model, tuple(metadata["input_size"]), generation, preprocessing, metadata, limits)
 
     @property
     def toy(self) -> bool:
-        """Whether the checkpoint is a toy (see :mod:`slicevlm.toy`)."""
+        """Whether the checkpoint is a toy: one of its models is a tiny stand-in (see :mod:`slicevlm.toy`)."""
         return bool(self.metadata.get("toy", False))
 
-    def labels(self) -> dict[str, Any]:
-        """``toy``, ``toy_notice`` and ``notice``: the labels every answer's JSON carries."""
-        from slicevlm.toy import RESEARCH_NOTICE, TOY_NOTICE
+    @property
+    def small(self) -> bool:
+        """Whether the checkpoint's language model is far smaller than the paper's (see :mod:`slicevlm.toy`)."""
+        return bool(self.metadata.get("small", False))
 
-        return {"toy": self.toy, "toy_notice": TOY_NOTICE if self.toy else None, "notice": RESEARCH_NOTICE}
+    def labels(self) -> dict[str, Any]:
+        """``toy``, ``toy_notice``, ``small``, ``small_notice`` and ``notice``: the labels every answer's JSON carries."""
+        from slicevlm.toy import labels
+
+        return labels(self.toy, self.small)
 
     @property
     def device(self) -> torch.device:

