@@ -2,7 +2,8 @@
 
 The wrapper loads model and tokenizer from a hub id, a local folder or an installed package's folder
 (`python-package:NAME`), in Hugging Face's format or from one GGUF file (`gguf_file`: transformers
-de-quantises it into the same model class), adds `<image>` to the tokenizer (its embedding row is never read: the splice replaces it), and exposes the three things
+de-quantises it into the same model class), adds `<image>` to the tokenizer (its embedding row is
+never read: the splice replaces it), and exposes the three things
 the rest of the project needs: embeddings of token ids, a forward pass over spliced embeddings, and
 LoRA. Loading problems become a `ModelNotAvailableError` saying what to fetch.
 """
