@@ -8,9 +8,33 @@ in front of every encoded text, as LLaMA's tokenizer does), ``</s>`` 2, ``<pad>`
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 SPECIAL_TOKENS: tuple[str, ...] = ("<unk>", "<s>", "</s>", "<pad>")
+
+
+def train_byte_level_bpe(texts: Iterable[str], vocab_size: int, special_tokens: Sequence[str] = SPECIAL_TOKENS, unk_token: str | None = "<unk>"):
+    """A byte-level BPE (`tokenizers.Tokenizer`) trained on `texts`, `special_tokens` first (ids 0, 1, ...).
+
+    Args:
+        texts: the training corpus.
+        vocab_size: the most tokens the vocabulary may hold.
+        special_tokens: tokens given the first ids, never split.
+        unk_token: the model's unknown token (one of `special_tokens`), or None for a model without one.
+    """
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+
+    tokenizer = Tokenizer(models.BPE(unk_token=unk_token))
+    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tokenizer.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size,
+        special_tokens=list(special_tokens),
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
+    tokenizer.train_from_iterator(texts, trainer=trainer)
+    return tokenizer
 
 
 def train_byte_level_tokenizer(texts: Iterable[str], vocab_size: int, exact_vocab_size: bool = False):
@@ -25,19 +49,10 @@ def train_byte_level_tokenizer(texts: Iterable[str], vocab_size: int, exact_voca
     Returns:
         A Hugging Face fast tokenizer with BOS, EOS, UNK and PAD set.
     """
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
+    from tokenizers import Tokenizer, processors
     from transformers import PreTrainedTokenizerFast
 
-    tokenizer = Tokenizer(models.BPE(unk_token="<unk>"))
-    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tokenizer.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(
-        vocab_size=vocab_size,
-        special_tokens=list(SPECIAL_TOKENS),
-        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-        show_progress=False,
-    )
-    tokenizer.train_from_iterator(texts, trainer=trainer)
+    tokenizer = train_byte_level_bpe(texts, vocab_size)
     if exact_vocab_size and tokenizer.get_vocab_size() < vocab_size:
         state = json.loads(tokenizer.to_str())
         vocab = state["model"]["vocab"]

@@ -21,21 +21,13 @@ SPECIAL_TOKENS = ("<|endoftext|>", "<|im_start|>", "<|im_end|>")
 
 def _tiny_vocabulary(vocab_size: int) -> tuple[list[str], list[str]]:
     """(tokens by id, merges "a b") of a byte-level BPE trained on a few medical sentences."""
-    from tokenizers import Tokenizer, models, pre_tokenizers, trainers
+    from slicevlm.llm.byte_level import train_byte_level_bpe
+    from slicevlm.tiny.language import corpus_sentences
 
-    from slicevlm.tiny.language import CORPUS_WORDS
-
-    tokenizer = Tokenizer(models.BPE())
-    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    trainer = trainers.BpeTrainer(
-        vocab_size=vocab_size, special_tokens=list(SPECIAL_TOKENS), initial_alphabet=pre_tokenizers.ByteLevel.alphabet()
-    )
-    sentences = [" ".join(CORPUS_WORDS[i : i + 12]) for i in range(0, len(CORPUS_WORDS), 3)] * 5
-    tokenizer.train_from_iterator(sentences, trainer)
+    tokenizer = train_byte_level_bpe(corpus_sentences() * 5, vocab_size, SPECIAL_TOKENS, unk_token=None)
     vocab = tokenizer.get_vocab()
     tokens = sorted(vocab, key=vocab.__getitem__)
-    state = tokenizer.model.__getstate__()
-    merges = [" ".join(pair) if isinstance(pair, list) else pair for pair in json.loads(state)["merges"]]
+    merges = [" ".join(pair) if isinstance(pair, list) else pair for pair in json.loads(tokenizer.model.__getstate__())["merges"]]
     return tokens, merges
 
 

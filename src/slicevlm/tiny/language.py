@@ -23,11 +23,16 @@ normal abnormal size shape contrast density dark bright textured well defined ma
 """.split()
 
 
+def corpus_sentences() -> list[str]:
+    """Overlapping 12-word runs of :data:`CORPUS_WORDS`: the sentences the tiny tokenizers are trained on."""
+    return [" ".join(CORPUS_WORDS[i : i + 12]) for i in range(0, len(CORPUS_WORDS), 3)]
+
+
 def train_tiny_tokenizer(vocab_size: int = 512):
     """A byte-level BPE tokenizer with <s>, </s>, <unk>, <pad>; adds BOS like LLaMA's."""
     from slicevlm.llm.byte_level import train_byte_level_tokenizer
 
-    sentences = [" ".join(CORPUS_WORDS[i : i + 12]) for i in range(0, len(CORPUS_WORDS), 3)] * 20
+    sentences = corpus_sentences() * 20
     sentences += [f"{prompt} {answer}" for prompt, answer in card_pairs(200)]
     return train_byte_level_tokenizer(sentences, vocab_size)
 
