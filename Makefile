@@ -86,13 +86,13 @@ test-gpu: install  ## GPU tests (on a CUDA machine)
 	$(PY) -m pytest -m gpu -q
 
 bench: install  ## speed benchmarks on a CUDA GPU, full-size architectures (writes runs/bench/gpu.json)
-	$(PY) -m slicevlm bench --device cuda --size full --json runs/bench/gpu.json
+	$(PY) -m slicevlm bench --device cuda --size full --out runs/bench/gpu.json
 
 bench-cpu: install  ## the same benchmarks with tiny models on the CPU (writes runs/bench/cpu.json)
-	$(PY) -m slicevlm bench --device cpu --size tiny --json runs/bench/cpu.json
+	$(PY) -m slicevlm bench --device cpu --size tiny --out runs/bench/cpu.json
 
 bench-full-cpu: install  ## full-size benchmarks on the CPU: latency, decode engines vs floor, vision, cost per slice count (~20 GB, ~40 min; run nothing beside it)
-	$(PY) -m slicevlm bench --device cpu --size full --json runs/bench/cpu-full.json
+	$(PY) -m slicevlm bench --device cpu --size full --out runs/bench/cpu-full.json
 
 serve: install  ## LitServe API + web page on 127.0.0.1:8000 for CHECKPOINT (default: the demo's)
 	$(PY) -m slicevlm serve --checkpoint $(if $(filter command line,$(origin CHECKPOINT)),$(CHECKPOINT),runs/demo/checkpoint)

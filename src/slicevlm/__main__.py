@@ -28,7 +28,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "check-data": ("slicevlm.data.check:main", "check an M3D data root: missing files, bad rows, leakage"),
     "prepare-m3d": ("slicevlm.data.prepare:main", "raw M3D-Cap slice folders -> model-ready volumes"),
     "shard": ("slicevlm.data.shards:main", "pack a data root's .npy volumes into LitData shards (object storage)"),
-    "export-zero": ("slicevlm.training.zero:main", "DeepSpeed ZeRO checkpoint folder -> inference checkpoint folder"),
+    "export-zero": ("slicevlm.training.zero_export:main", "DeepSpeed ZeRO checkpoint folder -> inference checkpoint folder"),
     "upload": ("slicevlm.hub_upload:main", "upload a checkpoint folder to a Hugging Face model repo"),
     "make-tiny-models": ("slicevlm.tiny:main", "write the tiny encoder/LLM/tokenizer used by the demo and CI"),
     "score": ("slicevlm.metrics.score:main", "score a predictions JSONL under the m3d or coco protocol"),

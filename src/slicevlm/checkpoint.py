@@ -45,9 +45,10 @@ from slicevlm.errors import ConfigError, MissingFileError
 from slicevlm.model import SliceVLM
 from slicevlm.toy import toy_record
 from slicevlm.trusted_classes import check_model_classes, trusted_by_environment
-from slicevlm.vision.encoders import upgrade_encoder_description
 
-FORMAT_VERSION = 1
+#: 2: the toy/small flags and the preprocessing recipe are always recorded, and the encoder is named by
+#: its own class (format 1 folders from before these could still lack them; they are no longer read).
+FORMAT_VERSION = 2
 VISION_WEIGHTS = "vision.safetensors"
 REQUIRED_FILES = ("model.yaml", VISION_WEIGHTS, "slicevlm.json", "tokenizer")
 
@@ -121,7 +122,11 @@ def read_metadata(folder: str | Path) -> dict[str, Any]:
         )
     metadata = json.loads((folder / "slicevlm.json").read_text(encoding="utf-8"))
     if metadata.get("format") != FORMAT_VERSION:
-        raise ValueError(f"{folder}/slicevlm.json has format {metadata.get('format')}; this version reads format {FORMAT_VERSION}.")
+        raise ValueError(
+            f"{folder}/slicevlm.json has format {metadata.get('format')}; this version of SliceVLM reads format "
+            f"{FORMAT_VERSION} only. Train the model again with this version (e.g. `make demo` for the demo's "
+            "checkpoint), or load the folder with the SliceVLM version that wrote it."
+        )
     return metadata
 
 
@@ -200,9 +205,6 @@ def read_model_config(
         raise ConfigError(f"{source}: not readable as YAML ({error}).") from error
     if not isinstance(config, dict) or not all(isinstance(config.get(part), dict) for part in ("vision", "language")):
         raise ConfigError(f"{source}: expected `vision` and `language` sections (class_path / init_args).")
-    vision_args = config["vision"].setdefault("init_args", {})
-    if isinstance(vision_args.get("encoder"), dict):  # folders written before one class per encoder
-        vision_args["encoder"] = upgrade_encoder_description(vision_args["encoder"])
     check_model_classes(config, str(source), trust_checkpoint or trusted_by_environment(folder))
     config["language"].setdefault("init_args", {})["tokenizer_name"] = str(folder / "tokenizer")
     config = override_model_config(config, overrides, dtype)

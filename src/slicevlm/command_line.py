@@ -27,6 +27,7 @@ import dataclasses
 import functools
 import inspect
 import math
+import sys
 import types
 import typing
 from collections.abc import Callable
@@ -217,6 +218,31 @@ def build_parser(function: Callable[..., Any], prog: str, description: str | Non
     return parser
 
 
+def join_negative_values(parser: argparse.ArgumentParser, argv: list[str] | None) -> list[str]:
+    """`argv` with every option that takes a value glued to a next token starting with ``-`` and a digit.
+
+    argparse reads ``-600,1500`` (a window with a negative centre) as an unknown option and stops with
+    "expected one argument"; ``--window -600,1500`` becomes ``--window=-600,1500``, as a user means it.
+    """
+    if argv is None:
+        argv = sys.argv[1:]
+    takes_value = {flag for action in parser._actions if action.nargs != 0 for flag in action.option_strings}
+    joined: list[str] = []
+    tokens = iter(argv)
+    for token in tokens:
+        if token in takes_value:
+            following = next(tokens, None)
+            if following is not None and len(following) > 1 and following[0] == "-" and (following[1].isdigit() or following[1] == "."):
+                joined.append(f"{token}={following}")
+                continue
+            joined.append(token)
+            if following is not None:
+                joined.append(following)
+            continue
+        joined.append(token)
+    return joined
+
+
 def _arguments(target: Callable[..., Any], values: dict[str, Any]) -> dict[str, Any]:
     """`target`'s keyword arguments from the parsed values (dataclass parameters built from their fields)."""
     hints = typing.get_type_hints(target)
@@ -231,7 +257,8 @@ def parse_arguments(
     function: Callable[..., Any], argv: list[str] | None, prog: str, description: str | None = None
 ) -> dict[str, Any]:
     """`function`'s keyword arguments as `argv` gives them (dataclass parameters built)."""
-    parsed = build_parser(function, prog, description).parse_args(argv)
+    parser = build_parser(function, prog, description)
+    parsed = parser.parse_args(join_negative_values(parser, argv))
     return _arguments(function, dict(vars(parsed)))
 
 
@@ -242,5 +269,6 @@ def call(function: Callable[..., Any], parsed: Any) -> Any:
 
 def run_command(function: Callable[..., int | None], argv: list[str] | None, prog: str, description: str | None = None) -> int:
     """Parse `argv` with `function`'s parser, call it, and return its exit status (None -> 0)."""
-    parsed = build_parser(function, prog, description).parse_args(argv)
+    parser = build_parser(function, prog, description)
+    parsed = parser.parse_args(join_negative_values(parser, argv))
     return int(call(function, parsed) or 0)

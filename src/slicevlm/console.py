@@ -6,11 +6,25 @@ tips, deprecation notices and warnings meant for their own developers (Lightning
 and ``PossibleUserWarning``s, "GPU available" banners, weight-loading bars); :func:`library_noise`
 silences those for the duration of a block unless the user asked for them (``--verbose``). Warnings
 raised by SliceVLM's own code stay visible, and errors are never hidden.
+
+Some messages are noise on *every* run, not only inside a long command's block; those few, each one
+known message of one library matched exactly, are silenced for the whole process when ``slicevlm`` is
+imported (:func:`silence_known_library_messages`; ``SLICEVLM_LIBRARY_NOISE=1`` keeps them):
+
+- DeepSpeed logs "Setting accelerator to CPU ..." at import on every machine without CUDA, which is
+  every CPU run, DeepSpeed or not (Lightning imports it to list its strategies);
+- peft reads ``model.is_gradient_checkpointing``, which transformers 5 deprecates with a
+  FutureWarning on every LoRA wrap and adapter load: not ours to fix, and nothing for a user to do;
+- transformers draws a progress bar while it converts a GGUF file's tensors (the small demo's LLM),
+  straight through ``tqdm``, past its own ``disable_progress_bar()`` (:func:`quiet_gguf_conversion`).
 """
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import logging
+import os
 import sys
 import time
 import warnings
@@ -91,3 +105,52 @@ def _transformers_bars(enable: bool) -> bool:
     else:
         hf_logging.disable_progress_bar()
     return was_enabled
+
+
+#: Set to 1 to see every library message this module would silence.
+KEEP_NOISE_VARIABLE = "SLICEVLM_LIBRARY_NOISE"
+
+
+def library_noise_wanted() -> bool:
+    """Whether the user asked to see the silenced library messages."""
+    return os.environ.get(KEEP_NOISE_VARIABLE, "") == "1"
+
+
+class _DropMessage(logging.Filter):
+    """A logging filter dropping records whose message starts with `prefix`."""
+
+    def __init__(self, prefix: str) -> None:
+        super().__init__()
+        self.prefix = prefix
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith(self.prefix)
+
+
+def silence_known_library_messages() -> None:
+    """Install the filters for the messages above (idempotent; nothing when the user wants them)."""
+    if library_noise_wanted():
+        return
+    deepspeed_logger = logging.getLogger("DeepSpeed")
+    if not any(isinstance(f, _DropMessage) for f in deepspeed_logger.filters):
+        deepspeed_logger.addFilter(_DropMessage("Setting accelerator to CPU"))
+    warnings.filterwarnings("ignore", message=r"`is_gradient_checkpointing` is deprecated", category=FutureWarning)
+
+
+@contextlib.contextmanager
+def quiet_gguf_conversion() -> Iterator[None]:
+    """Within the block, transformers converts GGUF tensors without drawing a progress bar."""
+    if library_noise_wanted():
+        yield
+        return
+    try:
+        from transformers import modeling_gguf_pytorch_utils as gguf_utils
+    except ImportError:  # no GGUF support in this transformers: nothing draws the bar
+        yield
+        return
+    drawn = gguf_utils.tqdm
+    gguf_utils.tqdm = functools.partial(drawn, disable=True)
+    try:
+        yield
+    finally:
+        gguf_utils.tqdm = drawn

@@ -36,7 +36,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from slicevlm import command_line
-from slicevlm.errors import SliceVLMError, show_traceback_if_debug
+from slicevlm.errors import SliceVLMError
+from slicevlm.errors import report as report_user_error
 from slicevlm.shipped_configs import config_path
 from slicevlm.synthetic_twin import ProgressFn, prepare_synthetic, train_synthetic
 
@@ -385,8 +386,6 @@ def reproduce(options: ReproduceOptions) -> int:
     Args:
         options: what to reproduce, on which data and how
     """
-    import sys
-
     from slicevlm.console import Progress, library_noise
     from slicevlm.data.errors import DataError
 
@@ -399,8 +398,7 @@ def reproduce(options: ReproduceOptions) -> int:
             text = run(options, progress)
         print(text)
     except (ReproduceError, DataError) as error:  # missing inputs, or data the run cannot use
-        print(f"slicevlm reproduce: {error}", file=sys.stderr)
-        show_traceback_if_debug(error)
+        report_user_error("slicevlm reproduce", error)
         return 2
     return 0
 

@@ -109,21 +109,8 @@ def toy_record(model: SliceVLM) -> dict[str, Any]:
     return {"toy": toy is not None, "toy_reason": toy, "small": small is not None, "small_reason": small}
 
 
-def recorded_flags(metadata: dict[str, Any]) -> tuple[bool | None, bool | None]:
-    """(toy, small) as far as a folder's ``slicevlm.json`` says; None where it cannot say.
-
-    A folder written before the small flag was decided by the language model alone, so its
-    ``"toy": false`` may be wrong (a tiny encoder): only its ``"toy": true`` is trusted.
-    """
-    if "small" in metadata:
-        return bool(metadata.get("toy")), bool(metadata["small"])
-    return (True if metadata.get("toy") else None), None
-
-
-def labels(toy: bool | None, small: bool | None) -> dict[str, Any]:
-    """``toy``, ``toy_notice``, ``small``, ``small_notice`` and ``notice``: the labels every face carries.
-
-    A flag is None where it is unknown (a server reading an old folder before its model loads)."""
+def labels(toy: bool, small: bool) -> dict[str, Any]:
+    """``toy``, ``toy_notice``, ``small``, ``small_notice`` and ``notice``: the labels every face carries."""
     return {
         "toy": toy,
         "toy_notice": TOY_NOTICE if toy else None,

@@ -10,7 +10,6 @@ import yaml
 from slicevlm.architectures import architecture_file_name, shipped_architecture, shipped_names
 from slicevlm.config_record import build, describe, record_init_args
 from slicevlm.vision import SliceEncoderBase, VisionPipeline
-from slicevlm.vision.encoders import upgrade_encoder_description
 
 
 class TinyConvEncoder(SliceEncoderBase):
@@ -89,35 +88,24 @@ def test_a_new_encoder_survives_a_checkpoint_folder(tiny_models, tmp_path):
     assert loaded.vision(torch.rand(1, 8, 32, 32)).tokens.shape == (1, 8, 16)
 
 
-def test_old_one_class_encoder_descriptions_name_the_class_for_their_backend():
-    old = {"class_path": "slicevlm.vision.encoder.SliceEncoder",
-           "init_args": {"model_name": "x/y", "pretrained": False, "chunk_size": 64, "dtype": "float32", "backend": "transformers"}}
-    new = upgrade_encoder_description(old)
-    assert new == {"class_path": "slicevlm.vision.encoders.HFClipSliceEncoder",
-                   "init_args": {"model_name": "x/y", "pretrained": False, "chunk_size": 64, "dtype": "float32"}}
-    assert upgrade_encoder_description(_vision_config()["init_args"]["encoder"]) == _vision_config()["init_args"]["encoder"]
-    with pytest.raises(ValueError, match="'onnx' is unknown"):
-        upgrade_encoder_description({**old, "init_args": {"backend": "onnx"}})
-
-
-def test_a_folder_written_with_the_backend_argument_still_loads(tiny_models, tmp_path):
+def test_a_folder_naming_the_removed_one_class_encoder_is_refused_by_name(tiny_models, tmp_path):
+    """Before one class per encoder kind, folders named `slicevlm.vision.encoder.SliceEncoder` with a
+    `backend` argument; that class is gone, and such a model.yaml is refused, naming it."""
     from slicevlm.checkpoint import load_checkpoint_folder, save_checkpoint_folder
     from slicevlm.llm.language_model import LanguageModel
     from slicevlm.model import SliceVLM
-    from slicevlm.vision import OpenClipSliceEncoder, SliceEncoder
+    from slicevlm.vision import SliceEncoder
 
     encoder = SliceEncoder(f"local-dir:{tiny_models['encoder']}", dtype="float32")
     model = SliceVLM(VisionPipeline(encoder), LanguageModel(str(tiny_models["llm"]), dtype="float32"))
     folder = save_checkpoint_folder(model, tmp_path / "ckpt", stage=1, input_size=(8, 64, 64))
     config = yaml.safe_load((folder / "model.yaml").read_text(encoding="utf-8"))
     written = config["vision"]["init_args"]["encoder"]
-    written["class_path"] = "slicevlm.vision.encoder.SliceEncoder"  # as folders were written before
+    written["class_path"] = "slicevlm.vision.encoder.SliceEncoder"
     written["init_args"]["backend"] = "open_clip"
     (folder / "model.yaml").write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
-    loaded, _ = load_checkpoint_folder(folder)
-    assert type(loaded.vision.encoder) is OpenClipSliceEncoder
-    volume = torch.rand(1, 8, 64, 64)
-    assert torch.equal(loaded.vision.encoder(volume), encoder(volume))
+    with pytest.raises(Exception, match=r"slicevlm\.vision\.encoder\.SliceEncoder"):
+        load_checkpoint_folder(folder)
 
 
 def test_shipped_architectures_are_found_by_hub_name_in_either_spelling(tmp_path, monkeypatch):

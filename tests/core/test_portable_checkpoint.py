@@ -229,3 +229,19 @@ def test_upload_refuses_what_would_not_load_elsewhere(bundled_checkpoint, tiny_m
     assert main(["upload", str(bundled_checkpoint), "someone/x"]) == 1
     assert "HF_HUB_OFFLINE is set" in capsys.readouterr().err
     assert [name for name, _ in recorded_hub] == ["create_repo", "upload_folder"]  # only the --allow-local-models run
+
+
+def test_a_folder_of_another_format_is_refused_with_what_to_do(tmp_path):
+    import json
+
+    from slicevlm.checkpoint import FORMAT_VERSION, REQUIRED_FILES, read_metadata
+
+    folder = tmp_path / "old"
+    folder.mkdir()
+    for name in REQUIRED_FILES:
+        (folder / name).touch()
+    (folder / "slicevlm.json").write_text(json.dumps({"format": FORMAT_VERSION - 1, "input_size": [8, 64, 64]}), encoding="utf-8")
+    with pytest.raises(ValueError, match=rf"format {FORMAT_VERSION - 1}; this version of SliceVLM reads format {FORMAT_VERSION} only.*make demo"):
+        read_metadata(folder)
+    (folder / "slicevlm.json").write_text(json.dumps({"format": FORMAT_VERSION, "input_size": [8, 64, 64]}), encoding="utf-8")
+    assert read_metadata(folder)["format"] == FORMAT_VERSION

@@ -116,12 +116,3 @@ def test_labels_carry_each_notice_that_applies(flags, toy_notice, small_notice):
 def test_the_notices_say_what_they_mean():
     assert toy.TOY_NOTICE.startswith("toy model: one or more of") and "tiny stand-in" in toy.TOY_NOTICE
     assert toy.SMALL_NOTICE.startswith("small model:") and "LLaMA-2-7B" in toy.SMALL_NOTICE and "not the paper's results" in toy.SMALL_NOTICE
-
-
-def test_recorded_flags_trust_only_what_the_rule_of_the_time_could_say():
-    assert toy.recorded_flags({"toy": False, "small": True}) == (False, True)
-    assert toy.recorded_flags({"toy": True, "small": False}) == (True, False)
-    # written before the small flag: the language model alone decided toy, so "false" may be wrong
-    assert toy.recorded_flags({"toy": False}) == (None, None)
-    assert toy.recorded_flags({"toy": True}) == (True, None)
-    assert toy.recorded_flags({}) == (None, None)

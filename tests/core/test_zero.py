@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from slicevlm.training.zero import main as export_zero_main
+from slicevlm.training.zero_export import main as export_zero_main
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
@@ -127,7 +127,7 @@ def test_lightning_zero3_run_resumes_exports_and_converts(tiny_models, tmp_path)
     from slicevlm.callbacks.checkpointing import ResumableCheckpoint, find_last_checkpoint
     from slicevlm.data.datamodule import M3DDataModule
     from slicevlm.data.synth import write_synthetic_dataset
-    from slicevlm.training.zero import convert_zero_checkpoint
+    from slicevlm.training.zero_export import convert_zero_checkpoint
 
     sys.path.insert(0, str(HERE))
     from zero3_writer import build

@@ -24,7 +24,7 @@ def test_data_loading_bench(synth_root: Path, tmp_path: Path, capsys: pytest.Cap
                 "2",
                 "--volume-size",
                 "4,8,8",
-                "--json",
+                "--out",
                 str(out),
             ]
         )

@@ -79,3 +79,18 @@ def test_json_output(root: Path, capsys: pytest.CaptureFixture) -> None:
     assert main([str(root), "--json", "--deep"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["n_errors"] == 0 and report["counts"]["volumes checked"] > 0
+
+
+def test_missing_root_is_one_error_without_a_report(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    missing = tmp_path / "no_such_root"
+    assert main([str(missing)]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == ""  # no counts, no "leakage: 0 cases" for a folder that is not there
+    assert captured.err.count(str(missing)) == 1 and "no such folder" in captured.err
+
+
+def test_a_bad_index_names_its_path_once(root: Path, capsys: pytest.CaptureFixture) -> None:
+    (root / "M3D_Cap.json").unlink()
+    assert main([str(root)]) == 1
+    line = next(line for line in capsys.readouterr().out.splitlines() if "caption index not found" in line)
+    assert line.count(str(root / "M3D_Cap.json")) == 1, line

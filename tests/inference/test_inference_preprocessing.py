@@ -88,16 +88,6 @@ def test_a_small_model_that_is_no_toy_says_small_only(checkpoint, hu_nifti, run_
     assert "small model:" in err and "134,515,584 parameters" in err  # on the terminal, with the reason
 
 
-def test_a_folder_written_before_the_small_flag_is_judged_from_its_model(checkpoint, tmp_path):
-    from slicevlm.inference.predictor import VolumeQA
-
-    # the old rule looked at the language model alone; a "false" it wrote is decided again
-    old = _relabelled(checkpoint, tmp_path / "old", toy=False, toy_reason=None, small=None, small_reason=None)
-    qa = VolumeQA.from_checkpoint(old, device="cpu", generation=GenerationConfig(max_new_tokens=4))
-    assert qa.toy and qa.small and "slice encoder" in qa.metadata["toy_reason"]
-    assert qa.labels()["toy_notice"].startswith("toy model") and qa.labels()["small_notice"].startswith("small model")
-
-
 def test_ask_uses_the_training_recipe_and_echoes_it(checkpoint, hu_nifti, run_ask):
     code, result, err = run_ask(str(hu_nifti), "Which organ?", "--choices", "liver,spleen,kidney", "--checkpoint", str(checkpoint))
     assert code == 0
@@ -130,8 +120,9 @@ def test_window_none_on_hu_warns_and_flags_change_the_recipe(checkpoint, hu_nift
     assert applied["depth"]["mode"] == "spacing" and "centre slab" in applied["depth"]["note"]
     assert any("raw HU" in w for w in result["warnings"]) and "raw HU" in err
     assert "choice" not in result and "choice_note" not in result  # an open question names no choice
-    lung = run_ask(str(hu_nifti), "What plane?", "--checkpoint", str(checkpoint), "--window=-600,1500")[1]
-    assert lung["preprocessing"]["window"] == {"center": -600.0, "width": 1500.0, "preset": None}
+    for window in (["--window=-600,1500"], ["--window", "-600,1500"]):  # a negative centre, with or without "="
+        lung = run_ask(str(hu_nifti), "What plane?", "--checkpoint", str(checkpoint), *window)[1]
+        assert lung["preprocessing"]["window"] == {"center": -600.0, "width": 1500.0, "preset": None}
 
 
 def test_reorient_none_keeps_the_stored_order_per_call_and_is_echoed(checkpoint, hu_nifti, run_ask):

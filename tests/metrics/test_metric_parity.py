@@ -28,11 +28,11 @@ from golden_m3d import (
 
 from slicevlm.metrics import PredictionRecord, evaluate
 from slicevlm.metrics.bertscore import BertScoreSpec, bertscore_f1
-from slicevlm.metrics.bertscore_tokens import BertScoreEncoder
+from slicevlm.metrics.frozen.bertscore_encoding import BertScoreEncoder
 from slicevlm.metrics.m3d import score_sample
 from slicevlm.metrics.score import main as score_main
-from slicevlm.metrics.sentences import split_sentences
-from slicevlm.metrics.treebank import word_tokenize
+from slicevlm.metrics.frozen.punkt_sentences import split_sentences
+from slicevlm.metrics.frozen.nltk_treebank import word_tokenize
 
 PEERS_CRASH = "ZeroDivisionError"
 TEXT_PAIRS = [p for p in PAIRS if p[1] != "vqa_closed"]

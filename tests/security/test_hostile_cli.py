@@ -25,6 +25,11 @@ def _exit(main, argv: list[str], capsys: pytest.CaptureFixture) -> tuple[int, st
 NO_MODEL = ["--checkpoint", "/nonexistent/checkpoint"]  # proves a refusal happens before loading
 
 
+def _written(path: Path, text: str) -> Path:
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
 @pytest.mark.parametrize(
     ("argv", "code", "fragment"),
     [
@@ -54,8 +59,9 @@ def test_ask_refuses_bad_arguments_before_loading(host: Host, capsys: pytest.Cap
         (lambda h: mha_header(h.work / "ct.mha", str(h.secret)), "is an absolute path"),
         (lambda h: mha_header(h.work / "ct.mha", "../host/secret.bin"), "climbs out"),
         (lambda h: h.work / "missing.nii.gz", "does not exist"),
+        (lambda h: _written(h.work / "notes.txt", "not a volume"), "no reader can read this file with suffix '.txt'"),
     ],
-    ids=["nii-gz-bomb", "mha-names-host-file", "mha-climbs", "missing"],
+    ids=["nii-gz-bomb", "mha-names-host-file", "mha-climbs", "missing", "text-file"],
 )
 def test_ask_refuses_hostile_volumes_before_loading(host: Host, capsys: pytest.CaptureFixture, make, fragment: str) -> None:
     path = make(host)

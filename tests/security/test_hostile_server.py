@@ -408,8 +408,13 @@ def test_api_key_is_on_by_default_beyond_loopback(capsys: pytest.CaptureFixture)
     assert server_module.resolve_api_key(opted_out) is None
 
 
-def test_readme_limits_table_is_the_server_limits() -> None:
+def test_docs_limits_table_is_the_server_limits() -> None:
     from slicevlm.serve.server_limits import limits_table
 
-    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
-    assert limits_table() in readme, "README's limits table differs from server_limits.limits_table(); paste the new one"
+    repo = Path(__file__).resolve().parents[2]
+    serving = (repo / "docs" / "serving.md").read_text(encoding="utf-8")
+    assert limits_table() in serving, "docs/serving.md's limits table differs from server_limits.limits_table(); paste the new one"
+    header = limits_table().splitlines()[0]
+    copies = [p.relative_to(repo).as_posix() for p in [repo / "README.md", *sorted((repo / "docs").glob("*.md"))]
+              if header in p.read_text(encoding="utf-8")]
+    assert copies == ["docs/serving.md"], f"the limits table belongs in docs/serving.md alone, found in {copies}"

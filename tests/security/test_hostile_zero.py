@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from slicevlm.training.zero import build_module, load_zero_file
-from slicevlm.training.zero import main as export_zero_main
+from slicevlm.training.zero import load_zero_file
+from slicevlm.training.zero_export import build_module
+from slicevlm.training.zero_export import main as export_zero_main
 from slicevlm.trusted_classes import UntrustedCheckpointError
 
 

@@ -362,8 +362,7 @@ def test_bad_preprocessing_fields_are_400(server, files, fields, message):
 @pytest.mark.parametrize(
     ("recorded", "toy", "small"),
     [({"toy": False, "small": True}, False, True),  # a real 135 M LLM beside a real encoder
-     ({"toy": True, "small": False}, True, False),  # a large LLM beside the tiny encoder
-     ({"toy": False}, None, None)],  # written before the small flag: unknown until the model answers
+     ({"toy": True, "small": False}, True, False)],  # a large LLM beside the tiny encoder
 )
 def test_info_labels_follow_the_recorded_flags(tmp_path, recorded, toy, small):
     import json
@@ -371,8 +370,12 @@ def test_info_labels_follow_the_recorded_flags(tmp_path, recorded, toy, small):
     from slicevlm.serve.server import build_parser, build_server
     from slicevlm.toy import SMALL_NOTICE, TOY_NOTICE
 
+    from slicevlm.checkpoint import FORMAT_VERSION, REQUIRED_FILES
+
     (tmp_path / "ckpt").mkdir()
-    (tmp_path / "ckpt" / "slicevlm.json").write_text(json.dumps({"format": 1, "input_size": [16, 32, 32], **recorded}), encoding="utf-8")
+    for name in REQUIRED_FILES:  # the server reads only slicevlm.json here, through the checkpoint's own reader
+        (tmp_path / "ckpt" / name).touch()
+    (tmp_path / "ckpt" / "slicevlm.json").write_text(json.dumps({"format": FORMAT_VERSION, "input_size": [16, 32, 32], **recorded}), encoding="utf-8")
     args = build_parser().parse_args(["--checkpoint", str(tmp_path / "ckpt")])
     args.checkpoint = Path(args.checkpoint)
     info = build_server(args, tmp_path / "uploads").model_metadata

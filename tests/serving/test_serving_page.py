@@ -199,9 +199,13 @@ def test_upload_view_ask_and_screenshot(server, nifti, tmp_path):
             page.wait_for_selector("#viewer", state="visible", timeout=30_000)
             assert page.locator("#strip > div").count() == 32
             assert page.locator("#strip > div.kept").count() == 8
-            assert "kept" in page.locator("#slice-label").inner_text()  # opens on the first kept slice
+            label = page.locator("#slice-label").inner_text()
+            assert "kept" in label  # opens on the first kept slice
+            # the label numbers slices from 0, as the kept list beside it does
+            first_kept = page.locator("#kept-summary").inner_text().split(": ", 1)[1].split(", ")[0]
+            assert label.startswith(f"slice {first_kept} of 0–31"), (label, first_kept)
             page.locator("#slider").fill("3")
-            assert page.locator("#slice-label").inner_text().startswith("slice 4 / 32")
+            assert page.locator("#slice-label").inner_text().startswith("slice 3 of 0–31")
             page.fill("#question", "Which organ shows the lesion?")
             page.fill("#choices", "liver, spleen, kidney, pancreas")
             page.click("#ask")
@@ -210,6 +214,13 @@ def test_upload_view_ask_and_screenshot(server, nifti, tmp_path):
             assert "server total" in page.locator("#timing").inner_text()
             shot = tmp_path / "page.png"
             page.screenshot(path=str(shot), full_page=True)
+            # a refused upload leaves no trace of the previous volume's preprocessing
+            assert page.locator("#applied").inner_text().startswith("Preprocessing applied")
+            broken = tmp_path / "broken.nii.gz"
+            broken.write_bytes(b"not a volume")
+            page.set_input_files("#file", str(broken))
+            _wait_for(page, "document.getElementById('status').className === 'error'", timeout=30_000)
+            assert page.locator("#applied").inner_text() == ""
         finally:
             browser.close()
     assert shot.stat().st_size > 10_000

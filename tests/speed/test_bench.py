@@ -15,7 +15,7 @@ from slicevlm.bench.run import SUITES, main, parse_args
 def test_every_suite_runs_and_writes_json(tiny_models, tmp_path, capsys):
     (tmp_path / "tiny-models").symlink_to(tiny_models["llm"].parent)  # reuse the session's tiny models
     out = tmp_path / "bench.json"
-    argv = ["--device", "cpu", "--size", "tiny", "--json", str(out), "--workdir", str(tmp_path), "--volume-size", "8,64,64"]
+    argv = ["--device", "cpu", "--size", "tiny", "--out", str(out), "--workdir", str(tmp_path), "--volume-size", "8,64,64"]
     argv += ["--repeats", "1", "--warmup", "0", "--decode-tokens", "3", "--eval-batch", "2", "--train-batch", "2", "--train-steps", "1"]
     argv += ["--slices", "16,40"]
     assert main(argv) == 0

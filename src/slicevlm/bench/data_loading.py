@@ -1,6 +1,6 @@
 """Data loading throughput: volumes/s from disk to a batch, per DataLoader worker count.
 
-``python -m slicevlm.bench.data_loading DATA_ROOT --workers 0 2 [--batches 20] [--json OUT]``
+``python -m slicevlm.bench.data_loading DATA_ROOT --workers 0 2 [--batches 20] [--out OUT.json]``
 
 Every worker count is measured in the same run, over the same samples (the first volumes of a
 caption split, in file order), so the numbers compare side by side. The first batch (worker start-up, cold caches)
@@ -78,7 +78,7 @@ def data_loading(
     batch_size: int = 12,
     volume_size: Annotated[tuple[int, int, int], Arg(parse=parse_shape, metavar="D,H,W")] = (50, 224, 224),
     split: Literal["train", "val", "test"] = "train",
-    json_out: Annotated[str | None, Arg(flag="--json", metavar="OUT")] = None,
+    json_out: Annotated[str | None, Arg(flag="--out", metavar="OUT.json")] = None,
 ) -> int:
     """Data loading throughput: volumes/s from disk to a batch, per DataLoader worker count.
 
@@ -110,7 +110,7 @@ def data_loading(
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Print volumes/s per worker count; ``--json OUT`` also writes them."""
+    """Print volumes/s per worker count; ``--out OUT.json`` also writes them."""
     return run_command(data_loading, argv, prog="python -m slicevlm.bench.data_loading")
 
 

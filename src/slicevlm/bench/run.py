@@ -1,8 +1,8 @@
 """`slicevlm bench`: speed figures as ratios measured side by side in one run.
 
-    slicevlm bench --device cuda --size full --json runs/bench/gpu.json     # make bench
-    slicevlm bench --device cpu  --size tiny --json runs/bench/cpu.json     # make bench-cpu
-    slicevlm bench --device cpu  --size full --json runs/bench/cpu-full.json  # make bench-full-cpu
+    slicevlm bench --device cuda --size full --out runs/bench/gpu.json     # make bench
+    slicevlm bench --device cpu  --size tiny --out runs/bench/cpu.json     # make bench-cpu
+    slicevlm bench --device cpu  --size full --out runs/bench/cpu-full.json  # make bench-full-cpu
 
 Suites (comma list with --suite; default all, on the CPU at full size all but eval and train):
 latency, decode, vision, eval, train, slices. Every figure compares two timings from this run (fast
@@ -78,7 +78,7 @@ class BenchOptions:
         device: where to measure (default: cuda when torch sees one)
         size: tiny models, or ViT-B/16 + LLaMA-2-7B (random weights, bf16; a GPU, or ≈ 20 GB of host memory on the CPU)
         suite: comma list of SUITE_NAMES (default: all; on the CPU at full size latency, decode, vision, slices)
-        json: write every figure and raw timing here
+        out: write every figure and raw timing here, as JSON
         workdir: where the tiny models are written (tokenizer for full size too)
         volume_size: D,H,W of the synthetic volumes (default 50,224,224 full, 50,64,64 tiny)
         repeats: timed runs per measurement, median reported (default 5; 2 on the CPU at full size)
@@ -98,7 +98,7 @@ class BenchOptions:
     device: Literal["cpu", "cuda"] = "cuda" if torch.cuda.is_available() else "cpu"
     size: Literal["tiny", "full"] = "tiny"
     suite: Annotated[tuple[str, ...] | None, Arg(parse=_suites, metavar="SUITE,...")] = None
-    json: Path | None = None
+    out: Path | None = None
     workdir: Path = Path("runs/bench")
     volume_size: Annotated[tuple[int, int, int] | None, Arg(parse=_volume_size, metavar="D,H,W")] = None
     repeats: int | None = None
@@ -229,10 +229,10 @@ def bench(options: BenchOptions) -> int:
     record = run(options)
     print(f"\n{record['label']} · {record['machine']['device']} · torch {record['machine']['torch']} · {record['date']}\n")
     print(record["table"])
-    if options.json is not None:
-        options.json.parent.mkdir(parents=True, exist_ok=True)
-        options.json.write_text(json.dumps(record, indent=2), encoding="utf-8")
-        print(f"\nwrote {options.json}")
+    if options.out is not None:
+        options.out.parent.mkdir(parents=True, exist_ok=True)
+        options.out.write_text(json.dumps(record, indent=2), encoding="utf-8")
+        print(f"\nwrote {options.out}")
     return 0
 
 

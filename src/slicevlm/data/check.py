@@ -32,6 +32,7 @@ from slicevlm.data.errors import DataError
 from slicevlm.data.limits import entry_path_problem
 from slicevlm.data.readers import find_reader, load_volume
 from slicevlm.data.records import case_of, iter_vqa_rows, read_caption_json, read_utf8
+from slicevlm.errors import report as report_user_error
 
 VQA_FILES: dict[str, str] = {
     "train": "M3D_VQA_train.csv",
@@ -64,8 +65,8 @@ class _Scan:
         path = root / cap_json
         try:
             data = read_caption_json(path)
-        except DataError as e:
-            self.errors["bad_index"].append(_issue(cap_json, str(path), str(e)))
+        except DataError as e:  # the message names the file already
+            self.errors["bad_index"].append(_issue(cap_json, "", str(e)))
             return
         for split, entries in data.items():
             self.counts[f"caption {split}"] = len(entries)
@@ -195,8 +196,16 @@ def check_data_root(
         "duplicates": {"volumes"|"reports": [{"paths", "cases", "splits"}]}, "duplicate_leakage":
         [{"kind", "cases", "pairs"}], "n_errors", "n_leaked_cases"}``; an issue is
         ``{"where", "path", "problem"}``. ``n_leaked_cases`` counts cases leaked by folder or by content.
+
+    Raises:
+        DataError: ``data_root`` is not a folder.
     """
     root = Path(data_root)
+    if not root.is_dir():
+        raise DataError(
+            f"{root}: no such folder; expected an M3D data root holding {cap_json}, the VQA CSVs and "
+            "M3D_Cap_npy/ (see data/README.md)."
+        )
     scan = _Scan()
     scan.caption(root, cap_json)
     for split, name in (VQA_FILES if vqa_files is None else vqa_files).items():
@@ -363,13 +372,17 @@ def check_data(
         split_dir: write json/CSVs without case leakage
     """
     vqa_files = {} if captions_only else None
-    report = check_data_root(data_root, cap_json, vqa_files, deep=deep, duplicates=not no_duplicates)
+    try:
+        report = check_data_root(data_root, cap_json, vqa_files, deep=deep, duplicates=not no_duplicates)
+    except DataError as e:
+        report_user_error("slicevlm check-data", e)
+        return 1
     if split_dir:
         linked = [group["cases"] for groups in report["duplicates"].values() for group in groups]
         try:
             dropped = write_case_disjoint_split(data_root, split_dir, cap_json, vqa_files, linked)
         except DataError as e:
-            print(f"slicevlm check-data: error: {e}", file=sys.stderr)
+            report_user_error("slicevlm check-data", e)
             return 1
         report["case_disjoint_split"] = {"out_dir": split_dir, "dropped": dropped}
     if as_json:

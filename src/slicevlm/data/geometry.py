@@ -11,13 +11,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal, get_args
 
-from slicevlm.data.reader_base import SIMPLEITK_SUFFIXES, suffix
+from slicevlm.data.reader_base import IMAGE_IO, SIMPLEITK_SUFFIXES, suffix
 
 #: The orientation the readers turn volumes into unless told to keep the stored voxel order.
 READER_ORIENTATION: str = "LPS"
 #: The reorientation choices: turn to LPS, or keep the file's stored voxel order.
 REORIENTATIONS: tuple[str, ...] = (READER_ORIENTATION, "none")
+#: The axes a volume can be sliced along (no torch here: a recipe is checked without it).
+Axis = Literal["axial", "coronal", "sagittal"]
+AXES: tuple[str, ...] = get_args(Axis)
 
 
 @dataclass(frozen=True)
@@ -53,7 +57,6 @@ def read_geometry(path: str | Path, reorient: str = READER_ORIENTATION) -> Geome
     import SimpleITK as sitk
 
     from slicevlm.data.errors import DataError
-    from slicevlm.data.sitk_readers import IMAGE_IO
     from slicevlm.data.text_volumes import TEXT_HEADER_SUFFIXES, read_text_header
 
     if suffix(path) in TEXT_HEADER_SUFFIXES:  # parsed here, never by SimpleITK (they can name other files)

@@ -19,6 +19,13 @@ from slicevlm.data.limits import DEFAULT_LIMITS, MAX_VOXELS, VOXEL_KNOB, ReadLim
 SIMPLEITK_SUFFIXES: tuple[str, ...] = (".nii", ".nii.gz", ".nrrd", ".nhdr", ".mha", ".mhd", ".dcm")
 IMAGE_SUFFIXES: tuple[str, ...] = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
 DICOM_SUFFIXES: tuple[str, ...] = (".dcm", ".ima")
+#: The one SimpleITK ImageIO allowed per suffix: the library never guesses a format from content.
+#: NRRD and MetaImage have none: :mod:`slicevlm.data.text_volumes` reads them.
+IMAGE_IO: dict[str, str] = {
+    ".nii": "NiftiImageIO",
+    ".nii.gz": "NiftiImageIO",
+    ".dcm": "GDCMImageIO",
+}
 
 
 def suffix(path: Path) -> str:

@@ -25,7 +25,7 @@ spacing, crop, depth, sizes) and the warnings it has (raw HU without a window).
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal, get_args
 
@@ -34,16 +34,12 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from slicevlm.data.errors import check_choice, did_you_mean
-from slicevlm.data.geometry import READER_ORIENTATION, REORIENTATIONS
+from slicevlm.data.geometry import AXES, READER_ORIENTATION, REORIENTATIONS, Axis
 from slicevlm.errors import ConfigError
 
 if TYPE_CHECKING:
     import torch
 
-#: Slicing axes (the same as :data:`slicevlm.data.transforms.AXES`; kept here so that checking a
-#: recipe, as the web server's request process does, needs no torch).
-Axis = Literal["axial", "coronal", "sagittal"]
-AXES: tuple[str, ...] = get_args(Axis)
 #: Named CT windows ``(center, width)`` in HU.
 WINDOW_PRESETS: dict[str, tuple[float, float]] = {
     "abdomen": (40.0, 400.0),
@@ -119,9 +115,9 @@ class PreprocessingRecipe:
     window: tuple[float, float] | None = None
     window_preset: str | None = None
     reorient: str = READER_ORIENTATION
-    axis: str = "axial"
-    crop: str = "center"
-    depth: str = "fixed"
+    axis: Axis = "axial"
+    crop: Crop = "center"
+    depth: DepthMode = "fixed"
     slice_spacing_mm: float | None = None
 
     def __post_init__(self) -> None:
@@ -195,7 +191,7 @@ class PreprocessingRecipe:
             return cls(
                 window=None if values is None else check_window(values),
                 window_preset=preset,
-                reorient=data.get("reorient", READER_ORIENTATION),  # folders written before the choice: LPS
+                reorient=data.get("reorient", READER_ORIENTATION),
                 axis=data.get("axis", "axial"),
                 crop=data.get("crop", "center"),
                 depth=data.get("depth", "fixed"),
@@ -217,48 +213,93 @@ class PreprocessingRecipe:
         return f"{window}, {self.axis}, {self.crop} crop, {depth}{stored}"
 
 
-#: Request fields (server, page) that choose a part of the recipe, and the choice each sets.
-REQUEST_FIELDS: dict[str, str] = {
-    "window": "window",
-    "reorient": "reorient",
-    "axis": "axis",
-    "crop": "crop",
-    "depth": "depth",
-    "slice_spacing": "slice_spacing_mm",
-}
+def _window_text(text: str) -> str:
+    parse_window(text)  # checked here; the recipe reads the text again (a preset keeps its name)
+    return text
+
+
+def _choice_of(name: str, choices: tuple[str, ...]) -> Callable[[str], str]:
+    return lambda text: check_choice(name, text.lower(), choices)
+
+
+def _millimetres(text: str) -> float:
+    try:
+        number = float(text)
+    except ValueError:
+        number = math.nan
+    if not (math.isfinite(number) and number > 0):
+        raise ConfigError(f"slice_spacing is {text!r}; expected a positive number of millimetres, e.g. 5.")
+    return number
+
+
+@dataclass(frozen=True)
+class RecipeChoice:
+    """One preprocessing choice as a user makes it: the option ``--{name}`` of ``slicevlm ask``, ``report``,
+    ``ask-batch`` and ``slicevlm serve``, and the request (form or JSON) field ``name`` of the server and
+    its page. Every one of those is built from :data:`RECIPE_CHOICES`; nothing else declares them.
+
+    Attributes:
+        name: the option and request field (``slice_spacing`` -> ``--slice-spacing``).
+        recipe_field: the :class:`PreprocessingRecipe` argument of :meth:`~PreprocessingRecipe.override` it sets.
+        metavar: how help texts show the value.
+        help: one line for help texts.
+        parse: text -> the value ``override`` takes; ConfigError (naming the choice) for a bad one.
+    """
+
+    name: str
+    recipe_field: str
+    metavar: str
+    help: str
+    parse: Callable[[str], Any]
+
+    @property
+    def flag(self) -> str:
+        """The command-line option, ``--slice-spacing``."""
+        return "--" + self.name.replace("_", "-")
+
+
+_PRESET_LIST = ", ".join(f"{name} {center:g}/{width:g}" for name, (center, width) in WINDOW_PRESETS.items())
+
+#: Every preprocessing choice a user can make, in the order help texts list them.
+RECIPE_CHOICES: tuple[RecipeChoice, ...] = (
+    RecipeChoice("reorient", "reorient", "{LPS,none}", "LPS: turn files that record an orientation (NIfTI, NRRD, MHA, DICOM) "
+                 "to LPS first; none: keep the file's stored voxel order", parse_reorient),
+    RecipeChoice("axis", "axis", "{" + ",".join(AXES) + "}", "slicing axis of the volume", _choice_of("axis", AXES)),
+    RecipeChoice("window", "window", "PRESET|CENTER,WIDTH|none", f"CT window in HU before min-max: a preset ({_PRESET_LIST}), "
+                 "CENTER,WIDTH (e.g. -600,1500), or none (min-max only)", _window_text),
+    RecipeChoice("crop", "crop", "{" + ",".join(CROPS) + "}", "center: scale and crop the centre; foreground: cut to the "
+                 "body's box first", _choice_of("crop", CROPS)),
+    RecipeChoice("depth", "depth", "{" + ",".join(DEPTH_MODES) + "}", "fixed: resample all slices to the model's depth; "
+                 "spacing: the centre slab at --slice-spacing mm per model slice", _choice_of("depth", DEPTH_MODES)),
+    RecipeChoice("slice_spacing", "slice_spacing_mm", "MM", "slice distance of --depth spacing, in mm", _millimetres),
+)
+
+#: Request fields (server, page) that choose a part of the recipe, and the recipe argument each sets.
+REQUEST_FIELDS: dict[str, str] = {choice.name: choice.recipe_field for choice in RECIPE_CHOICES}
 
 
 def overrides_from_fields(fields: Mapping[str, Any]) -> dict[str, Any]:
-    """Request fields (:data:`REQUEST_FIELDS`, strings; empty = keep) → checked :meth:`PreprocessingRecipe.override` arguments.
+    """Choices by :data:`RECIPE_CHOICES` name (strings; None or empty = keep) → checked
+    :meth:`PreprocessingRecipe.override` arguments. The server's options and request fields and the
+    command line's options all go through here.
 
     Raises:
-        ConfigError: A value that is not a string, an unknown window/axis/crop/depth, or a slice
-            spacing that is not a positive number; the message names the field.
+        ConfigError: A value that is not a string or a number, an unknown window/axis/crop/depth, or a
+            slice spacing that is not a positive number; the message names the field.
     """
     overrides: dict[str, Any] = {}
-    for name, choice in REQUEST_FIELDS.items():
-        value = fields.get(name)
+    for choice in RECIPE_CHOICES:
+        value = fields.get(choice.name)
         if value is None or (isinstance(value, str) and not value.strip()):
             continue
         if not isinstance(value, (str, int, float)) or isinstance(value, bool):
-            raise ConfigError(f"field {name!r} must be a string, got {type(value).__name__}.")
-        text = str(value).strip()
-        if name == "slice_spacing":
-            try:
-                number = float(text)
-            except ValueError:
-                raise ConfigError(f"field 'slice_spacing' is {text!r}; expected a positive number of millimetres, e.g. 5.") from None
-            overrides[choice] = number
-        elif name == "window":
-            parse_window(text)
-            overrides[choice] = text
-        elif name == "reorient":
-            overrides[choice] = parse_reorient(text)
-        else:
-            overrides[choice] = text.lower()
+            raise ConfigError(f"field {choice.name!r} must be a string, got {type(value).__name__}.")
+        try:
+            overrides[choice.recipe_field] = choice.parse(str(value).strip())
+        except ConfigError as error:
+            message = str(error)
+            raise ConfigError(message if choice.name in message else f"field {choice.name!r}: {message}") from error
     PreprocessingRecipe(depth="fixed").override(**{**overrides, "depth": None})  # checks every value but the depth/spacing pair
-    if overrides.get("depth") is not None:
-        check_choice("depth", overrides["depth"], DEPTH_MODES)
     return overrides
 
 

@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import functools
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +39,7 @@ from slicevlm.command_line import run_command
 from slicevlm.data.errors import DataError
 from slicevlm.data.limits import entry_path_problem
 from slicevlm.data.readers import NumpyReader
-from slicevlm.errors import show_traceback_if_debug
+from slicevlm.errors import report as report_user_error
 
 #: The sample field that holds the key (the volume path relative to the data root).
 KEY_FIELD = "image_path"
@@ -280,8 +279,7 @@ def shard(data_root: str, output_dir: str, workers: int = 4, chunk_bytes: str = 
     try:
         summary = write_volume_shards(data_root, output_dir, workers, chunk_bytes)
     except DataError as error:
-        show_traceback_if_debug(error)
-        print(f"slicevlm shard: {error}", file=sys.stderr)
+        report_user_error("slicevlm shard", error)
         return 2
     state = "already written, left as is" if summary["skipped"] else "written"
     print(f"shard: {summary['volumes']} volumes from {data_root} -> {summary['output_dir']} ({state}).")

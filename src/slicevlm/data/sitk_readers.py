@@ -25,21 +25,13 @@ from slicevlm.data.limits import DEFAULT_LIMITS, ReadLimits
 from slicevlm.data.text_volumes import TEXT_HEADER_SUFFIXES, read_text_header, read_text_volume
 from slicevlm.data.reader_base import (
     DICOM_SUFFIXES,
+    IMAGE_IO,
     SIMPLEITK_SUFFIXES,
     VolumeReader,
     check_shape,
     first_line,
     suffix,
 )
-
-#: The one SimpleITK ImageIO allowed per suffix: the library never guesses a format from content.
-#: NRRD and MetaImage have none: :mod:`slicevlm.data.text_volumes` reads them.
-IMAGE_IO: dict[str, str] = {
-    ".nii": "NiftiImageIO",
-    ".nii.gz": "NiftiImageIO",
-    ".dcm": "GDCMImageIO",
-}
-
 
 class SimpleITKReader(VolumeReader):
     """NIfTI, NRRD, MetaImage and single DICOM files, reoriented to LPS.

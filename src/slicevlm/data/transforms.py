@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 
 from slicevlm.data.errors import DataError, check_choice
-from slicevlm.data.recipe import AXES
+from slicevlm.data.geometry import AXES
 from slicevlm.errors import ConfigError
 
 __all__ = ["AXES", "crop_foreground", "axis_view", "normalize_intensity", "reorient_to_axis", "resize_exact", "resize_to_model"]

@@ -16,6 +16,7 @@ line naming the file or row, exit status 1, no traceback.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import sys
@@ -25,10 +26,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Literal
 
 from slicevlm.command_line import Arg, positive, run_command
-from slicevlm.data.recipe import REORIENTATIONS, WINDOW_PRESETS, Axis, Crop, DepthMode, parse_reorient, parse_window
-from slicevlm.errors import ConfigError, show_traceback_if_debug
+from slicevlm.data.recipe import RECIPE_CHOICES, RecipeChoice, overrides_from_fields
+from slicevlm.errors import ConfigError
+from slicevlm.errors import report as report_user_error
 from slicevlm.hub import ModelNotAvailableError
 from slicevlm.inference.errors import DataError, InputError
+from slicevlm.inference.devices import parse_device_name
 from slicevlm.inference.generation_options import GenerationOptions
 from slicevlm.inference.instructions import parse_choices, resolve_request
 from slicevlm.inference.records import answer_record
@@ -47,32 +50,13 @@ USER_ERRORS: tuple[type[BaseException], ...] = (
 )
 
 
-def _window(text: str) -> str:
-    try:
-        parse_window(text)
-    except ConfigError as error:
-        raise argparse.ArgumentTypeError(str(error)) from error
-    return text
-
-
-def _reorient(text: str) -> str:
-    """``lps``/``LPS``/``none`` → the recipe's spelling; anything else is refused with the choices."""
-    try:
-        return parse_reorient(text)
-    except ConfigError as error:
-        raise argparse.ArgumentTypeError(f"invalid choice {text!r} (choose from {', '.join(REORIENTATIONS)})") from error
-
-
-_PRESETS = ", ".join(f"{name} {center:g}/{width:g}" for name, (center, width) in WINDOW_PRESETS.items())
-
-
 @dataclass(frozen=True, kw_only=True)
 class ModelOptions:
     """model
 
     Attributes:
         checkpoint: checkpoint folder written by training, or hf://org/name for one on the Hugging Face Hub
-        device: auto (GPU if present), cpu, cuda or cuda:N
+        device: auto (a GPU if present), cpu, cuda or cuda:N
         dtype: auto: float32 on CPU, the checkpoint's on GPU
         max_voxels: refuse volumes whose header announces more voxels (512x512x1024)
         trust_checkpoint: let the checkpoint's model.yaml name any class, not only SliceVLM's model
@@ -80,37 +64,36 @@ class ModelOptions:
     """
 
     checkpoint: str
-    device: str = "auto"
+    device: Annotated[str, Arg(parse=parse_device_name, metavar="DEVICE")] = "auto"
     dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
     max_voxels: Annotated[int, Arg(parse=positive(int), metavar="N")] = MAX_VOXELS
     trust_checkpoint: bool = False
 
 
-@dataclass(frozen=True)
-class PreprocessingOptions:
-    """preprocessing (default: the checkpoint's training recipe)
+def _checked(choice: RecipeChoice) -> Callable[[str], str]:
+    """An :class:`Arg` parse for one recipe choice: the text, once the recipe's own check accepts it."""
 
-    Attributes:
-        reorient: LPS: turn files that record an orientation (NIfTI, NRRD, MHA, DICOM) to LPS first;
-            none: keep the file's stored voxel order
-        axis: slicing axis of the volume
-        window: CT window in HU before min-max: a preset (PRESETS), CENTER,WIDTH (a negative
-            center: --window=-600,1500), or none (min-max only)
-        crop: center: scale and crop the centre; foreground: cut to the body's box first
-        depth: fixed: resample all slices to the model's depth; spacing: the centre slab at
-            --slice-spacing mm per model slice
-        slice_spacing: slice distance of --depth spacing, in mm
-    """
+    def parse(text: str) -> str:
+        try:
+            choice.parse(text.strip())
+        except ConfigError as error:
+            raise argparse.ArgumentTypeError(str(error)) from error
+        return text.strip()
 
-    reorient: Annotated[str | None, Arg(parse=_reorient, metavar="{LPS,none}")] = None
-    axis: Axis | None = None
-    window: Annotated[str | None, Arg(parse=_window, metavar="PRESET|CENTER,WIDTH|none")] = None
-    crop: Crop | None = None
-    depth: DepthMode | None = None
-    slice_spacing: Annotated[float | None, Arg(parse=positive(float), metavar="MM")] = None
+    return parse
 
 
-PreprocessingOptions.__doc__ = (PreprocessingOptions.__doc__ or "").replace("PRESETS", _PRESETS)
+#: The preprocessing options of ask, report and ask-batch: one per :data:`~slicevlm.data.recipe.RECIPE_CHOICES`
+#: entry (the server's options and request fields come from the same list), each None = the checkpoint's.
+PreprocessingOptions = dataclasses.make_dataclass(
+    "PreprocessingOptions",
+    [(choice.name, Annotated[str | None, Arg(parse=_checked(choice), metavar=choice.metavar)], dataclasses.field(default=None))
+     for choice in RECIPE_CHOICES],
+    frozen=True,
+)
+PreprocessingOptions.__doc__ = "preprocessing (default: the checkpoint's training recipe)\n\nAttributes:\n" + "".join(
+    f"    {choice.name}: {choice.help}\n" for choice in RECIPE_CHOICES
+)
 
 
 def _load_qa(model: ModelOptions, generation: GenerationOptions, preprocessing: PreprocessingOptions) -> VolumeQA:
@@ -123,10 +106,7 @@ def _load_qa(model: ModelOptions, generation: GenerationOptions, preprocessing: 
         model.checkpoint, device=model.device, dtype=model.dtype, generation=generation.config(),
         limits=ReadLimits(max_voxels=model.max_voxels), trust_checkpoint=model.trust_checkpoint,
     )
-    qa.preprocessing = qa.preprocessing.override(
-        window=preprocessing.window, reorient=preprocessing.reorient, axis=preprocessing.axis, crop=preprocessing.crop, depth=preprocessing.depth,
-        slice_spacing_mm=preprocessing.slice_spacing,
-    )
+    qa.preprocessing = qa.preprocessing.override(**overrides_from_fields(dataclasses.asdict(preprocessing)))
     log.info("preprocessing: %s", qa.preprocessing.describe())
     if qa.toy:
         log.warning("note: %s (%s).", TOY_NOTICE, qa.metadata.get("toy_reason") or "recorded in the checkpoint")
@@ -147,7 +127,10 @@ def _answer_one(
 ) -> int:
     if not volume.exists():
         raise InputError(f"volume {volume} does not exist; expected a volume file or folder.")
-    if volume.is_file():  # a bad header is refused before the model loads
+    from slicevlm.data.readers import find_reader
+
+    find_reader(volume)  # a format no reader takes (a .txt) is refused before the model loads
+    if volume.is_file():  # so is a bad header
         check_header(volume, ReadLimits(max_voxels=model.max_voxels))
     qa = _load_qa(model, generation, preprocessing)
     prepared = qa.load(volume)
@@ -186,8 +169,7 @@ def _reporting_user_errors(prog: str, body: Callable[[], int]) -> int:
     try:
         return body()
     except USER_ERRORS as error:
-        show_traceback_if_debug(error)
-        sys.stderr.write(f"{prog}: error: {error}\n")
+        report_user_error(prog, error)
         raise SystemExit(1) from None
 
 

@@ -78,12 +78,25 @@ class Answer:
             self.choice = match_choice(self.text, choices)
         return self
 
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict (:func:`~slicevlm.inference.records.answer_fields`, plus ``source``); a
-        closed question adds ``choice`` and ``choice_note``."""
-        from slicevlm.inference.records import answer_fields
+    def fields(self) -> dict[str, Any]:
+        """The answer's own fields, JSON-ready: the text as ``answer``, a closed question's ``choice``
+        and ``choice_note``, kept slices, preprocessing, warnings, timings rounded to 0.1 ms, batch size
+        (:mod:`slicevlm.inference.records` puts the question in front and each face's context behind)."""
+        return {
+            "instruction": self.instruction,
+            "answer": self.text,
+            **(self.choice.to_dict() if self.choice is not None else {}),
+            "kept_slices": self.kept_slices,
+            "kept_slices_original": self.kept_slices_original,
+            "preprocessing": self.preprocessing,
+            "warnings": list(self.warnings),
+            "timings_ms": {key: round(value, 1) for key, value in self.timings_ms.items()},
+            "batch_size": self.batch_size,
+        }
 
-        return {**answer_fields(self), "source": self.source}
+    def to_dict(self) -> dict[str, Any]:
+        """:meth:`fields` plus ``source``."""
+        return {**self.fields(), "source": self.source}
 
 
 @dataclass
@@ -163,7 +176,6 @@ class VolumeQA:
         """
         from slicevlm.checkpoint import load_checkpoint_folder, read_metadata, resolve_checkpoint, trained_weights_sha256
         from slicevlm.data.recipe import checkpoint_recipe
-        from slicevlm.toy import toy_record
 
         folder = resolve_checkpoint(folder)  # a folder, or hf://org/name read from the Hugging Face cache
         device = resolve_device(device)
@@ -179,10 +191,6 @@ class VolumeQA:
         metadata = {
             **metadata, "checkpoint": str(folder), "weights_sha256": weights_sha256, "load_ms": (time.perf_counter() - start) * 1000,
         }
-        if "small" not in metadata:
-            # A folder written before the small flag (and before the encoder counted for toy, or before
-            # any flag at all): decide both from the model itself.
-            metadata.update(toy_record(model))
         return cls(model, tuple(metadata["input_size"]), generation, preprocessing, metadata, limits)
 
     @property

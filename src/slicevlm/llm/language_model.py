@@ -22,6 +22,7 @@ from slicevlm.errors import ConfigError, require
 from slicevlm.hub import PACKAGE_PREFIX, ModelNotAvailableError, local_files_only, missing_model_message, package_folder
 from slicevlm.llm.lora import LoraSettings, add_lora, load_lora
 from slicevlm.llm.quantization import Quantization, bits_and_bytes_config, check_kbit_loading, kbit_device_map, prepare_for_kbit_training
+from slicevlm.console import quiet_gguf_conversion
 
 LLAMA2_7B = "meta-llama/Llama-2-7b-hf"
 
@@ -88,14 +89,15 @@ def _load_model(
             kbit = {"quantization_config": bits_and_bytes_config(quantization, dtype), "device_map": kbit_device_map()}
         try:
             location = _location(name)
-            return AutoModelForCausalLM.from_pretrained(
-                location,
-                dtype=dtype,
-                attn_implementation=attn_implementation,
-                local_files_only=local_files_only(location),
-                **_gguf_arguments(gguf_file),
-                **kbit,
-            )
+            with quiet_gguf_conversion():
+                return AutoModelForCausalLM.from_pretrained(
+                    location,
+                    dtype=dtype,
+                    attn_implementation=attn_implementation,
+                    local_files_only=local_files_only(location),
+                    **_gguf_arguments(gguf_file),
+                    **kbit,
+                )
         except (OSError, ValueError) as error:
             raise ModelNotAvailableError(missing_model_message(name, "language model", "model.language.model_name", error)) from error
     config._attn_implementation = attn_implementation

@@ -7,7 +7,7 @@ default ``~/.cache/huggingface/hub``), or be given as a local folder. Any other 
 when asked for, and its numbers are labelled as not comparable with roberta-large numbers.
 
 Sentences are encoded exactly as bert-score 0.3.13 does under transformers 4.x (the peers'
-setup), whatever transformers is installed (:mod:`slicevlm.metrics.bertscore_tokens`): an empty or
+setup), whatever transformers is installed (:mod:`slicevlm.metrics.frozen.bertscore_encoding`): an empty or
 blank prediction scores F1 = 0 as it does there, instead of crashing, and roberta-large's
 byte-level BPE reads every sentence with a leading space.
 """
@@ -22,7 +22,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from slicevlm.metrics.bertscore_tokens import BertScoreEncoder
+from slicevlm.metrics.frozen.bertscore_encoding import BertScoreEncoder
 from slicevlm.metrics.resources import MissingResourceError
 
 DEFAULT_BERTSCORE_MODEL = "roberta-large"
@@ -129,7 +129,7 @@ def load_bertscorer(spec: BertScoreSpec) -> Any:
 
     Returns:
         The scorer (idf off, no baseline rescaling), encoding sentences as bert-score 0.3.13 does
-        under transformers 4.x (:class:`~slicevlm.metrics.bertscore_tokens.BertScoreEncoder`).
+        under transformers 4.x (:class:`~slicevlm.metrics.frozen.bertscore_encoding.BertScoreEncoder`).
 
     Raises:
         MissingResourceError: when the model is not available locally (says what to fetch).

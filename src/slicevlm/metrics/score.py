@@ -14,11 +14,10 @@ control rows (``condition`` swapped / blank), their tables follow (m3d per-sampl
 from __future__ import annotations
 
 import json
-import sys
 from typing import Annotated
 
 from slicevlm.command_line import Arg, run_command
-from slicevlm.errors import show_traceback_if_debug
+from slicevlm.errors import report as report_user_error
 from slicevlm.metrics.bertscore import DEFAULT_BERTSCORE_MODEL, BertScoreSpec
 from slicevlm.metrics.evaluate import Protocol, evaluate
 from slicevlm.metrics.records import RecordError, read_predictions
@@ -69,8 +68,7 @@ def score(
 
             comparison = compare_with_paper(report, ablation=ablation)
     except (RecordError, FileNotFoundError, MissingResourceError, ValueError) as e:
-        show_traceback_if_debug(e)
-        print(f"slicevlm score: {e}", file=sys.stderr)
+        report_user_error("slicevlm score", e)
         return 2
     if as_json:
         payload = {"predictions": predictions, "n_rows": len(records), **report.to_dict()}

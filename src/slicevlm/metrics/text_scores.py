@@ -14,7 +14,7 @@ scripts from the hub. Inputs are stripped first, as the peers' ``postprocess_tex
   Empty sides score 0, as rouge-score does.
 - :func:`meteor`: ``nltk.translate.meteor_score.single_meteor_score`` (α 0.9, β 3, γ 0.5,
   Porter stemmer, WordNet 3.0 synonyms, lowercased tokens) on the tokens of nltk 3.9.1's
-  ``word_tokenize`` (:mod:`slicevlm.metrics.treebank`). Empty sides score 0, as nltk does.
+  ``word_tokenize`` (:mod:`slicevlm.metrics.frozen.nltk_treebank`). Empty sides score 0, as nltk does.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from collections import Counter
 from functools import lru_cache
 from typing import Any
 
-from slicevlm.metrics.treebank import word_tokenize
+from slicevlm.metrics.frozen.nltk_treebank import word_tokenize
 
 METEOR_ALPHA = 0.9
 METEOR_BETA = 3.0
@@ -105,7 +105,7 @@ def meteor_tokenize(text: str) -> list[str]:
     """Tokens for METEOR: nltk 3.9.1's ``word_tokenize`` of the stripped text (frozen rules).
 
     English Punkt sentences with the ``punkt_tab`` tables, then the Treebank word rules; see
-    :mod:`slicevlm.metrics.treebank` for why the installed nltk's tokenizer is not used.
+    :mod:`slicevlm.metrics.frozen.nltk_treebank` for why the installed nltk's tokenizer is not used.
     """
     return word_tokenize(text.strip())
 

@@ -6,7 +6,7 @@ Modules, each imported only by what needs it:
 - ``request_gate``: the ASGI middleware in front of LitServe (API key, admission, uploads, paths).
 - ``uploads``: Starlette's multipart parser with our rules (file straight to disk), upload suffixes, zip extraction.
 - ``volume_api``: the ``LitAPI`` that reads volumes and answers in batches (in the worker process).
-- ``server_limits``: every limit as one dataclass field, command-line option and README row.
+- ``server_limits``: every limit as one dataclass field, command-line option and docs/serving.md row.
 - ``connection``: the uvicorn protocol that cuts off slow request headers.
 - ``web_page`` and ``static/index.html``: the page served at ``GET /``.
 - ``server_process`` and ``load_test``: start a server in its own process group; a bounded load test.

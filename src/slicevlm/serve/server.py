@@ -25,7 +25,7 @@ question's answer names, and the toy, small-model and research-use labels. Concu
 wrong API key, 403 path outside ``--data-dir``, 404 no such path, 408 too slow, 413 too large, 415
 unknown format, 421 a Host header this server does not answer to, 503 busy (with Retry-After), 504
 the model or the volume's reading took too long. Every limit is an option (``server_limits.py``;
-the README's limits table). Volumes are read in separate reader processes, each read under
+the limits table in docs/serving.md). Volumes are read in separate reader processes, each read under
 ``--decode-timeout`` and ``--decode-memory-mb``. Uploads go to a private temporary folder (named
 with the server's process id) and are deleted after each request; folders left by a server that
 was killed are removed at the next start.
@@ -44,7 +44,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import logging
 import os
 import secrets
@@ -57,7 +56,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import Any, NoReturn
 
 import litserve as ls  # the serve extra; `slicevlm.serve.main` names it when it is missing
 
@@ -66,10 +65,12 @@ from slicevlm.serve.request_gate import GateSettings, RequestGate
 from slicevlm.serve.server_limits import ServerLimits, add_limit_options
 from slicevlm.serve.uploads import UPLOAD_SUFFIXES
 from slicevlm.serve.volume_api import ServeSettings, VolumeAPI
-from slicevlm.data.recipe import AXES, CROPS, DEPTH_MODES, REORIENTATIONS, WINDOW_PRESETS, checkpoint_recipe, overrides_from_fields
+from slicevlm.data.recipe import RECIPE_CHOICES, REORIENTATIONS, WINDOW_PRESETS, checkpoint_recipe, overrides_from_fields
+from slicevlm.command_line import join_negative_values
 from slicevlm.errors import ConfigError
+from slicevlm.inference.devices import DEVICE_HELP, cuda_index, parse_device_name
 from slicevlm.inference.generation_options import add_generation_options, generation_from_args
-from slicevlm.toy import labels, recorded_flags
+from slicevlm.toy import labels
 from slicevlm.serve.web_page import add_page
 
 log = logging.getLogger(__name__)
@@ -114,18 +115,36 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--max-batch-size", type=int, default=8, help="requests answered in one batch")
     parser.add_argument("--batch-timeout", type=float, default=0.05, help="seconds to wait for a batch to fill")
     add_generation_options(parser)
-    parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"), help="where the model runs")
+    parser.add_argument("--device", default="auto", type=parse_device_name, metavar="DEVICE", help=f"where the model runs: {DEVICE_HELP}")
     parser.add_argument("--dtype", default="auto", choices=("auto", "float32", "bfloat16", "float16"), help="auto: float32 on CPU, the checkpoint's on GPU")
     recipe = parser.add_argument_group("preprocessing (default: the checkpoint's training recipe; a request may choose its own)")
-    recipe.add_argument("--reorient", default=None, choices=REORIENTATIONS, help="LPS: turn oriented files to LPS; none: keep the stored voxel order")
-    recipe.add_argument("--axis", default=None, choices=AXES, help="slicing axis")
-    recipe.add_argument("--window", default=None, help=f"CT window: a preset ({', '.join(WINDOW_PRESETS)}), CENTER,WIDTH in HU, or none")
-    recipe.add_argument("--crop", default=None, choices=CROPS, help="center, or foreground (cut to the body's box first)")
-    recipe.add_argument("--depth", default=None, choices=DEPTH_MODES, help="fixed (all slices to D) or spacing (needs --slice-spacing)")
-    recipe.add_argument("--slice-spacing", default=None, help="slice distance in mm of --depth spacing")
+    for choice in RECIPE_CHOICES:  # checked as a request's fields are (server_recipe), before any process starts
+        recipe.add_argument(choice.flag, dest=choice.name, default=None, metavar=choice.metavar, help=choice.help)
     parser.add_argument("--log-level", default="info", choices=("debug", "info", "warning", "error"), help="server log level")
     add_limit_options(parser)
     return parser
+
+
+def pin_cuda_device(device: str) -> None:
+    """``--device cuda:N``: the server's worker runs on GPU N of those visible.
+
+    LitServe places its worker on the first GPU it sees, so the other GPUs are hidden from the
+    server's processes (``CUDA_VISIBLE_DEVICES``) before any of them starts.
+    """
+    index = cuda_index(device)
+    if index is None:
+        return
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    ids = [name.strip() for name in visible.split(",")] if visible else [str(i) for i in range(index + 1)]
+    if index >= len(ids):
+        raise ConfigError(f"--device {device}: CUDA_VISIBLE_DEVICES={visible} makes {len(ids)} GPU(s) visible, so there is no GPU {index}.")
+    os.environ["CUDA_VISIBLE_DEVICES"] = ids[index]
+
+
+def _refuse(parser: argparse.ArgumentParser, message: str) -> NoReturn:
+    """An option that parses but cannot work: one line on stderr, exit status 2, as every `slicevlm` command says it."""
+    print(f"{parser.prog}: error: {message}", file=sys.stderr)
+    raise SystemExit(2)
 
 
 def check_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
@@ -135,50 +154,50 @@ def check_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Non
     from slicevlm.trusted_classes import TRUST_ENV
 
     if args.api_key is not None:
-        parser.error(
+        _refuse(parser, 
             f"--api-key is not accepted: a key on the command line is visible to every user of this machine (ps). "
             f"Set ${API_KEY_ENV} or pass --api-key-file PATH (first line: the key)."
         )
     try:
         args.checkpoint = resolve_checkpoint(args.checkpoint)  # hf://org/name becomes its snapshot in the HF cache
     except SliceVLMError as error:
-        parser.error(str(error))
+        _refuse(parser, str(error))
     if not (args.checkpoint / "slicevlm.json").is_file():
-        parser.error(f"--checkpoint {args.checkpoint} is not a checkpoint folder (no slicevlm.json); pass the folder a training run wrote.")
+        _refuse(parser, f"--checkpoint {args.checkpoint} is not a checkpoint folder (no slicevlm.json); pass the folder a training run wrote.")
     try:  # model.yaml's classes, checked before any process starts (nothing is imported)
         read_model_config(args.checkpoint, resolve_sources=False, trust_checkpoint=args.trust_checkpoint)
     except (SliceVLMError, OSError, ValueError) as error:
-        parser.error(str(error))
+        _refuse(parser, str(error))
     if args.trust_checkpoint:  # the worker processes load the model: trust this folder there too
         os.environ[TRUST_ENV] = str(args.checkpoint.resolve())
     if args.data_dir is not None and not args.data_dir.is_dir():
-        parser.error(f"--data-dir {args.data_dir} is not a folder; pass the folder clients may read volumes from.")
+        _refuse(parser, f"--data-dir {args.data_dir} is not a folder; pass the folder clients may read volumes from.")
     if args.max_batch_size < 1 or args.batch_timeout < 0:
-        parser.error("--max-batch-size must be positive and --batch-timeout >= 0.")
+        _refuse(parser, "--max-batch-size must be positive and --batch-timeout >= 0.")
     try:
         generation_from_args(args)
     except ConfigError as error:
-        parser.error(str(error))
+        _refuse(parser, str(error))
     if not 1024 <= args.port <= 65535:
-        parser.error(f"--port {args.port} is outside 1024-65535.")
+        _refuse(parser, f"--port {args.port} is outside 1024-65535.")
     try:
         ServerLimits.from_args(args)
     except ValueError as error:
-        parser.error(str(error))
+        _refuse(parser, str(error))
     try:
         server_recipe(args)
     except ConfigError as error:
-        parser.error(str(error))
+        _refuse(parser, str(error))
     try:
         args.api_key = read_api_key(args.api_key_file)
     except ValueError as error:
-        parser.error(str(error))
+        _refuse(parser, str(error))
     if args.no_api_key and args.api_key:
-        parser.error(f"--no-api-key and an API key (--api-key-file or ${API_KEY_ENV}) contradict each other; pass one.")
+        _refuse(parser, f"--no-api-key and an API key (--api-key-file or ${API_KEY_ENV}) contradict each other; pass one.")
     try:
         args.allowed_hosts = allowed_hosts(args.host, args.allowed_host)
     except ValueError as error:
-        parser.error(str(error))
+        _refuse(parser, str(error))
 
 
 def read_api_key(path: Path | None, environ: dict[str, str] | None = None) -> str | None:
@@ -234,10 +253,10 @@ def server_recipe(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, A
     Raises:
         ConfigError: An option names no valid choice, or the checkpoint records a bad recipe.
     """
-    overrides = overrides_from_fields(
-        {"window": args.window, "reorient": args.reorient, "axis": args.axis, "crop": args.crop, "depth": args.depth, "slice_spacing": args.slice_spacing}
-    )
-    metadata = json.loads((args.checkpoint / "slicevlm.json").read_text(encoding="utf-8"))
+    from slicevlm.checkpoint import read_metadata
+
+    overrides = overrides_from_fields({choice.name: getattr(args, choice.name) for choice in RECIPE_CHOICES})
+    metadata = read_metadata(args.checkpoint)
     recipe = checkpoint_recipe(metadata, f"{args.checkpoint}/slicevlm.json").override(**overrides)
     return overrides, {**recipe.to_dict(), "describe": recipe.describe()}
 
@@ -271,6 +290,8 @@ def uvicorn_options(limits: ServerLimits) -> dict[str, Any]:
 
 def build_server(args: argparse.Namespace, upload_dir: Path, api_key: str | None = None) -> _StoppableServer:
     """The LitServer with the gate middleware and the page, ready to `run`."""
+    from slicevlm.checkpoint import read_metadata
+
     limits = ServerLimits.from_args(args)
     overrides, recipe = server_recipe(args)
     gate = GateSettings(
@@ -290,10 +311,9 @@ def build_server(args: argparse.Namespace, upload_dir: Path, api_key: str | None
         preprocessing=overrides,
         limits=limits,
     )
-    metadata = json.loads((args.checkpoint / "slicevlm.json").read_text(encoding="utf-8"))
+    metadata = read_metadata(args.checkpoint)
     info = {
-        # A flag is None where a folder written before it cannot say (the answers, decided from the loaded model, still do).
-        **labels(*recorded_flags(metadata)),
+        **labels(bool(metadata["toy"]), bool(metadata["small"])),
         "preprocessing": recipe,
         "window_presets": {name: list(values) for name, values in WINDOW_PRESETS.items()},
         "reorientations": list(REORIENTATIONS),
@@ -312,7 +332,7 @@ def build_server(args: argparse.Namespace, upload_dir: Path, api_key: str | None
     api = VolumeAPI(settings, max_batch_size=args.max_batch_size, batch_timeout=args.batch_timeout)
     server = _StoppableServer(
         api,
-        accelerator="auto" if args.device == "auto" else args.device,
+        accelerator="cuda" if cuda_index(args.device) is not None else args.device,
         devices=1,
         timeout=limits.request_timeout_s,
         model_metadata=info,
@@ -479,8 +499,12 @@ def _pid_runs(pid: int) -> bool:
 def main(argv: list[str] | None = None) -> int:
     """Parse options, start the server, and remove the upload folder when it stops."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(join_negative_values(parser, argv))
     check_args(parser, args)
+    try:
+        pin_cuda_device(args.device)
+    except ConfigError as error:
+        _refuse(parser, str(error))
     api_key = resolve_api_key(args)
     stopper = _Stopper()
     stopper.install()

@@ -1,8 +1,8 @@
-"""Every limit the server enforces, in one dataclass: its command-line options and the README table.
+"""Every limit the server enforces, in one dataclass: its command-line options and the docs/serving.md table.
 
 Each field carries its flag, the HTTP status a client gets when it is exceeded, and one line of
 documentation; :func:`add_limit_options` turns the fields into ``slicevlm serve`` options and
-:func:`limits_table` renders the README's table (a test keeps the README equal to it).
+:func:`limits_table` renders the table of docs/serving.md, "Limits" (a test keeps that page equal to it).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from slicevlm.inference.instructions import MAX_QUESTION_CHARS
-from slicevlm.inference.limits import MAX_HEADER_BYTES, ReadLimits
+from slicevlm.inference.limits import MAX_HEADER_BYTES, MAX_VOXELS, ReadLimits
 from slicevlm.serve.uploads import MAX_FIELD_BYTES
 
 #: JSON and urlencoded bodies may not exceed this many bytes.
@@ -31,7 +31,7 @@ class ServerLimits:
     max_upload_mb: float = _limit(512.0, "--max-upload-mb", "413", "MiB of a request body (an upload), checked on Content-Length and while streaming")
     max_unpacked_mb: float = _limit(1024.0, "--max-unpacked-mb", "413", "MiB of a .zip upload unpacked (declared sizes checked before writing, real sizes while writing)")
     max_zip_files: int = _limit(5000, "--max-zip-files", "400", "files in a .zip upload (also the most slices of one volume folder)")
-    max_voxels: int = _limit(2**27, "--max-voxels", "413", "voxels a volume header may announce (512×512×512), checked before any decompression or allocation")
+    max_voxels: int = _limit(MAX_VOXELS, "--max-voxels", "413", "voxels a volume header may announce (512×512×1024, as `slicevlm ask` and `ask-batch`), checked before any decompression or allocation")
     max_queue: int = _limit(64, "--max-queue", "503 + Retry-After", "/predict requests admitted at once (uploading, queued or being answered); more are shed")
     retry_after_s: int = _limit(5, "--retry-after", "—", "seconds a shed client is told to wait (Retry-After header)")
     max_connections: int = _limit(256, "--max-connections", "503", "open connections and tasks (uvicorn's limit_concurrency); guards against connection floods")
@@ -97,7 +97,7 @@ FIXED_LIMITS: tuple[tuple[str, str, str, str], ...] = (
 
 def add_limit_options(parser: argparse.ArgumentParser) -> None:
     """Add one option per :class:`ServerLimits` field (its flag, default and doc)."""
-    group = parser.add_argument_group("limits (see the README's limits table)")
+    group = parser.add_argument_group('limits (see docs/serving.md, "Limits")')
     for item in fields(ServerLimits):
         default = item.default if item.default is not MISSING else None
         group.add_argument(
@@ -114,7 +114,7 @@ def _shown(value: float) -> str:
 
 
 def limits_table() -> str:
-    """The README's limits table (Markdown)."""
+    """The limits table of docs/serving.md (Markdown)."""
     rows = ["| limit | option | default | when exceeded |", "|---|---|---|---|"]
     for item in fields(ServerLimits):
         rows.append(f"| {item.metadata['doc']} | `{item.metadata['flag']}` | {_shown(item.default)} | {item.metadata['status']} |")

@@ -22,11 +22,13 @@ from pathlib import Path, PurePosixPath
 from starlette.datastructures import Headers, UploadFile
 from starlette.formparsers import MultiPartException, MultiPartParser
 
+from slicevlm.data.recipe import REQUEST_FIELDS
+
 #: Suffixes an upload may have: the single-file formats the data readers read (``.nhdr``/``.mhd``
 #: need a second file, so they are not accepted), plus ``.zip`` for DICOM series / slice folders.
 UPLOAD_SUFFIXES: tuple[str, ...] = (".npy", ".nii", ".nii.gz", ".nrrd", ".mha", ".dcm", ".zip")
 #: Form fields a request may carry besides the file.
-FORM_FIELDS: tuple[str, ...] = ("task", "question", "choices", "path", "window", "reorient", "axis", "crop", "depth", "slice_spacing")
+FORM_FIELDS: tuple[str, ...] = ("task", "question", "choices", "path", *REQUEST_FIELDS)
 #: The form field holding the uploaded volume.
 FILE_FIELD: str = "file"
 #: All text fields together may not exceed this many bytes.

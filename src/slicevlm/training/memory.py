@@ -221,7 +221,7 @@ def estimate(setup: TrainingSetup, sizes: ModelSizes) -> MemoryEstimate:
 
 
 def markdown_table(estimates: list[MemoryEstimate]) -> str:
-    """The README's memory table: one row per config, GiB per GPU (per process for a CPU row)."""
+    """The memory table (docs/training.md, "Memory per config"): one row per config, GiB per GPU (per process for a CPU row)."""
     columns = ["frozen weights", "trained weights", "gradients", "optimizer state", "activations"]
     lines = [
         "| config | GPUs × batch × accumulation = global | " + " | ".join(columns) + " | total per GPU |",

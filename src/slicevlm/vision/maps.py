@@ -19,8 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
-
-from slicevlm.vision.pipeline import VisionPipeline
+from torch import nn
 
 
 def attention_grid(
@@ -66,11 +65,12 @@ class VisionMaps:
 
 
 @torch.no_grad()
-def vision_maps(pipeline: VisionPipeline, volume: torch.Tensor) -> VisionMaps:
+def vision_maps(pipeline: nn.Module, volume: torch.Tensor) -> VisionMaps:
     """One pass of `pipeline` over one volume, keeping the kept slices, the fusion gate and the attention.
 
     Args:
-        pipeline: the vision pipeline (its mode is left as it was).
+        pipeline: the paper's vision pipeline (:class:`~slicevlm.vision.pipeline.VisionPipeline`, which
+            imports this module; its mode is left as it was).
         volume: ``(D, H, W)`` in [0, 1], on the pipeline's device.
     """
     gates: list[torch.Tensor] = []

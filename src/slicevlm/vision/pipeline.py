@@ -26,6 +26,7 @@ from slicevlm.config_record import record_init_args
 from slicevlm.vision.encoders.base import SliceEncoderBase
 from slicevlm.vision.fusion import FusionMode, SpatialFrequencyFusion
 from slicevlm.vision.injection import FeatureInjection, InjectionRegion
+from slicevlm.vision.maps import VisionMaps, vision_maps
 from slicevlm.vision.selection import SelectionMethod, SliceSelector
 from slicevlm.vision.tower import VisionOutput, VisionTower
 
@@ -84,10 +85,8 @@ class VisionPipeline(VisionTower):
         """The pretrained slice encoder: named by the config, never copied into a checkpoint."""
         return {"encoder": self.encoder}
 
-    def maps(self, volume: torch.Tensor):
+    def maps(self, volume: torch.Tensor) -> VisionMaps:
         """Kept slices, fusion gate and injection attention for one (D, H, W) volume (:mod:`slicevlm.vision.maps`)."""
-        from slicevlm.vision.maps import vision_maps
-
         return vision_maps(self, volume)
 
     def encode_slices(self, volume: torch.Tensor) -> torch.Tensor:

@@ -4,8 +4,8 @@ If the injection's attention gives every query the same weights, all M' tokens o
 same vector, and if that vector is mostly shared by every volume, the LLM sees the volume only in a
 small remainder. With the tiny CPU twin and the global injection (the literal reading of eq. 17) after stage 1, the
 tokens are ~1.6% apart across volumes and ~0.3% across positions, relative to their norm, and the
-twin answers Phase at chance; with `injection: local` it reads Phase (README, "Why the CPU twin injects
-locally"). Printed by `scripts/probe_grounding.py` for any checkpoint.
+twin answers Phase at chance; with `injection: local` it reads Phase (docs/evaluation.md, "Why the CPU twin
+injects locally"). Printed by `scripts/probe_grounding.py` for any checkpoint.
 """
 
 from __future__ import annotations

@@ -11,7 +11,6 @@ A config picks one by `model.vision.init_args.encoder.class_path`; a new encoder
 from slicevlm.vision.encoders.base import SliceEncoderBase
 from slicevlm.vision.encoders.efficientnet import EFFICIENTNET_LITE0, EfficientNetLiteSliceEncoder
 from slicevlm.vision.encoders.hf_clip import PUBMEDCLIP, HFClipSliceEncoder
-from slicevlm.vision.encoders.legacy import upgrade_encoder_description
 from slicevlm.vision.encoders.open_clip_encoder import BIOMEDCLIP, OpenClipSliceEncoder
 
 __all__ = [
@@ -22,5 +21,4 @@ __all__ = [
     "HFClipSliceEncoder",
     "OpenClipSliceEncoder",
     "SliceEncoderBase",
-    "upgrade_encoder_description",
 ]

@@ -1,7 +1,7 @@
 """METEOR's word tokens: nltk 3.9.1's ``word_tokenize``, frozen.
 
 HF ``evaluate``'s METEOR (the peers' scorer) tokenises prediction and reference with
-``nltk.word_tokenize``: English Punkt sentences (:mod:`slicevlm.metrics.sentences`), then nltk's
+``nltk.word_tokenize``: English Punkt sentences (:mod:`slicevlm.metrics.frozen.punkt_sentences`), then nltk's
 improved Penn Treebank word tokenizer on each sentence. nltk changed that tokenizer in 3.9.3: en/em
 dashes (U+2012–U+2015) became tokens of their own and a leading apostrophe is split from any word
 (``'ground-glass'`` → ``'`` ``ground-glass``), which moves METEOR by up to 0.3 points per report.
@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 
-from slicevlm.metrics.sentences import split_sentences
+from slicevlm.metrics.frozen.punkt_sentences import split_sentences
 
 Rule = tuple[re.Pattern[str], str]
 
