@@ -57,7 +57,7 @@ FENCE = re.compile(r"^\s*(```|~~~)\s*([^\s`]*)")
 RUN_COMMANDS = ("ask", "report", "ask-batch")
 #: The rows of the README's `questions.csv`.
 QUESTIONS = (
-    ("Which organ shows the abnormality?", "liver|spleen|kidney|bladder"),
+    ("In which plane is the image displayed?", "Axial|Coronal|Sagittal"),
     ("What plane is this scan?", ""),
     ("report", ""),
 )
