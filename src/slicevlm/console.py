@@ -21,7 +21,6 @@ imported (:func:`silence_known_library_messages`; ``SLICEVLM_LIBRARY_NOISE=1`` k
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import logging
 import os
@@ -137,7 +136,7 @@ def silence_known_library_messages() -> None:
     warnings.filterwarnings("ignore", message=r"`is_gradient_checkpointing` is deprecated", category=FutureWarning)
 
 
-@contextlib.contextmanager
+@contextmanager
 def quiet_gguf_conversion() -> Iterator[None]:
     """Within the block, transformers converts GGUF tensors without drawing a progress bar."""
     if library_noise_wanted():

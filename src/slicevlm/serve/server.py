@@ -68,6 +68,7 @@ from slicevlm.serve.volume_api import ServeSettings, VolumeAPI
 from slicevlm.data.recipe import RECIPE_CHOICES, REORIENTATIONS, WINDOW_PRESETS, checkpoint_recipe, overrides_from_fields
 from slicevlm.command_line import join_negative_values
 from slicevlm.errors import ConfigError
+from slicevlm.errors import report as report_user_error
 from slicevlm.inference.devices import DEVICE_HELP, cuda_index, parse_device_name
 from slicevlm.inference.generation_options import add_generation_options, generation_from_args
 from slicevlm.toy import labels
@@ -142,8 +143,9 @@ def pin_cuda_device(device: str) -> None:
 
 
 def _refuse(parser: argparse.ArgumentParser, message: str) -> NoReturn:
-    """An option that parses but cannot work: one line on stderr, exit status 2, as every `slicevlm` command says it."""
-    print(f"{parser.prog}: error: {message}", file=sys.stderr)
+    """An option that parses but cannot work: one line on stderr (the user-error reporter every `slicevlm`
+    command uses), exit status 2."""
+    report_user_error(parser.prog, ConfigError(message))
     raise SystemExit(2)
 
 
