@@ -12,7 +12,6 @@ commit) for a before/after table. Prints one Markdown table.
 
 from __future__ import annotations
 
-import argparse
 import gzip
 import json
 import os
@@ -27,7 +26,7 @@ SIDE = 512  # 512³ = 2**27 voxels: the server's default voxel cap
 CHILD = r"""
 import json, resource, sys
 from pathlib import Path
-from slicevlm.data.limits import ReadLimits
+from slicevlm.io.limits import ReadLimits
 from slicevlm.inference.volumes import prepare_volume
 import torch  # imported before the baseline: its memory is not the file's
 limits = ReadLimits(max_voxels=2**27)
@@ -124,11 +123,16 @@ def measure(path: Path, src: str | None) -> dict:
     return json.loads(lines[-1])
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--work", type=Path, default=Path("runs/hostile_memory"))
+def main(argv: list[str] | None = None) -> int:
+    from jsonargparse import ArgumentParser
+
+    from slicevlm.command_line import help_formatter
+
+    # built by hand: --src repeats (a typed function's list option takes its values after one flag)
+    parser = ArgumentParser(prog=Path(__file__).name, description=__doc__, formatter_class=help_formatter())
+    parser.add_argument("--work", type=Path, default=Path("runs/hostile_memory"), help="folder the files are written to")
     parser.add_argument("--src", action="append", default=[], help="another checkout's src folder to compare (repeatable)")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     args.work.mkdir(parents=True, exist_ok=True)
     cases = {
         "NIfTI .nii.gz, uint8 512³ zeros": lambda: nifti_gz(args.work / "u8.nii.gz", np.uint8),

@@ -19,7 +19,6 @@ The peak memory is the largest VmHWM of any server process (the model worker and
 
 from __future__ import annotations
 
-import argparse
 import gzip
 import socket
 import sys
@@ -36,6 +35,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from hostile_memory import nifti_gz  # noqa: E402  (same builders as the per-format table)
 
+from slicevlm.command_line import run_command  # noqa: E402
 from slicevlm.rehearsal.processes import group_memory_kib  # noqa: E402
 from slicevlm.serve.server_process import ServerProcess  # noqa: E402
 
@@ -128,21 +128,23 @@ def _still_open(connections: list[socket.socket]) -> int:
     return open_count
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--checkpoint", type=Path, required=True)
-    parser.add_argument("--work", type=Path, default=Path("runs/hostile_server"))
-    args = parser.parse_args()
-    args.work.mkdir(parents=True, exist_ok=True)
+def bench(*, checkpoint: Path, work: Path = Path("runs/hostile_server")) -> int:
+    """Run the measurements against one server and print the table.
+
+    Args:
+        checkpoint: checkpoint folder the server loads
+        work: folder the hostile files are written to
+    """
+    work.mkdir(parents=True, exist_ok=True)
     files = {
-        "declared": _declared_bomb(args.work / "declared.nii.gz"),
-        "zip": _zip_bomb(args.work / "bomb.zip"),
-        "u8": nifti_gz(args.work / "u8.nii.gz", np.uint8),
-        "f64": nifti_gz(args.work / "f64.nii.gz", np.float64),
-        "ok": args.work / "ok.npy",
+        "declared": _declared_bomb(work / "declared.nii.gz"),
+        "zip": _zip_bomb(work / "bomb.zip"),
+        "u8": nifti_gz(work / "u8.nii.gz", np.uint8),
+        "f64": nifti_gz(work / "f64.nii.gz", np.float64),
+        "ok": work / "ok.npy",
     }
     np.save(files["ok"], np.random.default_rng(0).random((16, 48, 48), dtype=np.float32))
-    server = ServerProcess(["--checkpoint", str(args.checkpoint), "--max-new-tokens", "8", "--log-level", "warning"], startup_timeout=300)
+    server = ServerProcess(["--checkpoint", str(checkpoint), "--max-new-tokens", "8", "--log-level", "warning"], startup_timeout=300)
     port = server.port
     rows = []
     try:
@@ -183,6 +185,10 @@ def main() -> int:
     for row in rows:
         print("| " + " | ".join(row) + " |")
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run_command(bench, argv, prog=Path(__file__).name, description=__doc__)
 
 
 if __name__ == "__main__":

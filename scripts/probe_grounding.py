@@ -21,17 +21,17 @@ Usage (after `make demo`):
 
 from __future__ import annotations
 
-import argparse
+import sys
 from collections import defaultdict
+from pathlib import Path
 
 import numpy as np
 import torch
 
 from slicevlm.checkpoint import load_checkpoint_folder
+from slicevlm.command_line import run_command
 from slicevlm.data.datamodule import M3DDataModule
 from slicevlm.llm.generation_config import GenerationConfig
-from slicevlm.llm.prompting import generation_batch
-from slicevlm.llm.splice import splice_visual_tokens
 from slicevlm.vision.token_spread import token_spread
 
 QUESTION_TYPES = ("Plane", "Phase", "Organ", "Abnormality", "Location")
@@ -60,9 +60,7 @@ def features(model, root: str, csv: str, size: tuple[int, int, int], answer: boo
                 spread = token_spread(tokens)
                 spreads.append(f"{name}: norm {spread.norm:.3g}, across volumes {100 * spread.across_volumes:.1f}%, "
                                f"across positions {100 * spread.across_positions:.1f}% of the norm")
-        prompt = generation_batch(model.tokenizer, batch["instruction"])
-        text = model.language.embed(prompt["input_ids"])  # (B, L, d)
-        embeds, mask, _ = splice_visual_tokens(text, projected, prompt["input_ids"], prompt["attention_mask"], model.language.image_token_id)
+        embeds, mask = model.prompt_inputs(volume, batch["instruction"])  # (B, L', d): what decoding starts from
         output = model.language.model(inputs_embeds=embeds, attention_mask=mask, output_hidden_states=True)
         for layer, hidden in enumerate(output.hidden_states[1:], start=1):
             points[f"llm_layer_{layer}"].append(hidden[:, -1])  # prompts are left-padded: -1 writes the answer
@@ -96,18 +94,20 @@ def probe_accuracy(x_fit: torch.Tensor, y_fit: list[str], x_test: torch.Tensor, 
     return float(np.mean([classes[p] == y for p, y in zip(predicted, y_test)]))
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("checkpoint", help="checkpoint folder")
-    parser.add_argument("--fit-root", required=True, help="data root whose closed questions fit the probes")
-    parser.add_argument("--test-root", required=True, help="data root of other cases to score them on")
-    parser.add_argument("--csv", default="M3D_VQA_train.csv", help="VQA CSV under each root")
-    args = parser.parse_args(argv)
+def probe(checkpoint: str, *, fit_root: str, test_root: str, csv: str = "M3D_VQA_train.csv") -> None:
+    """Fit the probes on one data root, score them on another, and print the table.
+
+    Args:
+        checkpoint: checkpoint folder
+        fit_root: data root whose closed questions fit the probes
+        test_root: data root of other cases to score them on
+        csv: VQA CSV under each root
+    """
     torch.set_num_threads(max(1, torch.get_num_threads()))
-    model, metadata = load_checkpoint_folder(args.checkpoint, dtype="float32")
+    model, metadata = load_checkpoint_folder(checkpoint, dtype="float32")
     size = tuple(metadata["input_size"])
-    fit, fit_types, fit_keys, _, _ = features(model, args.fit_root, args.csv, size, answer=False)
-    test, test_types, test_keys, right, spreads = features(model, args.test_root, args.csv, size)
+    fit, fit_types, fit_keys, _, _ = features(model, fit_root, csv, size, answer=False)
+    test, test_types, test_keys, right, spreads = features(model, test_root, csv, size)
     names = list(fit)
     print("| question | model | " + " | ".join(names) + " |")
     print("|---|---|" + "---|" * len(names))
@@ -128,5 +128,9 @@ def main(argv: list[str] | None = None) -> None:
         print(f"- {line}")
 
 
+def main(argv: list[str] | None = None) -> int:
+    return run_command(probe, argv, prog=Path(__file__).name, description=__doc__.split("\n\n")[0])
+
+
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -10,20 +10,24 @@ from pathlib import Path
 
 import pytest
 
-PACKAGE = Path(__file__).resolve().parents[1] / "src" / "slicevlm"
+REPO = Path(__file__).resolve().parents[1]
+PACKAGE = REPO / "src" / "slicevlm"
+#: The folders whose command lines must all be built by `slicevlm.command_line` (jsonargparse).
+COMMAND_LINE_FOLDERS: tuple[str, ...] = ("src", "scripts", "lightning_app")
 
 #: The layers, bottom first: a top-level module or subpackage of slicevlm may import from its own
 #: layer and the layers below, never from a layer above (docs/architecture.md, "Layers").
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("slicevlm", "errors", "hub", "lazy_exports", "console", "command_line", "config_record",
      "trusted_classes", "shipped_configs", "build_marker", "architectures", "checkpoint_sources"),
-    ("data", "store", "metrics"),
+    ("io",),
+    ("data", "store", "metrics", "testbed"),
     ("vision", "llm"),
     ("model", "toy", "checkpoint"),
     ("training", "callbacks"),
     ("cli", "inference", "tiny"),
     ("serve", "hub_upload", "demo_targets", "synthetic_twin"),
-    ("bench", "rehearsal", "reproduce", "__main__"),
+    ("bench", "rehearsal", "reproduction", "tools", "__main__"),
 )
 
 
@@ -107,3 +111,48 @@ def test_the_checks_see_a_circle_and_an_upward_import() -> None:
     assert _cycle_from("a", {"a": {"b"}, "b": {"c"}, "c": set()}) is None
     imports = _imports(PACKAGE / "training" / "module.py", _modules())
     assert "slicevlm.training.zero" in imports and "slicevlm.checkpoint" in imports
+
+
+def _plain_argparse_parsers(source: str) -> list[int]:
+    """Lines of `source` that build (or subclass) ``argparse.ArgumentParser``, however it was imported."""
+    tree = ast.parse(source)
+    modules, classes = set(), set()  # names bound to the argparse module / to its ArgumentParser
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            modules.update(alias.asname or alias.name for alias in node.names if alias.name == "argparse")
+        elif isinstance(node, ast.ImportFrom) and node.module == "argparse" and node.level == 0:
+            classes.update(alias.asname or alias.name for alias in node.names if alias.name == "ArgumentParser")
+
+    def is_plain_parser(expr: ast.expr) -> bool:
+        if isinstance(expr, ast.Attribute):
+            return expr.attr == "ArgumentParser" and isinstance(expr.value, ast.Name) and expr.value.id in modules
+        return isinstance(expr, ast.Name) and expr.id in classes
+
+    lines = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and is_plain_parser(node.func):
+            lines.append(node.lineno)
+        elif isinstance(node, ast.ClassDef) and any(is_plain_parser(base) for base in node.bases):
+            lines.append(node.lineno)
+    return sorted(lines)
+
+
+def test_every_command_line_is_built_with_jsonargparse() -> None:
+    """One mechanism for command lines: `slicevlm.command_line` (a typed function or options dataclass,
+    or a jsonargparse parser with its help formatter); a plain argparse parser would have other help
+    and error conventions. (`argparse.ArgumentTypeError` and annotations stay fine.)"""
+    found = [
+        f"{path.relative_to(REPO)}:{line}"
+        for folder in COMMAND_LINE_FOLDERS
+        for path in sorted((REPO / folder).rglob("*.py"))
+        for line in _plain_argparse_parsers(path.read_text(encoding="utf-8"))
+    ]
+    assert not found, "argparse.ArgumentParser built here; use slicevlm.command_line (jsonargparse):\n" + "\n".join(found)
+
+
+def test_the_check_sees_a_plain_argparse_parser_however_imported() -> None:
+    assert _plain_argparse_parsers("import argparse\np = argparse.ArgumentParser(prog='x')\n") == [2]
+    assert _plain_argparse_parsers("import argparse as ap\n\n\nclass P(ap.ArgumentParser):\n    pass\n") == [4]
+    assert _plain_argparse_parsers("from argparse import ArgumentParser as AP\nAP()\n") == [2]
+    allowed = "import argparse\nfrom jsonargparse import ArgumentParser\nArgumentParser()\nraise argparse.ArgumentTypeError('x')\n"
+    assert _plain_argparse_parsers(allowed) == []

@@ -52,7 +52,7 @@ def violations(text: str) -> list[tuple[int, str, str]]:
 def test_the_scan_covers_the_project_text() -> None:
     names = {p.relative_to(REPO).as_posix() for p in project_files()}
     assert {"README.md", "BENCHMARKS.md", "docs/method.md", "docs/training.md", "docs/serving.md",
-            "src/slicevlm/reproduce.py", "configs/stage1.yaml", "Makefile", "lightning_app/server.py"} <= names
+            "src/slicevlm/reproduction/command.py", "configs/stage1.yaml", "Makefile", "lightning_app/server.py"} <= names
     assert {p.relative_to(REPO).as_posix() for p in (REPO / "docs").glob("*.md")} <= names
 
 

@@ -24,10 +24,10 @@ LIGHTNING_SUBCOMMANDS = ("fit", "validate", "test", "predict")
 
 #: command -> ("module:function", one-line help); the function is `main(argv: list[str] | None) -> int`.
 COMMANDS: dict[str, tuple[str, str]] = {
-    "synth": ("slicevlm.data.synth:main", "write the synthetic 3D VQA testbed in the M3D layout"),
-    "check-data": ("slicevlm.data.check:main", "check an M3D data root: missing files, bad rows, leakage"),
-    "prepare-m3d": ("slicevlm.data.prepare:main", "raw M3D-Cap slice folders -> model-ready volumes"),
-    "shard": ("slicevlm.data.shards:main", "pack a data root's .npy volumes into LitData shards (object storage)"),
+    "synth": ("slicevlm.testbed.synth:main", "write the synthetic 3D VQA testbed in the M3D layout"),
+    "check-data": ("slicevlm.tools.check:main", "check an M3D data root: missing files, bad rows, leakage"),
+    "prepare-m3d": ("slicevlm.tools.prepare:main", "raw M3D-Cap slice folders -> model-ready volumes"),
+    "shard": ("slicevlm.io.shards:main", "pack a data root's .npy volumes into LitData shards (object storage)"),
     "export-zero": ("slicevlm.training.zero_export:main", "DeepSpeed ZeRO checkpoint folder -> inference checkpoint folder"),
     "upload": ("slicevlm.hub_upload:main", "upload a checkpoint folder to a Hugging Face model repo"),
     "make-tiny-models": ("slicevlm.tiny:main", "write the tiny encoder/LLM/tokenizer used by the demo and CI"),
@@ -35,7 +35,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "ask": ("slicevlm.inference.cli:ask_main", "ask a question about one volume"),
     "report": ("slicevlm.inference.cli:report_main", "write a report for one volume"),
     "ask-batch": ("slicevlm.inference.cli:batch_main", "answer a CSV of (volume, question) rows, resumable"),
-    "reproduce": ("slicevlm.reproduce:main", "evaluate a checkpoint (or the synthetic twin) and print paper-vs-ours; towers: SliceVLM beside M3D-LaMed and Med3DVLM"),
+    "reproduce": ("slicevlm.reproduction.command:main", "evaluate a checkpoint (or the synthetic twin) and print paper-vs-ours; towers: SliceVLM beside M3D-LaMed and Med3DVLM"),
     "configs": ("slicevlm.shipped_configs:main", "print where the shipped configs are (for --config outside a checkout)"),
     "serve": ("slicevlm.serve:main", "LitServe API + web page for a checkpoint (needs the serve extra)"),
     "bench": ("slicevlm.bench.run:main", "speed benchmarks printed as ratios measured side by side"),

@@ -40,7 +40,7 @@ import yaml
 from slicevlm import __version__
 from slicevlm.checkpoint_sources import bundle_model_sources, resolve_checkpoint, resolve_model_sources
 from slicevlm.config_record import build, describe
-from slicevlm.data.recipe import PreprocessingRecipe
+from slicevlm.io.recipe import PreprocessingRecipe
 from slicevlm.errors import ConfigError, MissingFileError
 from slicevlm.model import SliceVLM
 from slicevlm.toy import toy_record

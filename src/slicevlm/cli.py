@@ -23,6 +23,7 @@ import os
 import sys
 import warnings
 from pathlib import Path
+from typing import Any
 
 from lightning.pytorch.cli import LightningCLI
 
@@ -113,6 +114,39 @@ def names_its_model_class(argv: list[str]) -> bool:
         if isinstance(model, dict) and "class_path" in model:
             return True
     return False
+
+
+def merged_config(config_files: list[str | Path], overrides: list[str] | None = None) -> dict[str, Any]:
+    """The configuration `lightning-cli fit --config A --config B ... OVERRIDES` would run with, as plain data.
+
+    The files are merged by LightningCLI's own parser (later files win; a section that names another
+    `class_path` replaces the old section whole) and every default is filled in; no class is built.
+    For tools that read a run's settings without running it (the benchmarks, the synthetic twin).
+    """
+    import yaml
+
+    argv = [arg for name in config_files for arg in ("--config", str(name))] + list(overrides or [])
+
+    class ParseOnly(SliceVLMCLI):
+        def _set_seed(self) -> None:  # nothing runs: leave the global random state alone
+            pass
+
+        def before_instantiate_classes(self) -> None:  # nothing runs, so the machine need not fit the trainer
+            pass
+
+        def instantiate_classes(self) -> None:
+            pass
+
+    from slicevlm.data.datamodule import M3DDataModule
+    from slicevlm.training.module import SliceVLMModule
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="LightningCLI's args parameter is intended")
+        cli = ParseOnly(
+            None if names_its_model_class(argv) else SliceVLMModule, M3DDataModule, args=argv, run=False,
+            save_config_callback=None, auto_configure_optimizers=False,
+        )
+    return yaml.safe_load(cli.parser.dump(cli.config, skip_none=False, skip_check=True))
 
 
 def run_lightning_cli(argv: list[str] | None = None, datamodule_class: type | None = None) -> SliceVLMCLI:

@@ -7,7 +7,8 @@ turns it into a ``jsonargparse`` parser and calls it:
   like the parameter with dashes (``max_new_tokens`` -> ``--max-new-tokens``); a keyword-only
   parameter (after ``*``, or a field of a ``kw_only`` dataclass) without a default is a required option;
 - the type hint checks the value (``int``, ``float``, ``str``, ``Path``, ``X | None``); a
-  ``Literal[...]`` lists the choices; ``list[X]`` takes one or more values (``--seeds 0 1 2``);
+  ``Literal[...]`` lists the choices; ``list[X]`` takes one or more values, separated by spaces or
+  commas alike (``--seeds 0 1 2`` = ``--seeds 0,1,2``): the one list convention of every command;
   ``bool = False`` is a switch (``--json``);
 - the help of each argument is its entry in the docstring's ``Args:`` (or, for a dataclass,
   ``Attributes:``) section; the docstring's text before it is the command's description;
@@ -156,19 +157,60 @@ def _add_argument(container: Any, name: str, param: inspect.Parameter, hint: Any
         container.add_argument(flag, action="store_true", dest=name, **kwargs)
         return
     if typing.get_origin(value_hint) is list and extra.parse is None:
-        kwargs["nargs"] = "+"
-        value_hint = typing.get_args(value_hint)[0]
-    if extra.parse is not None:
+        item = typing.get_args(value_hint)[0]
+        kwargs["nargs"] = "+"  # each word may hold several comma-separated items
+        kwargs["type"] = TextParser(_list_items(item), f"{_type_name(item)}, ...")
+        kwargs["action"] = _JoinedItems
+    elif extra.parse is not None:
         label = value_hint.__name__ if isinstance(value_hint, type) else str(value_hint)
         kwargs["type"] = TextParser(extra.parse, label)
     elif typing.get_origin(value_hint) is Literal:
         kwargs["choices"] = typing.get_args(value_hint)
     else:
-        kwargs["type"] = value_hint if "nargs" in kwargs else hint
+        kwargs["type"] = hint
     if positional:
         container.add_argument(name, **kwargs)
     else:
         container.add_argument(flag, dest=name, **kwargs)
+
+
+def _type_name(hint: Any) -> str:
+    hint = _split_annotated(hint)[0]
+    if typing.get_origin(hint) is Literal:
+        return "{" + ",".join(str(choice) for choice in typing.get_args(hint)) + "}"
+    return hint.__name__ if isinstance(hint, type) else str(hint)
+
+
+class _JoinedItems(argparse.Action):
+    """Stores a list option's items as one list, whether its words held one item each or several."""
+
+    def __call__(self, parser: Any, namespace: Any, values: Any, option_string: str | None = None) -> None:
+        setattr(namespace, self.dest, [item for word in values for item in (word if isinstance(word, list) else [word])])
+
+
+def _list_items(item: Any) -> Callable[[str], list[Any]]:
+    """A ``parse`` for one word of a list option: its comma-separated items, each read as `item` (a type, a
+    ``Literal``, or ``Annotated[T, Arg(parse=...)]`` for items read by a parse function)."""
+    item, extra = _split_annotated(item)
+    choices = typing.get_args(item) if typing.get_origin(item) is Literal else None
+
+    def parse(text: str) -> list[Any]:
+        parts = [part.strip() for part in text.split(",") if part.strip()]
+        if not parts:
+            raise ValueError(f"expected one or more values, got {text!r}")
+        if choices is not None:
+            unknown = [part for part in parts if part not in choices]
+            if unknown:
+                raise ValueError(f"invalid choice(s) {', '.join(map(repr, unknown))}; choose from {', '.join(map(str, choices))}")
+            return parts
+        if extra.parse is not None:
+            return [extra.parse(part) for part in parts]
+        try:
+            return [item(part) for part in parts]
+        except ValueError:
+            raise ValueError(f"expected {_type_name(item)} values, got {text!r}") from None
+
+    return parse
 
 
 def add_options(container: Any, target: Callable[..., Any]) -> None:
@@ -249,26 +291,31 @@ def _arguments(target: Callable[..., Any], values: dict[str, Any]) -> dict[str, 
     arguments = {}
     for name in inspect.signature(target).parameters:
         hint = hints[name]
-        arguments[name] = hint(**_arguments(hint, values)) if dataclasses.is_dataclass(hint) else values[name]
+        if dataclasses.is_dataclass(hint):
+            arguments[name] = hint(**_arguments(hint, values))
+        else:
+            arguments[name] = values[name]
     return arguments
+
+
+def _parsed_arguments(parser: ArgumentParser, function: Callable[..., Any], argv: list[str] | None) -> dict[str, Any]:
+    """Parse `argv` and build `function`'s keyword arguments; a value an options dataclass refuses (its
+    ``__post_init__`` raises ``ValueError``, e.g. ``--max-new-tokens 0``) stops like any bad option."""
+    parsed = parser.parse_args(join_negative_values(parser, argv))
+    try:
+        return _arguments(function, dict(vars(parsed)))
+    except ValueError as error:
+        parser.error(str(error))
 
 
 def parse_arguments(
     function: Callable[..., Any], argv: list[str] | None, prog: str, description: str | None = None
 ) -> dict[str, Any]:
     """`function`'s keyword arguments as `argv` gives them (dataclass parameters built)."""
-    parser = build_parser(function, prog, description)
-    parsed = parser.parse_args(join_negative_values(parser, argv))
-    return _arguments(function, dict(vars(parsed)))
-
-
-def call(function: Callable[..., Any], parsed: Any) -> Any:
-    """Call `function` with the values of a namespace its :func:`build_parser` parser returned."""
-    return function(**_arguments(function, dict(vars(parsed))))
+    return _parsed_arguments(build_parser(function, prog, description), function, argv)
 
 
 def run_command(function: Callable[..., int | None], argv: list[str] | None, prog: str, description: str | None = None) -> int:
     """Parse `argv` with `function`'s parser, call it, and return its exit status (None -> 0)."""
-    parser = build_parser(function, prog, description)
-    parsed = parser.parse_args(join_negative_values(parser, argv))
-    return int(call(function, parsed) or 0)
+    arguments = _parsed_arguments(build_parser(function, prog, description), function, argv)
+    return int(function(**arguments) or 0)

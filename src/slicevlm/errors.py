@@ -2,7 +2,7 @@
 
 Every error a user can fix by changing a file, a config value, a path or an install derives from
 :class:`SliceVLMError`: bad config values (:class:`ConfigError`), unreadable data
-(``data.errors.DataError``), bad inference input (``inference.errors.InputError``), weights that
+(``io.errors.DataError``), bad inference input (``inference.errors.InputError``), weights that
 are not available (``hub.ModelNotAvailableError``), runs that refuse to start
 (``training.errors.RunError``) and missing optional packages (:class:`MissingDependencyError`).
 The command lines (``slicevlm ...``, ``lightning-cli ...``) print such an error as one message and

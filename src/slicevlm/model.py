@@ -60,6 +60,15 @@ class SliceVLM(nn.Module):
         text = self.language.embed(input_ids)  # (B, L, d)
         return splice_visual_tokens(text, visual, input_ids, attention_mask, self.language.image_token_id, labels)
 
+    def prompt_inputs(self, volume: torch.Tensor, instructions: Sequence[str]) -> tuple[torch.Tensor, torch.Tensor]:
+        """What decoding starts from: each instruction in the chat prompt (left-padded), its `<image>` replaced
+        by the volume's visual tokens. Returns embeddings (B, L', d) and their mask (B, L')."""
+        tokens = generation_batch(self.tokenizer, instructions)
+        input_ids = tokens["input_ids"].to(volume.device)
+        attention_mask = tokens["attention_mask"].to(volume.device)
+        embeds, mask, _ = self.spliced_inputs(volume, input_ids, attention_mask)
+        return embeds, mask
+
     def forward(self, volume: torch.Tensor, input_ids: torch.Tensor, attention_mask: torch.Tensor, labels: torch.Tensor | None = None):
         """Causal-LM forward over volume + tokens; the HF output carries `.loss` when labels are given."""
         embeds, mask, spliced_labels = self.spliced_inputs(volume, input_ids, attention_mask, labels)
@@ -99,10 +108,7 @@ class SliceVLM(nn.Module):
                 "hf" (Hugging Face `generate`, dynamic cache) or "fast" (our decode loop over a static
                 KV cache, CUDA-graph replayed on GPU; same tokens, see `llm/decoding.py`).
         """
-        tokens = generation_batch(self.tokenizer, instructions)
-        input_ids = tokens["input_ids"].to(volume.device)
-        attention_mask = tokens["attention_mask"].to(volume.device)
-        embeds, mask, _ = self.spliced_inputs(volume, input_ids, attention_mask)
+        embeds, mask = self.prompt_inputs(volume, instructions)
         tokenizer = self.tokenizer
         if generation.engine == "fast":
             from slicevlm.llm.decoding import greedy_generate
@@ -115,8 +121,8 @@ class SliceVLM(nn.Module):
                 inputs_embeds=embeds,
                 attention_mask=mask,
                 max_new_tokens=generation.max_new_tokens,
-                do_sample=generation.do_sample,
-                num_beams=generation.num_beams,
+                do_sample=False,  # greedy: GenerationConfig.GREEDY, the only decoding implemented
+                num_beams=1,
                 eos_token_id=tokenizer.eos_token_id,
                 pad_token_id=tokenizer.pad_token_id,
             )

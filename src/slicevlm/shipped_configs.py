@@ -49,11 +49,13 @@ def main(argv: list[str] | None = None) -> int:
 
         lightning-cli fit --config "$(slicevlm configs demo.yaml)"
     """
-    import argparse
+    from jsonargparse import ArgumentParser
 
-    parser = argparse.ArgumentParser(prog="slicevlm configs", description=main.__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("names", nargs="*", metavar="NAME", help="a shipped config, e.g. demo.yaml or ablations/no_injection.yaml")
+    from slicevlm.command_line import help_formatter
+
+    # built by hand: NAME may be left out, which a typed function's positional cannot express
+    parser = ArgumentParser(prog="slicevlm configs", description=main.__doc__, formatter_class=help_formatter())
+    parser.add_argument("names", nargs="*", default=[], metavar="NAME", help="a shipped config, e.g. demo.yaml or ablations/no_injection.yaml")
     args = parser.parse_args(argv)
     if not args.names:
         folder = shipped_configs()

@@ -28,15 +28,12 @@ def _silent(message: str) -> None:
     """A progress callback that prints nothing."""
 
 
-def overlay_vision_class(overlay: Path | None) -> str | None:
-    """The `model.vision.class_path` an overlay sets, or None when it keeps the demo's tower."""
-    if overlay is None:
-        return None
-    import yaml
+def overlay_vision_class(overlay: Path | None) -> str:
+    """The `model.vision.class_path` the demo's configs with `overlay` after them run (as LightningCLI merges them)."""
+    from slicevlm.cli import merged_config
 
-    config = yaml.safe_load(overlay.read_text(encoding="utf-8")) or {}
-    vision = (config.get("model") or {}).get("vision") or {}
-    return vision.get("class_path")
+    files = [config_path("demo.yaml"), config_path("demo_stage2.yaml"), *([overlay] if overlay else [])]
+    return merged_config(files)["model"]["vision"]["class_path"]
 
 
 def train_synthetic(
@@ -55,7 +52,7 @@ def train_synthetic(
         progress(f"[{name}, seed {seed}] already trained: {checkpoint}")
         return checkpoint  # resume: this variant is already trained
     tower = overlay_vision_class(overlay)
-    pipeline = tower is None or tower in PIPELINE_CLASSES
+    pipeline = tower in PIPELINE_CLASSES
     demo, demo_stage2 = config_path("demo.yaml"), config_path("demo_stage2.yaml")
     common = [
         "--seed_everything", str(seed),
@@ -84,14 +81,14 @@ def train_synthetic(
 
 def prepare_synthetic(work: Path, n: int, tiny: Path, progress: ProgressFn = _silent) -> None:
     """Synthetic testbed under `work` and tiny models in `tiny` (each kept if already there and
-    written with the same settings). Closed choices come in a fixed order: see `slicevlm.data.findings`."""
+    written with the same settings). Closed choices come in a fixed order: see `slicevlm.testbed.findings`."""
     recipe = {"n": n, "seed": 0, "shape": [32, 64, 64], "choice_order": "fixed"}
     marker = work / "data" / "synth_recipe.json"
     if built_with(marker, recipe):
         progress(f"using the synthetic testbed in {work / 'data'}")
     else:
         progress(f"writing the synthetic testbed: {n} cases at 32×64×64 in {work / 'data'}")
-        from slicevlm.data.synth import write_synthetic_dataset
+        from slicevlm.testbed.synth import write_synthetic_dataset
 
         write_synthetic_dataset(work / "data", n=n, seed=0, shape=(32, 64, 64), choice_order="fixed")
         write_marker(marker, recipe)

@@ -18,6 +18,7 @@ from slicevlm.callbacks import PredictionWriter
 from slicevlm.data.controls import derangement
 from slicevlm.data.datamodule import M3DDataModule
 from slicevlm.data.records import case_of, vqa_records
+from slicevlm.llm.generation_config import GenerationConfig
 
 REPO = Path(__file__).resolve().parents[2]
 TASKS = ["caption", "vqa_closed", "vqa_open"]
@@ -26,7 +27,7 @@ TASKS = ["caption", "vqa_closed", "vqa_open"]
 @pytest.fixture(scope="module")
 def root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A synthetic data root with three test cases."""
-    from slicevlm.data.synth import write_synthetic_dataset
+    from slicevlm.testbed.synth import write_synthetic_dataset
 
     return write_synthetic_dataset(tmp_path_factory.mktemp("synth"), n=30, seed=0, shape=(8, 24, 24))
 
@@ -39,7 +40,7 @@ def tiny_module(tiny_models: dict[str, Path]) -> pl.LightningModule:
 
     encoder = SliceEncoder(f"local-dir:{tiny_models['encoder']}", dtype="float32")
     language = LanguageModel(str(tiny_models["llm"]), dtype="float32")
-    return SliceVLMModule(VisionPipeline(encoder), language, stage=1, max_new_tokens=4)
+    return SliceVLMModule(VisionPipeline(encoder), language, stage=1, generation=GenerationConfig(max_new_tokens=4))
 
 
 def data(root: Path, **kwargs: Any) -> M3DDataModule:
@@ -123,7 +124,7 @@ def test_lightning_cli_predict_with_image_controls(tiny_models, root: Path, tmp_
     overlay = {
         "trainer": {"logger": False, "default_root_dir": str(tmp_path / "eval"), "callbacks": [
             {"class_path": "slicevlm.callbacks.PredictionWriter", "init_args": {"output_path": str(out)}}]},
-        "model": {"stage": 1, "init_from": None, "export_dir": None, "max_new_tokens": 4},
+        "model": {"stage": 1, "init_from": None, "export_dir": None, "generation": {"max_new_tokens": 4}},
         "data": {"data_root": str(root), "test_tasks": ["vqa_closed"], "max_test_samples": 3, "num_workers": 0,
                  "volume_size": [8, 32, 32], "image_controls": ["swapped"], "control_seed": 2},
     }

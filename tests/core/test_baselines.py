@@ -337,7 +337,7 @@ def test_every_baseline_config_is_tested():
 
 @pytest.fixture(scope="module")
 def synthetic_root(tmp_path_factory) -> Path:
-    from slicevlm.data.synth import write_synthetic_dataset
+    from slicevlm.testbed.synth import write_synthetic_dataset
 
     return write_synthetic_dataset(tmp_path_factory.mktemp("synth"), n=16, seed=0, shape=(16, 32, 32))
 

@@ -58,7 +58,7 @@ def test_print_config_documents_the_fields(capsys):
 
 @pytest.fixture(scope="module")
 def synthetic_root(tmp_path_factory) -> Path:
-    from slicevlm.data.synth import write_synthetic_dataset
+    from slicevlm.testbed.synth import write_synthetic_dataset
 
     return write_synthetic_dataset(tmp_path_factory.mktemp("synth"), n=24, seed=0, shape=(16, 32, 32))
 
@@ -83,7 +83,7 @@ def test_fit_stage1_then_stage2_writes_a_reloadable_checkpoint_folder(tiny_model
 
     overrides = _tiny_overrides(tiny_models, synthetic_root, tmp_path / "logs")
     run_lightning_cli(
-        ["fit", "--config", str(CONFIGS / "demo.yaml"), *overrides, "--data.ct_window", "[0.5, 2.0]", "--model.export_dir", str(tmp_path / "ckpt1")]
+        ["fit", "--config", str(CONFIGS / "demo.yaml"), *overrides, "--data.preprocessing.window", "[0.5, 2.0]", "--model.export_dir", str(tmp_path / "ckpt1")]
     )
     metadata1 = json.loads((tmp_path / "ckpt1" / "slicevlm.json").read_text(encoding="utf-8"))
     assert metadata1["stage"] == 1 and metadata1["toy"] is True
@@ -100,3 +100,16 @@ def test_fit_stage1_then_stage2_writes_a_reloadable_checkpoint_folder(tiny_model
     model, metadata = load_checkpoint_folder(folder)
     assert metadata["stage"] == 2 and metadata["input_size"] == [16, 64, 64]
     assert model.language.has_lora
+
+
+def test_merged_config_is_what_lightning_cli_runs_with():
+    from slicevlm.cli import merged_config
+
+    demo = merged_config([CONFIGS / "demo.yaml"])
+    assert demo["model"]["stage"] == 1 and demo["model"]["vision"]["init_args"]["keep_ratio"] == 0.28
+    assert demo["model"]["generation"] == {"max_new_tokens": 48, "engine": "hf"}  # defaults filled in
+    stage2 = merged_config([CONFIGS / "demo.yaml", CONFIGS / "demo_stage2.yaml"], ["--data.batch_size", "3"])
+    assert stage2["model"]["stage"] == 2 and stage2["data"]["batch_size"] == 3  # later files and overrides win
+    tower = merged_config([CONFIGS / "demo.yaml", CONFIGS / "baselines" / "twin" / "med3dvlm.yaml"])["model"]["vision"]
+    assert tower["class_path"] == "slicevlm.vision.baselines.Med3DVLMTower"
+    assert "keep_ratio" not in tower["init_args"]  # another class_path replaces the section whole

@@ -64,6 +64,35 @@ def test_signature_becomes_options():
     assert run_command(_tool, ["v.npy", "--checkpoint", "c"], "tool") == 256  # defaults from the signature
 
 
+def _listing(seeds: list[int] = [0], controls: list[Literal["swapped", "blank", "none"]] = ["swapped"]) -> None:  # noqa: B006
+    """Lists.
+
+    Args:
+        seeds: seeds
+        controls: controls
+    """
+
+
+@pytest.mark.parametrize(
+    ("argv", "seeds", "controls"),
+    [
+        (["--seeds", "0", "1", "2"], [0, 1, 2], ["swapped"]),  # space-separated
+        (["--seeds", "0,1,2"], [0, 1, 2], ["swapped"]),  # comma-separated
+        (["--seeds", "0,1", "2", "--controls", "swapped,blank"], [0, 1, 2], ["swapped", "blank"]),  # both
+        ([], [0], ["swapped"]),  # the defaults, untouched
+    ],
+)
+def test_every_list_option_takes_spaces_or_commas(argv, seeds, controls):
+    assert parse_arguments(_listing, argv, "tool") == {"seeds": seeds, "controls": controls}
+
+
+@pytest.mark.parametrize(("argv", "message"), [(["--seeds", "0,x"], "int"), (["--controls", "swapped,twice"], "twice")])
+def test_a_bad_list_item_exits_2_naming_it(argv, message, capsys):
+    with pytest.raises(SystemExit) as stop:
+        parse_arguments(_listing, argv, "tool")
+    assert stop.value.code == 2 and message in capsys.readouterr().err
+
+
 def test_docstring_becomes_help(capsys):
     with pytest.raises(SystemExit) as stop:
         build_parser(_tool, "tool").parse_args(["--help"])

@@ -28,7 +28,7 @@ SYMMETRIC = {"injection.key.bias", "fusion.frequency.imag_conv.bias"}  # zero gr
 
 @pytest.fixture(scope="module")
 def ddp_data(tmp_path_factory):
-    from slicevlm.data.synth import write_synthetic_dataset
+    from slicevlm.testbed.synth import write_synthetic_dataset
 
     return write_synthetic_dataset(tmp_path_factory.mktemp("ddp_data"), n=24, seed=0, shape=(16, 32, 32))
 

@@ -19,7 +19,7 @@ from slicevlm.vision.pipeline import VisionPipeline
 
 @pytest.fixture(scope="module")
 def nan_data(tmp_path_factory) -> Path:
-    from slicevlm.data.synth import write_synthetic_dataset
+    from slicevlm.testbed.synth import write_synthetic_dataset
 
     return write_synthetic_dataset(tmp_path_factory.mktemp("nan_data"), n=8, seed=0, shape=(8, 32, 32))
 

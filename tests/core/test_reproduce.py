@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from slicevlm.reproduce import main
+from slicevlm.reproduction.command import main
 
 
 def test_table4_synthetic_twin_runs_the_whole_pipeline(tmp_path, capsys, recwarn, tiny_models):
@@ -34,7 +34,7 @@ def test_table4_synthetic_twin_runs_the_whole_pipeline(tmp_path, capsys, recwarn
 
 
 def test_the_first_progress_line_comes_before_any_work(tmp_path, capsys, monkeypatch):
-    import slicevlm.reproduce as reproduce
+    import slicevlm.reproduction.command as reproduce
 
     def no_work(args, progress):
         assert "table2: the synthetic twin" in capsys.readouterr().err  # printed before the run starts
@@ -48,7 +48,7 @@ def test_the_first_progress_line_comes_before_any_work(tmp_path, capsys, monkeyp
 
 
 def test_controls_option_parses():
-    from slicevlm.reproduce import build_parser
+    from slicevlm.reproduction.command import build_parser
 
     assert build_parser().parse_args(["table4", "--data", "x"]).controls == ["swapped"]
     assert build_parser().parse_args(["table4", "--data", "x", "--controls", "none"]).controls == ["none"]
@@ -62,7 +62,7 @@ def test_real_run_without_data_says_what_to_download(tmp_path, capsys):
 
 def test_missing_data_is_one_line_unless_debugging_is_asked_for(tmp_path, capsys, monkeypatch):
     from slicevlm.errors import SliceVLMError
-    from slicevlm.reproduce import ReproduceError
+    from slicevlm.reproduction.command import ReproduceError
 
     assert issubclass(ReproduceError, SliceVLMError)
     monkeypatch.delenv("SLICEVLM_DEBUG", raising=False)
@@ -87,8 +87,8 @@ def test_table8_names_every_missing_ablation_checkpoint(tmp_path, capsys):
 
 
 def test_controls_on_a_one_case_split_fail_without_a_traceback(tmp_path, capsys, monkeypatch):
-    import slicevlm.reproduce as reproduce
-    from slicevlm.data.errors import DataError
+    import slicevlm.reproduction.command as reproduce
+    from slicevlm.io.errors import DataError
 
     def one_case(*args, **kwargs):
         raise DataError("M3D_VQA_test.csv: image_controls 'swapped' cannot run: a derangement needs at least 2 distinct cases")

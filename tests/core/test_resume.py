@@ -18,7 +18,7 @@ TIMEOUT = 900
 
 @pytest.fixture(scope="module")
 def resume_data(tmp_path_factory):
-    from slicevlm.data.synth import write_synthetic_dataset
+    from slicevlm.testbed.synth import write_synthetic_dataset
 
     return write_synthetic_dataset(tmp_path_factory.mktemp("resume_data"), n=24, seed=0, shape=(16, 32, 32))
 

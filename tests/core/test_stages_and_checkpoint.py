@@ -2,6 +2,7 @@
 
 import json
 
+import pytest
 import torch
 
 from slicevlm.checkpoint import load_checkpoint_folder, save_checkpoint_folder
@@ -82,3 +83,32 @@ def test_stage_two_starts_from_stage_one_modules(tiny_models, tmp_path):
     stage2 = _module(tiny_models, stage=2, init_from=str(folder))
     assert torch.all(stage2.model.projector.layers[0].weight == 0.123)
     assert stage2.model.language.has_lora
+
+
+def test_a_zero_vision_learning_rate_makes_stage_two_train_lora_only(tiny_models):
+    module = _module(tiny_models, stage=2, vision_learning_rate=0.0)
+    rows = {name: (trainable, frozen) for name, trainable, frozen in parameter_table(module.model)}
+    for name in ("fusion", "injection", "projector"):
+        assert rows[name][0] == 0 and rows[name][1] > 0
+    assert rows["lora"][0] > 0
+
+
+def test_the_vision_learning_rate_is_the_vision_groups_peak(tiny_models):
+    from slicevlm.training.optim import build_optimizer, parameter_groups
+
+    module = _module(tiny_models, stage=2, learning_rate=1e-3, vision_learning_rate=1e-5)
+    groups = parameter_groups(module.model)
+    optimizer = build_optimizer(groups, 1e-3, 0.1, (0.9, 0.999), False, {"vision": 1e-5})
+    assert {(g["name"], g["lr"]) for g in optimizer.param_groups} == {
+        ("vision", 1e-5), ("vision/no_decay", 1e-5), ("lora", 1e-3)
+    }
+    with pytest.raises(ValueError, match="projector"):
+        build_optimizer(groups, 1e-3, 0.0, (0.9, 0.999), False, {"projector": 1e-5})
+
+
+@pytest.mark.parametrize(("stage", "rate", "message"), [(1, 0.0, "stage 1 trains nothing else"), (2, -1e-4, ">= 0")])
+def test_a_vision_learning_rate_that_cannot_train_is_refused(tiny_models, stage, rate, message):
+    from slicevlm.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=message):
+        _module(tiny_models, stage=stage, vision_learning_rate=rate)

@@ -71,9 +71,9 @@ def test_every_twin_overlay_is_tested():
     assert {path.name for path in TWINS.glob("*.yaml")} == set(OVERLAYS)
 
 
-def test_overlay_vision_class():
-    assert overlay_vision_class(None) is None
-    assert overlay_vision_class(CONFIGS / "ablations" / "uniform_sampling.yaml") is None
+def test_overlay_vision_class_is_the_tower_the_merged_configs_name():
+    assert overlay_vision_class(None) == "slicevlm.vision.VisionPipeline"
+    assert overlay_vision_class(CONFIGS / "ablations" / "uniform_sampling.yaml") == "slicevlm.vision.VisionPipeline"
     assert overlay_vision_class(TWINS / "med3dvlm.yaml") == "slicevlm.vision.baselines.Med3DVLMTower"
 
 

@@ -68,7 +68,7 @@ def test_optimizer_groups_are_named(tiny_model_factory):
 
 @pytest.fixture(scope="module")
 def synthetic_root(tmp_path_factory) -> Path:
-    from slicevlm.data.synth import write_synthetic_dataset
+    from slicevlm.testbed.synth import write_synthetic_dataset
 
     return write_synthetic_dataset(tmp_path_factory.mktemp("synth"), n=24, seed=0, shape=(16, 32, 32))
 
@@ -80,7 +80,7 @@ def test_a_stage_two_run_logs_vqa_samples_images_and_named_learning_rates(tiny_m
         "fit", "--config", str(CONFIGS / "demo.yaml"), "--config", str(CONFIGS / "demo_stage2.yaml"),
         "--model.vision.init_args.encoder.init_args.model_name", f"local-dir:{tiny_models['encoder']}",
         "--model.language.init_args.model_name", str(tiny_models["llm"]),
-        "--model.init_from", "null", "--model.export_dir", "null", "--model.max_new_tokens", "4",
+        "--model.init_from", "null", "--model.export_dir", "null", "--model.generation.max_new_tokens", "4",
         "--data.data_root", str(synthetic_root), "--data.volume_size", "[16, 64, 64]", "--data.num_workers", "0",
         "--data.batch_size", "4", "--data.eval_batch_size", "4", "--data.max_val_samples", "2",
         "--data.val_tasks", "[caption, vqa_closed]",

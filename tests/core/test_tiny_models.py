@@ -4,7 +4,7 @@ import math
 
 import torch
 
-from slicevlm.data.findings import ORGANS
+from slicevlm.testbed.findings import ORGANS
 from slicevlm.data.prompts import CAPTION_INSTRUCTIONS
 from slicevlm.llm.prompting import PROMPT_PREFIX
 from slicevlm.tiny import card_pairs, lookup_pairs, pretrain_tiny_llm, train_tiny_tokenizer

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from slicevlm import errors
-from slicevlm.data.errors import DataError
+from slicevlm.io.errors import DataError
 from slicevlm.errors import ConfigError, MissingDependencyError, SliceVLMError
 
 REPO = Path(__file__).resolve().parents[2]

@@ -126,7 +126,7 @@ def test_lightning_zero3_run_resumes_exports_and_converts(tiny_models, tmp_path)
 
     from slicevlm.callbacks.checkpointing import ResumableCheckpoint, find_last_checkpoint
     from slicevlm.data.datamodule import M3DDataModule
-    from slicevlm.data.synth import write_synthetic_dataset
+    from slicevlm.testbed.synth import write_synthetic_dataset
     from slicevlm.training.zero_export import convert_zero_checkpoint
 
     sys.path.insert(0, str(HERE))

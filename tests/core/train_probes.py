@@ -65,7 +65,7 @@ def fit_command(tiny_models: dict[str, Path], data: Path, out: Path, *extra: str
         "--config", str(CONFIGS / "demo.yaml"), "--config", str(CONFIGS / "demo_stage2.yaml"),
         "--model.vision.init_args.encoder.init_args.model_name", f"local-dir:{tiny_models['encoder']}",
         "--model.language.init_args.model_name", str(tiny_models["llm"]),
-        "--model.init_from", "null", "--model.export_dir", str(out / "export"), "--model.max_new_tokens", "4",
+        "--model.init_from", "null", "--model.export_dir", str(out / "export"), "--model.generation.max_new_tokens", "4",
         "--data.data_root", str(data), "--data.volume_size", "[16, 32, 32]", "--data.batch_size", "4",
         "--data.num_workers", "1", "--data.train_samples_per_epoch", "16", "--data.max_val_samples", "2",
         "--trainer.logger.init_args.save_dir", str(out / "logs"), "--trainer.max_epochs", "2",

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from slicevlm.data.check import check_data_root, main
+from slicevlm.tools.check import check_data_root, main
 from slicevlm.data.records import case_of, vqa_records
 
 

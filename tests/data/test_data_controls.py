@@ -10,7 +10,7 @@ import torch
 
 from slicevlm.data.controls import CONTROL_KEYS, ImageControlDataset, choice_letter, derangement, plan_swaps
 from slicevlm.data.datamodule import M3DDataModule
-from slicevlm.data.errors import DataError
+from slicevlm.io.errors import DataError
 from slicevlm.data.records import case_of
 
 SIZE = (6, 16, 16)

@@ -13,7 +13,7 @@ from torch.utils.data import BatchSampler, DataLoader, DistributedSampler
 
 from slicevlm.data.datamodule import M3DDataModule
 from slicevlm.data.datasets import collate_batch
-from slicevlm.data.errors import DataError
+from slicevlm.io.errors import DataError
 from slicevlm.data.samplers import BucketBatchSampler, MixtureSampler, apportion
 
 KEYS = {"id", "volume", "task", "question_type", "instruction", "answer", "answer_choice", "image_path"}

@@ -8,11 +8,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from slicevlm.data.check import check_data_root
-from slicevlm.data.check import main as check_main
-from slicevlm.data.errors import DataError
-from slicevlm.data.prepare import main, prepare, report_from_raw_text
-from slicevlm.data.synth import write_synthetic_dataset
+from slicevlm.tools.check import check_data_root
+from slicevlm.tools.check import main as check_main
+from slicevlm.io.errors import DataError
+from slicevlm.tools.prepare import main, prepare, report_from_raw_text
+from slicevlm.testbed.synth import write_synthetic_dataset
 
 SHAPE = (8, 16, 16)
 

@@ -10,8 +10,8 @@ import pytest
 import SimpleITK as sitk
 from PIL import Image
 
-from slicevlm.data.errors import DataError
-from slicevlm.data.readers import MAX_VOXELS, load_volume
+from slicevlm.io.errors import DataError
+from slicevlm.io.readers import MAX_VOXELS, load_volume
 
 
 @pytest.fixture

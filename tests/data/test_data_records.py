@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from slicevlm.data.errors import DataError
+from slicevlm.io.errors import DataError
 from slicevlm.data.prompts import CAPTION_INSTRUCTIONS, caption_instruction, closed_answer, closed_instruction
 from slicevlm.data.records import VQA_COLUMNS, caption_records, case_of, read_report, vqa_records
 

@@ -98,7 +98,7 @@ def test_ranks_read_disjoint_shards_and_resume_them(synth_root: Path) -> None:
 
 @pytest.fixture(scope="module")
 def shards(synth_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from slicevlm.data.shards import write_volume_shards
+    from slicevlm.io.shards import write_volume_shards
 
     output = tmp_path_factory.mktemp("resumable_shards") / "volumes"
     write_volume_shards(synth_root, str(output), workers=1, chunk_bytes="64KB")

@@ -11,8 +11,8 @@ import torch
 
 from slicevlm.data.datamodule import M3DDataModule
 from slicevlm.data.datasets import VolumeLoader
-from slicevlm.data.errors import DataError
-from slicevlm.data.shards import ShardVolumeSource, list_volumes, main, write_volume_shards
+from slicevlm.io.errors import DataError
+from slicevlm.io.shards import ShardVolumeSource, list_volumes, main, write_volume_shards
 
 SIZE = (8, 16, 16)
 
@@ -92,7 +92,7 @@ def test_failed_litdata_workers_are_an_error_not_an_empty_shard_set(synth_root: 
                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     import types
 
-    import slicevlm.data.shards as shards_module
+    import slicevlm.io.shards as shards_module
 
     def optimize_whose_workers_die(output_dir: str, **_: object) -> None:  # what LitData leaves behind
         Path(output_dir).mkdir(parents=True, exist_ok=True)

@@ -11,10 +11,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from slicevlm.data.findings import sample_case
-from slicevlm.data.phantom import render
+from slicevlm.testbed.findings import sample_case
+from slicevlm.testbed.phantom import render
 from slicevlm.data.records import VQA_COLUMNS, vqa_records
-from slicevlm.data.synth import main, write_synthetic_dataset
+from slicevlm.testbed.synth import main, write_synthetic_dataset
 
 
 def _tree(root: Path) -> dict[str, bytes]:
@@ -73,8 +73,8 @@ def test_answer_letters_near_chance(tmp_path: Path) -> None:
 
 
 def test_fixed_choice_order_changes_only_the_order_of_the_choices(tmp_path: Path) -> None:
-    from slicevlm.data.findings import ABNORMALITY_CHOICES, ORGANS, PHASE_ANSWER
-    from slicevlm.data.phantom import PLANES
+    from slicevlm.testbed.findings import ABNORMALITY_CHOICES, ORGANS, PHASE_ANSWER
+    from slicevlm.testbed.phantom import PLANES
 
     shuffled = write_synthetic_dataset(tmp_path / "shuffled", n=40, seed=2, shape=(4, 8, 8))
     fixed = write_synthetic_dataset(tmp_path / "fixed", n=40, seed=2, shape=(4, 8, 8), choice_order="fixed")

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from slicevlm.data.errors import DataError
-from slicevlm.data.transforms import (
+from slicevlm.io.errors import DataError
+from slicevlm.io.transforms import (
     crop_foreground,
     normalize_intensity,
     reorient_to_axis,

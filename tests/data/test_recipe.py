@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from slicevlm.data.geometry import Geometry, read_geometry
-from slicevlm.data.recipe import (
+from slicevlm.io.geometry import Geometry, read_geometry
+from slicevlm.io.recipe import (
     WINDOW_PRESETS,
     PreprocessingRecipe,
     apply_recipe,
@@ -58,9 +58,24 @@ def test_recipe_round_trip_and_checks():
 
 
 def test_training_recipe_from_data_module_settings():
-    recipe = recipe_from_data_config({"slicing_axis": "sagittal", "ct_window": [40, 400], "volume_size": [8, 32, 32]})
+    recipe = recipe_from_data_config({"preprocessing": {"axis": "sagittal", "window": [40, 400]}, "volume_size": [8, 32, 32]})
     assert recipe == PreprocessingRecipe(window=(40.0, 400.0), window_preset="abdomen", axis="sagittal")
-    assert recipe_from_data_config({"ct_window": [50, 350]}).window_preset is None
+    assert recipe_from_data_config({"preprocessing": {"window": [50, 350]}}).window_preset is None
+    assert recipe_from_data_config({"preprocessing": PreprocessingRecipe(axis="coronal")}).axis == "coronal"
+    assert recipe_from_data_config({}) == PreprocessingRecipe()
+    assert recipe_from_data_config({"preprocessing": {"window_preset": "abdomen"}}).window == (40.0, 400.0)
+    with pytest.raises(ConfigError, match="unknown field"):
+        recipe_from_data_config({"preprocessing": {"slicing_axis": "axial"}})
+
+
+def test_the_data_module_reads_with_its_recipe_and_refuses_what_training_cannot_do(tmp_path):
+    from slicevlm.data.datamodule import M3DDataModule
+
+    data = M3DDataModule(str(tmp_path), preprocessing=PreprocessingRecipe(axis="coronal", window=(40.0, 400.0)))
+    assert data.loader.recipe.axis == "coronal" and data.loader.recipe.window == (40.0, 400.0)
+    for recipe in (PreprocessingRecipe(crop="foreground"), PreprocessingRecipe(depth="spacing", slice_spacing_mm=5.0)):
+        with pytest.raises(ConfigError, match="centre crop"):
+            M3DDataModule(str(tmp_path), preprocessing=recipe)
 
 
 def test_request_fields_are_checked_and_named():
@@ -114,7 +129,7 @@ def test_spacing_depth_takes_the_centre_slab_and_says_when_it_cannot():
 def test_reorient_none_reads_the_stored_voxel_order(tmp_path: Path):
     import nibabel as nib
 
-    from slicevlm.data.readers import load_volume
+    from slicevlm.io.readers import load_volume
 
     stored = np.random.default_rng(0).random((6, 7, 8)).astype(np.float32)  # (z, y, x) as the file stores it
     affine = np.diag([0.8, 0.9, 2.5, 1])  # RAS: LPS flips the x (R->L) and y (A->P) axes

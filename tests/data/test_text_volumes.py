@@ -13,12 +13,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from slicevlm.data.errors import DataError, VolumeTooLarge
-from slicevlm.data.geometry import read_geometry
-from slicevlm.data.limits import ReadLimits
-from slicevlm.data.readers import load_volume
-from slicevlm.data.sitk_readers import SimpleITKReader, orientation_steps
-from slicevlm.data.text_volumes import read_text_header
+from slicevlm.io.errors import DataError, VolumeTooLarge
+from slicevlm.io.geometry import read_geometry
+from slicevlm.io.limits import ReadLimits
+from slicevlm.io.readers import load_volume
+from slicevlm.io.sitk_readers import SimpleITKReader, orientation_steps
+from slicevlm.io.text_volumes import read_text_header
 
 sitk = pytest.importorskip("SimpleITK")
 

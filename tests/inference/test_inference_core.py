@@ -87,3 +87,14 @@ def test_answer_many_keeps_order_and_batches(tiny_model_factory, injection):
     assert (explanation.attention is None) == (injection == "none")
     with pytest.raises(InputError, match="one instruction per volume"):
         qa.answer_many(volumes, ["only one"])
+
+
+def test_resolve_device_takes_the_command_line_device_syntax():
+    from slicevlm.inference.errors import InputError
+    from slicevlm.inference.predictor import resolve_device
+
+    assert resolve_device("CPU") == "cpu"
+    assert resolve_device("auto") in ("cpu", "cuda")
+    for bad in ("gpu", "cuda:x", "cpu:0"):
+        with pytest.raises(InputError, match="cuda:N"):
+            resolve_device(bad)

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from slicevlm.data.recipe import PreprocessingRecipe
+from slicevlm.io.recipe import PreprocessingRecipe
 from slicevlm.inference.cli import ask_main, batch_main
 from slicevlm.llm.generation_config import GenerationConfig
 

@@ -55,6 +55,9 @@ def test_bertscore_in_m3d_report_is_labelled(minilm: BertScoreSpec) -> None:
 
 def test_roberta_large_missing_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path))
+    from huggingface_hub import constants
+
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path))  # what huggingface_hub read when imported
     spec = BertScoreSpec()
     assert spec.layers == 17 and spec.comparable
     with pytest.raises(MissingResourceError) as info:

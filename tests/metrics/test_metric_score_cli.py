@@ -68,6 +68,9 @@ def test_score_errors_name_line_and_field(tmp_path: Path, capsys: pytest.Capture
 def test_score_default_bertscore_fails_clearly_offline(tmp_path: Path, capsys: pytest.CaptureFixture[str],
                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "empty-cache"))
+    from huggingface_hub import constants
+
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "empty-cache"))  # what huggingface_hub read when imported
     assert main([str(write(tmp_path / "p.jsonl", ROWS))]) == 2
     err = capsys.readouterr().err
     assert "roberta-large" in err and "--no-bertscore" in err

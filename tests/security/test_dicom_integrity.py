@@ -14,9 +14,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from slicevlm.data.errors import DataError, VolumeTooLarge
-from slicevlm.data.limits import ReadLimits
-from slicevlm.data.readers import load_volume
+from slicevlm.io.errors import DataError, VolumeTooLarge
+from slicevlm.io.limits import ReadLimits
+from slicevlm.io.readers import load_volume
 
 sitk = pytest.importorskip("SimpleITK")
 

@@ -18,10 +18,10 @@ import pytest
 from conftest import Host  # type: ignore[import-not-found]
 from hostile import SECRET  # type: ignore[import-not-found]
 
-from slicevlm.data.errors import DataError
-from slicevlm.data.limits import ReadLimits
-from slicevlm.data.readers import load_volume
-from slicevlm.data.geometry import read_geometry
+from slicevlm.io.errors import DataError
+from slicevlm.io.limits import ReadLimits
+from slicevlm.io.readers import load_volume
+from slicevlm.io.geometry import read_geometry
 
 LINE_BREAKS = [b"\n", b"\r\n", b"\r", b"\n\r", b"\x0b", b"\x0c", b"\x85", b"\xe2\x80\xa8", b"\r\r\n"]
 NRRD_KEYS = [b"data file", b"datafile", b"Data File", b"DATA FILE", b"data  file", b" data file", b"data\tfile", b"DaTaFiLe", b"data_file", b"data-file"]

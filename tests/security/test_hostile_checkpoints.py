@@ -244,7 +244,7 @@ def test_serve_checks_the_classes_before_starting_and_trusts_only_on_request(tin
 
 
 def test_reproduce_refuses_a_hostile_checkpoint_unless_trusted(tiny_checkpoint, tmp_path):
-    from slicevlm.reproduce import evaluate_checkpoint
+    from slicevlm.reproduction.evaluation import evaluate_checkpoint
 
     marker = tmp_path / "pwned"
     folder = hostile_copy(tiny_checkpoint, tmp_path, lambda c: c.update(vision=payloads(marker)["subprocess.Popen"]))

@@ -12,7 +12,7 @@ import pytest
 from conftest import Host
 from hostile import good_volume, mha_header, nifti_gz_bomb
 
-from slicevlm.data.errors import DataError
+from slicevlm.io.errors import DataError
 from slicevlm.inference.cli import ask_main, batch_main, report_main
 
 

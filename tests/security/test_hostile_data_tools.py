@@ -15,8 +15,8 @@ import pytest
 from conftest import Host
 from hostile import good_volume, mha_header
 
-from slicevlm.data.check import check_data_root, main
-from slicevlm.data.errors import DataError
+from slicevlm.tools.check import check_data_root, main
+from slicevlm.io.errors import DataError
 from slicevlm.data.records import VQA_COLUMNS, case_of
 
 
@@ -159,8 +159,8 @@ def test_the_volume_loader_refuses_a_climbing_path(host: Host) -> None:
 def test_prepare_m3d_reads_nothing_outside_raw_root(host: Host, capsys: pytest.CaptureFixture, link: str) -> None:
     from PIL import Image
 
-    from slicevlm.data.prepare import FAILURES_FILE
-    from slicevlm.data.prepare import main as prepare_main
+    from slicevlm.tools.prepare import FAILURES_FILE
+    from slicevlm.tools.prepare import main as prepare_main
 
     case = host.work / "raw" / "src" / "0001"
     (case / "series").mkdir(parents=True)

@@ -11,8 +11,8 @@ import pytest
 
 pytest.importorskip("litdata")
 
-from slicevlm.data.errors import DataError  # noqa: E402
-from slicevlm.data.shards import ShardVolumeSource, check_shard_index  # noqa: E402
+from slicevlm.io.errors import DataError  # noqa: E402
+from slicevlm.io.shards import ShardVolumeSource, check_shard_index  # noqa: E402
 
 
 class Payload:
@@ -59,7 +59,7 @@ def test_a_pickle_format_written_into_the_index_is_refused(tmp_path):
 
 
 def test_what_slicevlm_shard_writes_is_plain_and_reads(tmp_path):
-    from slicevlm.data.shards import write_volume_shards
+    from slicevlm.io.shards import write_volume_shards
 
     volume = np.arange(32, dtype=np.float32).reshape(2, 4, 4)
     (tmp_path / "root" / "ct").mkdir(parents=True)

@@ -21,9 +21,9 @@ from hostile import (
     nrrd_header,
 )
 
-from slicevlm.data.errors import DataError, VolumeTooLarge
-from slicevlm.data.limits import ReadLimits
-from slicevlm.data.readers import load_volume
+from slicevlm.io.errors import DataError, VolumeTooLarge
+from slicevlm.io.limits import ReadLimits
+from slicevlm.io.readers import load_volume
 
 Case = Callable[[Host], tuple[Path, ReadLimits]]
 

@@ -284,7 +284,7 @@ def test_slow_headers_are_cut_off(server):
 
 
 def test_accepted_upload_suffixes_are_ones_the_readers_read():
-    from slicevlm.data.readers import SIMPLEITK_SUFFIXES
+    from slicevlm.io.readers import SIMPLEITK_SUFFIXES
     from slicevlm.serve.uploads import UPLOAD_SUFFIXES, upload_suffix
 
     assert set(UPLOAD_SUFFIXES) - {".zip", ".npy"} <= set(SIMPLEITK_SUFFIXES)

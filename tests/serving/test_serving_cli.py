@@ -38,7 +38,7 @@ def test_bad_device_names_are_usage_errors_in_serve_and_ask(bad: str, capsys: py
 
 
 def test_preprocessing_options_come_from_the_one_declaration_and_take_a_negative_centre() -> None:
-    from slicevlm.data.recipe import RECIPE_CHOICES, overrides_from_fields
+    from slicevlm.io.recipe import RECIPE_CHOICES, overrides_from_fields
     from slicevlm.serve.uploads import FORM_FIELDS
 
     import dataclasses

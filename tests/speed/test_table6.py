@@ -13,7 +13,7 @@ import torch
 
 from slicevlm.bench.contenders import CONTENDERS, read_spec, shared_language
 from slicevlm.errors import ConfigError
-from slicevlm.reproduce import main as reproduce_main
+from slicevlm.reproduction.command import main as reproduce_main
 
 NAMES = ["SliceVLM", "M3D-LaMed", "Med3DVLM"]
 LABEL = "tiny CPU twin, not comparable with the paper"
@@ -95,7 +95,7 @@ def test_parameters_trainable_below_total_and_trained_as_counted(table6):
 
 
 def test_full_size_on_the_cpu_is_a_mode_labelled_cpu():
-    from slicevlm.bench.table6 import Table6Options, _label, _settings, resolve
+    from slicevlm.reproduction.table6 import Table6Options, _label, _settings, resolve
 
     device, size = resolve(Table6Options(device="cpu", size="full"))
     assert (device.type, size) == ("cpu", "full")
@@ -118,11 +118,10 @@ def test_configs_that_name_different_llms_are_refused(tiny_models):
         shared_language(specs)
 
 
-def test_config_merge_drops_the_old_class_arguments_when_the_class_changes():
-    from slicevlm.bench.contenders import _merged
-
-    base = {"vision": {"class_path": "a.Pipeline", "init_args": {"keep_ratio": 0.28}}, "lr": 1}
-    same = _merged(base, {"vision": {"class_path": "a.Pipeline", "init_args": {"fusion": "both"}}})
-    assert same["vision"]["init_args"] == {"keep_ratio": 0.28, "fusion": "both"} and same["lr"] == 1
-    other = _merged(base, {"vision": {"class_path": "b.Tower", "init_args": {"depth": 2}}})
-    assert other["vision"] == {"class_path": "b.Tower", "init_args": {"depth": 2}} and other["lr"] == 1
+def test_each_contender_is_its_configs_as_lightning_cli_merges_them(tiny_models):
+    specs = {c.key: read_spec(c, "tiny", tiny_models["llm"].parent, None) for c in CONTENDERS}
+    ours = specs["slicevlm"]
+    assert ours.vision["class_path"].endswith("VisionPipeline") and ours.vision["init_args"]["keep_ratio"] == 0.28
+    tower = specs["med3dvlm"].vision
+    assert tower["class_path"].endswith("Med3DVLMTower") and "keep_ratio" not in tower["init_args"]  # another class: replaced whole
+    assert specs["m3d_lamed"].lora.dropout == 0.05 and ours.lora.dropout == 0.1  # each config's own LoRA

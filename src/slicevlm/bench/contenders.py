@@ -95,20 +95,6 @@ class ModelSpec:
         return dataclasses.replace(self, vision=vision, language=language)
 
 
-def _merged(base: dict, overlay: dict) -> dict:
-    """`overlay` over `base`, mappings merged key by key (as LightningCLI merges --config files).
-
-    As in LightningCLI, a mapping that names another `class_path` replaces the old one whole: the old
-    class's `init_args` do not carry over to the new class.
-    """
-    if "class_path" in overlay and overlay["class_path"] != base.get("class_path"):
-        return dict(overlay)
-    result = dict(base)
-    for key, value in overlay.items():
-        result[key] = _merged(result[key], value) if isinstance(value, dict) and isinstance(result.get(key), dict) else value
-    return result
-
-
 def _in_tiny_dir(value: Any, tiny_dir: Path) -> Any:
     """Every `runs/tiny/...` path in a config (also behind `local-dir:`) moved into `tiny_dir`."""
     if isinstance(value, dict):
@@ -132,10 +118,10 @@ def read_spec(contender: Contender, size: str, tiny_dir: Path, tokenizer_dir: Pa
         tiny_dir: the tiny models' folder (replaces `runs/tiny` in the tiny configs).
         tokenizer_dir: full size: the tokenizer folder to use instead of the hub's.
     """
+    from slicevlm.cli import merged_config
+
     names = contender.configs[size]
-    config: dict = {}
-    for name in names:
-        config = _merged(config, _read_yaml(config_path(name)))
+    config = merged_config([config_path(name) for name in names])
     model = _in_tiny_dir(config["model"], tiny_dir)
     volume_size = tuple(int(s) for s in config["data"]["volume_size"])
     spec = ModelSpec(contender, names, model["vision"], model["language"], LoraSettings(**model.get("lora", {})), volume_size)  # type: ignore[arg-type]
@@ -144,12 +130,6 @@ def read_spec(contender: Contender, size: str, tiny_dir: Path, tokenizer_dir: Pa
     spec = spec.without_weights()
     spec.language["init_args"]["tokenizer_name"] = str(tokenizer_dir)
     return spec
-
-
-def _read_yaml(path: Path) -> dict:
-    import yaml
-
-    return yaml.safe_load(path.read_text(encoding="utf-8"))
 
 
 def shared_language(specs: list[ModelSpec], **overrides: Any):

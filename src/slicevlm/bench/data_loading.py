@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 from slicevlm.command_line import Arg, run_command
-from slicevlm.data.synth import parse_shape
+from slicevlm.testbed.synth import parse_shape
 
 
 def measure(

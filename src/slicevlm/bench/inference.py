@@ -19,7 +19,6 @@ from slicevlm.bench.models import BenchModel, llm_weight_bytes, questions, volum
 from slicevlm.bench.report import Figure
 from slicevlm.bench.timing import compare
 from slicevlm.llm.decoding import GreedyDecoder
-from slicevlm.llm.prompting import generation_batch
 
 REPORT_INSTRUCTION = "Describe the findings of this CT scan in detail."
 
@@ -88,11 +87,8 @@ class Engines:
 
     @torch.no_grad()
     def prompt(self, volume: torch.Tensor, instructions: Sequence[str]) -> tuple[torch.Tensor, torch.Tensor]:
-        """Vision + tokenisation + splice: embeddings (B, L', d) and mask (B, L'), left-padded."""
-        tokens = generation_batch(self.model.tokenizer, instructions)
-        device = volume.device
-        embeds, mask, _ = self.model.spliced_inputs(volume, tokens["input_ids"].to(device), tokens["attention_mask"].to(device))
-        return embeds, mask
+        """Vision + tokenisation + splice (`SliceVLM.prompt_inputs`): embeddings (B, L', d), mask (B, L'), left-padded."""
+        return self.model.prompt_inputs(volume, instructions)
 
     @torch.no_grad()
     def plain(self, embeds: torch.Tensor, mask: torch.Tensor, tokens: int, stop: bool = False, cache: str | None = None) -> torch.Tensor:

@@ -4,7 +4,7 @@
     slicevlm bench --device cpu  --size tiny --out runs/bench/cpu.json     # make bench-cpu
     slicevlm bench --device cpu  --size full --out runs/bench/cpu-full.json  # make bench-full-cpu
 
-Suites (comma list with --suite; default all, on the CPU at full size all but eval and train):
+Suites (--suite, one or more; default all, on the CPU at full size all but eval and train):
 latency, decode, vision, eval, train, slices. Every figure compares two timings from this run (fast
 vs floor, fast vs plain generate, dynamic vs fixed padding, a 3D ViT vs SliceVLM at each slice count);
 targets are the project's speed goals and apply to `--size full` on one H100/H200 (they are
@@ -25,9 +25,10 @@ from typing import Annotated, Literal
 
 import torch
 
-from slicevlm.command_line import Arg, parse_arguments
+from slicevlm.command_line import Arg, parse_arguments, positive
 
 SUITES = ("latency", "decode", "vision", "eval", "train", "slices")
+Suite = Literal[SUITES]  # type: ignore[valid-type]
 #: Suites run when --suite is not given. On the CPU at full size a closed question takes half a minute
 #: and an optimiser step over a minute, so the batched evaluation and the padding comparison are left
 #: out there (ask for them with --suite; `reproduce table6` and `rehearse` time training at full size).
@@ -55,21 +56,6 @@ def _volume_size(text: str) -> tuple[int, int, int]:
     return tuple(int(p) for p in parts)  # type: ignore[return-value]
 
 
-def _depths(text: str) -> tuple[int, ...]:
-    parts = [p.strip() for p in text.split(",") if p.strip()]
-    if not parts or not all(p.isdigit() and int(p) > 0 for p in parts):
-        raise argparse.ArgumentTypeError(f"expected slice counts such as 32,50,100,200, got {text!r}")
-    return tuple(int(p) for p in parts)
-
-
-def _suites(text: str) -> tuple[str, ...]:
-    chosen = tuple(s.strip() for s in text.split(",") if s.strip())
-    unknown = [s for s in chosen if s not in SUITES]
-    if unknown:
-        raise argparse.ArgumentTypeError(f"unknown suite(s) {unknown}; choose from {', '.join(SUITES)}")
-    return chosen
-
-
 @dataclass(kw_only=True)
 class BenchOptions:
     """benchmark
@@ -77,7 +63,7 @@ class BenchOptions:
     Attributes:
         device: where to measure (default: cuda when torch sees one)
         size: tiny models, or ViT-B/16 + LLaMA-2-7B (random weights, bf16; a GPU, or ≈ 20 GB of host memory on the CPU)
-        suite: comma list of SUITE_NAMES (default: all; on the CPU at full size latency, decode, vision, slices)
+        suite: the suites to run (default: all; on the CPU at full size latency, decode, vision, slices)
         out: write every figure and raw timing here, as JSON
         workdir: where the tiny models are written (tokenizer for full size too)
         volume_size: D,H,W of the synthetic volumes (default 50,224,224 full, 50,64,64 tiny)
@@ -97,7 +83,7 @@ class BenchOptions:
 
     device: Literal["cpu", "cuda"] = "cuda" if torch.cuda.is_available() else "cpu"
     size: Literal["tiny", "full"] = "tiny"
-    suite: Annotated[tuple[str, ...] | None, Arg(parse=_suites, metavar="SUITE,...")] = None
+    suite: list[Suite] | None = None
     out: Path | None = None
     workdir: Path = Path("runs/bench")
     volume_size: Annotated[tuple[int, int, int] | None, Arg(parse=_volume_size, metavar="D,H,W")] = None
@@ -109,14 +95,11 @@ class BenchOptions:
     train_batch: int | None = None
     train_steps: int | None = None
     vision_batch: int | None = None
-    slices: Annotated[tuple[int, ...], Arg(parse=_depths, metavar="D,...")] = DEFAULT_DEPTHS
+    slices: list[Annotated[int, Arg(parse=positive(int))]] = field(default_factory=lambda: list(DEFAULT_DEPTHS))
     compile_mode: str = "auto"
     peak_tflops: float | None = None
     #: The command line as given (recorded in the JSON); not an option.
     argv: list[str] = field(default_factory=list, init=False)
-
-
-BenchOptions.__doc__ = (BenchOptions.__doc__ or "").replace("SUITE_NAMES", ", ".join(SUITES))
 
 
 def parse_args(argv: list[str]) -> BenchOptions:

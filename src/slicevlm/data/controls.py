@@ -27,7 +27,7 @@ import torch
 from torch.utils.data import Dataset
 
 from slicevlm.data.datasets import CaptionDataset, Item, VQADataset
-from slicevlm.data.errors import DataError, check_choice
+from slicevlm.io.errors import DataError, check_choice
 from slicevlm.data.records import case_of
 
 CONTROL_CONDITIONS: tuple[str, ...] = ("swapped", "blank")

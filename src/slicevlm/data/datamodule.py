@@ -24,12 +24,12 @@ from torch.utils.data import ConcatDataset, DataLoader, Dataset, Subset
 from slicevlm.data.augment import M3DAugmentation
 from slicevlm.data.controls import CONTROL_CONDITIONS, ImageControlDataset
 from slicevlm.data.datasets import TASKS, CaptionDataset, VolumeLoader, VQADataset, collate_batch, resolve
-from slicevlm.data.errors import DataError, check_choice
+from slicevlm.io.errors import DataError, check_choice
+from slicevlm.io.recipe import PreprocessingRecipe
 from slicevlm.data.records import VQARecord, caption_records, vqa_records
 from slicevlm.data.resumable import RankShardSampler, ResumableDataLoader
 from slicevlm.data.samplers import BucketBatchSampler, MixtureSampler
-from slicevlm.data.shards import ShardVolumeSource
-from slicevlm.data.transforms import AXES
+from slicevlm.io.shards import ShardVolumeSource
 from slicevlm.errors import ConfigError
 
 CAPTION_TEST_SPLITS: tuple[str, ...] = ("test", "test100", "test500", "test1k")
@@ -54,8 +54,12 @@ class M3DDataModule(LightningDataModule):
         cap_test_split: Caption test list: test, test100, test500 or test1k.
         volume_size: Model input (D, H, W): depth resampled linearly, in-plane resized and centre
             cropped (docs/method.md#input-and-preprocessing).
-        slicing_axis: axial, coronal or sagittal.
-        ct_window: Optional (center, width) CT window applied before min-max; only for HU data.
+        preprocessing: the preprocessing recipe volumes are read with: ``window`` (a CT window
+            ``[center, width]`` in HU before min-max, HU data only; or ``window_preset``, e.g.
+            ``abdomen``), ``reorient`` (LPS or none) and ``axis`` (axial, coronal or sagittal). The
+            exported checkpoint records it, and `ask` and `serve` apply it by default. Training
+            resizes to ``volume_size`` with a centre crop, so ``crop`` and ``depth`` keep their defaults
+            (center, fixed); the other values are choices made when asking.
         volume_shards: LitData shards (a folder or an s3:// URL) written by `slicevlm shard` or
             `prepare-m3d --litdata`: volumes are streamed from them by path; the json and CSVs still
             come from data_root. None reads the volume files under data_root.
@@ -93,8 +97,7 @@ class M3DDataModule(LightningDataModule):
         test_tasks: list[str] = ["caption", "vqa_closed", "vqa_open"],  # noqa: B006
         cap_test_split: str = "test",
         volume_size: tuple[int, int, int] = (50, 224, 224),
-        slicing_axis: str = "axial",
-        ct_window: tuple[float, float] | None = None,
+        preprocessing: PreprocessingRecipe = PreprocessingRecipe(),
         volume_shards: str | None = None,
         batch_size: int = 12,
         eval_batch_size: int = 12,
@@ -130,19 +133,21 @@ class M3DDataModule(LightningDataModule):
                 f"train_tasks needs at least one task (a list), or ratios >= 0 with at least one > 0 (a mapping), got {train_tasks}."
             )
         check_choice("cap_test_split", cap_test_split, CAPTION_TEST_SPLITS)
-        check_choice("slicing_axis", slicing_axis, AXES)
+        if (preprocessing.crop, preprocessing.depth) != ("center", "fixed"):
+            raise ConfigError(
+                f"data.preprocessing: crop {preprocessing.crop!r}, depth {preprocessing.depth!r}; training resizes every "
+                "volume to volume_size with a centre crop (crop: center, depth: fixed). The other crop and depth "
+                "choices are made when asking (`slicevlm ask --crop/--depth`, or the server's)."
+            )
         for condition in image_controls:
             check_choice("image_controls", condition, CONTROL_CONDITIONS)
         self.image_controls, self.control_seed = list(dict.fromkeys(image_controls)), control_seed
         if len(volume_size) != 3 or min(volume_size) < 1:
             raise ConfigError(f"volume_size must be (D, H, W) of positive ints, got {volume_size}.")
-        if ct_window is not None and not (len(ct_window) == 2 and np.isfinite(ct_window).all() and ct_window[1] > 0):
-            raise ConfigError(f"ct_window must be (center, width) with a finite center and a width > 0, got {ct_window}.")
         self.loader = VolumeLoader(
             resolve(data_root, ""),
             tuple(int(s) for s in volume_size),  # type: ignore[arg-type]
-            slicing_axis,
-            None if ct_window is None else (float(ct_window[0]), float(ct_window[1])),
+            preprocessing,
             None if volume_shards is None else ShardVolumeSource(volume_shards),
         )
         #: Reads training volumes: `loader`, with the augmentation when `augment` is on.

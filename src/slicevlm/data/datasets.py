@@ -22,13 +22,14 @@ import torch
 from torch.utils.data import Dataset
 
 from slicevlm.data.augment import M3DAugmentation
-from slicevlm.data.errors import DataError, check_choice
-from slicevlm.data.limits import entry_path_problem
+from slicevlm.io.errors import DataError, check_choice
+from slicevlm.io.limits import entry_path_problem
 from slicevlm.data.prompts import caption_instruction, closed_answer, closed_instruction
-from slicevlm.data.readers import load_volume, volume_from_array
+from slicevlm.io.readers import load_volume, volume_from_array
+from slicevlm.io.recipe import PreprocessingRecipe
 from slicevlm.data.records import CaptionRecord, VQARecord, read_report
-from slicevlm.data.shards import ShardVolumeSource
-from slicevlm.data.transforms import resize_to_model
+from slicevlm.io.shards import ShardVolumeSource
+from slicevlm.io.transforms import resize_to_model
 
 TASKS: tuple[str, ...] = ("caption", "vqa_closed", "vqa_open")
 Item = dict[str, "torch.Tensor | str"]
@@ -41,9 +42,9 @@ class VolumeLoader:
     Attributes:
         data_root: Folder the json/CSV paths are relative to.
         size: Model input ``(D, H, W)``.
-        axis: Slicing axis.
-        window: Optional CT window ``(center, width)`` (HU data only).
-        shards: LitData shards to fetch volumes from by their path (see ``data/shards.py``); None
+        recipe: the preprocessing choices it applies: ``window``, ``reorient`` and ``axis`` (volumes
+            are then resized to ``size`` with a centre crop, i.e. ``crop: center``, ``depth: fixed``).
+        shards: LitData shards to fetch volumes from by their path (see ``io/shards.py``); None
             reads the files under ``data_root``.
         augment: random transforms applied after resizing (training volumes; ``data/augment.py``);
             None: the volume as read.
@@ -51,8 +52,7 @@ class VolumeLoader:
 
     data_root: Path
     size: tuple[int, int, int] = (50, 224, 224)
-    axis: str = "axial"
-    window: tuple[float, float] | None = None
+    recipe: PreprocessingRecipe = PreprocessingRecipe()
     shards: ShardVolumeSource | None = None
     augment: M3DAugmentation | None = None
 
@@ -63,11 +63,12 @@ class VolumeLoader:
             raise DataError(f"{image_path!r} {problem}; expected a path inside the data root (referenced by {referenced_by}).")
         try:
             if self.shards is None:
-                volume = load_volume(self.data_root / image_path, axis=self.axis, window=self.window)
+                recipe = self.recipe
+                volume = load_volume(self.data_root / image_path, axis=recipe.axis, window=recipe.window, reorient=recipe.reorient)
             else:
                 array = self.shards.read(image_path, referenced_by)  # (z, y, x) as stored
                 source = f"{self.shards.location}::{image_path}"
-                volume = volume_from_array(array, source, axis=self.axis, window=self.window)
+                volume = volume_from_array(array, source, axis=self.recipe.axis, window=self.recipe.window)  # arrays have no orientation
         except DataError as e:
             raise DataError(f"{e} (referenced by {referenced_by})") from e
         volume = resize_to_model(volume, self.size)  # (D, H, W)

@@ -7,7 +7,7 @@ string ``NA`` and ``Answer Choice`` is a bare letter. A bad entry or row raises 
 naming the file, the row, the field and what was expected.
 
 Paths in entries and rows stay inside the data root: absolute paths, drive letters and ``..`` are
-refused (:func:`~slicevlm.data.limits.entry_path_problem`), so no index file can make the pipeline
+refused (:func:`~slicevlm.io.limits.entry_path_problem`), so no index file can make the pipeline
 read a file outside it. CSVs are read as UTF-8 with or without a byte-order mark.
 """
 
@@ -21,8 +21,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from slicevlm.data.errors import DataError, did_you_mean
-from slicevlm.data.limits import entry_path_problem
+from slicevlm.io.errors import DataError, did_you_mean
+from slicevlm.io.limits import entry_path_problem
 from slicevlm.data.prompts import prompt_text_problem
 
 CAPTION_SPLITS: tuple[str, ...] = ("train", "validation", "test", "test100", "test500", "test1k")

@@ -11,7 +11,7 @@
 - :mod:`~slicevlm.inference.batch`: resumable CSV → JSONL answering (through :mod:`slicevlm.store`)
 - :mod:`~slicevlm.inference.cli`: ``slicevlm ask | report | ask-batch``
 
-The serving app in ``lightning_app/`` uses this package and nothing below it. Names load on first
+The serving app (``slicevlm.serve``, ``lightning_app/``) builds on this package. Names load on first
 use, so the web server's request process can validate input without importing torch.
 """
 

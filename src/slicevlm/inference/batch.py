@@ -34,11 +34,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from slicevlm.data.limits import entry_path_problem, is_inside
+from slicevlm.io.limits import entry_path_problem, is_inside
 from slicevlm.data.records import read_utf8
-from slicevlm.inference.errors import DataError, InputError, did_you_mean
+from slicevlm.inference.errors import InputError
+from slicevlm.io.errors import DataError, did_you_mean
 from slicevlm.inference.instructions import parse_choices, resolve_request
 from slicevlm.inference.records import answer_record
+from slicevlm.llm.generation_config import GenerationConfig
 from slicevlm.store.jsonl import JsonlAppender, JsonlCorruptError
 from slicevlm.store.resumable import ResumableJsonl
 from slicevlm.store.run_record import RunRecord
@@ -188,10 +190,6 @@ def _record_matches(record: dict[str, Any], row: BatchRow) -> bool:
     return record.get("volume") == row.volume and record.get("question") == row.question
 
 
-#: Generation settings -> the option that sets them (for "rerun with ..." hints).
-GENERATION_OPTIONS: dict[str, str] = {"max_new_tokens": "--max-new-tokens", "engine": "--engine"}
-
-
 def answered_rows(out_path: str | Path, rows: Sequence[BatchRow], run: RunRecord | None = None) -> set[int]:
     """Rows already in ``out_path``; cuts a truncated last line off the file.
 
@@ -248,7 +246,7 @@ def _resume_hint(recorded: RunRecord | None, run: RunRecord) -> str:
     if recorded is None or recorded.weights_sha256 != run.weights_sha256 or recorded.checkpoint != run.checkpoint:
         return fresh
     options = " ".join(
-        f"{flag} {recorded.generation[key]}" for key, flag in GENERATION_OPTIONS.items()
+        f"{flag} {recorded.generation[key]}" for key, flag in GenerationConfig.option_flags().items()
         if key in recorded.generation and recorded.generation[key] != run.generation.get(key)
     )
     return f"To resume, rerun with {options}. {fresh}" if options else fresh

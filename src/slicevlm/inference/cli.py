@@ -5,7 +5,7 @@
     slicevlm report dicom_folder/ --checkpoint CKPT
     slicevlm ask-batch questions.csv --checkpoint CKPT --out answers.jsonl     # rerun to resume
 
-Volumes in any format :func:`slicevlm.data.readers.load_volume` reads are preprocessed with the
+Volumes in any format :func:`slicevlm.io.readers.load_volume` reads are preprocessed with the
 checkpoint's training recipe (window, reorientation, axis, crop, depth) unless ``--window``,
 ``--reorient``, ``--axis``, ``--crop``, ``--depth`` or ``--slice-spacing`` change a part of it, and resampled to the checkpoint's input size.
 The answer goes to stdout (``--json``: one JSON object with the preprocessing applied, any warnings,
@@ -26,16 +26,18 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Literal
 
 from slicevlm.command_line import Arg, positive, run_command
-from slicevlm.data.recipe import RECIPE_CHOICES, RecipeChoice, overrides_from_fields
+from slicevlm.io.recipe import RECIPE_CHOICES, RecipeChoice, overrides_from_fields
 from slicevlm.errors import ConfigError
 from slicevlm.errors import report as report_user_error
 from slicevlm.hub import ModelNotAvailableError
-from slicevlm.inference.errors import DataError, InputError
+from slicevlm.inference.errors import InputError
 from slicevlm.inference.devices import parse_device_name
-from slicevlm.inference.generation_options import GenerationOptions
 from slicevlm.inference.instructions import parse_choices, resolve_request
 from slicevlm.inference.records import answer_record
-from slicevlm.inference.limits import MAX_VOXELS, ReadLimits, check_header
+from slicevlm.llm.generation_config import GenerationConfig
+from slicevlm.io.errors import DataError
+from slicevlm.io.headers import check_header
+from slicevlm.io.limits import MAX_VOXELS, ReadLimits
 from slicevlm.toy import SMALL_NOTICE, TOY_NOTICE
 
 if TYPE_CHECKING:
@@ -83,7 +85,7 @@ def _checked(choice: RecipeChoice) -> Callable[[str], str]:
     return parse
 
 
-#: The preprocessing options of ask, report and ask-batch: one per :data:`~slicevlm.data.recipe.RECIPE_CHOICES`
+#: The preprocessing options of ask, report and ask-batch: one per :data:`~slicevlm.io.recipe.RECIPE_CHOICES`
 #: entry (the server's options and request fields come from the same list), each None = the checkpoint's.
 PreprocessingOptions = dataclasses.make_dataclass(
     "PreprocessingOptions",
@@ -96,14 +98,14 @@ PreprocessingOptions.__doc__ = "preprocessing (default: the checkpoint's trainin
 )
 
 
-def _load_qa(model: ModelOptions, generation: GenerationOptions, preprocessing: PreprocessingOptions) -> VolumeQA:
+def _load_qa(model: ModelOptions, generation: GenerationConfig, preprocessing: PreprocessingOptions) -> VolumeQA:
     from transformers.utils import logging as hf_logging
 
     from slicevlm.inference.predictor import VolumeQA
 
     hf_logging.disable_progress_bar()  # stderr is for our progress and errors
     qa = VolumeQA.from_checkpoint(
-        model.checkpoint, device=model.device, dtype=model.dtype, generation=generation.config(),
+        model.checkpoint, device=model.device, dtype=model.dtype, generation=generation,
         limits=ReadLimits(max_voxels=model.max_voxels), trust_checkpoint=model.trust_checkpoint,
     )
     qa.preprocessing = qa.preprocessing.override(**overrides_from_fields(dataclasses.asdict(preprocessing)))
@@ -123,11 +125,11 @@ class _Output:
 
 def _answer_one(
     volume: Path, question: str | None, choices: list[str], output: _Output,
-    model: ModelOptions, generation: GenerationOptions, preprocessing: PreprocessingOptions,
+    model: ModelOptions, generation: GenerationConfig, preprocessing: PreprocessingOptions,
 ) -> int:
     if not volume.exists():
         raise InputError(f"volume {volume} does not exist; expected a volume file or folder.")
-    from slicevlm.data.readers import find_reader
+    from slicevlm.io.readers import find_reader
 
     find_reader(volume)  # a format no reader takes (a .txt) is refused before the model loads
     if volume.is_file():  # so is a bad header
@@ -186,7 +188,7 @@ def ask(
     explain: Annotated[Path | None, Arg(metavar="OUT.png")] = None,
     *,
     model: ModelOptions,
-    generation: GenerationOptions,
+    generation: GenerationConfig,
     preprocessing: PreprocessingOptions,
 ) -> int:
     """Ask a question about one volume.
@@ -215,7 +217,7 @@ def report(
     explain: Annotated[Path | None, Arg(metavar="OUT.png")] = None,
     *,
     model: ModelOptions,
-    generation: GenerationOptions,
+    generation: GenerationConfig,
     preprocessing: PreprocessingOptions,
 ) -> int:
     """Write the findings report for one volume.
@@ -247,7 +249,7 @@ def ask_batch(
     keep_going: bool = False,
     overwrite: bool = False,
     model: ModelOptions,
-    generation: GenerationOptions,
+    generation: GenerationConfig,
     preprocessing: PreprocessingOptions,
 ) -> int:
     """Answer a CSV of (volume, question) rows, resumable.

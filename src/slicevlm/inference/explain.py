@@ -1,10 +1,10 @@
 """Why the model looked where it did: kept slices (eq. 3–5) and injection attention (eq. 18).
 
-One vision pass with ``return_attention=True``; a hook on the encoder keeps the slice features so
-the neighbour similarity S_i that drove the selection is reported too. The attention each
-high-resolution position (kept slice × patch row × patch column) received, averaged over heads and
-over the low-resolution queries, becomes a ``(D̂, H', W')`` map scaled to [0, 1]
-(:func:`slicevlm.vision.maps.attention_grid`; ``None`` without injection).
+One pass of the vision tower's :meth:`~slicevlm.vision.tower.VisionTower.maps` (the paper's pipeline:
+:func:`slicevlm.vision.maps.vision_maps`): the kept slices, the neighbour similarity S_i that drove
+the selection, and the attention each high-resolution position (kept slice × patch row × patch
+column) received, averaged over heads and over the low-resolution queries, as a ``(D̂, H', W')`` map
+scaled to [0, 1] (``None`` without injection).
 """
 
 from __future__ import annotations
@@ -17,8 +17,6 @@ import torch
 
 from slicevlm.inference.volumes import PreparedVolume
 from slicevlm.model import SliceVLM
-from slicevlm.vision.maps import attention_grid
-from slicevlm.vision.selection import neighbour_similarity
 
 
 @dataclass
@@ -60,34 +58,24 @@ def explain_volume(model: SliceVLM, prepared: PreparedVolume) -> Explanation:
         model: the loaded model (eval mode).
         prepared: a model-size volume from :func:`slicevlm.inference.volumes.prepare_volume`.
     """
-    from slicevlm.vision.pipeline import VisionPipeline
-
-    if not isinstance(model.vision, VisionPipeline):
+    device = next(model.projector.parameters()).device
+    start = time.perf_counter()
+    maps = model.vision.maps(prepared.tensor.to(device))
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    vision_ms = (time.perf_counter() - start) * 1000
+    if maps is None:
         raise ValueError(
             f"Explanations show slice selection and injection attention, which {type(model.vision).__name__} "
             "does not have; ask without explaining for this checkpoint."
         )
-    device = next(model.projector.parameters()).device
-    features: list[torch.Tensor] = []
-    handle = model.vision.encoder.register_forward_hook(lambda module, args, output: features.append(output))
-    try:
-        start = time.perf_counter()
-        output = model.vision(prepared.tensor[None].to(device), return_attention=True)
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-        vision_ms = (time.perf_counter() - start) * 1000
-    finally:
-        handle.remove()
-    kept = output.kept_slices[0].tolist()
-    injection = model.vision.injection
-    grid = (len(kept), *model.vision.encoder.grid_size)
-    attention = attention_grid(output.attention, injection.region, grid, injection.factor)
+    kept = maps.kept_slices.tolist()
     return Explanation(
         volume=prepared.tensor.numpy(),
         kept_slices=kept,
         kept_slices_original=[prepared.original_slice(i) for i in kept],
-        similarity=neighbour_similarity(features[-1])[0].cpu().numpy(),
-        attention=None if attention is None else attention[0].cpu().numpy(),
+        similarity=maps.similarity.numpy(),
+        attention=None if maps.attention is None else maps.attention.numpy(),
         source=prepared.source,
         vision_ms=vision_ms,
     )

@@ -1,46 +1,23 @@
-"""``--max-new-tokens`` and ``--engine``: the generation options of every command that answers.
+"""``--max-new-tokens`` and ``--engine`` on a parser that is not built from a typed function.
 
-``slicevlm ask | report | ask-batch`` take a :class:`GenerationOptions` parameter, which the
-command line turns into these two options (see :mod:`slicevlm.command_line`); the server's argparse
-parser adds the same options with :func:`add_generation_options`. Either way they become one
-:class:`~slicevlm.llm.generation_config.GenerationConfig`, whose defaults and checks they are.
-Light on imports.
+``slicevlm ask | report | ask-batch`` take a :class:`~slicevlm.llm.generation_config.GenerationConfig`
+parameter, which :mod:`slicevlm.command_line` turns into these options; :func:`add_generation_options`
+adds the same options (same fields, defaults and help) to another parser. Light on imports.
 """
 
 from __future__ import annotations
 
 import argparse
-from dataclasses import dataclass
+from dataclasses import fields
 
-from slicevlm.llm.generation_config import DEFAULT_GENERATION, Engine, GenerationConfig
-
-
-@dataclass(frozen=True)
-class GenerationOptions:
-    """generation
-
-    Attributes:
-        max_new_tokens: answer length cap (256, as the paper's evaluation)
-        engine: decoding: transformers generate, or our static-cache loop (same tokens)
-    """
-
-    max_new_tokens: int = DEFAULT_GENERATION.max_new_tokens
-    engine: Engine = DEFAULT_GENERATION.engine  # type: ignore[assignment]
-
-    def config(self) -> GenerationConfig:
-        """The settings the options name.
-
-        Raises:
-            ConfigError: a bad value (e.g. ``--max-new-tokens 0``), naming the option.
-        """
-        return GenerationConfig(max_new_tokens=self.max_new_tokens, engine=self.engine)
+from slicevlm.llm.generation_config import GenerationConfig
 
 
 def add_generation_options(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
-    """Add ``--max-new-tokens`` and ``--engine`` to an argparse parser (defaults: :data:`DEFAULT_GENERATION`)."""
+    """Add one option per :class:`GenerationConfig` field (``--max-new-tokens``, ``--engine``)."""
     from slicevlm.command_line import add_options
 
-    add_options(parser, GenerationOptions)
+    add_options(parser, GenerationConfig)
 
 
 def generation_from_args(args: argparse.Namespace) -> GenerationConfig:
@@ -49,4 +26,4 @@ def generation_from_args(args: argparse.Namespace) -> GenerationConfig:
     Raises:
         ConfigError: a bad value (e.g. ``--max-new-tokens 0``), naming the option.
     """
-    return GenerationOptions(max_new_tokens=args.max_new_tokens, engine=args.engine).config()
+    return GenerationConfig(**{field.name: getattr(args, field.name) for field in fields(GenerationConfig)})

@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from slicevlm.data.limits import is_inside
+from slicevlm.io.limits import is_inside
 from slicevlm.inference.errors import InputError
 
 __all__ = ["is_inside", "resolve_under"]

@@ -10,11 +10,12 @@ Answers are greedy, as the paper's evaluation decodes. Each :class:`Answer` carr
 and the slices the selector kept, captured by hooks on the vision pipeline while
 ``SliceVLM.generate`` runs, so the volume goes through the vision side once, and the preprocessing
 applied to its volume. Volumes are preprocessed with the checkpoint's training recipe unless a call
-names another (:class:`~slicevlm.data.recipe.PreprocessingRecipe`).
+names another (:class:`~slicevlm.io.recipe.PreprocessingRecipe`).
 """
 
 from __future__ import annotations
 
+import argparse
 import logging
 import time
 from collections.abc import Iterator, Sequence
@@ -25,8 +26,8 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
-from slicevlm.data.limits import DEFAULT_LIMITS, ReadLimits
-from slicevlm.data.recipe import PreprocessingRecipe
+from slicevlm.io.limits import DEFAULT_LIMITS, ReadLimits
+from slicevlm.io.recipe import PreprocessingRecipe
 from slicevlm.inference.choices import ChoiceMatch, match_choice
 from slicevlm.inference.errors import InputError
 from slicevlm.inference.instructions import REPORT_INSTRUCTION, question_instruction
@@ -109,13 +110,18 @@ class _VisionCapture:
 
 
 def resolve_device(device: str) -> str:
-    """``"auto"`` → ``"cuda"`` when a GPU is visible, else ``"cpu"``; others are checked and returned."""
+    """``"auto"`` → ``"cuda"`` when a GPU is visible, else ``"cpu"``; others are checked (the syntax of
+    :func:`~slicevlm.inference.devices.parse_device_name`, and that a GPU is there) and returned."""
+    from slicevlm.inference.devices import DEVICE_HELP, parse_device_name
+
+    try:
+        device = parse_device_name(device)
+    except argparse.ArgumentTypeError:
+        raise InputError(f"device {device!r} is not supported; expected {DEVICE_HELP}.") from None
     if device == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise InputError(f"device {device!r} requested but torch sees no CUDA GPU; use --device cpu (or auto).")
-    if not (device == "cpu" or device.startswith("cuda")):
-        raise InputError(f"device {device!r} is not supported; expected 'auto', 'cpu', 'cuda' or 'cuda:N'.")
     return device
 
 
@@ -175,7 +181,7 @@ class VolumeQA:
                 model classes (:mod:`slicevlm.trusted_classes`); only for folders you trust.
         """
         from slicevlm.checkpoint import load_checkpoint_folder, read_metadata, resolve_checkpoint, trained_weights_sha256
-        from slicevlm.data.recipe import checkpoint_recipe
+        from slicevlm.io.recipe import checkpoint_recipe
 
         folder = resolve_checkpoint(folder)  # a folder, or hf://org/name read from the Hugging Face cache
         device = resolve_device(device)

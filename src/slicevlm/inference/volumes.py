@@ -1,8 +1,8 @@
 """A volume as a user hands it over (a path in any readable format, or an array) → model input.
 
-Reading is :func:`slicevlm.data.readers.load_volume` (every format, checked, reoriented to LPS
+Reading is :func:`slicevlm.io.readers.load_volume` (every format, checked, reoriented to LPS
 unless the recipe's ``reorient`` is ``none``, and sliced along the recipe's axis); windowing, min-max, crop and depth resampling are
-:func:`slicevlm.data.recipe.apply_recipe` with a :class:`~slicevlm.data.recipe.PreprocessingRecipe`,
+:func:`slicevlm.io.recipe.apply_recipe` with a :class:`~slicevlm.io.recipe.PreprocessingRecipe`,
 the one implementation the CLI, the Python API and the server share. This module adds what
 inference needs on top: the file's geometry (orientation, spacing), timing, and the original shape
 (to map kept slices back to the slices a radiologist scrolls through).
@@ -18,8 +18,8 @@ from typing import Any, Union
 import numpy as np
 import torch
 
-from slicevlm.data.limits import DEFAULT_LIMITS, ReadLimits
-from slicevlm.data.recipe import PreprocessingRecipe
+from slicevlm.io.limits import DEFAULT_LIMITS, ReadLimits
+from slicevlm.io.recipe import PreprocessingRecipe
 from slicevlm.inference.errors import InputError
 
 VolumeLike = Union[str, os.PathLike, np.ndarray, torch.Tensor]
@@ -90,7 +90,7 @@ def prepare_volume(
     """Read (if a path) and preprocess a volume to ``input_size`` under ``recipe``.
 
     Args:
-        volume: A file or folder any :mod:`slicevlm.data.readers` reader accepts, or an array
+        volume: A file or folder any :mod:`slicevlm.io.readers` reader accepts, or an array
             ``(D, H, W)`` (taken as already sliced: the recipe's axis is not applied to it).
         input_size: The checkpoint's ``(D, H, W)``.
         recipe: Window, reorientation, axis, crop and depth choices; default :class:`PreprocessingRecipe` ().
@@ -98,12 +98,12 @@ def prepare_volume(
             checked against its voxel cap too.
 
     Raises:
-        slicevlm.data.errors.DataError: The file is missing or unreadable (the message names it).
+        slicevlm.io.errors.DataError: The file is missing or unreadable (the message names it).
         InputError: An array of the wrong shape or with non-finite values.
     """
-    from slicevlm.data.geometry import read_geometry
-    from slicevlm.data.readers import load_volume
-    from slicevlm.data.recipe import apply_recipe, oriented_spacing
+    from slicevlm.io.geometry import read_geometry
+    from slicevlm.io.readers import load_volume
+    from slicevlm.io.recipe import apply_recipe, oriented_spacing
 
     recipe = recipe or PreprocessingRecipe()
     start = time.perf_counter()

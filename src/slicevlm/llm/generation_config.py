@@ -1,16 +1,17 @@
 """`GenerationConfig`: how answers are decoded, from config or command line down to the decoder.
 
 The paper's evaluation decodes greedily with at most 256 new tokens (docs/method.md, "generation
-length"). Every face builds one of these: the LightningModule from its ``max_new_tokens`` /
-``decoding_engine`` arguments, ``slicevlm ask | report | ask-batch`` and the server from
-``--max-new-tokens`` / ``--engine``. Its :meth:`GenerationConfig.to_dict` is what a predictions
-file's run record stores. Light on imports: the web server checks its options with it.
+length"). Every face takes one of these: the LightningModule as its ``generation`` argument
+(``model.generation`` in a config), ``slicevlm ask | report | ask-batch`` and the server as the
+options its fields become (``--max-new-tokens`` / ``--engine``). Its :meth:`GenerationConfig.to_dict`
+is what a predictions file's run record stores. Light on imports: the web server checks its options
+with it.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, replace
-from typing import Any, Literal, get_args
+from dataclasses import asdict, dataclass, fields, replace
+from typing import Any, ClassVar, Literal, get_args
 
 from slicevlm.errors import ConfigError
 
@@ -22,39 +23,34 @@ ENGINES: tuple[str, ...] = get_args(Engine)
 
 @dataclass(frozen=True)
 class GenerationConfig:
-    """Decoding settings (greedy, as the paper's evaluation).
+    """generation: how answers are decoded (greedy, as the paper's evaluation)
+
+    The one declaration of the generation settings: the training configs' ``model.generation``,
+    the ``--max-new-tokens`` / ``--engine`` options of every command that answers (and the server),
+    their help texts and a predictions file's run record are all read from these fields.
 
     Attributes:
-        max_new_tokens: Answer length cap in tokens (256, as the paper's evaluation).
-        engine: ``"hf"`` (transformers ``generate``) or ``"fast"`` (static KV cache, CUDA graph on
-            GPU; the same greedy tokens).
-        strategy: Only ``"greedy"`` is implemented.
-        num_beams: 1 (greedy).
-        do_sample: False (greedy).
+        max_new_tokens: answer length cap in tokens (256, as the paper's evaluation)
+        engine: decoding: transformers generate (hf), or the static-KV-cache loop (fast; a CUDA graph on GPU, the same greedy tokens)
     """
 
     max_new_tokens: int = 256
-    engine: str = "hf"
-    strategy: str = "greedy"
-    num_beams: int = 1
-    do_sample: bool = False
+    engine: Engine = "hf"
+
+    #: Only greedy decoding is implemented, as the paper evaluates; a run record states it.
+    GREEDY: ClassVar[dict[str, Any]] = {"strategy": "greedy", "num_beams": 1, "do_sample": False}
 
     def __post_init__(self) -> None:
         tokens = self.max_new_tokens
         if isinstance(tokens, bool) or not isinstance(tokens, int) or tokens < 1:
             raise ConfigError(
                 f"max_new_tokens={tokens!r}; expected a positive number of tokens (256, as the paper's evaluation). "
-                "Set --max-new-tokens (command line) or model.max_new_tokens (config)."
+                "Set --max-new-tokens (command line) or model.generation.max_new_tokens (config)."
             )
         if self.engine not in ENGINES:
             raise ConfigError(
                 f"engine={self.engine!r}; expected 'hf' or 'fast'. Set --engine (command line) or "
-                "model.decoding_engine (config) to one of them."
-            )
-        if (self.strategy, self.num_beams, self.do_sample) != ("greedy", 1, False):
-            raise ConfigError(
-                f"strategy={self.strategy!r}, num_beams={self.num_beams!r}, do_sample={self.do_sample!r}; only greedy "
-                "decoding (strategy 'greedy', num_beams 1, do_sample false) is implemented, as the paper evaluates."
+                "model.generation.engine (config) to one of them."
             )
 
     def with_max_new_tokens(self, max_new_tokens: int) -> GenerationConfig:
@@ -63,8 +59,12 @@ class GenerationConfig:
 
     def to_dict(self) -> dict[str, Any]:
         """``strategy``, ``num_beams``, ``do_sample``, ``max_new_tokens``, ``engine``: a run record's ``generation``."""
-        data = asdict(self)
-        return {key: data[key] for key in ("strategy", "num_beams", "do_sample", "max_new_tokens", "engine")}
+        return {**self.GREEDY, **asdict(self)}
+
+    @classmethod
+    def option_flags(cls) -> dict[str, str]:
+        """Each setting's command-line option: ``{"max_new_tokens": "--max-new-tokens", "engine": "--engine"}``."""
+        return {field.name: "--" + field.name.replace("_", "-") for field in fields(cls)}
 
 
 #: The one default: what every face uses unless told otherwise.

@@ -15,26 +15,19 @@ byte-level BPE reads every sentence with a leading space.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from slicevlm.hub import hf_cache_dir
 from slicevlm.metrics.frozen.bertscore_encoding import BertScoreEncoder
 from slicevlm.metrics.resources import MissingResourceError
 
 DEFAULT_BERTSCORE_MODEL = "roberta-large"
 DEFAULT_BERTSCORE_LAYERS = 17
 NOT_COMPARABLE = "not comparable with roberta-large numbers"
-
-
-def hf_cache_dir() -> str:
-    """The HuggingFace hub cache folder, read from the environment at call time."""
-    return os.environ.get("HF_HUB_CACHE") or str(
-        Path(os.environ.get("HF_HOME", Path.home() / ".cache" / "huggingface")) / "hub"
-    )
 
 
 def _fetch_hint(model: str) -> str:

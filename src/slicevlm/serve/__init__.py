@@ -11,7 +11,7 @@ Modules, each imported only by what needs it:
 - ``web_page`` and ``static/index.html``: the page served at ``GET /``.
 - ``server_process`` and ``load_test``: start a server in its own process group; a bounded load test.
 
-The server calls only ``slicevlm.inference`` (and ``slicevlm.data.recipe`` for the preprocessing
+The server calls only ``slicevlm.inference`` (and ``slicevlm.io.recipe`` for the preprocessing
 fields). It needs the ``serve`` extra: ``pip install 'slicevlm[serve]'``.
 """
 

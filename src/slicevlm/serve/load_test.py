@@ -16,7 +16,6 @@ clients share one address: a server started with ``--checkpoint`` gets
 
 from __future__ import annotations
 
-import argparse
 import os
 import statistics
 import sys
@@ -139,14 +138,19 @@ def run_load_test(
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Command line: see the module docstring."""
-    parser = argparse.ArgumentParser(prog="python -m slicevlm.serve.load_test", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    """Command line: see the module docstring (a jsonargparse parser with the conventions of
+    :mod:`slicevlm.command_line`; built option by option for its either-or ``--url | --checkpoint``)."""
+    from jsonargparse import ArgumentParser
+
+    from slicevlm.command_line import help_formatter
+
+    parser = ArgumentParser(prog="python -m slicevlm.serve.load_test", description=__doc__, formatter_class=help_formatter())
     target = parser.add_mutually_exclusive_group(required=True)
     target.add_argument("--url", help="a running server, e.g. http://127.0.0.1:8000")
     target.add_argument("--checkpoint", type=Path, help="start a server for this checkpoint (stopped afterwards)")
     parser.add_argument("--clients", type=int, default=64, help="concurrent clients")
     parser.add_argument("--requests", type=int, default=4, help="requests per client")
-    parser.add_argument("--volume", type=Path, default=None, help="file to upload (default: synthetic 16×48×48 .npy)")
+    parser.add_argument("--volume", type=Path, default=None, help="file to upload; null: a synthetic 16×48×48 .npy")
     parser.add_argument("--question", default="Which organ is shown?", help="question each request asks")
     parser.add_argument("--api-key-file", type=Path, default=None, help="file whose first line is the X-API-Key to send (default: $SLICEVLM_API_KEY)")
     parser.add_argument("--timeout", type=float, default=300.0, help="per-request timeout in seconds")

@@ -50,7 +50,8 @@ class Outcome:
 def classify(error: BaseException) -> tuple[int, str]:
     """The HTTP status and message for what a read raised (the server's error mapping)."""
     from slicevlm.errors import ConfigError
-    from slicevlm.inference.errors import DataError, InputError, VolumeTooLarge
+    from slicevlm.inference.errors import InputError
+    from slicevlm.io.errors import DataError, VolumeTooLarge
 
     if isinstance(error, PermissionError):
         return 403, str(error)
@@ -327,7 +328,7 @@ def _memory_message(budget: int) -> str:
 
 
 #: What a volume reader imports before it reports ready (so the first read is not slower).
-VOLUME_PRELOAD: tuple[str, ...] = ("slicevlm.inference.volumes", "slicevlm.data.readers", "slicevlm.data.recipe", "slicevlm.data.geometry")
+VOLUME_PRELOAD: tuple[str, ...] = ("slicevlm.inference.volumes", "slicevlm.io.readers", "slicevlm.io.recipe", "slicevlm.io.geometry")
 
 
 def read_volume(path: str, input_size: tuple[int, int, int], recipe: Any, limits: Any) -> dict[str, Any]:

@@ -50,11 +50,12 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse
 
 from slicevlm.serve.server_limits import MAX_SMALL_BODY, ServerLimits
-from slicevlm.data.recipe import overrides_from_fields
+from slicevlm.io.recipe import overrides_from_fields
 from slicevlm.errors import ConfigError
-from slicevlm.inference.errors import DataError, InputError, VolumeTooLarge, did_you_mean
+from slicevlm.inference.errors import InputError
+from slicevlm.io.errors import DataError, VolumeTooLarge, did_you_mean
 from slicevlm.inference.instructions import parse_choices, resolve_request
-from slicevlm.inference.limits import check_header
+from slicevlm.io.headers import check_header
 from slicevlm.inference.paths import resolve_under
 from slicevlm.serve.uploads import FORM_FIELDS, UploadForm, UploadRejected, extract_zip, public_message, remove_upload
 

@@ -56,7 +56,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 from types import FrameType
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import litserve as ls  # the serve extra; `slicevlm.serve.main` names it when it is missing
 
@@ -65,14 +65,17 @@ from slicevlm.serve.request_gate import GateSettings, RequestGate
 from slicevlm.serve.server_limits import ServerLimits, add_limit_options
 from slicevlm.serve.uploads import UPLOAD_SUFFIXES
 from slicevlm.serve.volume_api import ServeSettings, VolumeAPI
-from slicevlm.data.recipe import RECIPE_CHOICES, REORIENTATIONS, WINDOW_PRESETS, checkpoint_recipe, overrides_from_fields
-from slicevlm.command_line import join_negative_values
+from slicevlm.io.recipe import RECIPE_CHOICES, REORIENTATIONS, WINDOW_PRESETS, checkpoint_recipe, overrides_from_fields
+from slicevlm.command_line import TextParser, help_formatter, join_negative_values
 from slicevlm.errors import ConfigError
 from slicevlm.errors import report as report_user_error
 from slicevlm.inference.devices import DEVICE_HELP, cuda_index, parse_device_name
 from slicevlm.inference.generation_options import add_generation_options, generation_from_args
 from slicevlm.toy import labels
 from slicevlm.serve.web_page import add_page
+
+if TYPE_CHECKING:  # jsonargparse loads when the parser is built
+    from jsonargparse import ArgumentParser
 
 log = logging.getLogger(__name__)
 
@@ -87,9 +90,13 @@ UPLOAD_PREFIX: str = "slicevlm-uploads-"
 STOP_GRACE_S: float = 8.0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The server's command line."""
-    parser = argparse.ArgumentParser(prog="slicevlm serve", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def build_parser() -> ArgumentParser:
+    """The server's command line: a jsonargparse parser with the help and error conventions of every
+    `slicevlm` command (:mod:`slicevlm.command_line`); its options come from several declarations (the
+    preprocessing choices, the limits, the generation options), so they are added one by one."""
+    from jsonargparse import ArgumentParser
+
+    parser = ArgumentParser(prog="slicevlm serve", description=__doc__, formatter_class=help_formatter())
     parser.add_argument("--checkpoint", required=True, help="checkpoint folder written by training, or hf://org/name for one on the Hugging Face Hub")
     parser.add_argument("--trust-checkpoint", action="store_true", help="let the checkpoint's model.yaml name any class, not only SliceVLM's model classes (building the model runs what it names: only for checkpoints you trust)")
     parser.add_argument("--host", default=LOOPBACK, choices=(LOOPBACK, "0.0.0.0", "::"), help="interface to listen on")
@@ -116,7 +123,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--max-batch-size", type=int, default=8, help="requests answered in one batch")
     parser.add_argument("--batch-timeout", type=float, default=0.05, help="seconds to wait for a batch to fill")
     add_generation_options(parser)
-    parser.add_argument("--device", default="auto", type=parse_device_name, metavar="DEVICE", help=f"where the model runs: {DEVICE_HELP}")
+    parser.add_argument("--device", default="auto", type=TextParser(parse_device_name, "str"), metavar="DEVICE", help=f"where the model runs: {DEVICE_HELP}")
     parser.add_argument("--dtype", default="auto", choices=("auto", "float32", "bfloat16", "float16"), help="auto: float32 on CPU, the checkpoint's on GPU")
     recipe = parser.add_argument_group("preprocessing (default: the checkpoint's training recipe; a request may choose its own)")
     for choice in RECIPE_CHOICES:  # checked as a request's fields are (server_recipe), before any process starts
@@ -142,16 +149,16 @@ def pin_cuda_device(device: str) -> None:
     os.environ["CUDA_VISIBLE_DEVICES"] = ids[index]
 
 
-def _refuse(parser: argparse.ArgumentParser, message: str) -> NoReturn:
+def _refuse(parser: ArgumentParser, message: str) -> NoReturn:
     """An option that parses but cannot work: one line on stderr (the user-error reporter every `slicevlm`
     command uses), exit status 2."""
     report_user_error(parser.prog, ConfigError(message))
     raise SystemExit(2)
 
 
-def check_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+def check_args(parser: ArgumentParser, args: argparse.Namespace) -> None:
     """Refuse options that cannot work, before any process starts."""
-    from slicevlm.checkpoint import read_model_config, resolve_checkpoint
+    from slicevlm.checkpoint import read_metadata, read_model_config, resolve_checkpoint
     from slicevlm.errors import SliceVLMError
     from slicevlm.trusted_classes import TRUST_ENV
 
@@ -187,8 +194,8 @@ def check_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Non
     except ValueError as error:
         _refuse(parser, str(error))
     try:
-        server_recipe(args)
-    except ConfigError as error:
+        server_recipe(args, read_metadata(args.checkpoint))
+    except ValueError as error:  # a bad choice (ConfigError) or a slicevlm.json this version cannot read
         _refuse(parser, str(error))
     try:
         args.api_key = read_api_key(args.api_key_file)
@@ -249,16 +256,14 @@ def allowed_hosts(host: str, extra: list[str]) -> tuple[str, ...] | None:
     return ("localhost", "127.0.0.1", "[::1]", *names)
 
 
-def server_recipe(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any]]:
-    """``(the overrides the options make, the resulting default recipe as JSON)``.
+def server_recipe(args: argparse.Namespace, metadata: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``(the overrides the options make, the resulting default recipe as JSON)``; `metadata` is the
+    checkpoint's ``slicevlm.json`` (:func:`slicevlm.checkpoint.read_metadata`).
 
     Raises:
         ConfigError: An option names no valid choice, or the checkpoint records a bad recipe.
     """
-    from slicevlm.checkpoint import read_metadata
-
     overrides = overrides_from_fields({choice.name: getattr(args, choice.name) for choice in RECIPE_CHOICES})
-    metadata = read_metadata(args.checkpoint)
     recipe = checkpoint_recipe(metadata, f"{args.checkpoint}/slicevlm.json").override(**overrides)
     return overrides, {**recipe.to_dict(), "describe": recipe.describe()}
 
@@ -295,7 +300,8 @@ def build_server(args: argparse.Namespace, upload_dir: Path, api_key: str | None
     from slicevlm.checkpoint import read_metadata
 
     limits = ServerLimits.from_args(args)
-    overrides, recipe = server_recipe(args)
+    metadata = read_metadata(args.checkpoint)
+    overrides, recipe = server_recipe(args, metadata)
     gate = GateSettings(
         upload_dir=upload_dir,
         limits=limits,
@@ -313,7 +319,6 @@ def build_server(args: argparse.Namespace, upload_dir: Path, api_key: str | None
         preprocessing=overrides,
         limits=limits,
     )
-    metadata = read_metadata(args.checkpoint)
     info = {
         **labels(bool(metadata["toy"]), bool(metadata["small"])),
         "preprocessing": recipe,

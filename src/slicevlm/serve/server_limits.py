@@ -10,11 +10,14 @@ from __future__ import annotations
 import argparse
 from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from slicevlm.inference.instructions import MAX_QUESTION_CHARS
-from slicevlm.inference.limits import MAX_HEADER_BYTES, MAX_VOXELS, ReadLimits
+from slicevlm.io.limits import MAX_HEADER_BYTES, MAX_VOXELS, ReadLimits
 from slicevlm.serve.uploads import MAX_FIELD_BYTES
+
+if TYPE_CHECKING:
+    from jsonargparse import ArgumentParser
 
 #: JSON and urlencoded bodies may not exceed this many bytes.
 MAX_SMALL_BODY: int = 256 * 1024
@@ -95,8 +98,8 @@ FIXED_LIMITS: tuple[tuple[str, str, str, str], ...] = (
 )
 
 
-def add_limit_options(parser: argparse.ArgumentParser) -> None:
-    """Add one option per :class:`ServerLimits` field (its flag, default and doc)."""
+def add_limit_options(parser: ArgumentParser) -> None:
+    """Add one option per :class:`ServerLimits` field (its flag, default and doc) to the server's parser."""
     group = parser.add_argument_group('limits (see docs/serving.md, "Limits")')
     for item in fields(ServerLimits):
         default = item.default if item.default is not MISSING else None
@@ -105,7 +108,8 @@ def add_limit_options(parser: argparse.ArgumentParser) -> None:
             dest=item.name,
             type=type(default),
             default=default,
-            help=f"{item.metadata['doc']} (default {default}; exceeded: {item.metadata['status']})",
+            # naming %(default)s keeps the help formatter from adding the default a second time
+            help=f"{item.metadata['doc']} (default %(default)s; exceeded: {item.metadata['status']})",
         )
 
 

@@ -4,7 +4,7 @@ The request process never holds an upload in memory: multipart parts are parsed 
 (Starlette's ``MultiPartParser``, see :class:`UploadForm`) and the file part is written straight
 into the server's private upload folder.
 A ``.zip`` holding a DICOM series or a folder of numbered slices is unpacked next to it so the
-folder readers of :mod:`slicevlm.data.readers` can read it. Every member name is checked before
+folder readers of :mod:`slicevlm.io.readers` can read it. Every member name is checked before
 anything is written (no absolute paths, ``..``, links, control characters, over-long names,
 duplicates or file/folder clashes), the declared sizes and the count are capped, and the real sizes
 are counted while writing.
@@ -22,7 +22,7 @@ from pathlib import Path, PurePosixPath
 from starlette.datastructures import Headers, UploadFile
 from starlette.formparsers import MultiPartException, MultiPartParser
 
-from slicevlm.data.recipe import REQUEST_FIELDS
+from slicevlm.io.recipe import REQUEST_FIELDS
 
 #: Suffixes an upload may have: the single-file formats the data readers read (``.nhdr``/``.mhd``
 #: need a second file, so they are not accepted), plus ``.zip`` for DICOM series / slice folders.

@@ -82,7 +82,7 @@ class Job:
     instruction: str
     volume: Any  # slicevlm.inference.volumes.PreparedVolume (None while a reader reads it)
     name: str
-    recipe: Any = None  # slicevlm.data.recipe.PreprocessingRecipe
+    recipe: Any = None  # slicevlm.io.recipe.PreprocessingRecipe
     reading: Any = None  # (reader_pool.Ticket, path, request) until ``predict`` collects the read
 
 
@@ -150,7 +150,8 @@ class VolumeAPI(ls.LitAPI):
         memory budget; ``predict`` collects it. Failures become :class:`Failure`.
         """
         from slicevlm.errors import ConfigError
-        from slicevlm.inference.errors import DataError, InputError
+        from slicevlm.inference.errors import InputError
+        from slicevlm.io.errors import DataError
         from slicevlm.inference.instructions import resolve_request
 
         path: Path | None = None

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from slicevlm.data.findings import (
+from slicevlm.testbed.findings import (
     ABNORMALITY_CHOICES,
     LOCATIONS,
     MM_PER_VOXEL,
@@ -35,7 +35,7 @@ from slicevlm.data.findings import (
     sample_case,
     vqa_rows,
 )
-from slicevlm.data.phantom import PLANES
+from slicevlm.testbed.phantom import PLANES
 from slicevlm.data.prompts import caption_instruction, closed_answer, closed_instruction
 from slicevlm.llm.language_model import IMAGE_TOKEN
 from slicevlm.llm.prompting import PROMPT_PREFIX

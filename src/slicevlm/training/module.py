@@ -25,7 +25,7 @@ import torch
 from lightning.pytorch.utilities import rank_zero_info, rank_zero_warn
 
 from slicevlm.checkpoint import load_vision_weights, save_checkpoint_folder
-from slicevlm.data.recipe import recipe_from_data_config
+from slicevlm.io.recipe import recipe_from_data_config
 from slicevlm.errors import ConfigError
 from slicevlm.llm.generation_config import DEFAULT_GENERATION, GenerationConfig
 from slicevlm.llm.language_model import LanguageModel
@@ -55,15 +55,16 @@ class SliceVLMModule(ResumableState, L.LightningModule):
             run (stage 2 from stage 1).
             If it also holds LoRA adapters and stage is 2, those are trained further.
         learning_rate: peak AdamW learning rate (paper: 1e-4 stage 1, 2e-5 stage 2).
+        vision_learning_rate: peak learning rate of the vision modules (fusion, injection, projector) when
+            it should differ from `learning_rate` (None: the same). 0 freezes them: a stage 2 that trains
+            LoRA only and keeps what stage 1 taught the vision modules.
         weight_decay: AdamW weight decay on matrices.
         betas: AdamW betas.
         warmup_ratio: fraction of optimiser steps with linear warm-up before cosine decay.
         min_lr_ratio: final learning rate as a fraction of the peak.
         fused_optimizer: use the fused CUDA AdamW kernel when on a GPU.
-        max_new_tokens: generation cap for validation / test / predict (256, as the paper's evaluation).
-        decoding_engine: "hf" (transformers `generate`) or "fast" (static KV cache, CUDA graph on GPU;
-            same greedy tokens). Both become the module's `generation` (`GenerationConfig`), which
-            checks them when the config is read.
+        generation: how validation / test / predict decode (`GenerationConfig`: `max_new_tokens`, 256 as
+            the paper's evaluation; `engine`, "hf" or "fast"); checked when the config is read.
         export_dir: write the checkpoint folder here when fit ends (None: do not).
         overwrite_export: let a run from scratch replace a checkpoint folder already in export_dir
             (a resumed run always may: it continues the run that wrote it). False: such a run stops
@@ -85,13 +86,13 @@ class SliceVLMModule(ResumableState, L.LightningModule):
         lora: LoraSettings = LoraSettings(),
         init_from: str | None = None,
         learning_rate: float = 2e-5,
+        vision_learning_rate: float | None = None,
         weight_decay: float = 0.0,
         betas: tuple[float, float] = (0.9, 0.999),
         warmup_ratio: float = 0.03,
         min_lr_ratio: float = 0.0,
         fused_optimizer: bool = True,
-        max_new_tokens: int = DEFAULT_GENERATION.max_new_tokens,
-        decoding_engine: str = DEFAULT_GENERATION.engine,
+        generation: GenerationConfig = DEFAULT_GENERATION,
         export_dir: str | None = None,
         overwrite_export: bool = False,
         bundle_models: bool | None = None,
@@ -101,7 +102,11 @@ class SliceVLMModule(ResumableState, L.LightningModule):
         super().__init__()
         if stage not in (1, 2):
             raise ConfigError(f"stage must be 1 or 2, got {stage}")
-        self.generation = GenerationConfig(max_new_tokens=max_new_tokens, engine=decoding_engine)
+        if vision_learning_rate is not None and vision_learning_rate < 0:
+            raise ConfigError(f"vision_learning_rate must be >= 0 (0 freezes the vision modules), got {vision_learning_rate}")
+        if stage == 1 and vision_learning_rate == 0:
+            raise ConfigError("vision_learning_rate: 0 freezes the vision modules, and stage 1 trains nothing else; use it in stage 2.")
+        self.generation = generation
         self.save_hyperparameters(ignore=["vision", "language"])
         self.model = SliceVLM(vision, language)
         self.stage = stage
@@ -119,6 +124,9 @@ class SliceVLMModule(ResumableState, L.LightningModule):
         if stage == 2:
             for name, parameter in self.model.language.model.named_parameters():
                 parameter.requires_grad_("lora_" in name)
+        if vision_learning_rate == 0:
+            for module in self.model.trainable_vision_modules().values():
+                module.requires_grad_(False)
 
     def _initialise_from(self, folder: str | Path) -> None:
         from slicevlm.checkpoint import VISION_WEIGHTS, read_metadata, resolve_checkpoint
@@ -179,7 +187,8 @@ class SliceVLMModule(ResumableState, L.LightningModule):
     def configure_optimizers(self) -> dict[str, Any]:
         hp = self.hparams
         groups = parameter_groups(self.model)  # named: LearningRateMonitor logs lr-AdamW/vision, lr-AdamW/lora
-        optimizer = build_optimizer(groups, hp.learning_rate, hp.weight_decay, tuple(hp.betas), hp.fused_optimizer)
+        rates = {"vision": hp.vision_learning_rate} if hp.vision_learning_rate else {}  # 0: frozen, no group
+        optimizer = build_optimizer(groups, hp.learning_rate, hp.weight_decay, tuple(hp.betas), hp.fused_optimizer, rates)
         total = max(1, int(self.trainer.estimated_stepping_batches))
         warmup = int(hp.warmup_ratio * total)
         schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: warmup_cosine(step, total, warmup, hp.min_lr_ratio))
@@ -286,8 +295,10 @@ class SliceVLMModule(ResumableState, L.LightningModule):
             raise RuntimeError("Exporting a checkpoint folder needs the data module's volume_size (the model's input size).")
         input_size = tuple(datamodule.hparams["volume_size"])
         config = self._training_config_path()  # every rank: trainer.log_dir is a broadcast under DDP
-        trainable = [p for p in self.parameters() if p.requires_grad]
-        with gathered(trainable):
+        # the vision modules are written even when frozen (vision_learning_rate: 0), so gather them too
+        vision = [p for module in self.model.trainable_vision_modules().values() for p in module.parameters()]
+        lora = [p for p in self.model.language.parameters() if p.requires_grad]
+        with gathered(vision + lora):
             if self.trainer.is_global_zero:
                 recipe = recipe_from_data_config(datamodule.hparams)
                 folder = save_checkpoint_folder(

@@ -34,6 +34,7 @@ def build_optimizer(
     weight_decay: float,
     betas: tuple[float, float],
     fused: bool,
+    group_learning_rates: dict[str, float] | None = None,
 ) -> torch.optim.Optimizer:
     """AdamW over the trainable parameters; biases and norms get no weight decay.
 
@@ -45,15 +46,22 @@ def build_optimizer(
         weight_decay: AdamW weight decay on matrices.
         betas: AdamW betas.
         fused: use the fused CUDA kernel when a GPU is present.
+        group_learning_rates: a peak learning rate per named group that differs from `learning_rate`
+            (e.g. {"vision": 1e-4}); the schedule scales each group's own peak.
     """
     named = parameters if isinstance(parameters, dict) else {"trainable": list(parameters)}
+    rates = group_learning_rates or {}
+    unknown = sorted(set(rates) - set(named))
+    if unknown:
+        raise ValueError(f"group_learning_rates names {unknown}, which are not parameter groups here ({sorted(named)})")
     groups: list[dict] = []
     for name, params in named.items():
+        lr = rates.get(name, learning_rate)
         if weight_decay == 0:
-            groups.append({"name": name, "params": params, "weight_decay": 0.0})
+            groups.append({"name": name, "params": params, "weight_decay": 0.0, "lr": lr})
             continue
-        groups.append({"name": name, "params": [p for p in params if p.ndim >= 2], "weight_decay": weight_decay})
-        groups.append({"name": f"{name}/no_decay", "params": [p for p in params if p.ndim < 2], "weight_decay": 0.0})
+        groups.append({"name": name, "params": [p for p in params if p.ndim >= 2], "weight_decay": weight_decay, "lr": lr})
+        groups.append({"name": f"{name}/no_decay", "params": [p for p in params if p.ndim < 2], "weight_decay": 0.0, "lr": lr})
     groups = [group for group in groups if group["params"]]
     kwargs = {"fused": True} if fused and torch.cuda.is_available() else {}
     return torch.optim.AdamW(groups, lr=learning_rate, betas=betas, **kwargs)

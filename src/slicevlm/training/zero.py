@@ -45,7 +45,6 @@ from slicevlm.trusted_classes import UntrustedCheckpointError
 
 #: The key under which the LightningModule stores the run's resolved config text in every checkpoint.
 CONFIG_KEY = "slicevlm_training_config"
-_LEGACY_PREFIX = "_forward_module."  # Lightning < 2.1 wrapped the module under this name
 
 #: Classes besides tensors and plain values that DeepSpeed and Lightning store in a ZeRO checkpoint,
 #: allowed when its files are read with `weights_only=True` (those not installed are skipped). They
@@ -198,4 +197,4 @@ def read_zero_checkpoint(checkpoint_dir: str | Path, trust_checkpoint: bool = Fa
     read_fp32 = _deepspeed_fp32_reader()
     with contextlib.nullcontext() if trust_checkpoint else _tensors_only_torch_load():
         weights = read_fp32(str(checkpoint_dir), tag=tag.name, exclude_frozen_parameters=True)
-    return {name.removeprefix(_LEGACY_PREFIX): tensor for name, tensor in weights.items()}, client_state
+    return dict(weights), client_state

@@ -90,7 +90,7 @@ def convert_zero_checkpoint(
             SliceVLM's model classes, and ``trust_checkpoint`` is False.
     """
     from slicevlm.checkpoint import save_checkpoint_folder
-    from slicevlm.data.recipe import recipe_from_data_config
+    from slicevlm.io.recipe import recipe_from_data_config
 
     output_dir = Path(output_dir)
     if output_dir.exists() and any(output_dir.iterdir()) and not overwrite:

@@ -1,6 +1,7 @@
 """What the vision pipeline did with one volume, as maps over the kept slices (for people to look at).
 
-- kept slices: the indices the selector kept (eq. 3–5);
+- kept slices: the indices the selector kept (eq. 3–5), and the neighbour similarity S_i of every
+  slice that drove the choice;
 - fusion gate: α of eq. 12–13 averaged over channels, ``(D̂, H', W')`` in (0, 1); 1 means the
   spatial branch alone, 0 the frequency branch alone (``None`` unless ``fusion="both"``);
 - injection attention: the attention each high-resolution position (kept slice × patch row × patch
@@ -55,11 +56,13 @@ class VisionMaps:
 
     Attributes:
         kept_slices: indices of the kept slices in the input volume, ascending, ``(D̂,)``.
+        similarity: S_i, cosine similarity of each slice's mean feature with the next one's, ``(D,)``.
         gate: mean fusion gate α per position, ``(D̂, H', W')``, or None.
         attention: attention received per position, ``(D̂, H', W')`` in [0, 1], or None.
     """
 
     kept_slices: torch.Tensor
+    similarity: torch.Tensor
     gate: torch.Tensor | None
     attention: torch.Tensor | None
 
@@ -73,13 +76,18 @@ def vision_maps(pipeline: nn.Module, volume: torch.Tensor) -> VisionMaps:
             imports this module; its mode is left as it was).
         volume: ``(D, H, W)`` in [0, 1], on the pipeline's device.
     """
+    from slicevlm.vision.selection import neighbour_similarity
+
     gates: list[torch.Tensor] = []
+    features: list[torch.Tensor] = []  # the slice features F, (1, D, N, C)
     gate = pipeline.fusion.gate
-    handle = gate.register_forward_hook(lambda module, args, output: gates.append(output)) if gate is not None else None
+    handles = [pipeline.encoder.register_forward_hook(lambda module, args, output: features.append(output))]
+    if gate is not None:
+        handles.append(gate.register_forward_hook(lambda module, args, output: gates.append(output)))
     try:
         output = pipeline(volume[None], return_attention=True)  # tokens (1, M', C)
     finally:
-        if handle is not None:
+        for handle in handles:
             handle.remove()
     kept = output.kept_slices[0]  # (D̂,)
     grid = (kept.numel(), *pipeline.encoder.grid_size)
@@ -87,6 +95,7 @@ def vision_maps(pipeline: nn.Module, volume: torch.Tensor) -> VisionMaps:
     alpha = torch.sigmoid(gates[-1].float()).mean(dim=1)[0] if gates else None  # (C, D̂, H', W') → (D̂, H', W')
     return VisionMaps(
         kept_slices=kept.cpu(),
+        similarity=neighbour_similarity(features[-1])[0].float().cpu(),
         gate=None if alpha is None else alpha.cpu(),
         attention=None if attention is None else attention[0].cpu(),
     )

@@ -91,7 +91,8 @@ class VisionTower(nn.Module, ABC):
         return VisualProjector(self.width, hidden_size)
 
     def maps(self, volume: torch.Tensor) -> Any | None:
-        """Images of what the tower looked at for one (D, H, W) volume (TensorBoard); None when it has none."""
+        """What the tower looked at for one (D, H, W) volume (`slicevlm.vision.maps.VisionMaps`: TensorBoard images,
+        `ask --explain`); None when it has no such maps."""
         return None
 
     def check_input_size(self, size: tuple[int, ...]) -> None:

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import numpy as np
 
-from slicevlm.data.errors import DataError
-from slicevlm.data.limits import DEFAULT_LIMITS, ReadLimits
-from slicevlm.data.reader_base import IMAGE_SUFFIXES, VolumeReader, check_shape, suffix
+from slicevlm.io.errors import DataError
+from slicevlm.io.limits import DEFAULT_LIMITS, ReadLimits
+from slicevlm.io.reader_base import IMAGE_SUFFIXES, VolumeReader, check_shape, suffix
 
 log = logging.getLogger(__name__)
 

@@ -24,8 +24,8 @@ from typing import Annotated
 import numpy as np
 
 from slicevlm.command_line import Arg, run_command
-from slicevlm.data.findings import ChoiceOrder, CaseTruth, report_text, sample_case, vqa_rows
-from slicevlm.data.phantom import render
+from slicevlm.testbed.findings import ChoiceOrder, CaseTruth, report_text, sample_case, vqa_rows
+from slicevlm.testbed.phantom import render
 from slicevlm.data.records import VQA_COLUMNS  # stdlib-only module: `synth` stays light
 
 
@@ -115,7 +115,7 @@ def write_synthetic_dataset(
         source: Name of the source folder (M3D has e.g. ``ct_quizze``, ``ct_case``).
         choice_order: ``"shuffled"`` closed-question choices (as M3D) or ``"fixed"`` (one
             canonical order per question type; same volumes, reports and questions otherwise).
-            The CPU demo uses ``"fixed"``: see ``slicevlm.data.findings``.
+            The CPU demo uses ``"fixed"``: see ``slicevlm.testbed.findings``.
     """
     out = Path(out)
     if raw:

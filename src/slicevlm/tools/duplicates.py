@@ -17,7 +17,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from slicevlm.data.limits import is_inside
+from slicevlm.io.limits import is_inside
 
 _SAMPLE = 64 * 1024
 

@@ -22,7 +22,7 @@ from typing import Literal, get_args
 
 import numpy as np
 
-from slicevlm.data.phantom import ORGAN_BLOBS, PHASES, PLANES, Lesion
+from slicevlm.testbed.phantom import ORGAN_BLOBS, PHASES, PLANES, Lesion
 
 ORGANS: tuple[str, ...] = ("liver", "spleen", "kidney", "lung", "bladder")
 LESION_TYPES: tuple[str, ...] = ("cyst", "calcification", "mass")

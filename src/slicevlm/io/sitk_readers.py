@@ -1,7 +1,7 @@
 """Readers of oriented formats: NIfTI, NRRD, MetaImage, single DICOM files and DICOM series, in LPS.
 
 NIfTI and DICOM are decoded by SimpleITK; NRRD and MetaImage are parsed and decoded by
-:mod:`slicevlm.data.text_volumes` (their headers can name other files, so no library reads them).
+:mod:`slicevlm.io.text_volumes` (their headers can name other files, so no library reads them).
 
 Every image is reoriented with ``DICOMOrient(image, "LPS")`` so that all formats land in one
 anatomical frame: array ``(z, y, x)`` with z inferior→superior, y anterior→posterior, x patient
@@ -17,13 +17,13 @@ from pathlib import Path
 
 import numpy as np
 
-from slicevlm.data.errors import DataError, check_choice
-from slicevlm.data.geometry import READER_ORIENTATION, REORIENTATIONS
-from slicevlm.data.dicom_headers import DicomSlice, order_series, read_dicom_slice
-from slicevlm.data.headers import check_header
-from slicevlm.data.limits import DEFAULT_LIMITS, ReadLimits
-from slicevlm.data.text_volumes import TEXT_HEADER_SUFFIXES, read_text_header, read_text_volume
-from slicevlm.data.reader_base import (
+from slicevlm.io.errors import DataError, check_choice
+from slicevlm.io.geometry import READER_ORIENTATION, REORIENTATIONS
+from slicevlm.io.dicom_headers import DicomSlice, order_series, read_dicom_slice
+from slicevlm.io.headers import check_header
+from slicevlm.io.limits import DEFAULT_LIMITS, ReadLimits
+from slicevlm.io.text_volumes import TEXT_HEADER_SUFFIXES, read_text_header, read_text_volume
+from slicevlm.io.reader_base import (
     DICOM_SUFFIXES,
     IMAGE_IO,
     SIMPLEITK_SUFFIXES,
@@ -36,10 +36,10 @@ from slicevlm.data.reader_base import (
 class SimpleITKReader(VolumeReader):
     """NIfTI, NRRD, MetaImage and single DICOM files, reoriented to LPS.
 
-    The file's own header is checked by hand first (:func:`~slicevlm.data.headers.check_header`:
+    The file's own header is checked by hand first (:func:`~slicevlm.io.headers.check_header`:
     size, pair-file NIfTI, deflated DICOM); SimpleITK then reads NIfTI and DICOM with the ImageIO
     the suffix names, never one guessed from the content. NRRD and MetaImage never reach SimpleITK:
-    :mod:`~slicevlm.data.text_volumes` parses the header and decodes the pixels itself.
+    :mod:`~slicevlm.io.text_volumes` parses the header and decodes the pixels itself.
     """
 
     name = "SimpleITKReader"
@@ -128,7 +128,7 @@ class DicomSeriesReader(VolumeReader):
         return False
 
     def _slices(self, path: Path, limits: ReadLimits) -> list[DicomSlice]:
-        """The checked slices of the chosen series, in position order (see :mod:`~slicevlm.data.dicom_headers`).
+        """The checked slices of the chosen series, in position order (see :mod:`~slicevlm.io.dicom_headers`).
 
         Every regular file of the folder must be a DICOM slice (hidden files and a ``DICOMDIR`` aside):
         a file that is not, or that is cut off, is refused by name, never skipped.
@@ -181,7 +181,7 @@ def orient_array(array: np.ndarray, direction: tuple[float, ...] | None, reorien
 
     The axis permutation and flips are learnt from a 2×3×4 probe image with the same direction
     cosines passed through ``DICOMOrient`` itself, then applied to ``array`` as a view: nothing is
-    copied here (:func:`~slicevlm.data.readers.volume_from_array` makes the one float32 copy).
+    copied here (:func:`~slicevlm.io.readers.volume_from_array` makes the one float32 copy).
     """
     if reorient == "none" or direction is None or array.ndim != 3:
         return array

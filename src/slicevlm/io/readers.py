@@ -14,7 +14,7 @@ Readers, tried in this order (the first whose ``can_read`` accepts the path read
 Every reader checks the header first (shape, channels, size) and refuses 4D input and absurd sizes
 *before* decompressing or allocating pixel memory; it returns ``(z, y, x)`` arrays. What a read may
 cost and which files it may open (a header's separate data file, a folder's members) is one
-:class:`~slicevlm.data.limits.ReadLimits`: by default a volume's parts must sit in its own folder. SimpleITK images are reoriented
+:class:`~slicevlm.io.limits.ReadLimits`: by default a volume's parts must sit in its own folder. SimpleITK images are reoriented
 to LPS (``DICOMOrient(image, "LPS")``) so that every format lands in one anatomical frame, unless
 ``reorient="none"`` asks for the file's stored voxel order; ``.npy`` and image slices carry no
 orientation and are taken as stored (axial).
@@ -27,12 +27,12 @@ from pathlib import Path
 
 import numpy as np
 
-from slicevlm.data.errors import DataError
-from slicevlm.data.geometry import READER_ORIENTATION
-from slicevlm.data.headers import check_header
-from slicevlm.data.image_readers import ImageReader, SliceFolderReader, read_grey_image
-from slicevlm.data.limits import DEFAULT_LIMITS, MAX_VOXELS, ReadLimits
-from slicevlm.data.reader_base import (
+from slicevlm.io.errors import DataError
+from slicevlm.io.geometry import READER_ORIENTATION
+from slicevlm.io.headers import check_header
+from slicevlm.io.image_readers import ImageReader, SliceFolderReader, read_grey_image
+from slicevlm.io.limits import DEFAULT_LIMITS, MAX_VOXELS, ReadLimits
+from slicevlm.io.reader_base import (
     DICOM_SUFFIXES,
     IMAGE_SUFFIXES,
     SIMPLEITK_SUFFIXES,
@@ -40,8 +40,8 @@ from slicevlm.data.reader_base import (
     check_shape,
     suffix,
 )
-from slicevlm.data.sitk_readers import DicomSeriesReader, SimpleITKReader
-from slicevlm.data.transforms import axis_view, normalize_intensity
+from slicevlm.io.sitk_readers import DicomSeriesReader, SimpleITKReader
+from slicevlm.io.transforms import axis_view, normalize_intensity
 
 __all__ = [
     "DICOM_SUFFIXES",

@@ -17,8 +17,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from slicevlm.data.errors import DataError, check_choice
-from slicevlm.data.geometry import AXES
+from slicevlm.io.errors import DataError, check_choice
+from slicevlm.io.geometry import AXES
 from slicevlm.errors import ConfigError
 
 __all__ = ["AXES", "crop_foreground", "axis_view", "normalize_intensity", "reorient_to_axis", "resize_exact", "resize_to_model"]

@@ -5,7 +5,7 @@ A text header can name another file for its pixels (NRRD ``data file``, MetaImag
 case and spells field names, and any difference from our own check is a way to make it open a file
 we never approved (a bare carriage return once did exactly that). So these two formats are parsed
 here, once, and the pixel bytes are read here too, from the one file this parser named and
-:class:`~slicevlm.data.limits.ReadLimits` approved. SimpleITK never opens a ``.nrrd``, ``.nhdr``,
+:class:`~slicevlm.io.limits.ReadLimits` approved. SimpleITK never opens a ``.nrrd``, ``.nhdr``,
 ``.mha`` or ``.mhd`` file.
 
 The grammar accepted is deliberately narrower than the formats allow:
@@ -37,9 +37,9 @@ from pathlib import Path
 
 import numpy as np
 
-from slicevlm.data.errors import DataError, VolumeTooLarge
-from slicevlm.data.limits import DEFAULT_LIMITS, ReadLimits
-from slicevlm.data.reader_base import check_shape, suffix
+from slicevlm.io.errors import DataError, VolumeTooLarge
+from slicevlm.io.limits import DEFAULT_LIMITS, ReadLimits
+from slicevlm.io.reader_base import check_shape, suffix
 
 #: NRRD type spellings → numpy dtype (byte order applied later from ``endian``).
 NRRD_DTYPES: dict[str, str] = {

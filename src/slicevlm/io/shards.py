@@ -36,9 +36,9 @@ from typing import Any
 import numpy as np
 
 from slicevlm.command_line import run_command
-from slicevlm.data.errors import DataError
-from slicevlm.data.limits import entry_path_problem
-from slicevlm.data.readers import NumpyReader
+from slicevlm.io.errors import DataError
+from slicevlm.io.limits import entry_path_problem
+from slicevlm.io.readers import NumpyReader
 from slicevlm.errors import report as report_user_error
 
 #: The sample field that holds the key (the volume path relative to the data root).

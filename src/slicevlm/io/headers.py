@@ -6,9 +6,9 @@ Used in front of the readers (and by the web server before it queues a request) 
   (``.npy``, NIfTI including ``.nii.gz``, MetaImage ``DimSize``, NRRD ``sizes``);
 - a header naming a separate pixel-data file (MetaImage ``ElementDataFile``, NRRD ``data file``)
   is refused or confined (:class:`ReadLimits`): those two formats are parsed and decoded by
-  :mod:`slicevlm.data.text_volumes`, never by a library; a NIfTI header of a ``.hdr``/``.img``
+  :mod:`slicevlm.io.text_volumes`, never by a library; a NIfTI header of a ``.hdr``/``.img``
   pair is refused before SimpleITK would open the second file;
-- a DICOM file is walked by :mod:`slicevlm.data.dicom_headers` (deflated data sets, sizes over the
+- a DICOM file is walked by :mod:`slicevlm.io.dicom_headers` (deflated data sets, sizes over the
   caps and truncated pixel data refused) before GDCM reads it.
 
 Everything here is pure Python + numpy: no SimpleITK, no torch.
@@ -25,11 +25,11 @@ from pathlib import Path
 
 import numpy as np
 
-from slicevlm.data.dicom_headers import check_dicom_slice, read_dicom_slice
-from slicevlm.data.errors import DataError
-from slicevlm.data.limits import DEFAULT_LIMITS, ReadLimits
-from slicevlm.data.reader_base import check_shape, suffix
-from slicevlm.data.text_volumes import TEXT_HEADER_SUFFIXES, read_text_header
+from slicevlm.io.dicom_headers import check_dicom_slice, read_dicom_slice
+from slicevlm.io.errors import DataError
+from slicevlm.io.limits import DEFAULT_LIMITS, ReadLimits
+from slicevlm.io.reader_base import check_shape, suffix
+from slicevlm.io.text_volumes import TEXT_HEADER_SUFFIXES, read_text_header
 
 _GZIP_CHUNK = 1 << 22
 

@@ -27,10 +27,10 @@ from typing import Annotated
 from tqdm import tqdm
 
 from slicevlm.command_line import Arg, run_command
-from slicevlm.data.duplicates import duplicate_groups
-from slicevlm.data.errors import DataError
-from slicevlm.data.limits import entry_path_problem
-from slicevlm.data.readers import find_reader, load_volume
+from slicevlm.tools.duplicates import duplicate_groups
+from slicevlm.io.errors import DataError
+from slicevlm.io.limits import entry_path_problem
+from slicevlm.io.readers import find_reader, load_volume
 from slicevlm.data.records import case_of, iter_vqa_rows, read_caption_json, read_utf8
 from slicevlm.errors import report as report_user_error
 

@@ -2,7 +2,7 @@
 
 :func:`check_shape` is the one place that turns a header's shape into ``(D, H, W)`` and refuses
 4D input and absurd sizes before any pixel memory is allocated. What a read may cost and touch
-travels as one :class:`~slicevlm.data.limits.ReadLimits`.
+travels as one :class:`~slicevlm.io.limits.ReadLimits`.
 """
 
 from __future__ import annotations
@@ -13,14 +13,14 @@ from typing import ClassVar
 
 import numpy as np
 
-from slicevlm.data.errors import DataError, VolumeTooLarge
-from slicevlm.data.limits import DEFAULT_LIMITS, MAX_VOXELS, VOXEL_KNOB, ReadLimits
+from slicevlm.io.errors import DataError, VolumeTooLarge
+from slicevlm.io.limits import DEFAULT_LIMITS, MAX_VOXELS, VOXEL_KNOB, ReadLimits
 
 SIMPLEITK_SUFFIXES: tuple[str, ...] = (".nii", ".nii.gz", ".nrrd", ".nhdr", ".mha", ".mhd", ".dcm")
 IMAGE_SUFFIXES: tuple[str, ...] = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
 DICOM_SUFFIXES: tuple[str, ...] = (".dcm", ".ima")
 #: The one SimpleITK ImageIO allowed per suffix: the library never guesses a format from content.
-#: NRRD and MetaImage have none: :mod:`slicevlm.data.text_volumes` reads them.
+#: NRRD and MetaImage have none: :mod:`slicevlm.io.text_volumes` reads them.
 IMAGE_IO: dict[str, str] = {
     ".nii": "NiftiImageIO",
     ".nii.gz": "NiftiImageIO",
@@ -90,7 +90,7 @@ class VolumeReader:
 
     def read(self, path: Path, limits: ReadLimits = DEFAULT_LIMITS) -> np.ndarray:
         """The pixel array ``(z, y, x)`` in its stored dtype, after :meth:`header_shape`'s checks (possibly a
-        transposed or flipped view: :func:`~slicevlm.data.readers.volume_from_array` copies it once)."""
+        transposed or flipped view: :func:`~slicevlm.io.readers.volume_from_array` copies it once)."""
         raise NotImplementedError
 
 

@@ -26,15 +26,15 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from typing import Any, Literal, get_args
 
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from slicevlm.data.errors import check_choice, did_you_mean
-from slicevlm.data.geometry import AXES, READER_ORIENTATION, REORIENTATIONS, Axis
+from slicevlm.io.errors import check_choice, did_you_mean
+from slicevlm.io.geometry import AXES, READER_ORIENTATION, REORIENTATIONS, Axis
 from slicevlm.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -98,121 +98,6 @@ def check_window(window: Any) -> tuple[float, float]:
     return center, width
 
 
-@dataclass(frozen=True)
-class PreprocessingRecipe:
-    """The preprocessing choices (see the module docstring).
-
-    Attributes:
-        window: CT window ``(center, width)`` in HU before min-max, or None (min-max only).
-        window_preset: The preset ``window`` came from, or None for an explicit one.
-        reorient: ``LPS`` (turn oriented files to LPS) or ``none`` (keep the stored voxel order).
-        axis: Slicing axis: ``axial``, ``coronal`` or ``sagittal``.
-        crop: ``center`` or ``foreground``.
-        depth: ``fixed`` or ``spacing``.
-        slice_spacing_mm: Slice distance of the ``spacing`` depth mode, in mm.
-    """
-
-    window: tuple[float, float] | None = None
-    window_preset: str | None = None
-    reorient: str = READER_ORIENTATION
-    axis: Axis = "axial"
-    crop: Crop = "center"
-    depth: DepthMode = "fixed"
-    slice_spacing_mm: float | None = None
-
-    def __post_init__(self) -> None:
-        check_choice("reorient", self.reorient, REORIENTATIONS)
-        check_choice("axis", self.axis, AXES)
-        check_choice("crop", self.crop, CROPS)
-        check_choice("depth", self.depth, DEPTH_MODES)
-        if self.window is not None:
-            object.__setattr__(self, "window", check_window(self.window))
-        if self.window_preset is not None and WINDOW_PRESETS.get(self.window_preset) != self.window:
-            raise ConfigError(f"window preset {self.window_preset!r} does not match window {self.window}; name a preset from {list(WINDOW_PRESETS)}.")
-        if self.slice_spacing_mm is not None and not (math.isfinite(self.slice_spacing_mm) and self.slice_spacing_mm > 0):
-            raise ConfigError(f"slice_spacing_mm={self.slice_spacing_mm!r}; expected a positive number of millimetres.")
-        if self.depth == "spacing" and self.slice_spacing_mm is None:
-            raise ConfigError("depth 'spacing' needs slice_spacing_mm (the distance between the model's slices, in mm), e.g. 5.")
-
-    def with_window(self, text: str) -> PreprocessingRecipe:
-        """This recipe with the window ``text`` names (see :func:`parse_window`)."""
-        window, preset = parse_window(text)
-        return replace(self, window=window, window_preset=preset)
-
-    def override(self, window: str | None = None, **choices: Any) -> PreprocessingRecipe:
-        """This recipe with the given choices replaced; ``None`` keeps a choice as it is.
-
-        Args:
-            window: A window as :func:`parse_window` reads it.
-            choices: ``reorient``, ``axis``, ``crop``, ``depth``, ``slice_spacing_mm``.
-        """
-        unknown = sorted(set(choices) - {"reorient", "axis", "crop", "depth", "slice_spacing_mm"})
-        if unknown:
-            raise ConfigError(f"unknown preprocessing choice(s) {unknown}; expected window, reorient, axis, crop, depth, slice_spacing_mm.")
-        recipe = self.with_window(window) if window is not None else self
-        given = {key: value for key, value in choices.items() if value is not None}
-        if "slice_spacing_mm" in given:
-            given["slice_spacing_mm"] = float(given["slice_spacing_mm"])
-        if "reorient" in given:
-            given["reorient"] = parse_reorient(given["reorient"])
-        return replace(recipe, **given)
-
-    def window_dict(self) -> dict[str, Any] | None:
-        """``{"center", "width", "preset"}``, or None without a window."""
-        if self.window is None:
-            return None
-        return {"center": self.window[0], "width": self.window[1], "preset": self.window_preset}
-
-    def to_dict(self) -> dict[str, Any]:
-        """The JSON form stored in ``slicevlm.json`` (read back by :meth:`from_dict`)."""
-        return {
-            "window": self.window_dict(),
-            "reorient": self.reorient,
-            "axis": self.axis,
-            "crop": self.crop,
-            "depth": self.depth,
-            "slice_spacing_mm": self.slice_spacing_mm,
-        }
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any], source: str = "preprocessing") -> PreprocessingRecipe:
-        """Read :meth:`to_dict`'s form; ConfigError naming ``source`` and the field otherwise."""
-        if not isinstance(data, Mapping):
-            raise ConfigError(f"{source}: expected an object with window, axis, crop, depth, got {type(data).__name__}.")
-        unknown = sorted(set(data) - {"window", "reorient", "axis", "crop", "depth", "slice_spacing_mm"})
-        if unknown:
-            raise ConfigError(f"{source}: unknown field(s) {unknown}; expected window, reorient, axis, crop, depth, slice_spacing_mm.")
-        window = data.get("window")
-        try:
-            if isinstance(window, Mapping):
-                values, preset = (window.get("center"), window.get("width")), window.get("preset")
-            else:
-                values, preset = window, None
-            return cls(
-                window=None if values is None else check_window(values),
-                window_preset=preset,
-                reorient=data.get("reorient", READER_ORIENTATION),
-                axis=data.get("axis", "axial"),
-                crop=data.get("crop", "center"),
-                depth=data.get("depth", "fixed"),
-                slice_spacing_mm=data.get("slice_spacing_mm"),
-            )
-        except ConfigError as error:
-            raise ConfigError(f"{source}: {error}") from error
-
-    def describe(self) -> str:
-        """One line: ``window abdomen (40/400), axial, center crop, depth fixed`` (``, stored voxel order``
-        added when reorientation is off)."""
-        if self.window is None:
-            window = "no window (min-max)"
-        else:
-            values = f"{self.window[0]:g}/{self.window[1]:g}"
-            window = f"window {self.window_preset} ({values})" if self.window_preset else f"window {values}"
-        depth = f"depth at {self.slice_spacing_mm:g} mm" if self.depth == "spacing" else "depth fixed"
-        stored = ", stored voxel order" if self.reorient == "none" else ""
-        return f"{window}, {self.axis}, {self.crop} crop, {depth}{stored}"
-
-
 def _window_text(text: str) -> str:
     parse_window(text)  # checked here; the recipe reads the text again (a preset keeps its name)
     return text
@@ -236,7 +121,8 @@ def _millimetres(text: str) -> float:
 class RecipeChoice:
     """One preprocessing choice as a user makes it: the option ``--{name}`` of ``slicevlm ask``, ``report``,
     ``ask-batch`` and ``slicevlm serve``, and the request (form or JSON) field ``name`` of the server and
-    its page. Every one of those is built from :data:`RECIPE_CHOICES`; nothing else declares them.
+    its page. Every one of those is built from :data:`RECIPE_CHOICES`, which is made from the fields of
+    :class:`PreprocessingRecipe` that carry one (their metadata); nothing else declares them.
 
     Attributes:
         name: the option and request field (``slice_spacing`` -> ``--slice-spacing``).
@@ -260,18 +146,139 @@ class RecipeChoice:
 
 _PRESET_LIST = ", ".join(f"{name} {center:g}/{width:g}" for name, (center, width) in WINDOW_PRESETS.items())
 
-#: Every preprocessing choice a user can make, in the order help texts list them.
-RECIPE_CHOICES: tuple[RecipeChoice, ...] = (
-    RecipeChoice("reorient", "reorient", "{LPS,none}", "LPS: turn files that record an orientation (NIfTI, NRRD, MHA, DICOM) "
-                 "to LPS first; none: keep the file's stored voxel order", parse_reorient),
-    RecipeChoice("axis", "axis", "{" + ",".join(AXES) + "}", "slicing axis of the volume", _choice_of("axis", AXES)),
-    RecipeChoice("window", "window", "PRESET|CENTER,WIDTH|none", f"CT window in HU before min-max: a preset ({_PRESET_LIST}), "
-                 "CENTER,WIDTH (e.g. -600,1500), or none (min-max only)", _window_text),
-    RecipeChoice("crop", "crop", "{" + ",".join(CROPS) + "}", "center: scale and crop the centre; foreground: cut to the "
-                 "body's box first", _choice_of("crop", CROPS)),
-    RecipeChoice("depth", "depth", "{" + ",".join(DEPTH_MODES) + "}", "fixed: resample all slices to the model's depth; "
-                 "spacing: the centre slab at --slice-spacing mm per model slice", _choice_of("depth", DEPTH_MODES)),
-    RecipeChoice("slice_spacing", "slice_spacing_mm", "MM", "slice distance of --depth spacing, in mm", _millimetres),
+
+def _user_choice(name: str, metavar: str, help: str, parse: Callable[[str], Any]) -> dict[str, Any]:
+    """A :class:`PreprocessingRecipe` field's metadata that makes it a choice users make (see :class:`RecipeChoice`)."""
+    return {"choice": {"name": name, "metavar": metavar, "help": help, "parse": parse}}
+
+
+@dataclass(frozen=True)
+class PreprocessingRecipe:
+    """The preprocessing choices (see the module docstring).
+
+    Attributes:
+        window: CT window ``(center, width)`` in HU before min-max, or None (min-max only).
+        window_preset: The preset ``window`` came from, or None for an explicit one.
+        reorient: ``LPS`` (turn oriented files to LPS) or ``none`` (keep the stored voxel order).
+        axis: Slicing axis: ``axial``, ``coronal`` or ``sagittal``.
+        crop: ``center`` or ``foreground``.
+        depth: ``fixed`` or ``spacing``.
+        slice_spacing_mm: Slice distance of the ``spacing`` depth mode, in mm.
+    """
+
+    # One field per choice; its metadata (`_user_choice`) makes it an option of `ask`, `report`,
+    # `ask-batch` and `serve` and a request field of the server (RECIPE_CHOICES, below the class).
+    window: tuple[float, float] | None = field(default=None, metadata=_user_choice(
+        "window", "PRESET|CENTER,WIDTH|none", f"CT window in HU before min-max: a preset ({_PRESET_LIST}), "
+        "CENTER,WIDTH (e.g. -600,1500), or none (min-max only)", _window_text))
+    window_preset: str | None = None  # set with `window` (a preset's name), not a choice of its own
+    reorient: str = field(default=READER_ORIENTATION, metadata=_user_choice(
+        "reorient", "{LPS,none}", "LPS: turn files that record an orientation (NIfTI, NRRD, MHA, DICOM) to LPS first; "
+        "none: keep the file's stored voxel order", parse_reorient))
+    axis: Axis = field(default="axial", metadata=_user_choice(
+        "axis", "{" + ",".join(AXES) + "}", "slicing axis of the volume", _choice_of("axis", AXES)))
+    crop: Crop = field(default="center", metadata=_user_choice(
+        "crop", "{" + ",".join(CROPS) + "}", "center: scale and crop the centre; foreground: cut to the body's box first",
+        _choice_of("crop", CROPS)))
+    depth: DepthMode = field(default="fixed", metadata=_user_choice(
+        "depth", "{" + ",".join(DEPTH_MODES) + "}", "fixed: resample all slices to the model's depth; spacing: the "
+        "centre slab at --slice-spacing mm per model slice", _choice_of("depth", DEPTH_MODES)))
+    slice_spacing_mm: float | None = field(default=None, metadata=_user_choice(
+        "slice_spacing", "MM", "slice distance of --depth spacing, in mm", _millimetres))
+
+    def __post_init__(self) -> None:
+        check_choice("reorient", self.reorient, REORIENTATIONS)
+        check_choice("axis", self.axis, AXES)
+        check_choice("crop", self.crop, CROPS)
+        check_choice("depth", self.depth, DEPTH_MODES)
+        if self.window is None and self.window_preset is not None:  # a preset named alone (e.g. in a config)
+            if self.window_preset not in WINDOW_PRESETS:
+                raise ConfigError(f"window preset {self.window_preset!r} is not one of {list(WINDOW_PRESETS)}.")
+            object.__setattr__(self, "window", WINDOW_PRESETS[self.window_preset])
+        if self.window is not None:
+            object.__setattr__(self, "window", check_window(self.window))
+        if self.window_preset is not None and WINDOW_PRESETS.get(self.window_preset) != self.window:
+            raise ConfigError(f"window preset {self.window_preset!r} does not match window {self.window}; name a preset from {list(WINDOW_PRESETS)}.")
+        if self.slice_spacing_mm is not None and not (math.isfinite(self.slice_spacing_mm) and self.slice_spacing_mm > 0):
+            raise ConfigError(f"slice_spacing_mm={self.slice_spacing_mm!r}; expected a positive number of millimetres.")
+        if self.depth == "spacing" and self.slice_spacing_mm is None:
+            raise ConfigError("depth 'spacing' needs slice_spacing_mm (the distance between the model's slices, in mm), e.g. 5.")
+
+    def with_window(self, text: str) -> PreprocessingRecipe:
+        """This recipe with the window ``text`` names (see :func:`parse_window`)."""
+        window, preset = parse_window(text)
+        return replace(self, window=window, window_preset=preset)
+
+    def override(self, window: str | None = None, **choices: Any) -> PreprocessingRecipe:
+        """This recipe with the given choices replaced; ``None`` keeps a choice as it is.
+
+        Args:
+            window: A window as :func:`parse_window` reads it.
+            choices: ``reorient``, ``axis``, ``crop``, ``depth``, ``slice_spacing_mm``.
+        """
+        known = _recorded_fields()[1:]  # every recorded field but the window, which comes as text
+        unknown = sorted(set(choices) - set(known))
+        if unknown:
+            raise ConfigError(f"unknown preprocessing choice(s) {unknown}; expected window, {', '.join(known)}.")
+        recipe = self.with_window(window) if window is not None else self
+        given = {key: value for key, value in choices.items() if value is not None}
+        if "slice_spacing_mm" in given:
+            given["slice_spacing_mm"] = float(given["slice_spacing_mm"])
+        if "reorient" in given:
+            given["reorient"] = parse_reorient(given["reorient"])
+        return replace(recipe, **given)
+
+    def window_dict(self) -> dict[str, Any] | None:
+        """``{"center", "width", "preset"}``, or None without a window."""
+        if self.window is None:
+            return None
+        return {"center": self.window[0], "width": self.window[1], "preset": self.window_preset}
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form stored in ``slicevlm.json`` (read back by :meth:`from_dict`)."""
+        return {"window": self.window_dict(), **{name: getattr(self, name) for name in _recorded_fields()[1:]}}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], source: str = "preprocessing") -> PreprocessingRecipe:
+        """Read :meth:`to_dict`'s form; ConfigError naming ``source`` and the field otherwise."""
+        if not isinstance(data, Mapping):
+            raise ConfigError(f"{source}: expected an object with window, axis, crop, depth, got {type(data).__name__}.")
+        unknown = sorted(set(data) - set(_recorded_fields()))
+        if unknown:
+            raise ConfigError(f"{source}: unknown field(s) {unknown}; expected {', '.join(_recorded_fields())}.")
+        window = data.get("window")
+        try:
+            if isinstance(window, Mapping):
+                values, preset = (window.get("center"), window.get("width")), window.get("preset")
+            else:
+                values, preset = window, None
+            others = {name: data[name] for name in _recorded_fields()[1:] if name in data}  # absent: the default
+            return cls(window=None if values is None else check_window(values), window_preset=preset, **others)
+        except ConfigError as error:
+            raise ConfigError(f"{source}: {error}") from error
+
+    def describe(self) -> str:
+        """One line: ``window abdomen (40/400), axial, center crop, depth fixed`` (``, stored voxel order``
+        added when reorientation is off)."""
+        if self.window is None:
+            window = "no window (min-max)"
+        else:
+            values = f"{self.window[0]:g}/{self.window[1]:g}"
+            window = f"window {self.window_preset} ({values})" if self.window_preset else f"window {values}"
+        depth = f"depth at {self.slice_spacing_mm:g} mm" if self.depth == "spacing" else "depth fixed"
+        stored = ", stored voxel order" if self.reorient == "none" else ""
+        return f"{window}, {self.axis}, {self.crop} crop, {depth}{stored}"
+
+
+def _recorded_fields() -> tuple[str, ...]:
+    """The fields ``slicevlm.json`` records, in order: ``window`` (with its preset) and every other field."""
+    return tuple(f.name for f in fields(PreprocessingRecipe) if f.name != "window_preset")
+
+
+#: Every preprocessing choice a user can make, in the order help texts list them: made from the fields
+#: of :class:`PreprocessingRecipe` that carry a choice (nothing else declares them).
+RECIPE_CHOICES: tuple[RecipeChoice, ...] = tuple(
+    RecipeChoice(recipe_field=f.name, **f.metadata["choice"]) for f in fields(PreprocessingRecipe) if "choice" in f.metadata
 )
 
 #: Request fields (server, page) that choose a part of the recipe, and the recipe argument each sets.
@@ -304,15 +311,30 @@ def overrides_from_fields(fields: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def recipe_from_data_config(config: Mapping[str, Any]) -> PreprocessingRecipe:
-    """The recipe a training data module used, from its hyperparameters (``slicing_axis``, ``ct_window``).
+    """The recipe a training data module used, from its hyperparameters or its section of a run's config
+    (``preprocessing``: a :class:`PreprocessingRecipe`, or its fields as a mapping; absent: the defaults).
 
-    Training resamples depth to D (``fixed``) and crops the centre, so those parts are fixed.
+    A window given by its values gets the name of the preset it equals (``[40, 400]`` -> ``abdomen``).
     """
-    window = config.get("ct_window")
-    preset = next((name for name, values in WINDOW_PRESETS.items() if window is not None and tuple(map(float, window)) == values), None)
-    return PreprocessingRecipe(
-        window=None if window is None else check_window(window), window_preset=preset, axis=str(config.get("slicing_axis", "axial"))
-    )
+    recorded = config.get("preprocessing")
+    if recorded is None:
+        recipe = PreprocessingRecipe()
+    elif isinstance(recorded, PreprocessingRecipe):
+        recipe = recorded
+    elif isinstance(recorded, Mapping):
+        unknown = sorted(set(recorded) - {field.name for field in fields(PreprocessingRecipe)})
+        if unknown:
+            raise ConfigError(f"data.preprocessing: unknown field(s) {unknown}; expected {[f.name for f in fields(PreprocessingRecipe)]}.")
+        values = dict(recorded)
+        if values.get("window") is not None:
+            values["window"] = tuple(values["window"])
+        recipe = PreprocessingRecipe(**values)
+    else:
+        raise ConfigError(f"data.preprocessing: expected the recipe's fields (window, reorient, axis, ...), got {recorded!r}.")
+    if recipe.window is not None and recipe.window_preset is None:
+        preset = next((name for name, values in WINDOW_PRESETS.items() if recipe.window == values), None)
+        recipe = replace(recipe, window_preset=preset)
+    return recipe
 
 
 def checkpoint_recipe(metadata: Mapping[str, Any], source: str = "slicevlm.json") -> PreprocessingRecipe:
@@ -351,7 +373,7 @@ def raw_hu_warning(low: float, high: float, recipe: PreprocessingRecipe) -> str 
 
 def oriented_spacing(spacing_zyx: tuple[float, float, float] | None, axis: str) -> tuple[float, float, float] | None:
     """Spacing ``(z, y, x)`` of a reader's array (LPS, or as stored) → spacing of its ``(D, H, W)`` slices along ``axis``
-    (the axis order of :func:`~slicevlm.data.transforms.reorient_to_axis`)."""
+    (the axis order of :func:`~slicevlm.io.transforms.reorient_to_axis`)."""
     check_choice("axis", axis, AXES)
     if spacing_zyx is None:
         return None
@@ -400,7 +422,7 @@ def apply_recipe(
     Raises:
         DataError: A constant volume (before or after the window).
     """
-    from slicevlm.data.transforms import crop_foreground, normalize_intensity, resize_to_model
+    from slicevlm.io.transforms import crop_foreground, normalize_intensity, resize_to_model
 
     low, high = float(volume.min()), float(volume.max())
     warnings = [w for w in [raw_hu_warning(low, high, recipe)] if w]

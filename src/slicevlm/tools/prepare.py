@@ -31,11 +31,11 @@ import numpy as np
 from tqdm import tqdm
 
 from slicevlm.command_line import Arg, run_command
-from slicevlm.data.errors import DataError
-from slicevlm.data.limits import is_inside
-from slicevlm.data.readers import IMAGE_SUFFIXES, NumpyReader, SliceFolderReader
-from slicevlm.data.synth import parse_shape
-from slicevlm.data.transforms import crop_foreground, normalize_intensity, resize_exact
+from slicevlm.io.errors import DataError
+from slicevlm.io.limits import is_inside
+from slicevlm.io.readers import IMAGE_SUFFIXES, NumpyReader, SliceFolderReader
+from slicevlm.testbed.synth import parse_shape
+from slicevlm.io.transforms import crop_foreground, normalize_intensity, resize_exact
 
 FAILURES_FILE = "prepare_failures.tsv"
 SUMMARY_FILE = "prepare_summary.json"
@@ -275,7 +275,7 @@ def prepare_m3d(
         print(f"prepare-m3d: {summary['failures']} failures, see {Path(out_root) / FAILURES_FILE}", file=sys.stderr)
         return 1
     if litdata:
-        from slicevlm.data.shards import main as shard_main
+        from slicevlm.io.shards import main as shard_main
 
         return shard_main([out_root, litdata, "--workers", str(max(1, workers))])
     return 0

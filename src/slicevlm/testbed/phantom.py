@@ -3,7 +3,7 @@
 Coordinates are normalised patient coordinates in [-1, 1] on three axes: z (inferior →
 superior), y (anterior → posterior), x (patient right → left), the LPS frame the readers use.
 A volume is rendered "presented along" a plane: axial slices run along z, coronal along y,
-sagittal along x, with the same in-plane conventions as :func:`~slicevlm.data.transforms.reorient_to_axis`
+sagittal along x, with the same in-plane conventions as :func:`~slicevlm.io.transforms.reorient_to_axis`
 (superior at the top of coronal and sagittal slices). The contrast phase sets the intensities
 of the organs and vessels; lesions are drawn on top. Each structure is evaluated only inside its
 bounding box, so a 32×256×256 volume takes tens of milliseconds.

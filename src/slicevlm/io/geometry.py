@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, get_args
 
-from slicevlm.data.reader_base import IMAGE_IO, SIMPLEITK_SUFFIXES, suffix
+from slicevlm.io.reader_base import IMAGE_IO, SIMPLEITK_SUFFIXES, suffix
 
 #: The orientation the readers turn volumes into unless told to keep the stored voxel order.
 READER_ORIENTATION: str = "LPS"
@@ -56,8 +56,8 @@ def read_geometry(path: str | Path, reorient: str = READER_ORIENTATION) -> Geome
         return Geometry()
     import SimpleITK as sitk
 
-    from slicevlm.data.errors import DataError
-    from slicevlm.data.text_volumes import TEXT_HEADER_SUFFIXES, read_text_header
+    from slicevlm.io.errors import DataError
+    from slicevlm.io.text_volumes import TEXT_HEADER_SUFFIXES, read_text_header
 
     if suffix(path) in TEXT_HEADER_SUFFIXES:  # parsed here, never by SimpleITK (they can name other files)
         try:

@@ -23,9 +23,9 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from slicevlm.data.errors import DataError
-from slicevlm.data.limits import ReadLimits
-from slicevlm.data.reader_base import check_shape
+from slicevlm.io.errors import DataError
+from slicevlm.io.limits import ReadLimits
+from slicevlm.io.reader_base import check_shape
 
 #: Transfer syntaxes: implicit VR little endian, explicit VR big endian (retired), deflated.
 IMPLICIT_LITTLE, EXPLICIT_BIG, DEFLATED = "1.2.840.10008.1.2", "1.2.840.10008.1.2.2", "1.2.840.10008.1.2.1.99"

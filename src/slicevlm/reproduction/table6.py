@@ -173,7 +173,7 @@ def table6(options: Table6Options) -> int:
     Args:
         options: where and how to measure
     """
-    from slicevlm.bench.table6_report import markdown
+    from slicevlm.reproduction.table6_report import markdown
 
     progress = Progress("reproduce table6")
     with library_noise(options.verbose):

@@ -18,7 +18,7 @@ class DataError(SliceVLMError, ValueError):
 
 
 class VolumeTooLarge(DataError):
-    """A volume, folder or header beyond a :class:`~slicevlm.data.limits.ReadLimits` cap.
+    """A volume, folder or header beyond a :class:`~slicevlm.io.limits.ReadLimits` cap.
 
     Raised from headers, before anything is decompressed or allocated; the server answers it
     with 413.

@@ -22,7 +22,7 @@ import re
 from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
 
-from slicevlm.data.errors import DataError, VolumeTooLarge
+from slicevlm.io.errors import DataError, VolumeTooLarge
 from slicevlm.errors import ConfigError
 
 #: Default voxel cap: 512 × 512 × 1024 (1 GiB as float32), above any CT series we expect.
