@@ -66,6 +66,8 @@ def test_training_recipe_from_data_module_settings():
     assert recipe_from_data_config({"preprocessing": {"window_preset": "abdomen"}}).window == (40.0, 400.0)
     with pytest.raises(ConfigError, match="unknown field"):
         recipe_from_data_config({"preprocessing": {"slicing_axis": "axial"}})
+    with pytest.raises(ConfigError, match="data.preprocessing.axis"):  # never read as the default recipe
+        recipe_from_data_config({"slicing_axis": "sagittal"})
 
 
 def test_the_data_module_reads_with_its_recipe_and_refuses_what_training_cannot_do(tmp_path):

@@ -316,6 +316,12 @@ def recipe_from_data_config(config: Mapping[str, Any]) -> PreprocessingRecipe:
 
     A window given by its values gets the name of the preset it equals (``[40, 400]`` -> ``abdomen``).
     """
+    older = sorted({"slicing_axis", "ct_window"} & set(config))
+    if older:
+        raise ConfigError(
+            f"the data config names {older}, which this version reads as data.preprocessing.axis and "
+            "data.preprocessing.window; write them there (the run's config.yaml too)."
+        )
     recorded = config.get("preprocessing")
     if recorded is None:
         recipe = PreprocessingRecipe()
