@@ -291,10 +291,7 @@ def _arguments(target: Callable[..., Any], values: dict[str, Any]) -> dict[str, 
     arguments = {}
     for name in inspect.signature(target).parameters:
         hint = hints[name]
-        if dataclasses.is_dataclass(hint):
-            arguments[name] = hint(**_arguments(hint, values))
-        else:
-            arguments[name] = values[name]
+        arguments[name] = hint(**_arguments(hint, values)) if dataclasses.is_dataclass(hint) else values[name]
     return arguments
 
 
