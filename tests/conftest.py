@@ -40,3 +40,19 @@ def tiny_model_factory(tiny_models):
         return SliceVLM(VisionPipeline(encoder, **vision_kwargs), language)
 
     return make
+
+
+@pytest.fixture(scope="session")
+def load_script():
+    """Import a file of scripts/ by name (``load_script("probe_image_use")``): the scripts are not a package."""
+    import importlib.util
+
+    scripts = Path(__file__).resolve().parents[1] / "scripts"
+
+    def load(name: str):
+        spec = importlib.util.spec_from_file_location(f"scripts_{name}", scripts / f"{name}.py")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+
+    return load

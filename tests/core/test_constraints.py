@@ -2,22 +2,14 @@
 
 from __future__ import annotations
 
-import importlib.util
 from importlib import metadata
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 
 
-def _script():
-    spec = importlib.util.spec_from_file_location("constraints_script", REPO / "scripts" / "constraints.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def test_closure_follows_the_extras():
-    script = _script()
+def test_closure_follows_the_extras(load_script):
+    script = load_script("constraints")
     base, _ = script.closure([])
     shards, _ = script.closure(["shards"])
     assert base["torch"] == metadata.version("torch").split("+")[0]

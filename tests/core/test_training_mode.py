@@ -71,7 +71,7 @@ class Spike(pl.Callback):
 
     def on_before_backward(self, trainer, pl_module, loss) -> None:
         spike = torch.ones(64 * 2**20, dtype=torch.float32)  # 256 MiB, touched
-        time.sleep(0.1)
+        time.sleep(0.3)  # 60 sampler intervals: a loaded machine still gets a sample in
         del spike
 
 
@@ -83,8 +83,25 @@ def test_memory_trace_writes_each_part_of_each_step(tiny_models, data, tmp_path)
     steps = rows[1:]
     assert [row["step"] for row in steps] == [1, 2]
     for row in steps:
+        assert "sampler_error" not in row, row
         for part in ("start", "forward", "backward", "optimizer", "after"):
             assert row[part]["anon"] > 0 and row[part]["file"] >= 0, (part, row)
         # The forward's peak holds the 256 MiB that were allocated and freed inside it; the backward's does not.
         assert row["forward"]["anon"] - row["start"]["anon"] >= 250, row
         assert row["backward"]["anon"] < row["forward"]["anon"] - 200, row
+
+
+def test_peak_sampler_says_when_it_stopped_sampling() -> None:
+    from slicevlm.callbacks.memory_trace import PeakSampler
+
+    sampler = PeakSampler(interval_s=0.001)
+    try:
+        assert sampler.error is None
+        sampler._handle.close()  # what a failing read looks like to the thread
+        deadline = time.monotonic() + 5.0
+        while sampler.error is None and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert sampler.error is not None and "stopped" in sampler.error
+        assert sampler.mark()["anon"] > 0  # marks still read the present value
+    finally:
+        sampler.stop()

@@ -12,8 +12,10 @@ optimiser step gets the peak of each of its parts:
 Two figures per part, in MiB: ``anon`` is private memory (tensors, the optimiser state, the
 allocator's cache) and ``file`` is resident pages of mapped files (safetensors weights are mapped,
 not copied: the kernel may drop such pages and read them again). The first row, ``event: loaded``,
-holds both right before the first batch: the weights as loaded. CPU runs on Linux only; on a CUDA
-device the GPU's own allocator peaks are written beside them (``cuda_peak_mb`` per part).
+holds both right before the first batch: the weights as loaded. A row that also has
+``sampler_error`` was written after the sampling thread stopped: its peaks are only the values read
+at the marks. CPU runs on Linux only; on a CUDA device the GPU's own allocator peaks are written
+beside them (``cuda_peak_mb`` per part).
 """
 
 from __future__ import annotations
@@ -31,33 +33,52 @@ _FIELDS = {"RssAnon:": "anon", "RssFile:": "file"}
 PARTS = ("forward", "backward", "optimizer", "after")
 
 
-def resident_mib() -> dict[str, float]:
-    """``{"anon": MiB, "file": MiB}`` of this process now (Linux ``/proc/self/status``)."""
+def _read_resident(handle) -> dict[str, float]:
     values = {"anon": 0.0, "file": 0.0}
-    with open(_STATUS, encoding="ascii", errors="replace") as handle:
-        for line in handle:
-            key = _FIELDS.get(line.split(maxsplit=1)[0]) if line.strip() else None
-            if key is not None:
-                values[key] = int(line.split()[1]) / 1024  # kB
+    for line in handle:
+        key = _FIELDS.get(line.split(maxsplit=1)[0]) if line.strip() else None
+        if key is not None:
+            values[key] = int(line.split()[1]) / 1024  # kB
     return values
 
 
+def resident_mib() -> dict[str, float]:
+    """``{"anon": MiB, "file": MiB}`` of this process now (Linux ``/proc/self/status``)."""
+    with open(_STATUS, encoding="ascii", errors="replace") as handle:
+        return _read_resident(handle)
+
+
 class PeakSampler:
-    """A daemon thread keeping the largest ``anon`` and ``file`` resident memory since the last :meth:`mark`."""
+    """A daemon thread keeping the largest ``anon`` and ``file`` resident memory since the last :meth:`mark`.
+
+    The thread keeps ``/proc/self/status`` open and re-reads it (no file opened per sample, so a
+    process short of file descriptors still gets its samples). If a sample fails anyway, the thread
+    stops sampling and :attr:`error` says why: marks then hold only the values read at the marks.
+    """
 
     def __init__(self, interval_s: float = 0.005) -> None:
         self.interval_s = interval_s
+        self.error: str | None = None
         self._lock = threading.Lock()
-        self._peak = resident_mib()
+        self._handle = open(_STATUS, encoding="ascii", errors="replace")  # noqa: SIM115 (closed by stop)
+        self._peak = self._sample()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="memory-trace", daemon=True)
         self._thread.start()
 
+    def _sample(self) -> dict[str, float]:
+        self._handle.seek(0)
+        return _read_resident(self._handle)
+
     def _run(self) -> None:
         while not self._stop.wait(self.interval_s):
-            now = resident_mib()
-            with self._lock:
-                self._peak = {k: max(self._peak[k], now[k]) for k in now}
+            try:
+                with self._lock:
+                    now = self._sample()
+                    self._peak = {k: max(self._peak[k], now[k]) for k in now}
+            except (OSError, ValueError) as error:
+                self.error = f"the memory sampler stopped: {error!r}"
+                return
 
     def mark(self) -> dict[str, float]:
         """The peak since the previous mark (the present value included); starts a new interval."""
@@ -70,6 +91,8 @@ class PeakSampler:
     def stop(self) -> None:
         self._stop.set()
         self._thread.join(timeout=1.0)
+        with self._lock:
+            self._handle.close()
 
 
 class MemoryTrace(pl.Callback):
@@ -113,6 +136,8 @@ class MemoryTrace(pl.Callback):
             return
         peak = self._sampler.mark()
         self._row[name] = {k: round(v, 1) for k, v in peak.items()}
+        if self._sampler.error is not None:
+            self._row["sampler_error"] = self._sampler.error
         cuda = self._cuda(pl_module)
         if cuda is not None:
             self._row[name]["cuda_peak_mb"] = cuda

@@ -81,14 +81,15 @@ def _warmup_rows(tokenizer, pairs: list[tuple[str, str]]) -> list[WarmupRow]:
     return rows
 
 
-def _attention_mask(rows: list[WarmupRow], width: int) -> torch.Tensor:
-    """(B, 1, L, L) boolean mask: causal, no padding keys, closed rows' choice lists blind to the facts."""
+def _attention_mask(rows: list[WarmupRow], width: int, blind_choices: bool = True) -> torch.Tensor:
+    """(B, 1, L, L) boolean mask: causal, no padding keys and, with `blind_choices`, closed rows'
+    choice lists blind to the facts."""
     causal = torch.tril(torch.ones(width, width, dtype=torch.bool))
     masks = []
     for row in rows:
         mask = causal.clone()
         mask[:, len(row.ids) :] = False  # padding keys
-        if row.hidden is not None:
+        if blind_choices and row.hidden is not None:
             facts_end, start, stop = row.hidden
             mask[start:stop, 1:facts_end] = False
         masks.append(mask)
@@ -104,11 +105,16 @@ def pretrain_tiny_llm(
     lookup_share: float = 0.0,
     seed: int = 0,
     choice_order: str = "fixed",
+    blind_choices: bool = True,
 ) -> float:
     """Warm-up: `steps` AdamW steps (linear warm-up, cosine decay), each on `batch_size` rows of which
     a `lookup_share` are choice-lookup rows and the rest case-card rows (closed choices in
     `choice_order`). Next-token loss on the answers. The two kinds are padded separately (lookup
     rows are short). Lookup rows matter only for shuffled choices (see `reading.py`).
+
+    `blind_choices` hides the facts from a closed row's choice list (only the letter-writing position
+    sees both: the tiny twin's default). Without it the choice words may be matched against the facts
+    directly, the path a pretrained LLM learns first (its choice tokens can also look at visual tokens).
 
     Returns:
         The mean loss over the last 10 steps.
@@ -121,7 +127,7 @@ def pretrain_tiny_llm(
     cards = _warmup_rows(tokenizer, card_pairs(n_cases, seed=WARMUP_SEED, choice_order=choice_order))
     lookups = _warmup_rows(tokenizer, lookup_pairs(max(2000, steps * lookup_rows), seed=WARMUP_SEED)) if lookup_rows else []
     generator = torch.Generator().manual_seed(seed)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=learning_rate, weight_decay=0.0)
+    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=learning_rate, weight_decay=0.0)
     warmup = max(1, steps // 20)
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: min(1.0, (step + 1) / warmup) * 0.5 * (1 + math.cos(math.pi * step / steps)))
     model.train()
@@ -135,7 +141,7 @@ def pretrain_tiny_llm(
             picked = [rows[i] for i in torch.randint(len(rows), (count,), generator=generator).tolist()]
             input_ids = pad_rows([row.ids for row in picked], tokenizer.pad_token_id, left=False)
             labels = pad_rows([row.labels for row in picked], IGNORE_INDEX, left=False)
-            mask = _attention_mask(picked, input_ids.shape[1])
+            mask = _attention_mask(picked, input_ids.shape[1], blind_choices)
             loss = model(input_ids=input_ids, attention_mask=mask, labels=labels).loss * (count / batch_size)
             loss.backward()
             total += loss.item()
