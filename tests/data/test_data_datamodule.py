@@ -190,6 +190,28 @@ def test_config_errors(synth_root: Path) -> None:
         _module(synth_root, train_tasks={"caption": 0})
 
 
+def test_train_question_types_keep_only_those_training_rows(synth_root: Path) -> None:
+    everything = _module(synth_root, train_tasks=["vqa_closed", "vqa_open"])
+    everything.setup("fit")
+    chosen = _module(synth_root, train_tasks=["vqa_closed", "vqa_open"], train_question_types=["Phase", "Plane"])
+    chosen.setup("fit")
+    all_types = Counter(everything.train_dataset[i]["question_type"] for i in range(len(everything.train_dataset)))
+    kept = Counter(chosen.train_dataset[i]["question_type"] for i in range(len(chosen.train_dataset)))
+    assert set(all_types) == {"Plane", "Phase", "Organ", "Abnormality", "Location"}
+    assert kept == {name: all_types[name] for name in ("Plane", "Phase")}  # every Plane and Phase row, nothing else
+    kept_ids = {chosen.train_dataset[i]["id"] for i in range(len(chosen.train_dataset))}
+    assert kept_ids <= {everything.train_dataset[i]["id"] for i in range(len(everything.train_dataset))}  # ids name CSV rows
+    chosen.setup("test")  # evaluation keeps every type
+    assert {item["question_type"] for item in chosen.test_dataset if item["task"] != "caption"} == set(all_types)
+
+
+def test_train_question_types_refuse_unknown_and_empty(synth_root: Path) -> None:
+    with pytest.raises(ValueError, match="train_question_types='Plain'.*Did you mean 'Plane'"):
+        _module(synth_root, train_question_types=["Plain"])
+    with pytest.raises(ValueError, match="train_question_types is empty"):
+        _module(synth_root, train_question_types=[])
+
+
 def test_missing_files_named(synth_root: Path, tmp_path: Path) -> None:
     module = _module(tmp_path)
     with pytest.raises(DataError, match="M3D_Cap.json: caption index not found"):

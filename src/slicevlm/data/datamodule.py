@@ -26,7 +26,7 @@ from slicevlm.data.controls import CONTROL_CONDITIONS, ImageControlDataset
 from slicevlm.data.datasets import TASKS, CaptionDataset, VolumeLoader, VQADataset, collate_batch, resolve
 from slicevlm.io.errors import DataError, check_choice
 from slicevlm.io.recipe import PreprocessingRecipe
-from slicevlm.data.records import VQARecord, caption_records, vqa_records
+from slicevlm.data.records import QUESTION_TYPES, VQARecord, caption_records, vqa_records
 from slicevlm.data.resumable import RankShardSampler, ResumableDataLoader
 from slicevlm.data.samplers import BucketBatchSampler, MixtureSampler
 from slicevlm.io.shards import ShardVolumeSource
@@ -49,6 +49,10 @@ class M3DDataModule(LightningDataModule):
             natural sizes (stage 1: ``[caption]``; stage 2: ``[caption, vqa_closed, vqa_open]``, the
             paper's and M3D's mixture). A mapping task -> ratio draws each task in proportion instead
             (``{caption: 1, vqa_closed: 1, vqa_open: 1}``: equal shares of every epoch).
+        train_question_types: The VQA question types the training rows are drawn from (``Plane``,
+            ``Phase``, ``Organ``, ``Abnormality``, ``Location``); None (the default) keeps every row.
+            Validation and test always keep every type. A short run can spend its few steps on the
+            types it can learn in them (the small model's recipe: docs/small-model.md).
         val_tasks: Tasks evaluated during validation (one after the other in one DataLoader).
         test_tasks: Tasks of the test and predict sets.
         cap_test_split: Caption test list: test, test100, test500 or test1k.
@@ -93,6 +97,7 @@ class M3DDataModule(LightningDataModule):
         vqa_val_csv: str = "M3D_VQA_val.csv",
         vqa_test_csv: str = "M3D_VQA_test.csv",
         train_tasks: list[str] | dict[str, float] = ["caption"],  # noqa: B006 (copied, never mutated)
+        train_question_types: list[str] | None = None,
         val_tasks: list[str] = ["caption"],  # noqa: B006
         test_tasks: list[str] = ["caption", "vqa_closed", "vqa_open"],  # noqa: B006
         cap_test_split: str = "test",
@@ -132,6 +137,11 @@ class M3DDataModule(LightningDataModule):
             raise ConfigError(
                 f"train_tasks needs at least one task (a list), or ratios >= 0 with at least one > 0 (a mapping), got {train_tasks}."
             )
+        self.train_question_types = None if train_question_types is None else list(dict.fromkeys(train_question_types))
+        for name in self.train_question_types or []:
+            check_choice("train_question_types", name, QUESTION_TYPES.values())
+        if self.train_question_types == []:
+            raise ConfigError("train_question_types is empty; name at least one question type, or leave it out (null) to keep every row.")
         check_choice("cap_test_split", cap_test_split, CAPTION_TEST_SPLITS)
         if (preprocessing.crop, preprocessing.depth) != ("center", "fixed"):
             raise ConfigError(
@@ -181,8 +191,12 @@ class M3DDataModule(LightningDataModule):
             path = resolve(self.data_root, self.vqa_csv[stage])
             if str(path) not in self._vqa_cache:
                 self._vqa_cache[str(path)] = vqa_records(path)
-            dataset = VQADataset(self._vqa_cache[str(path)], self._volume_loader(stage), task, stage, str(path))
+            records = self._vqa_cache[str(path)]
             source = str(path)
+            if stage == "train" and self.train_question_types is not None:
+                records = [record for record in records if record.type_name in self.train_question_types]
+                source = f"{path} (train_question_types {self.train_question_types})"
+            dataset = VQADataset(records, self._volume_loader(stage), task, stage, str(path))
         if len(dataset) == 0:  # type: ignore[arg-type]
             raise DataError(f"{source}: no samples for task {task!r} ({stage}); expected at least one.")
         return dataset
