@@ -205,11 +205,13 @@ def test_train_question_types_keep_only_those_training_rows(synth_root: Path) ->
     assert {item["question_type"] for item in chosen.test_dataset if item["task"] != "caption"} == set(all_types)
 
 
-def test_train_question_types_refuse_unknown_and_empty(synth_root: Path) -> None:
+def test_train_question_types_refuse_unknown_empty_and_without_vqa(synth_root: Path) -> None:
     with pytest.raises(ValueError, match="train_question_types='Plain'.*Did you mean 'Plane'"):
         _module(synth_root, train_question_types=["Plain"])
     with pytest.raises(ValueError, match="train_question_types is empty"):
         _module(synth_root, train_question_types=[])
+    with pytest.raises(ValueError, match=r"picks VQA rows, but train_tasks \['caption'\] has no VQA task"):
+        _module(synth_root, train_tasks=["caption"], train_question_types=["Plane"])
 
 
 def test_missing_files_named(synth_root: Path, tmp_path: Path) -> None:

@@ -142,6 +142,11 @@ class M3DDataModule(LightningDataModule):
             check_choice("train_question_types", name, QUESTION_TYPES.values())
         if self.train_question_types == []:
             raise ConfigError("train_question_types is empty; name at least one question type, or leave it out (null) to keep every row.")
+        if self.train_question_types is not None and not {"vqa_closed", "vqa_open"} & set(self.train_tasks):
+            raise ConfigError(
+                f"train_question_types={self.train_question_types} picks VQA rows, but train_tasks {self.train_tasks} has no VQA "
+                "task (vqa_closed, vqa_open); add one, or leave train_question_types out."
+            )
         check_choice("cap_test_split", cap_test_split, CAPTION_TEST_SPLITS)
         if (preprocessing.crop, preprocessing.depth) != ("center", "fixed"):
             raise ConfigError(
