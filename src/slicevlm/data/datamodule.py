@@ -23,7 +23,7 @@ from torch.utils.data import ConcatDataset, DataLoader, Dataset, Subset
 
 from slicevlm.data.augment import M3DAugmentation
 from slicevlm.data.controls import CONTROL_CONDITIONS, ImageControlDataset
-from slicevlm.data.datasets import TASKS, CaptionDataset, VolumeLoader, VQADataset, collate_batch, resolve
+from slicevlm.data.datasets import TASKS, VQA_TASKS, CaptionDataset, VolumeLoader, VQADataset, collate_batch, resolve
 from slicevlm.io.errors import DataError, check_choice
 from slicevlm.io.recipe import PreprocessingRecipe
 from slicevlm.data.records import QUESTION_TYPES, VQARecord, caption_records, vqa_records
@@ -142,10 +142,10 @@ class M3DDataModule(LightningDataModule):
             check_choice("train_question_types", name, QUESTION_TYPES.values())
         if self.train_question_types == []:
             raise ConfigError("train_question_types is empty; name at least one question type, or leave it out (null) to keep every row.")
-        if self.train_question_types is not None and not {"vqa_closed", "vqa_open"} & set(self.train_tasks):
+        if self.train_question_types is not None and not set(VQA_TASKS) & set(self.train_tasks):
             raise ConfigError(
                 f"train_question_types={self.train_question_types} picks VQA rows, but train_tasks {self.train_tasks} has no VQA "
-                "task (vqa_closed, vqa_open); add one, or leave train_question_types out."
+                f"task {list(VQA_TASKS)}; add one, or leave train_question_types out."
             )
         check_choice("cap_test_split", cap_test_split, CAPTION_TEST_SPLITS)
         if (preprocessing.crop, preprocessing.depth) != ("center", "fixed"):

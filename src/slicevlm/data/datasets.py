@@ -31,7 +31,9 @@ from slicevlm.data.records import CaptionRecord, VQARecord, read_report
 from slicevlm.io.shards import ShardVolumeSource
 from slicevlm.io.transforms import resize_to_model
 
-TASKS: tuple[str, ...] = ("caption", "vqa_closed", "vqa_open")
+#: The two tasks a VQA CSV row serves.
+VQA_TASKS: tuple[str, ...] = ("vqa_closed", "vqa_open")
+TASKS: tuple[str, ...] = ("caption", *VQA_TASKS)
 Item = dict[str, "torch.Tensor | str"]
 
 
@@ -156,7 +158,7 @@ class VQADataset(Dataset):
     def __init__(
         self, records: Sequence[VQARecord], loader: VolumeLoader, task: str, split: str, csv_file: str
     ) -> None:
-        check_choice("task", task, ("vqa_closed", "vqa_open"))
+        check_choice("task", task, VQA_TASKS)
         self.records = list(records)
         self.loader = loader
         self.task = task
